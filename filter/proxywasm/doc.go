@@ -1,0 +1,37 @@
+// Package proxywasm is Turnpike's own binding of the proxy-wasm ABI 0.2.1 for
+// plugins built with the standard Go toolchain:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o filter.wasm ./filter
+//
+// The API is shaped like the public proxy-wasm Go SDKs, so plugin code reads
+// like any proxy-wasm plugin: register a VMContext with SetVMContext from an
+// init function, return PluginContexts and HttpContexts from it, and call the
+// host through the package-level functions (GetHttpRequestHeader,
+// DispatchHttpCall, SendHttpResponse, ...).
+//
+// # Rules a plugin must follow
+//
+//   - init() runs inside the reactor's _initialize, where hosts such as Envoy
+//     allow no proxy_* call except proxy_log. Only call SetVMContext there;
+//     define metrics and read configuration in OnVMStart/OnPluginStart.
+//   - The VM is single-threaded and Go's scheduler does not run goroutines
+//     between callbacks: do not start goroutines or block. Use
+//     SetTickPeriodMilliSeconds and DispatchHttpCall for asynchronous work.
+//   - Byte slices returned by getters (bodies, shared data, properties, queue
+//     items) point into a per-callback arena that is reused as soon as the
+//     current callback returns. Copy whatever you keep. Strings (headers, status
+//     messages) and the configuration getters always return copies.
+//   - A panic in a callback is recovered: it is logged at critical level and,
+//     for HTTP stream callbacks, the stream is answered by the PanicHandler
+//     (a 500 JSON error by default). An unrecovered panic would trap and make
+//     Envoy fail every later request on this VM.
+//
+// This package deliberately does not import fmt, os or anything that links
+// package os: on Envoy builds whose proxy-wasm host lacks cpp-host PR #533,
+// any module linking os crashes at its first garbage collection
+// (poll_oneoff returns ENOSYS). The Log*f functions use a small built-in
+// formatter instead of fmt.
+//
+// On non-wasip1 builds the package compiles (so go vet and native unit tests
+// work) but every host call returns ErrUnimplemented.
+package proxywasm
