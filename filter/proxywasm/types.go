@@ -95,7 +95,10 @@ const (
 // status is proxy_status_t, the result of every host call.
 type status uint32
 
-const statusOK status = 0
+const (
+	statusOK            status = 0
+	statusUnimplemented status = 12
+)
 
 // Error is a non-OK proxy_status_t returned by a host function. Compare with
 // errors.Is against the Err* sentinels; codes without a sentinel still carry
@@ -121,18 +124,19 @@ func (e *Error) Is(target error) bool {
 
 // One sentinel per proxy_status_t value of ABI 0.2.1.
 var (
-	ErrNotFound              = &Error{1, "not found"}
-	ErrBadArgument           = &Error{2, "bad argument"}
-	ErrSerializationFailure  = &Error{3, "serialization failure"}
-	ErrParseFailure          = &Error{4, "parse failure"}
-	ErrInvalidMemoryAccess   = &Error{6, "invalid memory access"}
-	ErrEmpty                 = &Error{7, "empty"}
-	ErrCasMismatch           = &Error{8, "cas mismatch"}
-	ErrInternalFailure       = &Error{10, "internal failure"}
-	ErrUnimplemented         = &Error{12, "unimplemented"}
-	knownStatusErrorSentinel = [...]*Error{ErrNotFound, ErrBadArgument, ErrSerializationFailure, ErrParseFailure,
-		ErrInvalidMemoryAccess, ErrEmpty, ErrCasMismatch, ErrInternalFailure, ErrUnimplemented}
+	ErrNotFound             = &Error{1, "not found"}
+	ErrBadArgument          = &Error{2, "bad argument"}
+	ErrSerializationFailure = &Error{3, "serialization failure"}
+	ErrParseFailure         = &Error{4, "parse failure"}
+	ErrInvalidMemoryAccess  = &Error{6, "invalid memory access"}
+	ErrEmpty                = &Error{7, "empty"}
+	ErrCasMismatch          = &Error{8, "cas mismatch"}
+	ErrInternalFailure      = &Error{10, "internal failure"}
+	ErrUnimplemented        = &Error{12, "unimplemented"}
 )
+
+var sentinels = [...]*Error{ErrNotFound, ErrBadArgument, ErrSerializationFailure, ErrParseFailure,
+	ErrInvalidMemoryAccess, ErrEmpty, ErrCasMismatch, ErrInternalFailure, ErrUnimplemented}
 
 // statusError maps a host status to nil or an error. Known codes return the
 // shared sentinel so the common failures (a missing header) do not allocate.
@@ -140,7 +144,7 @@ func statusError(s status) error {
 	if s == statusOK {
 		return nil
 	}
-	for _, e := range knownStatusErrorSentinel {
+	for _, e := range sentinels {
 		if e.Status == uint32(s) {
 			return e
 		}
