@@ -1,0 +1,202 @@
+package model
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// The structs below mirror Tyk ≤5.11's user.SessionState, user.Policy and the
+// used part of apidef.APIDefinition with their json tags and field order.
+// Passing the encoder's output through them with encoding/json must give the
+// same bytes back: that is what "classic form" means.
+
+type tykSmoothing struct {
+	Enabled   bool    `json:"enabled"`
+	Threshold int64   `json:"threshold"`
+	Trigger   float64 `json:"trigger"`
+	Step      int64   `json:"step"`
+	Delay     int64   `json:"delay"`
+}
+
+type tykAPILimit struct {
+	Rate               float64       `json:"rate"`
+	Per                float64       `json:"per"`
+	Smoothing          *tykSmoothing `json:"smoothing"`
+	ThrottleInterval   float64       `json:"throttle_interval"`
+	ThrottleRetryLimit int           `json:"throttle_retry_limit"`
+	MaxQueryDepth      int           `json:"max_query_depth"`
+	QuotaMax           int64         `json:"quota_max"`
+	QuotaRenews        int64         `json:"quota_renews"`
+	QuotaRemaining     int64         `json:"quota_remaining"`
+	QuotaRenewalRate   int64         `json:"quota_renewal_rate"`
+}
+
+type tykGraphQLType struct {
+	Name   string   `json:"name"`
+	Fields []string `json:"fields"`
+}
+
+type tykAccessDefinition struct {
+	APIName     string   `json:"api_name"`
+	APIID       string   `json:"api_id"`
+	Versions    []string `json:"versions"`
+	AllowedURLs []struct {
+		URL     string   `json:"url"`
+		Methods []string `json:"methods"`
+	} `json:"allowed_urls"`
+	RestrictedTypes   []tykGraphQLType `json:"restricted_types"`
+	AllowedTypes      []tykGraphQLType `json:"allowed_types"`
+	Limit             tykAPILimit      `json:"limit"`
+	FieldAccessRights []struct {
+		TypeName  string `json:"type_name"`
+		FieldName string `json:"field_name"`
+		Limits    struct {
+			MaxQueryDepth int `json:"max_query_depth"`
+		} `json:"limits"`
+	} `json:"field_access_rights"`
+	DisableIntrospection bool   `json:"disable_introspection"`
+	AllowanceScope       string `json:"allowance_scope"`
+	Endpoints            []struct {
+		Path    string `json:"path"`
+		Methods []struct {
+			Name  string `json:"name"`
+			Limit struct {
+				Rate float64 `json:"rate"`
+				Per  float64 `json:"per"`
+			} `json:"limit"`
+		} `json:"methods"`
+	} `json:"endpoints,omitempty"`
+}
+
+type tykSession struct {
+	LastCheck          int64                          `json:"last_check"`
+	Allowance          float64                        `json:"allowance"`
+	Rate               float64                        `json:"rate"`
+	Per                float64                        `json:"per"`
+	ThrottleInterval   float64                        `json:"throttle_interval"`
+	ThrottleRetryLimit int                            `json:"throttle_retry_limit"`
+	MaxQueryDepth      int                            `json:"max_query_depth"`
+	DateCreated        time.Time                      `json:"date_created"`
+	Expires            int64                          `json:"expires"`
+	QuotaMax           int64                          `json:"quota_max"`
+	QuotaRenews        int64                          `json:"quota_renews"`
+	QuotaRemaining     int64                          `json:"quota_remaining"`
+	QuotaRenewalRate   int64                          `json:"quota_renewal_rate"`
+	AccessRights       map[string]tykAccessDefinition `json:"access_rights"`
+	OrgID              string                         `json:"org_id"`
+	OauthClientID      string                         `json:"oauth_client_id"`
+	OauthKeys          map[string]string              `json:"oauth_keys"`
+	Certificate        string                         `json:"certificate"`
+	BasicAuthData      struct {
+		Password string `json:"password"`
+		Hash     string `json:"hash_type"`
+	} `json:"basic_auth_data"`
+	JWTData struct {
+		Secret string `json:"secret"`
+	} `json:"jwt_data"`
+	HMACEnabled                   bool     `json:"hmac_enabled"`
+	EnableHTTPSignatureValidation bool     `json:"enable_http_signature_validation"`
+	HmacSecret                    string   `json:"hmac_string"`
+	RSACertificateId              string   `json:"rsa_certificate_id"`
+	IsInactive                    bool     `json:"is_inactive"`
+	ApplyPolicyID                 string   `json:"apply_policy_id"`
+	ApplyPolicies                 []string `json:"apply_policies"`
+	DataExpires                   int64    `json:"data_expires"`
+	Monitor                       struct {
+		TriggerLimits []float64 `json:"trigger_limits"`
+	} `json:"monitor"`
+	EnableDetailRecording   bool                       `json:"enable_detail_recording"`
+	EnableDetailedRecording bool                       `json:"enable_detailed_recording"`
+	MetaData                map[string]json.RawMessage `json:"meta_data"`
+	Tags                    []string                   `json:"tags"`
+	Alias                   string                     `json:"alias"`
+	LastUpdated             string                     `json:"last_updated"`
+	IdExtractorDeadline     int64                      `json:"id_extractor_deadline"`
+	SessionLifetime         int64                      `json:"session_lifetime"`
+	Smoothing               *tykSmoothing              `json:"smoothing"`
+}
+
+type tykPolicy struct {
+	MID                           string                         `json:"_id"`
+	ID                            string                         `json:"id"`
+	Name                          string                         `json:"name"`
+	OrgID                         string                         `json:"org_id"`
+	Rate                          float64                        `json:"rate"`
+	Per                           float64                        `json:"per"`
+	QuotaMax                      int64                          `json:"quota_max"`
+	QuotaRenewalRate              int64                          `json:"quota_renewal_rate"`
+	ThrottleInterval              float64                        `json:"throttle_interval"`
+	ThrottleRetryLimit            int                            `json:"throttle_retry_limit"`
+	MaxQueryDepth                 int                            `json:"max_query_depth"`
+	AccessRights                  map[string]tykAccessDefinition `json:"access_rights"`
+	HMACEnabled                   bool                           `json:"hmac_enabled"`
+	EnableHTTPSignatureValidation bool                           `json:"enable_http_signature_validation"`
+	Active                        bool                           `json:"active"`
+	IsInactive                    bool                           `json:"is_inactive"`
+	Tags                          []string                       `json:"tags"`
+	KeyExpiresIn                  int64                          `json:"key_expires_in"`
+	Partitions                    struct {
+		Quota      bool `json:"quota"`
+		RateLimit  bool `json:"rate_limit"`
+		Complexity bool `json:"complexity"`
+		Acl        bool `json:"acl"`
+		PerAPI     bool `json:"per_api"`
+	} `json:"partitions"`
+	LastUpdated string                     `json:"last_updated"`
+	MetaData    map[string]json.RawMessage `json:"meta_data"`
+	GraphQL     map[string]struct{}        `json:"graphql_access_rights"`
+	Smoothing   *tykSmoothing              `json:"smoothing"`
+}
+
+type tykAuthConfig struct {
+	AuthHeaderName string `json:"auth_header_name"`
+	UseParam       bool   `json:"use_param"`
+	ParamName      string `json:"param_name"`
+	UseCookie      bool   `json:"use_cookie"`
+	CookieName     string `json:"cookie_name"`
+	DisableHeader  bool   `json:"disable_header"`
+}
+
+// tykAPIDefinition keeps Turnpike's field order; Tyk's own order differs, but
+// only the field set and value formatting matter to readers of an API
+// definition.
+type tykAPIDefinition struct {
+	APIID            string `json:"api_id"`
+	Name             string `json:"name"`
+	OrgID            string `json:"org_id"`
+	Active           bool   `json:"active"`
+	UseKeylessAccess bool   `json:"use_keyless"`
+	Domain           string `json:"domain"`
+	Proxy            struct {
+		ListenPath      string `json:"listen_path"`
+		TargetURL       string `json:"target_url"`
+		StripListenPath bool   `json:"strip_listen_path"`
+	} `json:"proxy"`
+	Auth          tykAuthConfig            `json:"auth"`
+	AuthConfigs   map[string]tykAuthConfig `json:"auth_configs"`
+	StripAuthData bool                     `json:"strip_auth_data"`
+	VersionData   struct {
+		NotVersioned      bool   `json:"not_versioned"`
+		DefaultVersion    string `json:"default_version"`
+		FallbackToDefault bool   `json:"fallback_to_default"`
+		Versions          map[string]struct {
+			Name    string `json:"name"`
+			Expires string `json:"expires"`
+		} `json:"versions"`
+	} `json:"version_data"`
+	VersionDefinition struct {
+		Location          string `json:"location"`
+		Key               string `json:"key"`
+		StripPath         bool   `json:"strip_path"`
+		FallbackToDefault bool   `json:"fallback_to_default"`
+	} `json:"definition"`
+	SessionLifetime      int64 `json:"session_lifetime"`
+	DontSetQuotaOnCreate bool  `json:"dont_set_quota_on_create"`
+	DisableRateLimit     bool  `json:"disable_rate_limit"`
+	DisableQuota         bool  `json:"disable_quota"`
+	GlobalRateLimit      struct {
+		Disabled bool    `json:"disabled"`
+		Rate     float64 `json:"rate"`
+		Per      float64 `json:"per"`
+	} `json:"global_rate_limit"`
+}
