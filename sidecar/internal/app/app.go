@@ -1,0 +1,265 @@
+// Package app wires the sidecar together: Redis connection (with retry),
+// config snapshot, Gateway API, Filter API, metrics, logging and graceful
+// shutdown.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/config"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/filterapi"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/gatewayapi"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/metrics"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
+)
+
+// Version is reported by /hello; set at build time with
+// -ldflags "-X github.com/turnpike-dev/turnpike/sidecar/internal/app.Version=..."
+var Version = "dev"
+
+// App is one sidecar instance.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *store.Store
+	embedded *miniredis.Miniredis
+	keeper   *snapshot.Keeper
+	metrics  *metrics.Metrics
+	handler  http.Handler
+	redisOK  atomic.Bool
+	wg       sync.WaitGroup
+}
+
+// New builds an instance. It fails on configuration errors (a bad Redis
+// URL, an unreadable policies file) but not on an unreachable Redis, which
+// Start keeps retrying while the instance reports not-ready.
+func New(cfg config.Config, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
+	if cfg.RedisURL == "" {
+		c, m, err := store.Embedded(cfg.RedisTimeout)
+		if err != nil {
+			return nil, err
+		}
+		a.embedded = m
+		a.store = store.New(c, cfg.RedisTimeout)
+		log.Warn("NO --redis GIVEN: USING AN EMBEDDED IN-MEMORY REDIS. NOTHING IS DURABLE: every key, policy, " +
+			"API definition and quota counter is lost when this process exits, and replicas do not share state. " +
+			"Use --redis for anything but a trial.")
+	} else {
+		c, err := store.Dial(cfg.RedisURL, cfg.RedisTimeout)
+		if err != nil {
+			return nil, err
+		}
+		a.store = store.New(c, cfg.RedisTimeout)
+		log.Info("using Redis", "url", store.Redact(cfg.RedisURL))
+	}
+	a.store.Client().AddHook(a.metrics.RedisHook())
+	keeper, err := snapshot.New(snapshot.Options{
+		Store: a.store, PoliciesFile: cfg.PoliciesFile, Poll: cfg.ConfigPoll, Logger: log,
+		OnReload: a.metrics.ConfigLoad,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.keeper = keeper
+
+	mux := http.NewServeMux()
+	gatewayapi.New(gatewayapi.Deps{
+		Store: a.store, Snapshots: keeper, Secret: cfg.Secret, AllowMasterKeys: cfg.AllowMasterKeys,
+		MaxBodyBytes: cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
+		Version: Version, PolicyFile: cfg.PoliciesFile,
+	}).Register(mux)
+	filterapi.New(filterapi.Deps{
+		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log,
+		OnQuota: a.metrics.Quota,
+	}).Register(mux)
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	a.handler = a.metrics.Middleware(a.accessLog(mux))
+	return a, nil
+}
+
+// Handler serves every endpoint.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Ready is nil when Redis answers and the config snapshot is loaded.
+func (a *App) Ready() error {
+	if !a.redisOK.Load() {
+		return errors.New("Redis connection not available")
+	}
+	if !a.keeper.Ready() {
+		return errors.New("config not loaded yet")
+	}
+	return nil
+}
+
+// Start connects to Redis in the background, retrying with backoff, then
+// keeps the snapshot current and watches Redis health until ctx ends.
+func (a *App) Start(ctx context.Context) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if !a.connect(ctx) {
+			return
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.keeper.Run(ctx)
+		}()
+		a.monitor(ctx)
+	}()
+}
+
+// connect waits for Redis with exponential backoff (100 ms to 5 s), logging
+// every failure so an unreachable Redis is never silent.
+func (a *App) connect(ctx context.Context) bool {
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := a.store.Ping(ctx)
+		if err == nil {
+			err = a.store.EnsureFeed(ctx)
+		}
+		if err == nil {
+			err = a.keeper.Reload(ctx)
+		}
+		if err == nil {
+			a.setRedisOK(true)
+			a.log.Info("Redis connected; sidecar ready", "attempts", attempt)
+			return true
+		}
+		a.log.Error("Redis not reachable; not ready, retrying", "attempt", attempt, "retry_in", delay, "error", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// monitor pings Redis every second and flips readiness on failure and
+// recovery.
+func (a *App) monitor(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := a.store.Ping(ctx)
+		if ok := err == nil; ok != a.redisOK.Load() && ctx.Err() == nil {
+			a.setRedisOK(ok)
+			if ok {
+				a.log.Info("Redis reachable again; ready")
+			} else {
+				a.log.Error("Redis unreachable; not ready", "error", err)
+			}
+		}
+	}
+}
+
+func (a *App) setRedisOK(ok bool) {
+	a.redisOK.Store(ok)
+	a.metrics.SetReady(ok)
+}
+
+// Close stops the background work started by Start (its context must be
+// cancelled first) and releases Redis.
+func (a *App) Close() {
+	a.wg.Wait()
+	_ = a.store.Client().Close()
+	if a.embedded != nil {
+		a.embedded.Close()
+	}
+}
+
+// accessLog logs each request at debug level by route pattern and status —
+// never the path, which can contain a key (/tyk/keys/{keyID}).
+func (a *App) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		rec := &codeRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		a.log.Debug("request", "method", r.Method, "route", r.Pattern, "status", rec.code,
+			"duration", time.Since(start))
+	})
+}
+
+type codeRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeRecorder) WriteHeader(code int) {
+	c.code = code
+	c.ResponseWriter.WriteHeader(code)
+}
+
+// Run serves until ctx ends, then shuts down gracefully: the listener
+// closes, in-flight requests get cfg.ShutdownTimeout to finish, background
+// work stops and Redis is released.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	a, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	bg, stop := context.WithCancel(context.Background())
+	a.Start(bg)
+	srv := &http.Server{
+		Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("turnpike-sidecar listening", "addr", ln.Addr().String(), "version", Version,
+		"policies", policySource(cfg))
+
+	select {
+	case err = <-served: // the listener failed
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("in-flight requests did not finish within %s", cfg.ShutdownTimeout)
+		}
+	}
+	stop()
+	a.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func policySource(cfg config.Config) string {
+	if cfg.PoliciesFile != "" {
+		return "file " + cfg.PoliciesFile
+	}
+	return "redis"
+}

@@ -1,0 +1,220 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/shared/keys"
+)
+
+const goldPolicy = `{"id":"gold","name":"Gold","org_id":"org1","rate":100,"per":60,"quota_max":5,
+ "quota_renewal_rate":3600,"key_expires_in":3600,
+ "access_rights":{"api1":{"api_id":"api1","api_name":"API 1","versions":["Default"],
+   "allowed_urls":[{"url":"^/items/[0-9]+$","methods":["GET"]}]}}}`
+
+func TestGatewayAuthAndRouting(t *testing.T) {
+	s := start(t, "")
+	tests := []struct {
+		name         string
+		method, path string
+		header       []string
+		code         int
+		want         string
+	}{
+		{"missing secret", "GET", "/tyk/keys", nil, 403, `{"status":"error","message":"Attempted administrative access with invalid or missing key!"}`},
+		{"wrong secret", "GET", "/tyk/apis", []string{"X-Tyk-Authorization", "nope"}, 403, "invalid or missing key"},
+		{"unknown route", "GET", "/tyk/nothing", []string{"X-Tyk-Authorization", secret}, 404, `"status":"error"`},
+		{"wrong method", "PATCH", "/tyk/keys/abc", []string{"X-Tyk-Authorization", secret}, 405, "Method not supported"},
+		{"trailing slash", "GET", "/tyk/apis/", []string{"X-Tyk-Authorization", secret}, 200, "[]"},
+		{"hello needs no secret", "GET", "/hello", nil, 200, `"redis":{"status":"pass","componentType":"datastore"`},
+		{"ready", "GET", "/ready", nil, 200, `"status":"ok"`},
+		{"metrics", "GET", "/metrics", nil, 200, "turnpike_sidecar_ready 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			expect(t, tt.name, s.do(tt.method, tt.path, "", tt.header...), tt.code, tt.want)
+		})
+	}
+	big := `{"meta_data":{"x":"` + strings.Repeat("a", 1<<20) + `"}}`
+	expect(t, "oversized body", s.tyk("POST", "/tyk/keys", big), 413, "limit is 1048576 bytes")
+}
+
+func TestKeyLifecycle(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		s := start(t, url)
+		expect(t, "create policy", s.tyk("POST", "/tyk/policies", goldPolicy), 200, `{"key":"gold","status":"ok","action":"added"}`)
+
+		created := s.tyk("POST", "/tyk/keys", `{"apply_policies":["gold"],"org_id":"org1"}`)
+		expect(t, "create key", created, 200, `"action":"added"`)
+		m := created.json(t)
+		key, hash := m["key"].(string), m["key_hash"].(string)
+		if keys.Check(key) != nil || hash != keys.Hash(key) {
+			t.Fatalf("create returned key %q hash %q", key, hash)
+		}
+
+		got := s.tyk("GET", "/tyk/keys/"+key, "")
+		expect(t, "get key", got, 200, `"quota_remaining":5`)
+		sess := got.json(t)
+		if sess["rate"].(float64) != 100 || sess["quota_max"].(float64) != 5 {
+			t.Errorf("policy not applied: %s", got.body)
+		}
+		if exp := int64(sess["expires"].(float64)); exp < time.Now().Unix()+3590 || exp > time.Now().Unix()+3610 {
+			t.Errorf("key_expires_in not applied: expires %d", exp)
+		}
+
+		// Spend 2 units through the Filter API: the Gateway API shows it live.
+		q := fmt.Sprintf(`{"key_hash":%q,"quota_max":5,"quota_renewal_rate":3600,"units":2}`, hash)
+		expect(t, "reserve", s.filter("POST", "/turnpike/v1/quota", q), 200, `"granted":2,"remaining":3`)
+		expect(t, "get by hash", s.tyk("GET", "/tyk/keys/"+hash+"?hashed=true", ""), 200, `"quota_remaining":3`)
+
+		update := `{"apply_policies":["gold"],"org_id":"org1","alias":"renamed"}`
+		expect(t, "update suppress_reset", s.tyk("PUT", "/tyk/keys/"+key+"?suppress_reset=1", update), 200, `"action":"modified"`)
+		expect(t, "counter kept", s.tyk("GET", "/tyk/keys/"+key, ""), 200, `"quota_remaining":3`)
+		expect(t, "update", s.tyk("PUT", "/tyk/keys/"+hash+"?hashed=1", update), 200, `"action":"modified"`)
+		after := s.tyk("GET", "/tyk/keys/"+key, "")
+		expect(t, "counter reset", after, 200, `"quota_remaining":5`)
+		if a := after.json(t); a["alias"] != "renamed" || a["date_created"] != sess["date_created"] {
+			t.Errorf("update lost alias or date_created: %s", after.body)
+		}
+
+		expect(t, "list", s.tyk("GET", "/tyk/keys", ""), 200, `{"keys":["`+hash+`"]}`)
+		expect(t, "custom key", s.tyk("POST", "/tyk/keys/my-custom-key-1", `{"apply_policies":["gold"]}`), 200,
+			`{"key":"my-custom-key-1","status":"ok","action":"added","key_hash":"`+keys.Hash("my-custom-key-1")+`"}`)
+
+		expect(t, "delete", s.tyk("DELETE", "/tyk/keys/"+key, ""), 200, `{"key":"`+key+`","status":"ok","action":"deleted"}`)
+		expect(t, "get deleted", s.tyk("GET", "/tyk/keys/"+key, ""), 404, `"message":"Key not found"`)
+		expect(t, "delete again", s.tyk("DELETE", "/tyk/keys/"+key, ""), 404, "There is no such key found")
+		expect(t, "delete custom by hash", s.tyk("DELETE", "/tyk/keys/"+keys.Hash("my-custom-key-1")+"?hashed=1", ""), 200, "deleted")
+		// Deleting removed the counter: a fresh window for the same hash.
+		expect(t, "counter deleted", s.filter("POST", "/turnpike/v1/quota", q), 200, `"granted":2,"remaining":3`)
+		expect(t, "list empty", s.tyk("GET", "/tyk/keys", ""), 200, `{"keys":[]}`)
+	})
+}
+
+func TestKeyValidation(t *testing.T) {
+	s := start(t, "")
+	expect(t, "policy", s.tyk("POST", "/tyk/policies", goldPolicy), 200, "")
+	rights := `"access_rights":{"api1":{"api_id":"api1","versions":["Default"]}}`
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		want                     string
+	}{
+		{"malformed JSON", "POST", "/tyk/keys", `{"rate":`, 400, "Request malformed"},
+		{"empty body", "POST", "/tyk/keys", ``, 400, "Request malformed: empty body"},
+		{"wrong type", "POST", "/tyk/keys", `{"rate":"fast",` + rights + `}`, 400, `field \"rate\"`},
+		{"unknown policy", "POST", "/tyk/keys", `{"apply_policies":["gold","nope"]}`, 400, `Policy not found: \"nope\"`},
+		{"bad regex", "POST", "/tyk/keys/create", `{"access_rights":{"api1":{"allowed_urls":[{"url":"(","methods":["GET"]}]}}}`, 400, `invalid pattern \"(\"`},
+		{"negative per", "POST", "/tyk/keys", `{"rate":1,"per":-5,` + rights + `}`, 400, `\"per\" must not be negative`},
+		{"negative per-API per", "POST", "/tyk/keys", `{"access_rights":{"a":{"limit":{"rate":1,"per":-1}}}}`, 400, `access_rights[\"a\"].limit.per`},
+		{"no access rights", "POST", "/tyk/keys", `{"rate":1,"per":1}`, 400, "keys must have at least one Access Rights record set"},
+		{"bad custom key", "POST", "/tyk/keys/a%20b", `{` + rights + `}`, 400, "Invalid custom key"},
+		{"update missing key", "PUT", "/tyk/keys/missing-key-1", `{` + rights + `}`, 404, "Key is not found"},
+		{"get with bad hash", "GET", "/tyk/keys/xyz?hashed=1", "", 404, "Key not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			expect(t, tt.name, s.tyk(tt.method, tt.path, tt.body), tt.code, tt.want)
+		})
+	}
+}
+
+func TestPoliciesAPI(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		s := start(t, url)
+		tests := []struct {
+			name, method, path, body string
+			code                     int
+			want                     string
+		}{
+			{"create", "POST", "/tyk/policies", goldPolicy, 200, `{"key":"gold","status":"ok","action":"added"}`},
+			{"create with path id", "POST", "/tyk/policies/silver", `{"rate":1,"per":1,"access_rights":{"a":{}}}`, 200, `"key":"silver"`},
+			{"get", "GET", "/tyk/policies/gold", "", 200, `"id":"gold"`},
+			{"list", "GET", "/tyk/policies", "", 200, `"id":"silver"`},
+			{"get missing", "GET", "/tyk/policies/none", "", 404, `{"status":"error","message":"Policy not found"}`},
+			{"no id", "POST", "/tyk/policies", `{"rate":1}`, 400, "Unable to create policy without id."},
+			{"bad id", "POST", "/tyk/policies", `{"id":"a b"}`, 400, "Invalid Policy ID"},
+			{"malformed", "POST", "/tyk/policies", `{"id":"x","quota_max":"many"}`, 400, `Request malformed: field \"quota_max\"`},
+			{"bad regex", "POST", "/tyk/policies", `{"id":"x","access_rights":{"a":{"allowed_urls":[{"url":"[","methods":["GET"]}]}}}`, 400, `invalid pattern \"[\"`},
+			{"negative per", "POST", "/tyk/policies", `{"id":"x","rate":1,"per":-1}`, 400, `policy \"x\": \"per\" must not be negative`},
+			{"per_api with partitions", "POST", "/tyk/policies", `{"id":"x","partitions":{"per_api":true,"acl":true}}`, 400, "per_api and any of partitions"},
+			{"update mismatch", "PUT", "/tyk/policies/gold", `{"id":"silver"}`, 400, "Request ID does not match that in policy!"},
+			{"update", "PUT", "/tyk/policies/gold", strings.Replace(goldPolicy, `"rate":100`, `"rate":7`, 1), 200, `"action":"modified"`},
+			{"updated", "GET", "/tyk/policies/gold", "", 200, `"rate":7,`},
+			{"delete", "DELETE", "/tyk/policies/silver", "", 200, `{"key":"silver","status":"ok","action":"deleted"}`},
+			{"delete missing", "DELETE", "/tyk/policies/silver", "", 500, "Delete failed"},
+		}
+		for _, tt := range tests {
+			expect(t, tt.name, s.tyk(tt.method, tt.path, tt.body), tt.code, tt.want)
+		}
+	})
+}
+
+func TestAPIsAPI(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		s := start(t, url)
+		def := `{"api_id":"api1","name":"One","org_id":"org1","proxy":{"listen_path":"/one/","target_url":"http://up"}}`
+		tests := []struct {
+			name, method, path, body string
+			code                     int
+			want                     string
+		}{
+			{"create", "POST", "/tyk/apis", def, 200, `{"key":"api1","status":"ok","action":"added"}`},
+			{"get", "GET", "/tyk/apis/api1", "", 200, `"listen_path":"/one/"`},
+			{"list", "GET", "/tyk/apis", "", 200, `"api_id":"api1"`},
+			{"get missing", "GET", "/tyk/apis/none", "", 404, "API not found"},
+			{"malformed", "POST", "/tyk/apis", `{"api_id":5}`, 400, "Request malformed"},
+			{"update mismatch", "PUT", "/tyk/apis/api1", `{"api_id":"api2"}`, 400, "Request APIID does not match that in Definition!"},
+			{"update missing", "PUT", "/tyk/apis/none", `{"name":"x"}`, 404, "API not found"},
+			{"update", "PUT", "/tyk/apis/api1", strings.Replace(def, "One", "Uno", 1), 200, `"action":"modified"`},
+			{"updated", "GET", "/tyk/apis/api1", "", 200, `"name":"Uno"`},
+			{"delete", "DELETE", "/tyk/apis/api1", "", 200, `"action":"deleted"`},
+			{"delete missing", "DELETE", "/tyk/apis/api1", "", 404, "API not found"},
+		}
+		for _, tt := range tests {
+			expect(t, tt.name, s.tyk(tt.method, tt.path, tt.body), tt.code, tt.want)
+		}
+		gen := s.tyk("POST", "/tyk/apis", `{"name":"generated id"}`)
+		expect(t, "generated id", gen, 200, "added")
+		if id := gen.json(t)["key"].(string); len(id) != 32 {
+			t.Errorf("generated api_id %q", id)
+		}
+	})
+}
+
+func TestOrgKeysAPI(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		s := start(t, url)
+		reserve := `{"org_id":"org1","quota_max":10,"quota_renewal_rate":60,"units":4}`
+		tests := []struct {
+			name, method, path, body string
+			code                     int
+			want                     string
+		}{
+			{"get missing", "GET", "/tyk/org/keys/org1", "", 404, "Org not found"},
+			{"create", "POST", "/tyk/org/keys/org1", `{"quota_max":10,"quota_renewal_rate":60}`, 200, `{"key":"org1","status":"ok","action":"added"}`},
+			{"list", "GET", "/tyk/org/keys", "", 200, `{"keys":["org1"]}`},
+			{"get", "GET", "/tyk/org/keys/org1", "", 200, `"quota_remaining":10`},
+			{"malformed", "PUT", "/tyk/org/keys/org1", `{"quota_max":[]}`, 400, "Request malformed"},
+			{"update keeps counter", "PUT", "/tyk/org/keys/org1", `{"quota_max":10,"quota_renewal_rate":60,"rate":5,"per":1}`, 200, `"action":"modified"`},
+			{"delete", "DELETE", "/tyk/org/keys/org1", "", 200, `"action":"deleted"`},
+			{"delete missing", "DELETE", "/tyk/org/keys/org1", "", 404, "Org not found"},
+		}
+		for i, tt := range tests {
+			if i == 4 {
+				expect(t, "org reserve", s.filter("POST", "/turnpike/v1/quota", reserve), 200, `"remaining":6`)
+				expect(t, "org live quota", s.tyk("GET", "/tyk/org/keys/org1", ""), 200, `"quota_remaining":6`)
+			}
+			if i == 6 {
+				expect(t, "counter kept", s.tyk("GET", "/tyk/org/keys/org1", ""), 200, `"quota_remaining":6`)
+				expect(t, "reset_quota", s.tyk("PUT", "/tyk/org/keys/org1?reset_quota=1", `{"quota_max":10,"quota_renewal_rate":60}`), 200, "modified")
+				expect(t, "counter reset", s.tyk("GET", "/tyk/org/keys/org1", ""), 200, `"quota_remaining":10`)
+			}
+			expect(t, tt.name, s.tyk(tt.method, tt.path, tt.body), tt.code, tt.want)
+		}
+		expect(t, "reload", s.tyk("GET", "/tyk/reload", ""), 200, `{"status":"ok","message":""}`)
+		expect(t, "reload group", s.tyk("GET", "/tyk/reload/group", ""), 200, `{"status":"ok","message":""}`)
+	})
+}

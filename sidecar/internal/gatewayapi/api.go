@@ -1,0 +1,205 @@
+// Package gatewayapi serves the Tyk-compatible Gateway API under /tyk/
+// (keys, policies, APIs, org keys, reload) and the /hello and /ready health
+// endpoints, with Tyk's request and response shapes, status codes and
+// messages (tyk-semantics.md §7).
+//
+// Differences from Tyk, all deliberate: keys are always stored hashed
+// (SHA-256), so GET /tyk/keys lists hashes and ?hashed= takes a hash; policy,
+// API and org writes take effect on every replica within a second, without
+// /tyk/reload; malformed input is always 400 with a message naming the
+// problem (Tyk answers some of it with 500).
+package gatewayapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
+)
+
+// Tyk's messages, word for word.
+const (
+	msgBadSecret       = "Attempted administrative access with invalid or missing key!"
+	msgMalformed       = "Request malformed"
+	msgMethod          = "Method not supported"
+	msgKeyNotFound     = "Key not found"
+	msgKeyNotFoundPut  = "Key is not found"
+	msgKeyNotFoundDel  = "There is no such key found"
+	msgKeyFailed       = "Failed to create key, ensure security settings are correct."
+	msgNoAccessRights  = "Failed to create key, keys must have at least one Access Rights record set."
+	msgPolicyNotFound  = "Policy not found"
+	msgPolicyNoID      = "Unable to create policy without id."
+	msgPolicyBadID     = "Invalid Policy ID: Allowed characters: a-z, A-Z, 0-9, ., _, -, ~"
+	msgPolicyIDChanged = "Request ID does not match that in policy! For Update operations these must match."
+	msgDeleteFailed    = "Delete failed"
+	msgAPINotFound     = "API not found"
+	msgAPIIDChanged    = "Request APIID does not match that in Definition! For Update operations these must match."
+	msgOrgNotFound     = "Org not found"
+	msgStorage         = "Storage unavailable, please retry"
+)
+
+// Deps is what the API needs.
+type Deps struct {
+	Store           *store.Store
+	Snapshots       *snapshot.Keeper
+	Secret          string
+	AllowMasterKeys bool
+	MaxBodyBytes    int64
+	Logger          *slog.Logger
+	Rand            io.Reader        // key generation entropy (crypto/rand.Reader)
+	Now             func() time.Time // clock (time.Now)
+	Ready           func() error     // nil when Redis is reachable and the config loaded
+	Version         string           // reported by /hello
+	PolicyFile      string           // set when policies come from a file
+}
+
+// API is the Gateway API handler set.
+type API struct{ d Deps }
+
+// New makes the API.
+func New(d Deps) *API {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &API{d: d}
+}
+
+// Register adds /tyk/..., /hello and /ready to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	tyk := http.NewServeMux()
+	routes := []struct {
+		path    string
+		methods map[string]http.HandlerFunc
+	}{
+		{"/tyk/keys", map[string]http.HandlerFunc{"GET": a.listKeys, "POST": a.createGeneratedKey}},
+		{"/tyk/keys/create", map[string]http.HandlerFunc{"POST": a.createGeneratedKey}},
+		{"/tyk/keys/{keyID}", map[string]http.HandlerFunc{
+			"GET": a.getKey, "POST": a.createCustomKey, "PUT": a.updateKey, "DELETE": a.deleteKey}},
+		{"/tyk/policies", map[string]http.HandlerFunc{"GET": a.listPolicies, "POST": a.createPolicy}},
+		{"/tyk/policies/{polID}", map[string]http.HandlerFunc{
+			"GET": a.getPolicy, "POST": a.createPolicy, "PUT": a.updatePolicy, "DELETE": a.deletePolicy}},
+		{"/tyk/apis", map[string]http.HandlerFunc{"GET": a.listAPIs, "POST": a.createAPI}},
+		{"/tyk/apis/{apiID}", map[string]http.HandlerFunc{"GET": a.getAPI, "PUT": a.updateAPI, "DELETE": a.deleteAPI}},
+		{"/tyk/org/keys", map[string]http.HandlerFunc{"GET": a.listOrgs}},
+		{"/tyk/org/keys/{orgID}", map[string]http.HandlerFunc{
+			"GET": a.getOrg, "POST": a.putOrg, "PUT": a.putOrg, "DELETE": a.deleteOrg}},
+		{"/tyk/reload", map[string]http.HandlerFunc{"GET": a.reload}},
+		{"/tyk/reload/group", map[string]http.HandlerFunc{"GET": a.reloadGroup}},
+	}
+	for _, r := range routes {
+		for method, h := range r.methods {
+			tyk.HandleFunc(method+" "+r.path, h)
+		}
+		if r.path == "/tyk/keys/create" {
+			continue // other methods fall to /tyk/keys/{keyID}'s handlers
+		}
+		// Without a method the pattern catches every other method: Tyk
+		// answers those with its own 405 envelope, not net/http's text.
+		tyk.HandleFunc(r.path, func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusMethodNotAllowed, msgMethod)
+		})
+	}
+	tyk.HandleFunc("/tyk/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "Not found")
+	})
+	mux.Handle("/tyk/", a.authenticate(tyk))
+	mux.HandleFunc("GET /hello", a.hello)
+	mux.HandleFunc("GET /ready", a.ready)
+}
+
+// authenticate checks X-Tyk-Authorization in constant time, strips a
+// trailing slash as Tyk does, and limits the body size.
+func (a *API) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !keys.Equal(r.Header.Get("X-Tyk-Authorization"), a.d.Secret) {
+			writeError(w, http.StatusForbidden, msgBadSecret)
+			return
+		}
+		if p := r.URL.Path; len(p) > len("/tyk/") && strings.HasSuffix(p, "/") {
+			r.URL.Path = strings.TrimRight(p, "/")
+			r.URL.RawPath = ""
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readBody reads the request body, answering 413 or 400 itself on failure.
+func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("Request body too large: the limit is %d bytes", tooBig.Limit))
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, msgMalformed+": "+err.Error())
+		return nil, false
+	case len(strings.TrimSpace(string(body))) == 0:
+		writeError(w, http.StatusBadRequest, msgMalformed+": empty body")
+		return nil, false
+	}
+	return body, true
+}
+
+// storageError logs a Redis failure and answers 500.
+func (a *API) storageError(w http.ResponseWriter, r *http.Request, err error) {
+	a.d.Logger.Error("storage operation failed", "route", r.Pattern, "error", err)
+	writeError(w, http.StatusInternalServerError, msgStorage)
+}
+
+// reloadAfterWrite makes a config write visible to this replica's next
+// request at once; other replicas see it at their next version poll.
+func (a *API) reloadAfterWrite(ctx context.Context) {
+	if err := a.d.Snapshots.Reload(ctx); err != nil {
+		a.d.Logger.Warn("config reload after write failed; the next poll retries", "error", err)
+	}
+}
+
+type statusMessage struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+type modified struct {
+	Key     string `json:"key"`
+	Status  string `json:"status"`
+	Action  string `json:"action"`
+	KeyHash string `json:"key_hash,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeValue(w, code, statusMessage{Status: "error", Message: msg})
+}
+
+func writeOK(w http.ResponseWriter, key, action string) {
+	writeValue(w, http.StatusOK, modified{Key: key, Status: "ok", Action: action})
+}
+
+// writeValue writes v as compact JSON plus a newline, like Tyk.
+func writeValue(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // only our own envelope types reach here
+		code, b = http.StatusInternalServerError, []byte(`{"status":"error","message":"encoding failed"}`)
+	}
+	writeRaw(w, code, append(b, '\n'))
+}
+
+func writeRaw(w http.ResponseWriter, code int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,219 @@
+package gatewayapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+
+	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
+)
+
+// Policies and API definitions are served from this replica's snapshot
+// (reloaded right after each local write, and within a poll interval of a
+// write through another replica) and written to Redis.
+
+const msgPolicyFromFile = "Policies are read from the policies file (--policies); edit that file instead"
+
+// GET /tyk/policies
+func (a *API) listPolicies(w http.ResponseWriter, _ *http.Request) {
+	b := []byte{'['}
+	for i, p := range a.d.Snapshots.Current().SortedPolicies() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = p.AppendJSON(b)
+	}
+	writeRaw(w, http.StatusOK, append(b, "]\n"...))
+}
+
+// GET /tyk/policies/{polID}
+func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.d.Snapshots.Current().Policy(r.PathValue("polID"))
+	if !ok {
+		writeError(w, http.StatusNotFound, msgPolicyNotFound)
+		return
+	}
+	writeRaw(w, http.StatusOK, append(p.AppendJSON(nil), '\n'))
+}
+
+// POST /tyk/policies, POST /tyk/policies/{polID}
+func (a *API) createPolicy(w http.ResponseWriter, r *http.Request) {
+	a.writePolicy(w, r, "added")
+}
+
+// PUT /tyk/policies/{polID}
+func (a *API) updatePolicy(w http.ResponseWriter, r *http.Request) {
+	a.writePolicy(w, r, "modified")
+}
+
+func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, action string) {
+	if a.d.Snapshots.FileSource() {
+		writeError(w, http.StatusInternalServerError, msgPolicyFromFile)
+		return
+	}
+	body, ok := a.readBody(w, r)
+	if !ok {
+		return
+	}
+	p, err := model.DecodePolicy(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, msgMalformed+": "+err.Error())
+		return
+	}
+	if pathID := r.PathValue("polID"); pathID != "" {
+		if p.ID == "" {
+			p.ID = pathID
+		} else if p.ID != pathID {
+			writeError(w, http.StatusBadRequest, msgPolicyIDChanged)
+			return
+		}
+	}
+	switch {
+	case p.ID == "":
+		writeError(w, http.StatusBadRequest, msgPolicyNoID)
+		return
+	case !policyID.MatchString(p.ID):
+		writeError(w, http.StatusBadRequest, msgPolicyBadID)
+		return
+	}
+	if err := validatePolicy(p); err != nil {
+		writeError(w, http.StatusBadRequest, msgMalformed+": "+err.Error())
+		return
+	}
+	if _, err := a.d.Store.Put(r.Context(), store.Policies, p.ID, p.AppendJSON(nil)); err != nil {
+		a.storageError(w, r, err)
+		return
+	}
+	a.reloadAfterWrite(r.Context())
+	a.d.Logger.Info("policy stored", "policy_id", p.ID, "action", action)
+	writeOK(w, p.ID, action)
+}
+
+// DELETE /tyk/policies/{polID}
+func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request) {
+	if a.d.Snapshots.FileSource() {
+		writeError(w, http.StatusInternalServerError, msgPolicyFromFile)
+		return
+	}
+	id := r.PathValue("polID")
+	found, err := a.d.Store.Delete(r.Context(), store.Policies, id)
+	if err != nil {
+		a.storageError(w, r, err)
+		return
+	}
+	if !found {
+		writeError(w, http.StatusInternalServerError, msgDeleteFailed) // Tyk's answer for a missing policy
+		return
+	}
+	a.reloadAfterWrite(r.Context())
+	a.d.Logger.Info("policy deleted", "policy_id", id)
+	writeOK(w, id, "deleted")
+}
+
+// GET /tyk/apis
+func (a *API) listAPIs(w http.ResponseWriter, _ *http.Request) {
+	b := []byte{'['}
+	for i, api := range a.d.Snapshots.Current().SortedAPIs() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = api.AppendJSON(b)
+	}
+	writeRaw(w, http.StatusOK, append(b, "]\n"...))
+}
+
+// GET /tyk/apis/{apiID}
+func (a *API) getAPI(w http.ResponseWriter, r *http.Request) {
+	api, ok := a.d.Snapshots.Current().APIs[r.PathValue("apiID")]
+	if !ok {
+		writeError(w, http.StatusNotFound, msgAPINotFound)
+		return
+	}
+	writeRaw(w, http.StatusOK, append(api.AppendJSON(nil), '\n'))
+}
+
+// POST /tyk/apis: an empty api_id gets a generated one, as in Tyk.
+func (a *API) createAPI(w http.ResponseWriter, r *http.Request) {
+	api, ok := a.decodeAPI(w, r)
+	if !ok {
+		return
+	}
+	if api.APIID == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			a.storageError(w, r, err)
+			return
+		}
+		api.APIID = hex.EncodeToString(b[:])
+	}
+	a.storeAPI(w, r, api, "added")
+}
+
+// PUT /tyk/apis/{apiID}
+func (a *API) updateAPI(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("apiID")
+	api, ok := a.decodeAPI(w, r)
+	if !ok {
+		return
+	}
+	if api.APIID == "" {
+		api.APIID = id
+	} else if api.APIID != id {
+		writeError(w, http.StatusBadRequest, msgAPIIDChanged)
+		return
+	}
+	if _, err := a.d.Store.Get(r.Context(), store.APIs, id); errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, msgAPINotFound)
+		return
+	} else if err != nil {
+		a.storageError(w, r, err)
+		return
+	}
+	a.storeAPI(w, r, api, "modified")
+}
+
+func (a *API) decodeAPI(w http.ResponseWriter, r *http.Request) (*model.APIDefinition, bool) {
+	body, ok := a.readBody(w, r)
+	if !ok {
+		return nil, false
+	}
+	api, err := model.DecodeAPIDefinition(body)
+	if err == nil {
+		err = access.ValidateAPI(api)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, msgMalformed+": "+err.Error())
+		return nil, false
+	}
+	return api, true
+}
+
+func (a *API) storeAPI(w http.ResponseWriter, r *http.Request, api *model.APIDefinition, action string) {
+	if _, err := a.d.Store.Put(r.Context(), store.APIs, api.APIID, api.AppendJSON(nil)); err != nil {
+		a.storageError(w, r, err)
+		return
+	}
+	a.reloadAfterWrite(r.Context())
+	a.d.Logger.Info("api stored", "api_id", api.APIID, "action", action)
+	writeOK(w, api.APIID, action)
+}
+
+// DELETE /tyk/apis/{apiID}
+func (a *API) deleteAPI(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("apiID")
+	found, err := a.d.Store.Delete(r.Context(), store.APIs, id)
+	if err != nil {
+		a.storageError(w, r, err)
+		return
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, msgAPINotFound)
+		return
+	}
+	a.reloadAfterWrite(r.Context())
+	a.d.Logger.Info("api deleted", "api_id", id)
+	writeOK(w, id, "deleted")
+}

@@ -1,0 +1,67 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/model"
+)
+
+// policyID is the id syntax Tyk 5.13+ enforces on the policy API.
+var policyID = regexp.MustCompile(`^[a-zA-Z0-9.\-_~]+$`)
+
+// validateWindows rejects negative rate windows ("per"): the rate
+// arithmetic has no meaning for them, whereas Tyk does define <= 0 for
+// rates, quotas, renewal rates ("never renews") and throttling ("off").
+// prefix names the object in the message.
+func validateWindows(prefix string, per float64, rights map[string]model.AccessDefinition) error {
+	if per < 0 {
+		return fmt.Errorf("%s\"per\" must not be negative (got %v)", prefix, per)
+	}
+	for _, id := range sortedIDs(rights) {
+		ad := rights[id]
+		if ad.Limit.Per < 0 {
+			return fmt.Errorf("%saccess_rights[%q].limit.per must not be negative (got %v)", prefix, id, ad.Limit.Per)
+		}
+		for _, ep := range ad.Endpoints {
+			for _, m := range ep.Methods {
+				if m.Limit.Per < 0 {
+					return fmt.Errorf("%saccess_rights[%q].endpoints[%q].%s: per must not be negative (got %v)",
+						prefix, id, ep.Path, m.Name, m.Limit.Per)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// validateSession rejects what Tyk would store but never enforce sanely:
+// invalid allowed_urls patterns and negative windows.
+func validateSession(s *model.Session) error {
+	if err := access.ValidateAccessRights(s.AccessRights); err != nil {
+		return err
+	}
+	return validateWindows("", s.Per, s.AccessRights)
+}
+
+// validatePolicy checks a policy before it is stored.
+func validatePolicy(p *model.Policy) error {
+	if err := access.ValidatePolicy(p); err != nil {
+		return err
+	}
+	if p.Partitions.PerAPI && p.Partitions.IsPartitioned() {
+		return fmt.Errorf("cannot apply policy %s which has per_api and any of partitions set", p.ID)
+	}
+	return validateWindows(fmt.Sprintf("policy %q: ", p.ID), p.Per, p.AccessRights)
+}
+
+func sortedIDs[V any](m map[string]V) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}

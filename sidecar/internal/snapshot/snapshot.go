@@ -1,0 +1,103 @@
+// Package snapshot holds the sidecar's in-memory view of the config —
+// policies, API definitions and org sessions — and keeps it current: it
+// polls the shared Redis version counter (so a change made through any
+// replica reaches every replica) and, when policies come from a file, the
+// file.
+//
+// A Snapshot is immutable once built; its Version is the SHA-256 of its
+// canonical JSON, so replicas holding the same data report the same version.
+package snapshot
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+
+	"github.com/turnpike-dev/turnpike/shared/model"
+)
+
+// Snapshot is one consistent view of the config. Never modify it (or
+// anything it points to): it is shared by concurrent requests.
+type Snapshot struct {
+	Policies map[string]*model.Policy
+	APIs     map[string]*model.APIDefinition
+	Orgs     map[string]*model.OrgSession
+	Version  string // hex SHA-256 of JSON
+	JSON     []byte // {"policies":{id:policy},"apis":[def...],"orgs":{org_id:session}}
+}
+
+// Build makes a snapshot. Nil maps are treated as empty.
+func Build(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, orgs map[string]*model.OrgSession) *Snapshot {
+	s := &Snapshot{Policies: orEmpty(policies), APIs: orEmpty(apis), Orgs: orEmpty(orgs)}
+	b := append(make([]byte, 0, 4096), `{"policies":{`...)
+	for i, id := range sortedKeys(s.Policies) {
+		b = appendSep(b, i)
+		b = model.AppendString(b, id)
+		b = append(b, ':')
+		b = s.Policies[id].AppendJSON(b)
+	}
+	b = append(b, `},"apis":[`...)
+	for i, id := range sortedKeys(s.APIs) {
+		b = appendSep(b, i)
+		b = s.APIs[id].AppendJSON(b)
+	}
+	b = append(b, `],"orgs":{`...)
+	for i, id := range sortedKeys(s.Orgs) {
+		b = appendSep(b, i)
+		b = model.AppendString(b, id)
+		b = append(b, ':')
+		b = s.Orgs[id].AppendJSON(b)
+	}
+	b = append(b, "}}"...)
+	sum := sha256.Sum256(b)
+	s.JSON = b
+	s.Version = hex.EncodeToString(sum[:])
+	return s
+}
+
+// Policy implements shared/policy.Store.
+func (s *Snapshot) Policy(id string) (*model.Policy, bool) {
+	p, ok := s.Policies[id]
+	return p, ok
+}
+
+// SortedPolicies returns the policies ordered by id.
+func (s *Snapshot) SortedPolicies() []*model.Policy {
+	out := make([]*model.Policy, 0, len(s.Policies))
+	for _, id := range sortedKeys(s.Policies) {
+		out = append(out, s.Policies[id])
+	}
+	return out
+}
+
+// SortedAPIs returns the API definitions ordered by api_id.
+func (s *Snapshot) SortedAPIs() []*model.APIDefinition {
+	out := make([]*model.APIDefinition, 0, len(s.APIs))
+	for _, id := range sortedKeys(s.APIs) {
+		out = append(out, s.APIs[id])
+	}
+	return out
+}
+
+func appendSep(b []byte, i int) []byte {
+	if i > 0 {
+		b = append(b, ',')
+	}
+	return b
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func orEmpty[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
+}

@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sort"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Policies, API definitions and org sessions form the "config": every write
+// of them increments turnpike-config-version, which every replica polls to
+// know when to reload its snapshot.
+
+// Kind selects one of the config hashes.
+type Kind int
+
+// The config kinds stored in Redis hashes.
+const (
+	Policies Kind = iota
+	APIs
+)
+
+func (k Kind) key() string {
+	if k == APIs {
+		return apisKey
+	}
+	return policiesKey
+}
+
+// ConfigVersion is the shared config version counter (0 before any write).
+func (s *Store) ConfigVersion(ctx context.Context) (int64, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	v, err := s.c.Get(ctx, configVersion).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// BumpConfigVersion makes every replica reload its snapshot.
+func (s *Store) BumpConfigVersion(ctx context.Context) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	return s.c.Incr(ctx, configVersion).Err()
+}
+
+func bumpStep(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Incr(ctx, configVersion) }
+
+// All returns every object of a kind, id -> JSON.
+func (s *Store) All(ctx context.Context, k Kind) (map[string][]byte, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	m, err := s.c.HGetAll(ctx, k.key()).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(m))
+	for id, v := range m {
+		out[id] = []byte(v)
+	}
+	return out, nil
+}
+
+// Get returns one object of a kind.
+func (s *Store) Get(ctx context.Context, k Kind, id string) ([]byte, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	b, err := s.c.HGet(ctx, k.key(), id).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	return b, err
+}
+
+// Put stores one object and bumps the config version. It reports whether
+// the object is new.
+func (s *Store) Put(ctx context.Context, k Kind, id string, data []byte) (created bool, err error) {
+	cmds, err := s.ordered(ctx,
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HSet(ctx, k.key(), id, data) },
+		bumpStep,
+	)
+	if err != nil {
+		return false, err
+	}
+	return cmds[0].(*redis.IntCmd).Val() == 1, nil
+}
+
+// Delete removes one object and bumps the config version. It reports
+// whether the object existed.
+func (s *Store) Delete(ctx context.Context, k Kind, id string) (bool, error) {
+	cmds, err := s.ordered(ctx,
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HDel(ctx, k.key(), id) },
+		bumpStep,
+	)
+	if err != nil {
+		return false, err
+	}
+	return cmds[0].(*redis.IntCmd).Val() > 0, nil
+}
+
+// Org returns an org session's JSON.
+func (s *Store) Org(ctx context.Context, orgID string) ([]byte, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	b, err := s.c.Get(ctx, orgPrefix+orgID).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	return b, err
+}
+
+// OrgIDs lists the ids of stored org sessions, sorted.
+func (s *Store) OrgIDs(ctx context.Context) ([]string, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	ids, err := s.c.SMembers(ctx, orgsIndexKey).Result()
+	sort.Strings(ids)
+	return ids, err
+}
+
+// Orgs returns every org session, org id -> JSON.
+func (s *Store) Orgs(ctx context.Context) (map[string][]byte, error) {
+	ids, err := s.OrgIDs(ctx)
+	if err != nil || len(ids) == 0 {
+		return map[string][]byte{}, err
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	cmds, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			p.Get(ctx, orgPrefix+id)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(ids))
+	for i, cmd := range cmds {
+		// An id whose session is gone (deleted by another tool) is skipped.
+		if b, err := cmd.(*redis.StringCmd).Bytes(); err == nil {
+			out[ids[i]] = b
+		}
+	}
+	return out, nil
+}
+
+// PutOrg stores an org session, optionally resetting its quota counter, and
+// bumps the config version. It reports whether the org is new.
+func (s *Store) PutOrg(ctx context.Context, orgID string, data []byte, resetQuota bool) (created bool, err error) {
+	steps := []step{
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Exists(ctx, orgPrefix+orgID) },
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Set(ctx, orgPrefix+orgID, data, 0) },
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.SAdd(ctx, orgsIndexKey, orgID) },
+	}
+	if resetQuota {
+		steps = append(steps, delSteps([]string{QuotaKey("", orgID)})...)
+	}
+	cmds, err := s.ordered(ctx, append(steps, bumpStep)...)
+	if err != nil {
+		return false, err
+	}
+	return cmds[0].(*redis.IntCmd).Val() == 0, nil
+}
+
+// DeleteOrg removes an org session and its quota counter and bumps the
+// config version. It reports whether the org existed.
+func (s *Store) DeleteOrg(ctx context.Context, orgID string) (bool, error) {
+	cmds, err := s.ordered(ctx,
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, orgPrefix+orgID) },
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.SRem(ctx, orgsIndexKey, orgID) },
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, QuotaKey("", orgID)) },
+		bumpStep,
+	)
+	if err != nil {
+		return false, err
+	}
+	return cmds[0].(*redis.IntCmd).Val() > 0, nil
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Dial builds a client for a --redis URL. It does not connect: go-redis dials
+// lazily, and the caller decides how to wait for the server (see app).
+//
+// Forms (query parameters are go-redis options such as dial_timeout,
+// pool_size, db):
+//
+//	redis://[user:pass@]host:port[/db]          standalone
+//	rediss://...                                 standalone over TLS
+//	unix:///path/redis.sock[?db=N]               standalone over a socket
+//	redis+sentinel://[user:pass@]s1:26379[/db]?master_name=NAME[&addr=s2:26379]
+//	rediss+sentinel://...                        Sentinel-managed master over TLS
+//	redis+cluster://[user:pass@]n1:6379[?addr=n2:6379]
+//	rediss+cluster://...                         Redis Cluster over TLS
+//
+// For Sentinel, user:pass in the URL authenticate against the sentinels;
+// the master's credentials go in the username= and password= parameters.
+func Dial(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --redis URL: %v", redactErr(err, rawURL))
+	}
+	base, mode, _ := strings.Cut(u.Scheme, "+")
+	// go-redis parses only redis:// and rediss://; the +sentinel/+cluster
+	// suffix is ours, so strip it before handing the URL over.
+	u.Scheme = base
+	plain := u.String()
+	fail := func(err error) (redis.UniversalClient, error) {
+		return nil, fmt.Errorf("invalid --redis URL %s: %v", Redact(rawURL), redactErr(err, plain))
+	}
+	switch {
+	case mode == "" && (base == "redis" || base == "rediss" || base == "unix"):
+		o, err := redis.ParseURL(plain)
+		if err != nil {
+			return fail(err)
+		}
+		o.DialTimeout = timeout
+		return redis.NewClient(o), nil
+	case mode == "sentinel" && (base == "redis" || base == "rediss"):
+		o, err := redis.ParseFailoverURL(plain)
+		if err != nil {
+			return fail(err)
+		}
+		if o.MasterName == "" {
+			return fail(fmt.Errorf("a Sentinel URL needs ?master_name=NAME"))
+		}
+		o.DialTimeout = timeout
+		return redis.NewFailoverClient(o), nil
+	case mode == "cluster" && (base == "redis" || base == "rediss"):
+		o, err := redis.ParseClusterURL(plain)
+		if err != nil {
+			return fail(err)
+		}
+		o.DialTimeout = timeout
+		return redis.NewClusterClient(o), nil
+	default:
+		return nil, fmt.Errorf("invalid --redis URL %s: unsupported scheme %q (use redis://, rediss://, unix://, "+
+			"redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://)", Redact(rawURL), u.Scheme)
+	}
+}
+
+// Embedded starts an in-memory Redis (miniredis) on a loopback port and
+// returns a client for it. Everything is lost when the process exits.
+func Embedded(timeout time.Duration) (redis.UniversalClient, *miniredis.Miniredis, error) {
+	m := miniredis.NewMiniRedis()
+	// Without ClockTTL miniredis never expires keys on its own, and quota
+	// windows would never end.
+	m.ClockTTL(true)
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, nil, fmt.Errorf("start embedded redis: %w", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: m.Addr(), DialTimeout: timeout})
+	return c, m, nil
+}
+
+// Redact hides the password of a Redis URL so it can be logged.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// redactErr strips the URL (which may carry a password) out of a parse error.
+func redactErr(err error, rawURL string) string {
+	msg := err.Error()
+	if rawURL != "" {
+		msg = strings.ReplaceAll(msg, rawURL, Redact(rawURL))
+	}
+	return msg
+}

@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// QuotaKey is the Redis key of a quota counter: quota-<id> or
+// quota-<scope>-<id> (Tyk layout), where id is a key hash or an org id.
+func QuotaKey(scope, id string) string {
+	if scope == "" {
+		return quotaPrefix + id
+	}
+	return quotaPrefix + scope + "-" + id
+}
+
+// Session returns the stored session JSON of a key hash, and the change feed
+// cursor read before it: a change recorded after the cursor may be newer than
+// the returned data, one recorded at or before it is not.
+func (s *Store) Session(ctx context.Context, hash string) (data []byte, cursor string, err error) {
+	cmds, err := s.ordered(ctx,
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+			return c.XRevRangeN(ctx, changesKey, "+", "-", 1)
+		},
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Get(ctx, sessionPrefix+hash) },
+	)
+	if err != nil {
+		return nil, "", err
+	}
+	if msgs := cmds[0].(*redis.XMessageSliceCmd).Val(); len(msgs) > 0 {
+		cursor = msgs[0].ID
+	} else {
+		cursor = emptyCursor
+	}
+	data, err = cmds[1].(*redis.StringCmd).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, cursor, ErrNotFound
+	}
+	return data, cursor, err
+}
+
+// PutSession stores a session under its key hash, deletes the given quota
+// counters (a quota reset) and records the change, all in one transaction.
+// ttl <= 0 stores the session without expiry.
+func (s *Store) PutSession(ctx context.Context, hash string, data []byte, ttl time.Duration, resetCounters []string) error {
+	steps := []step{func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		if ttl > 0 {
+			return c.Set(ctx, sessionPrefix+hash, data, ttl)
+		}
+		return c.Set(ctx, sessionPrefix+hash, data, 0)
+	}}
+	steps = append(steps, delSteps(resetCounters)...)
+	steps = append(steps, s.changeStep(hash))
+	_, err := s.ordered(ctx, steps...)
+	return err
+}
+
+// DeleteSession removes a session and its quota counters and records the
+// change. It reports whether the session existed.
+func (s *Store) DeleteSession(ctx context.Context, hash string, counters []string) (bool, error) {
+	steps := []step{func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, sessionPrefix+hash) }}
+	steps = append(steps, delSteps(counters)...)
+	steps = append(steps, s.changeStep(hash))
+	cmds, err := s.ordered(ctx, steps...)
+	if err != nil {
+		return false, err
+	}
+	return cmds[0].(*redis.IntCmd).Val() > 0, nil
+}
+
+// SessionHashes lists the hashes of all stored sessions.
+func (s *Store) SessionHashes(ctx context.Context) ([]string, error) {
+	keys, err := s.scan(ctx, sessionPrefix+"*")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, strings.TrimPrefix(k, sessionPrefix))
+	}
+	return out, nil
+}
+
+// delSteps deletes keys one DEL each: on a cluster, one DEL naming keys of
+// different slots would fail with CROSSSLOT.
+func delSteps(keys []string) []step {
+	steps := make([]step, 0, len(keys))
+	for _, k := range keys {
+		steps = append(steps, func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, k) })
+	}
+	return steps
+}

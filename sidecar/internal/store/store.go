@@ -1,0 +1,128 @@
+// Package store is the sidecar's Redis layout: sessions, policies, API
+// definitions, org sessions, quota counters and the key change feed.
+//
+// It is the only code that talks to Redis. Every multi-key write runs in one
+// MULTI/EXEC (standalone and Sentinel), so a session write and its change
+// feed entry are applied together; Redis Cluster cannot run MULTI across hash
+// slots, so there the same commands run one after another in the order
+// written (data first, then the feed entry or version bump).
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis keys (Tyk layout where Tyk has one; see the package README).
+const (
+	sessionPrefix   = "apikey-"
+	orgPrefix       = "orgkey."
+	quotaPrefix     = "quota-"
+	policiesKey     = "turnpike-policies"
+	apisKey         = "turnpike-apis"
+	orgsIndexKey    = "turnpike-orgs" // set of org ids, so listing orgs needs no SCAN
+	changesKey      = "turnpike-changes"
+	configVersion   = "turnpike-config-version"
+	changesMaxLen   = 100000
+	scanBatch       = 1000
+	defaultOpTimout = 2 * time.Second
+)
+
+// ErrNotFound is returned when a session, policy, API or org does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is a handle on the Redis layout. It is safe for concurrent use.
+type Store struct {
+	c       redis.UniversalClient
+	cluster bool
+	timeout time.Duration
+}
+
+// New wraps a client. timeout bounds each operation (0 = 2 s).
+func New(c redis.UniversalClient, timeout time.Duration) *Store {
+	if timeout <= 0 {
+		timeout = defaultOpTimout
+	}
+	_, cluster := c.(*redis.ClusterClient)
+	return &Store{c: c, cluster: cluster, timeout: timeout}
+}
+
+// Client is the underlying client (for hooks and shutdown).
+func (s *Store) Client() redis.UniversalClient { return s.c }
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	return s.c.Ping(ctx).Err()
+}
+
+func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// step queues or runs one command; ordered decides which.
+type step func(ctx context.Context, c redis.Cmdable) redis.Cmder
+
+// ordered runs steps atomically in one MULTI/EXEC, or, on Redis Cluster where
+// keys live in different slots, one by one in order, stopping at the first
+// error. Either way the returned commands hold their replies.
+func (s *Store) ordered(ctx context.Context, steps ...step) ([]redis.Cmder, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if s.cluster {
+		cmds := make([]redis.Cmder, 0, len(steps))
+		for _, st := range steps {
+			cmd := st(ctx, s.c)
+			cmds = append(cmds, cmd)
+			if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return cmds, err
+			}
+		}
+		return cmds, nil
+	}
+	cmds := make([]redis.Cmder, 0, len(steps))
+	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, st := range steps {
+			cmds = append(cmds, st(ctx, p))
+		}
+		return nil
+	})
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	return cmds, err
+}
+
+// scan collects every key matching pattern, across all masters of a cluster.
+func (s *Store) scan(ctx context.Context, pattern string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*s.timeout)
+	defer cancel()
+	var out []string
+	scanOne := func(ctx context.Context, c redis.Cmdable) error {
+		it := c.Scan(ctx, 0, pattern, scanBatch).Iterator()
+		for it.Next(ctx) {
+			out = append(out, it.Val())
+		}
+		return it.Err()
+	}
+	if cc, ok := s.c.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		return out, cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			var part []string
+			it := c.Scan(ctx, 0, pattern, scanBatch).Iterator()
+			for it.Next(ctx) {
+				part = append(part, it.Val())
+			}
+			mu.Lock()
+			out = append(out, part...)
+			mu.Unlock()
+			return it.Err()
+		})
+	}
+	return out, scanOne(ctx, s.c)
+}
