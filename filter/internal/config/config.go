@@ -1,0 +1,323 @@
+// Package config parses the filter's plugin configuration: the JSON object a
+// proxy hands to proxy_on_configure. Every field is optional except the
+// sidecar token; defaults are documented on Config and in filter/README.md.
+//
+// Errors name the offending field (for example `config: sidecar.timeout_ms:
+// must be between 1 and 60000`), because the proxy only logs them and an
+// operator has nothing else to go on.
+package config
+
+import (
+	"strconv"
+
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/valyala/fastjson"
+)
+
+// Mode is a failure mode: what the filter does when the sidecar cannot answer.
+type Mode uint8
+
+const (
+	// Closed refuses the request with 503 and Retry-After.
+	Closed Mode = iota
+	// Open admits the request (quotas are then counted locally).
+	Open
+)
+
+// HeaderMode selects what the X-RateLimit-* response headers carry.
+type HeaderMode uint8
+
+const (
+	// HeadersQuotas is Tyk's default: quota limit, remaining and renewal time.
+	HeadersQuotas HeaderMode = iota
+	// HeadersRateLimits carries the rate limiter's limit, remaining and reset
+	// (Tyk 5.13 rate_limit_response_headers: "rate_limits").
+	HeadersRateLimits
+	// HeadersNone emits no X-RateLimit-* headers.
+	HeadersNone
+)
+
+// Config is the parsed plugin configuration. Durations are milliseconds.
+type Config struct {
+	// Cluster is the proxy cluster that reaches the sidecar
+	// (sidecar.cluster, default "turnpike-sidecar").
+	Cluster string
+	// Authority is the :authority sent to the sidecar
+	// (sidecar.authority, default: the cluster name).
+	Authority string
+	// Token is the sidecar's filter token (sidecar.token, required).
+	Token string
+	// LookupTimeoutMS bounds a session lookup or quota reservation
+	// (sidecar.timeout_ms, default 1000).
+	LookupTimeoutMS uint32
+	// SyncTimeoutMS bounds one sync poll (sidecar.sync_timeout_ms, default 2000).
+	SyncTimeoutMS uint32
+	// SyncIntervalMS is the sync poll period and the tick period
+	// (sync_interval_ms, default 250). Revocation takes at most about one
+	// interval plus one poll.
+	SyncIntervalMS uint32
+	// CacheSize bounds the per-VM session cache (session_cache.size,
+	// default 10000 entries).
+	CacheSize int
+	// CacheTTLMS is how long a fetched session is used before it is fetched
+	// again, independent of the sync feed (session_cache.ttl_ms, default 60000).
+	CacheTTLMS int64
+	// NegativeTTLMS is how long an unknown key is remembered as unknown
+	// (negative_cache_ttl_ms, default 2000).
+	NegativeTTLMS int64
+	// MaxStaleMS is how long cached sessions keep working while the sidecar is
+	// unreachable (max_stale_ms, default 300000).
+	MaxStaleMS int64
+	// QuotaFailure is the quota failure mode (failure_mode.quota, "closed"
+	// (default) or "open").
+	QuotaFailure Mode
+	// RejectUnmatched answers requests that match no API with 404
+	// (unmatched: "reject"); default "pass" lets them through untouched.
+	RejectUnmatched bool
+	// QuotaExceededStatus is 403 (Tyk, default) or 429.
+	QuotaExceededStatus uint32
+	// RateLimitHeaders selects the X-RateLimit-* headers (rate_limit_headers:
+	// "quotas" (default), "rate_limits" or "none").
+	RateLimitHeaders HeaderMode
+	// IETFHeaders adds RateLimit-Policy and RateLimit (ietf_rate_limit_headers).
+	IETFHeaders bool
+	// StripCredential removes the key from the upstream request for every API
+	// (strip_credential); an API's strip_auth_data does it for that API.
+	StripCredential bool
+	// IdentityHeaders adds X-Turnpike-Key-Hash, X-Turnpike-Alias and
+	// X-Turnpike-Policies to upstream requests (identity_headers).
+	IdentityHeaders bool
+	// APIs are static API definitions (apis), used alongside those of the
+	// sidecar's snapshot; the snapshot wins for the same api_id.
+	APIs []*model.APIDefinition
+}
+
+// Default returns the configuration an empty JSON object yields, minus the
+// required token.
+func Default() Config {
+	return Config{
+		Cluster:             "turnpike-sidecar",
+		LookupTimeoutMS:     1000,
+		SyncTimeoutMS:       2000,
+		SyncIntervalMS:      250,
+		CacheSize:           10000,
+		CacheTTLMS:          60000,
+		NegativeTTLMS:       2000,
+		MaxStaleMS:          300000,
+		QuotaExceededStatus: 403,
+	}
+}
+
+// Error is a configuration error for one field.
+type Error struct {
+	Field string // dotted JSON path, e.g. "sidecar.timeout_ms"
+	Msg   string
+}
+
+func (e *Error) Error() string { return "config: " + e.Field + ": " + e.Msg }
+
+// Parse parses the plugin configuration. Empty input is an error, because
+// the sidecar token has no safe default.
+func Parse(data []byte) (Config, error) {
+	c := Default()
+	if len(data) == 0 {
+		return c, &Error{"sidecar.token", "required (the configuration is empty)"}
+	}
+	var p fastjson.Parser
+	root, err := p.ParseBytes(data)
+	if err != nil {
+		return c, &Error{"(root)", "invalid JSON: " + err.Error()}
+	}
+	obj, err := root.Object()
+	if err != nil {
+		return c, &Error{"(root)", "must be a JSON object"}
+	}
+	d := decoder{}
+	obj.Visit(func(k []byte, v *fastjson.Value) {
+		switch string(k) {
+		case "sidecar":
+			d.object("sidecar", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "cluster":
+					c.Cluster = d.str("sidecar.cluster", v, true)
+				case "authority":
+					c.Authority = d.str("sidecar.authority", v, true)
+				case "token":
+					c.Token = d.str("sidecar.token", v, true)
+				case "timeout_ms":
+					c.LookupTimeoutMS = uint32(d.num("sidecar.timeout_ms", v, 1, 60000))
+				case "sync_timeout_ms":
+					c.SyncTimeoutMS = uint32(d.num("sidecar.sync_timeout_ms", v, 1, 60000))
+				default:
+					d.unknown("sidecar." + k)
+				}
+			})
+		case "sync_interval_ms":
+			c.SyncIntervalMS = uint32(d.num("sync_interval_ms", v, 10, 60000))
+		case "session_cache":
+			d.object("session_cache", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "size":
+					c.CacheSize = int(d.num("session_cache.size", v, 1, 10_000_000))
+				case "ttl_ms":
+					c.CacheTTLMS = d.num("session_cache.ttl_ms", v, 1, 86_400_000)
+				default:
+					d.unknown("session_cache." + k)
+				}
+			})
+		case "negative_cache_ttl_ms":
+			c.NegativeTTLMS = d.num("negative_cache_ttl_ms", v, 0, 3_600_000)
+		case "max_stale_ms":
+			c.MaxStaleMS = d.num("max_stale_ms", v, 0, 86_400_000)
+		case "failure_mode":
+			d.object("failure_mode", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "quota":
+					switch d.str("failure_mode.quota", v, true) {
+					case "closed":
+						c.QuotaFailure = Closed
+					case "open":
+						c.QuotaFailure = Open
+					default:
+						d.fail("failure_mode.quota", `must be "closed" or "open"`)
+					}
+				default:
+					d.unknown("failure_mode." + k)
+				}
+			})
+		case "unmatched":
+			switch d.str("unmatched", v, true) {
+			case "pass":
+				c.RejectUnmatched = false
+			case "reject":
+				c.RejectUnmatched = true
+			default:
+				d.fail("unmatched", `must be "pass" or "reject"`)
+			}
+		case "quota_exceeded_status":
+			n := d.num("quota_exceeded_status", v, 403, 429)
+			if n != 403 && n != 429 {
+				d.fail("quota_exceeded_status", "must be 403 or 429")
+			}
+			c.QuotaExceededStatus = uint32(n)
+		case "rate_limit_headers":
+			switch d.str("rate_limit_headers", v, true) {
+			case "quotas":
+				c.RateLimitHeaders = HeadersQuotas
+			case "rate_limits":
+				c.RateLimitHeaders = HeadersRateLimits
+			case "none":
+				c.RateLimitHeaders = HeadersNone
+			default:
+				d.fail("rate_limit_headers", `must be "quotas", "rate_limits" or "none"`)
+			}
+		case "ietf_rate_limit_headers":
+			c.IETFHeaders = d.boolean("ietf_rate_limit_headers", v)
+		case "strip_credential":
+			c.StripCredential = d.boolean("strip_credential", v)
+		case "identity_headers":
+			c.IdentityHeaders = d.boolean("identity_headers", v)
+		case "apis":
+			c.APIs = d.apis(v)
+		default:
+			d.unknown(string(k))
+		}
+	})
+	if d.err != nil {
+		return c, d.err
+	}
+	if c.Token == "" {
+		return c, &Error{"sidecar.token", "required"}
+	}
+	if c.Authority == "" {
+		c.Authority = c.Cluster
+	}
+	return c, nil
+}
+
+// decoder records the first error; later fields are still visited but
+// cannot overwrite it, so the reported field is the first bad one in input
+// order.
+type decoder struct{ err error }
+
+func (d *decoder) fail(field, msg string) {
+	if d.err == nil {
+		d.err = &Error{field, msg}
+	}
+}
+
+// unknown rejects unknown fields: a misspelt "sync_intervall_ms" silently
+// falling back to a default is worse than a refused configuration.
+func (d *decoder) unknown(field string) { d.fail(field, "unknown field") }
+
+func (d *decoder) object(field string, v *fastjson.Value, f func(string, *fastjson.Value)) {
+	o, err := v.Object()
+	if err != nil {
+		d.fail(field, "must be an object")
+		return
+	}
+	o.Visit(func(k []byte, v *fastjson.Value) { f(string(k), v) })
+}
+
+func (d *decoder) str(field string, v *fastjson.Value, nonEmpty bool) string {
+	b, err := v.StringBytes()
+	if err != nil {
+		d.fail(field, "must be a string")
+		return ""
+	}
+	if nonEmpty && len(b) == 0 {
+		d.fail(field, "must not be empty")
+	}
+	return string(b)
+}
+
+func (d *decoder) boolean(field string, v *fastjson.Value) bool {
+	b, err := v.Bool()
+	if err != nil {
+		d.fail(field, "must be true or false")
+	}
+	return b
+}
+
+// num reads an integer in [lo, hi].
+func (d *decoder) num(field string, v *fastjson.Value, lo, hi int64) int64 {
+	n, err := v.Int64()
+	if err != nil {
+		d.fail(field, "must be an integer")
+		return 0
+	}
+	if n < lo || n > hi {
+		d.fail(field, "must be between "+strconv.FormatInt(lo, 10)+" and "+strconv.FormatInt(hi, 10))
+		return 0
+	}
+	return n
+}
+
+func (d *decoder) apis(v *fastjson.Value) []*model.APIDefinition {
+	arr, err := v.Array()
+	if err != nil {
+		d.fail("apis", "must be an array of API definitions")
+		return nil
+	}
+	out := make([]*model.APIDefinition, 0, len(arr))
+	seen := make(map[string]bool, len(arr))
+	for i, a := range arr {
+		field := "apis[" + strconv.Itoa(i) + "]"
+		def, err := model.APIDefinitionFromValue(a)
+		if err != nil {
+			d.fail(field, err.Error())
+			return nil
+		}
+		if def.APIID == "" {
+			d.fail(field+".api_id", "required")
+			return nil
+		}
+		if seen[def.APIID] {
+			d.fail(field+".api_id", "duplicate "+strconv.Quote(def.APIID))
+			return nil
+		}
+		seen[def.APIID] = true
+		out = append(out, def)
+	}
+	return out
+}

@@ -1,0 +1,96 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse([]byte(`{"sidecar":{"token":"t"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Token = "t"
+	want.Authority = want.Cluster
+	if c.Cluster != want.Cluster || c.Authority != want.Authority || c.LookupTimeoutMS != 1000 ||
+		c.SyncIntervalMS != 250 || c.CacheSize != 10000 || c.NegativeTTLMS != 2000 ||
+		c.QuotaExceededStatus != 403 || c.QuotaFailure != Closed || c.RateLimitHeaders != HeadersQuotas ||
+		c.RejectUnmatched || c.StripCredential || c.IdentityHeaders || c.APIs != nil {
+		t.Fatalf("defaults: got %+v", c)
+	}
+}
+
+func TestParseAll(t *testing.T) {
+	c, err := Parse([]byte(`{
+		"sidecar": {"cluster": "sc", "authority": "sc.local", "token": "secret", "timeout_ms": 300, "sync_timeout_ms": 900},
+		"sync_interval_ms": 50,
+		"session_cache": {"size": 7, "ttl_ms": 1234},
+		"negative_cache_ttl_ms": 0,
+		"max_stale_ms": 5000,
+		"failure_mode": {"quota": "open"},
+		"unmatched": "reject",
+		"quota_exceeded_status": 429,
+		"rate_limit_headers": "rate_limits",
+		"ietf_rate_limit_headers": true,
+		"strip_credential": true,
+		"identity_headers": true,
+		"apis": [{"api_id": "a1", "proxy": {"listen_path": "/a/"}}]
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster != "sc" || c.Authority != "sc.local" || c.Token != "secret" || c.LookupTimeoutMS != 300 ||
+		c.SyncTimeoutMS != 900 || c.SyncIntervalMS != 50 || c.CacheSize != 7 || c.CacheTTLMS != 1234 ||
+		c.NegativeTTLMS != 0 || c.MaxStaleMS != 5000 || c.QuotaFailure != Open || !c.RejectUnmatched ||
+		c.QuotaExceededStatus != 429 || c.RateLimitHeaders != HeadersRateLimits || !c.IETFHeaders ||
+		!c.StripCredential || !c.IdentityHeaders {
+		t.Fatalf("got %+v", c)
+	}
+	if len(c.APIs) != 1 || c.APIs[0].APIID != "a1" || c.APIs[0].Proxy.ListenPath != "/a/" {
+		t.Fatalf("apis: %+v", c.APIs)
+	}
+}
+
+func TestParseErrorsNameTheField(t *testing.T) {
+	for _, tc := range []struct {
+		in, field string
+	}{
+		{``, "sidecar.token"},
+		{`{}`, "sidecar.token"},
+		{`[1]`, "(root)"},
+		{`{"sidecar":`, "(root)"},
+		{`{"sidecar":{"token":""}}`, "sidecar.token"},
+		{`{"sidecar":{"token":1}}`, "sidecar.token"},
+		{`{"sidecar":"x"}`, "sidecar"},
+		{`{"sidecar":{"token":"t","timeout_ms":0}}`, "sidecar.timeout_ms"},
+		{`{"sidecar":{"token":"t","timeout_ms":1.5}}`, "sidecar.timeout_ms"},
+		{`{"sidecar":{"token":"t","tokn":"x"}}`, "sidecar.tokn"},
+		{`{"sidecar":{"token":"t"},"sync_interval_ms":5}`, "sync_interval_ms"},
+		{`{"sidecar":{"token":"t"},"session_cache":{"size":0}}`, "session_cache.size"},
+		{`{"sidecar":{"token":"t"},"negative_cache_ttl_ms":-1}`, "negative_cache_ttl_ms"},
+		{`{"sidecar":{"token":"t"},"failure_mode":{"quota":"maybe"}}`, "failure_mode.quota"},
+		{`{"sidecar":{"token":"t"},"unmatched":"drop"}`, "unmatched"},
+		{`{"sidecar":{"token":"t"},"quota_exceeded_status":404}`, "quota_exceeded_status"},
+		{`{"sidecar":{"token":"t"},"rate_limit_headers":"all"}`, "rate_limit_headers"},
+		{`{"sidecar":{"token":"t"},"strip_credential":"yes"}`, "strip_credential"},
+		{`{"sidecar":{"token":"t"},"apis":{}}`, "apis"},
+		{`{"sidecar":{"token":"t"},"apis":[{"name":"x"}]}`, "apis[0].api_id"},
+		{`{"sidecar":{"token":"t"},"apis":[{"api_id":"a"},{"api_id":"a"}]}`, "apis[1].api_id"},
+		{`{"sidecar":{"token":"t"},"apis":[{"api_id":1}]}`, "apis[0]"},
+		{`{"sidecar":{"token":"t"},"ttl":1}`, "ttl"},
+	} {
+		_, err := Parse([]byte(tc.in))
+		if err == nil {
+			t.Errorf("%s: no error", tc.in)
+			continue
+		}
+		ce, ok := err.(*Error)
+		if !ok || ce.Field != tc.field {
+			t.Errorf("%s: got %v, want field %q", tc.in, err, tc.field)
+		}
+		if !strings.HasPrefix(err.Error(), "config: "+tc.field+": ") {
+			t.Errorf("%s: message %q does not name the field", tc.in, err)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package plugin
+
+import (
+	"testing"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/ratelimit"
+)
+
+func TestParseSync(t *testing.T) {
+	r, err := parseSync([]byte(`{"version":"v2","cursor":"17-3","reset":false,"more":true,
+		"keys":["aa","bb"],
+		"snapshot":{"policies":{"p1":{"id":"p1","rate":5,"per":1}},
+			"apis":[{"api_id":"a1","active":true,"proxy":{"listen_path":"/a/"}}],
+			"orgs":{"o1":{"org_id":"o1","is_inactive":true}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.version != "v2" || r.cursor != "17-3" || r.reset || !r.more || len(r.keys) != 2 || r.keys[1] != "bb" {
+		t.Fatalf("header fields: %+v", r)
+	}
+	if !r.hasSnapshot || r.policies["p1"].Rate != 5 || len(r.apis) != 1 || !r.orgs["o1"].IsInactive {
+		t.Fatalf("snapshot: %+v", r)
+	}
+	s := newSnapshot(7, r, []*model.APIDefinition{
+		{APIID: "a1", Active: true, Proxy: model.Proxy{ListenPath: "/static-a1/"}}, // overridden
+		{APIID: "s1", Active: true, Proxy: model.Proxy{ListenPath: "/s/"}},
+	})
+	if s.seq != 7 || s.routes.Len() != 2 {
+		t.Fatalf("snapshot routes %d", s.routes.Len())
+	}
+	if a := s.routes.Match("h", "/a/x"); a == nil || a.APIID != "a1" {
+		t.Fatalf("synced api not routed: %v", a)
+	}
+	if a := s.routes.Match("h", "/static-a1/x"); a != nil {
+		t.Fatal("static definition not overridden by the synced one")
+	}
+	if a := s.routes.Match("h", "/s/x"); a == nil || a.APIID != "s1" {
+		t.Fatal("static api not routed")
+	}
+
+	noSnap, err := parseSync([]byte(`{"version":"v2","cursor":"1-0","keys":[]}`))
+	if err != nil || noSnap.hasSnapshot {
+		t.Fatalf("no snapshot: %+v %v", noSnap, err)
+	}
+}
+
+func TestParseSyncRejectsJunk(t *testing.T) {
+	for _, in := range []string{
+		``, `[]`, `{"keys":[1]}`, `{"snapshot":{"policies":{"p":{"rate":"x"}}}}`,
+		`{"snapshot":{"apis":[{"api_id":3}]}}`, `{"snapshot":{"orgs":{"o":{"quota_max":"x"}}}}`,
+	} {
+		if _, err := parseSync([]byte(in)); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestReplies(t *testing.T) {
+	for _, tc := range []struct {
+		rep     *reply
+		status  uint32
+		body    string
+		headers map[string]string
+	}{
+		{replyMissingKey, 401, "{\n    \"error\": \"Authorization field missing\"\n}",
+			map[string]string{"www-authenticate": `Bearer realm="turnpike"`}},
+		{replyKeyNotFound, 403, "{\n    \"error\": \"Access to this API has been disallowed\"\n}", nil},
+		{unavailable(), 503, "{\n    \"error\": \"" + MsgUnavailable + "\"\n}", map[string]string{"retry-after": "1"}},
+		{denied(access.Decision{Reason: access.ReasonKeyExpired, Status: 401, Message: access.MsgKeyExpired}), 401,
+			"{\n    \"error\": \"Key has expired, please renew\"\n}", map[string]string{"www-authenticate": `Bearer realm="turnpike"`}},
+	} {
+		if tc.rep.status != tc.status || string(tc.rep.body()) != tc.body {
+			t.Errorf("%d %q, want %d %q", tc.rep.status, tc.rep.body(), tc.status, tc.body)
+		}
+		got := map[string]string{}
+		for _, kv := range tc.rep.allHeaders() {
+			got[kv[0]] = kv[1]
+		}
+		if got["content-type"] != "application/json" {
+			t.Errorf("%d: content-type %q", tc.status, got["content-type"])
+		}
+		for k, v := range tc.headers {
+			if got[k] != v {
+				t.Errorf("%d: %s = %q, want %q", tc.status, k, got[k], v)
+			}
+		}
+	}
+	if h := retryAfter(0); h[1] != "1" {
+		t.Errorf("Retry-After 0 became %q, want 1", h[1])
+	}
+}
+
+func TestParseQuota(t *testing.T) {
+	g, ok := parseQuota([]byte(`{"granted":1,"remaining":99,"reset":1764000000,"quota_max":100}`))
+	if !ok || !g.reserved || g.remaining != 99 || g.reset != 1764000000 || g.max != 100 {
+		t.Fatalf("%+v %v", g, ok)
+	}
+	if g, ok := parseQuota([]byte(`{"granted":0,"remaining":0,"reset":5,"quota_max":100}`)); !ok || g.reserved {
+		t.Fatalf("exhausted: %+v %v", g, ok)
+	}
+	for _, junk := range []string{``, `{}`, `[1]`, `{"granted"`} {
+		if _, ok := parseQuota([]byte(junk)); ok {
+			t.Errorf("%q accepted", junk)
+		}
+	}
+}
+
+func TestRateLimitHeaders(t *testing.T) {
+	now := int64(1_700_000_000) * int64(time.Second)
+	h := &httpContext{
+		eff:   &model.Session{QuotaRemaining: 3, QuotaRenews: 99},
+		limit: access.Limit{Rate: 10, Per: 1, QuotaMax: 100, QuotaRenewalRate: 3600},
+		rate:  ratelimit.Result{Allowed: true, Remaining: 9, ResetAfter: 100 * time.Millisecond},
+		rated: true,
+	}
+	// Without a reservation, Tyk's headers show the session's stored quota.
+	if got := h.quotaHeaders(); got[0][1] != "100" || got[1][1] != "3" || got[2][1] != "99" {
+		t.Errorf("session quota headers %v", got)
+	}
+	h.quota = quotaGrant{reserved: true, max: 100, remaining: 42, reset: 1_700_003_600}
+	if got := h.quotaHeaders(); got[0][1] != "100" || got[1][1] != "42" || got[2][1] != "1700003600" {
+		t.Errorf("quota headers %v", got)
+	}
+	if got := h.rateHeaders(now); got[0][1] != "10" || got[1][1] != "9" || got[2][1] != "1700000001" {
+		t.Errorf("rate headers %v", got)
+	}
+	pol, state := h.ietfHeaders(now)
+	if pol != `"rate";q=10;w=1, "quota";q=100;w=3600` || state != `"rate";r=9;t=1, "quota";r=42;t=3600` {
+		t.Errorf("IETF headers %q / %q", pol, state)
+	}
+}
+
+func TestQueryEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "", "1700-5": "1700-5", "a b&c": "a%20b%26c", "é": "%C3%A9",
+	} {
+		if got := queryEscape(in); got != want {
+			t.Errorf("queryEscape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFormatRate(t *testing.T) {
+	for f, want := range map[float64]string{10: "10", 0.5: "0.5", -1: "-1", 1e20: "100000000000000000000"} {
+		if got := formatRate(f); got != want {
+			t.Errorf("formatRate(%v) = %q, want %q", f, got, want)
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package plugin
+
+import (
+	"time"
+
+	"github.com/turnpike-dev/turnpike/filter/internal/shm"
+	"github.com/turnpike-dev/turnpike/filter/proxywasm"
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/policy"
+)
+
+// Session resolution, cheapest first: this VM's cache, shared data (another
+// VM fetched it), then one sidecar lookup per key and VM with every stream
+// that asks meanwhile waiting on it. Across VMs duplicate lookups are
+// possible: proxy-wasm has no way to wake a stream of another VM.
+
+func (r *Root) ttl() int64      { return r.cfg.CacheTTLMS * int64(time.Millisecond) }
+func (r *Root) maxStale() int64 { return r.cfg.MaxStaleMS * int64(time.Millisecond) }
+
+// fromShared returns the session another VM stored, if it is current: same
+// generation, within the TTL, and not older than an eviction this VM saw.
+func (r *Root) fromShared(hash string, now int64) *sessionEntry {
+	val, _, err := proxywasm.GetSharedData(shm.SessionKey(hash))
+	if err != nil {
+		return nil
+	}
+	s, ok := shm.DecodeSession(val)
+	if !ok || now-s.Fetched >= r.ttl() || s.Generation != shm.Generation(r.store) ||
+		r.evictedAfter(hash, s.Cursor, now) {
+		return nil
+	}
+	stored, err := model.DecodeSession(s.JSON)
+	if err != nil {
+		return nil
+	}
+	e := &sessionEntry{stored: stored, fetched: s.Fetched, cursor: s.Cursor}
+	r.sessions.Put(hash, e, s.Fetched+r.ttl()+r.maxStale())
+	return e
+}
+
+// startLookup registers stream id as waiting for hash's session and sends
+// the lookup unless one is already in flight. It returns false when the
+// call could not be sent.
+func (r *Root) startLookup(hash string, id uint32) bool {
+	if l, ok := r.lookups[hash]; ok {
+		l.waiters = append(l.waiters, id)
+		return true
+	}
+	r.m.calls[callLookup].Increment(1)
+	err := r.dispatchFromRoot(id, "/turnpike/v1/sessions/"+hash, r.cfg.LookupTimeoutMS,
+		func(numHeaders, bodySize, _ int) { r.onLookup(hash, numHeaders, bodySize) })
+	if err != nil {
+		r.m.failures[callLookup].Increment(1)
+		proxywasm.LogWarn("turnpike: session lookup call failed: " + err.Error())
+		return false
+	}
+	r.lookups[hash] = &lookup{waiters: []uint32{id}}
+	return true
+}
+
+// onLookup handles a lookup answer and resumes every stream waiting for it.
+func (r *Root) onLookup(hash string, numHeaders, bodySize int) {
+	l := r.lookups[hash]
+	delete(r.lookups, hash)
+	now := r.now()
+	var e *sessionEntry
+	failed := false
+	switch status := callStatus(numHeaders); status {
+	case 200:
+		cursor := callHeader("x-turnpike-cursor")
+		body := callBody(bodySize)
+		stored, err := model.DecodeSession(body)
+		if err != nil {
+			// A session the sidecar stored but we cannot read: refuse the
+			// key like Tyk refuses a key it cannot load, and say why.
+			proxywasm.LogError("turnpike: undecodable session from the sidecar: " + err.Error())
+			e = &sessionEntry{fetched: now}
+			break
+		}
+		e = &sessionEntry{stored: stored, fetched: now, cursor: cursor}
+		if r.evictedAfter(hash, cursor, now) {
+			break // changed while we asked: serve this answer, cache nothing
+		}
+		r.sessions.Put(hash, e, now+r.ttl()+r.maxStale())
+		err = shm.PutSession(r.store, hash, shm.Session{
+			Fetched: now, Generation: shm.Generation(r.store), Cursor: cursor, JSON: body,
+		})
+		if err != nil {
+			proxywasm.LogWarn("turnpike: sharing a session: " + err.Error())
+		}
+	case 404:
+		e = &sessionEntry{fetched: now}
+		// A key created while the lookup was in flight must not be
+		// remembered as unknown.
+		if _, changed := r.recent.Get(hash, now); !changed && r.cfg.NegativeTTLMS > 0 {
+			r.sessions.Put(hash, e, now+r.cfg.NegativeTTLMS*int64(time.Millisecond))
+		}
+	default:
+		failed = true
+		r.m.failures[callLookup].Increment(1)
+		if status == 403 {
+			proxywasm.LogError("turnpike: the sidecar refused the filter token (sidecar.token)")
+		}
+	}
+	if l == nil {
+		return
+	}
+	for _, id := range l.waiters {
+		h := r.streams[id]
+		if h == nil || proxywasm.SetEffectiveContext(id) != nil {
+			continue // the stream ended while it waited
+		}
+		r.resume(h, func() { h.continueWithSession(e, failed, now) })
+	}
+	_ = proxywasm.SetEffectiveContext(r.id)
+}
+
+// resume runs a paused stream's continuation. A panic there must not reach
+// the root callback, which would leave the stream paused forever: the
+// stream is answered with 500 instead.
+func (r *Root) resume(h *httpContext, f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			proxywasm.LogCritical("turnpike: panic while resuming a request: " + panicText(p))
+			h.reply(replyInternal, outInternal)
+		}
+	}()
+	f()
+}
+
+func panicText(p any) string {
+	switch v := p.(type) {
+	case error:
+		return v.Error()
+	case string:
+		return v
+	}
+	return "non-error panic value"
+}
+
+// effective returns the policy-applied session of e for api under the
+// current snapshot, applying the policies at most once per snapshot.
+func (r *Root) effective(e *sessionEntry, api *model.APIDefinition) effective {
+	if e.effSeq != r.snap.seq || e.eff == nil {
+		e.effSeq, e.eff = r.snap.seq, make(map[string]effective, 1)
+	}
+	if eff, ok := e.eff[api.APIID]; ok {
+		return eff
+	}
+	s := e.stored.Clone()
+	// Tyk checks policies against the API's organisation; an API without
+	// one imposes no check.
+	var guard *string
+	if api.OrgID != "" {
+		guard = &api.OrgID
+	}
+	err := policy.Apply(s, r.snap.policies, guard)
+	eff := effective{s: s, err: err}
+	e.eff[api.APIID] = eff
+	return eff
+}

@@ -1,0 +1,283 @@
+// Package shm keeps the filter's cross-VM state in proxy-wasm shared data:
+// token buckets (so all workers of one proxy share one exact rate limit) and
+// fetched sessions (so one sidecar lookup serves every worker).
+//
+// Shared data is a key-value map with compare-and-swap writes and no delete.
+// Envoy's rules (proxy-wasm.md §2.2): cas 0 writes unconditionally; a
+// non-zero cas must equal the stored value's cas; a write to a missing key
+// always succeeds. Every update here is a bounded get–compute–set loop.
+package shm
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+
+	"github.com/turnpike-dev/turnpike/shared/ratelimit"
+)
+
+// Store is the shared-data surface of the host.
+type Store interface {
+	// Get returns the value and its cas; ErrNotFound when the key is absent.
+	Get(key string) (value []byte, cas uint32, err error)
+	// Set writes value if cas matches (see the package comment);
+	// ErrCASMismatch when it does not.
+	Set(key string, value []byte, cas uint32) error
+}
+
+var (
+	// ErrNotFound is what Store.Get returns for a missing key.
+	ErrNotFound = errors.New("shm: not found")
+	// ErrCASMismatch is what Store.Set returns when another writer won.
+	ErrCASMismatch = errors.New("shm: cas mismatch")
+	// ErrContended reports an update that lost the compare-and-swap race
+	// MaxAttempts times in a row.
+	ErrContended = errors.New("shm: too much contention")
+)
+
+// MaxAttempts bounds every compare-and-swap loop. Each VM is one thread, so
+// with N workers an update loses at most N-1 races per round; 32 covers any
+// realistic worker count while a pathological host cannot spin us forever.
+const MaxAttempts = 32
+
+// createCAS is the cas used to insert a key that Get reported missing. Envoy
+// inserts a missing key whatever the cas, but rejects the write if another
+// VM inserted the key in between (its cas differs), which cas 0 would not:
+// cas 0 overwrites unconditionally and two racing first requests would both
+// be admitted. The one false success is a concurrent insert whose cas is
+// exactly this value, one in 2^32 writes of the host's global counter.
+const createCAS = math.MaxUint32
+
+// BucketKey is the shared-data key of a token bucket: per key hash and
+// counter scope (allowance scope plus endpoint suffix).
+func BucketKey(keyHash, scope string) string {
+	return "tp/r/" + keyHash + "/" + scope
+}
+
+// Take admits one request against the bucket at key, exactly once across
+// all VMs: the state only changes through a successful compare-and-swap, and
+// a rejected request writes nothing. A bucket that cannot be decoded (junk,
+// or emptied by Sweep) counts as full.
+func Take(st Store, key string, lim ratelimit.Limit, now int64) (ratelimit.Result, error) {
+	var buf [ratelimit.StateSize]byte
+	for range MaxAttempts {
+		val, cas, err := st.Get(key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			cas = createCAS
+		case err != nil:
+			return ratelimit.Result{}, err
+		}
+		state, _ := ratelimit.DecodeState(val) // junk or empty: a full bucket
+		res, next := ratelimit.Take(state, lim, now, 1)
+		if !res.Allowed || next == state {
+			return res, nil
+		}
+		enc, _ := next.AppendBinary(buf[:0])
+		err = st.Set(key, enc, cas)
+		if err == nil {
+			return res, nil
+		}
+		if !errors.Is(err, ErrCASMismatch) {
+			return ratelimit.Result{}, err
+		}
+	}
+	return ratelimit.Result{}, ErrContended
+}
+
+// SweepBucket empties the bucket at key if it is full again at now, so an
+// idle key's bucket stops holding memory. An empty value decodes as a full
+// bucket, so sweeping never changes a decision; the cas makes sure a request
+// admitted meanwhile is not forgotten. It reports whether it emptied it.
+func SweepBucket(st Store, key string, now int64) bool {
+	val, cas, err := st.Get(key)
+	if err != nil || len(val) == 0 {
+		return false
+	}
+	state, err := ratelimit.DecodeState(val)
+	if err == nil && state.TAT > now {
+		return false
+	}
+	return st.Set(key, nil, cas) == nil
+}
+
+// Session entries: "tp/s/<hash>" holds
+//
+//	version byte (1) | fetched unix ns (8) | generation (8) | cursor length (2) | cursor | session JSON
+//
+// An empty value is a tombstone (the key changed; fetch it again).
+
+// SessionKey is the shared-data key of a fetched session.
+func SessionKey(keyHash string) string { return "tp/s/" + keyHash }
+
+// GenerationKey holds the generation counter that a sync-feed reset bumps,
+// invalidating every session entry written before it at once (shared data
+// cannot be enumerated).
+const GenerationKey = "tp/gen"
+
+const sessionVersion = 1
+
+// Session is a fetched session as stored in shared data.
+type Session struct {
+	Fetched    int64  // when the sidecar answered, unix ns
+	Generation uint64 // GenerationKey's value when it was fetched
+	Cursor     string // sidecar change-feed cursor at read time
+	JSON       []byte // stored session, policies not applied
+}
+
+// AppendSession appends the encoding of s.
+func AppendSession(dst []byte, s Session) []byte {
+	dst = append(dst, sessionVersion)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(s.Fetched))
+	dst = binary.LittleEndian.AppendUint64(dst, s.Generation)
+	cur := s.Cursor
+	if len(cur) > math.MaxUint16 {
+		cur = "" // an absurd cursor is dropped rather than corrupting the entry
+	}
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(cur)))
+	dst = append(dst, cur...)
+	return append(dst, s.JSON...)
+}
+
+// DecodeSession decodes an entry; ok is false for a tombstone or junk. JSON
+// aliases b.
+func DecodeSession(b []byte) (s Session, ok bool) {
+	const head = 1 + 8 + 8 + 2
+	if len(b) < head || b[0] != sessionVersion {
+		return Session{}, false
+	}
+	n := int(binary.LittleEndian.Uint16(b[17:19]))
+	if len(b) < head+n {
+		return Session{}, false
+	}
+	return Session{
+		Fetched:    int64(binary.LittleEndian.Uint64(b[1:9])),
+		Generation: binary.LittleEndian.Uint64(b[9:17]),
+		Cursor:     string(b[head : head+n]),
+		JSON:       b[head+n:],
+	}, true
+}
+
+// Generation reads the current generation (0 when never bumped).
+func Generation(st Store) uint64 {
+	val, _, err := st.Get(GenerationKey)
+	if err != nil || len(val) != 8 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(val)
+}
+
+// BumpGeneration increments the generation and returns the new value.
+func BumpGeneration(st Store) (uint64, error) {
+	for range MaxAttempts {
+		val, cas, err := st.Get(GenerationKey)
+		var g uint64
+		switch {
+		case errors.Is(err, ErrNotFound):
+			cas = createCAS
+		case err != nil:
+			return 0, err
+		case len(val) == 8:
+			g = binary.LittleEndian.Uint64(val)
+		}
+		g++
+		err = st.Set(GenerationKey, binary.LittleEndian.AppendUint64(nil, g), cas)
+		if err == nil {
+			return g, nil
+		}
+		if !errors.Is(err, ErrCASMismatch) {
+			return 0, err
+		}
+	}
+	return 0, ErrContended
+}
+
+// PutSession stores a fetched session unless the entry was tombstoned or
+// rewritten by a fetch at a later cursor. It is best effort: losing the
+// race only costs another VM a lookup.
+func PutSession(st Store, keyHash string, s Session) error {
+	key := SessionKey(keyHash)
+	val, cas, err := st.Get(key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		cas = createCAS
+	case err != nil:
+		return err
+	default:
+		if old, ok := DecodeSession(val); ok && old.Generation == s.Generation &&
+			CompareCursors(old.Cursor, s.Cursor) > 0 {
+			return nil // a fresher fetch is already there
+		}
+	}
+	return st.Set(key, AppendSession(nil, s), cas)
+}
+
+// Tombstone empties the session entry of keyHash if there is one, so no VM
+// picks the old session up again. Missing keys are left missing: writing
+// them would let a flood of changed-key events grow shared data.
+func Tombstone(st Store, keyHash string) {
+	key := SessionKey(keyHash)
+	val, cas, err := st.Get(key)
+	if err != nil || len(val) == 0 {
+		return
+	}
+	_ = st.Set(key, nil, cas) // on a race the winner was a fresher fetch
+}
+
+// CompareCursors orders two sidecar cursors (Redis stream ids "ms-seq"):
+// -1, 0 or +1. Unparsable or empty cursors sort first, so data carrying
+// one is never preferred over data carrying a real position.
+func CompareCursors(a, b string) int {
+	am, as, aok := parseCursor(a)
+	bm, bs, bok := parseCursor(b)
+	switch {
+	case !aok && !bok:
+		return 0
+	case !aok:
+		return -1
+	case !bok:
+		return 1
+	case am != bm:
+		return cmp(am, bm)
+	}
+	return cmp(as, bs)
+}
+
+func cmp(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func parseCursor(c string) (ms, seq uint64, ok bool) {
+	i := 0
+	ms, i, ok = parseUint(c, i)
+	if !ok {
+		return 0, 0, false
+	}
+	if i == len(c) {
+		return ms, 0, true
+	}
+	if c[i] != '-' {
+		return 0, 0, false
+	}
+	seq, i, ok = parseUint(c, i+1)
+	return ms, seq, ok && i == len(c)
+}
+
+func parseUint(s string, i int) (uint64, int, bool) {
+	start := i
+	var n uint64
+	for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+		d := uint64(s[i] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, i, false
+		}
+		n = n*10 + d
+	}
+	return n, i, i > start
+}

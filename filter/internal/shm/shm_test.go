@@ -1,0 +1,236 @@
+package shm
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/turnpike-dev/turnpike/shared/ratelimit"
+)
+
+// envoyStore implements Envoy's shared-data rules (proxy-wasm.md §2.2).
+type envoyStore struct {
+	mu      sync.Mutex
+	next    uint32
+	entries map[string]entry
+	// beforeSet, if set, runs (unlocked) before every Set: a hook to let a
+	// "concurrent VM" write in between a Get and a Set.
+	beforeSet func(key string)
+}
+
+type entry struct {
+	val []byte
+	cas uint32
+}
+
+func newStore() *envoyStore { return &envoyStore{entries: map[string]entry{}} }
+
+func (s *envoyStore) Get(key string) ([]byte, uint32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[key]
+	if !ok {
+		return nil, 0, ErrNotFound
+	}
+	return bytes.Clone(e.val), e.cas, nil
+}
+
+func (s *envoyStore) Set(key string, val []byte, cas uint32) error {
+	if h := s.beforeSet; h != nil {
+		h(key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.entries[key]; ok && cas != 0 && cas != e.cas {
+		return ErrCASMismatch
+	}
+	s.next++
+	if s.next == 0 {
+		s.next++
+	}
+	s.entries[key] = entry{bytes.Clone(val), s.next}
+	return nil
+}
+
+func TestTakeIsExactAcrossConcurrentVMs(t *testing.T) {
+	st := newStore()
+	lim := ratelimit.Limit{Rate: 10, Per: 1}
+	const vms, perVM = 4, 50
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	now := int64(1e18) // one instant: no refill during the burst
+	for range vms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range perVM {
+				res, err := Take(st, BucketKey("h", ""), lim, now)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if res.Allowed {
+					admitted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := admitted.Load(); got != 10 {
+		t.Fatalf("admitted %d of %d, want exactly 10", got, vms*perVM)
+	}
+}
+
+func TestTakeFirstInsertRace(t *testing.T) {
+	// Another VM inserts the bucket between our Get (missing) and Set: the
+	// create must fail and retry instead of overwriting it.
+	st := newStore()
+	lim := ratelimit.Limit{Rate: 1, Per: 60}
+	key := BucketKey("h", "s")
+	raced := false
+	st.beforeSet = func(k string) {
+		if raced {
+			return
+		}
+		raced = true
+		st.beforeSet = nil
+		if res, err := Take(st, k, lim, 100); err != nil || !res.Allowed {
+			t.Fatalf("racing VM: %+v %v", res, err)
+		}
+	}
+	res, err := Take(st, key, lim, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Allowed {
+		t.Fatal("both racing first requests were admitted at rate 1")
+	}
+}
+
+func TestTakeContended(t *testing.T) {
+	st := newStore()
+	// Another writer bumps the cas before every one of our writes.
+	st.beforeSet = func(k string) {
+		st.mu.Lock()
+		st.next++
+		st.entries[k] = entry{nil, st.next}
+		st.mu.Unlock()
+	}
+	if _, err := Take(st, "k", ratelimit.Limit{Rate: 5, Per: 1}, 1); err != ErrContended {
+		t.Fatalf("err = %v, want ErrContended", err)
+	}
+}
+
+func TestSweepBucket(t *testing.T) {
+	st := newStore()
+	lim := ratelimit.Limit{Rate: 2, Per: 1}
+	key := BucketKey("h", "")
+	if _, err := Take(st, key, lim, 0); err != nil {
+		t.Fatal(err)
+	}
+	if SweepBucket(st, key, 1e8) {
+		t.Fatal("swept a bucket that is not full yet")
+	}
+	if !SweepBucket(st, key, 2e9) {
+		t.Fatal("did not sweep an idle full bucket")
+	}
+	if v, _, _ := st.Get(key); len(v) != 0 {
+		t.Fatalf("swept bucket holds %d bytes", len(v))
+	}
+	// An emptied bucket behaves like a fresh one.
+	for i := range 3 {
+		res, _ := Take(st, key, lim, 3e9)
+		if res.Allowed != (i < 2) {
+			t.Fatalf("request %d after sweep: allowed=%v", i, res.Allowed)
+		}
+	}
+}
+
+func TestSessionEntries(t *testing.T) {
+	st := newStore()
+	in := Session{Fetched: 42, Generation: 3, Cursor: "1700-5", JSON: []byte(`{"rate":1}`)}
+	if err := PutSession(st, "h", in); err != nil {
+		t.Fatal(err)
+	}
+	val, _, _ := st.Get(SessionKey("h"))
+	out, ok := DecodeSession(val)
+	if !ok || out.Fetched != 42 || out.Generation != 3 || out.Cursor != "1700-5" || string(out.JSON) != `{"rate":1}` {
+		t.Fatalf("round trip: %+v %v", out, ok)
+	}
+	// An older fetch does not replace a newer one.
+	_ = PutSession(st, "h", Session{Fetched: 50, Generation: 3, Cursor: "1700-4", JSON: []byte(`{}`)})
+	val, _, _ = st.Get(SessionKey("h"))
+	if out, _ = DecodeSession(val); out.Cursor != "1700-5" {
+		t.Fatalf("older fetch won: %+v", out)
+	}
+	Tombstone(st, "h")
+	val, _, _ = st.Get(SessionKey("h"))
+	if _, ok := DecodeSession(val); ok {
+		t.Fatal("tombstoned entry still decodes")
+	}
+	Tombstone(st, "never-seen")
+	if _, _, err := st.Get(SessionKey("never-seen")); err != ErrNotFound {
+		t.Fatal("Tombstone created a missing key")
+	}
+	for _, junk := range [][]byte{nil, {1}, {2, 0, 0}, append(make([]byte, 17), 0xff, 0xff)} {
+		if _, ok := DecodeSession(junk); ok {
+			t.Errorf("junk %v decoded", junk)
+		}
+	}
+}
+
+func TestGeneration(t *testing.T) {
+	st := newStore()
+	if Generation(st) != 0 {
+		t.Fatal("fresh generation not 0")
+	}
+	for want := uint64(1); want <= 3; want++ {
+		if g, err := BumpGeneration(st); err != nil || g != want || Generation(st) != want {
+			t.Fatalf("bump: %d %v, want %d", g, err, want)
+		}
+	}
+}
+
+func TestCompareCursors(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"1-0", "1-0", 0}, {"1-0", "1-1", -1}, {"2-0", "1-9", 1}, {"10-0", "9-0", 1},
+		{"5", "5-0", 0}, {"", "1-0", -1}, {"x", "", 0}, {"1-0", "junk", 1},
+		{"1-", "1-0", -1}, {"99999999999999999999999-0", "1-0", -1},
+	} {
+		if got := CompareCursors(tc.a, tc.b); got != tc.want {
+			t.Errorf("CompareCursors(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestReserveIsExactAcrossConcurrentVMs(t *testing.T) {
+	st := newStore()
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 60 {
+				res, err := Reserve(st, QuotaKey("h", ""), 100, 3600, 1000)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				granted.Add(res.Granted)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := granted.Load(); got != 100 {
+		t.Fatalf("granted %d, want exactly 100", got)
+	}
+	// The window renews.
+	if res, _ := Reserve(st, QuotaKey("h", ""), 100, 3600, 1000+3600); res.Granted != 1 || res.Remaining != 99 {
+		t.Fatalf("after renewal: %+v", res)
+	}
+}
