@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/turnpike-dev/turnpike/filter/internal/config"
+	"github.com/turnpike-dev/turnpike/filter/config"
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/filter/proxywasm"

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/turnpike-dev/turnpike/filter/config"
 	"github.com/turnpike-dev/turnpike/filter/internal/cache"
-	"github.com/turnpike-dev/turnpike/filter/internal/config"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/filter/proxywasm"
 	"github.com/turnpike-dev/turnpike/shared/access"

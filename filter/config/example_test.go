@@ -3,7 +3,7 @@ package config_test
 import (
 	"fmt"
 
-	"github.com/turnpike-dev/turnpike/filter/internal/config"
+	"github.com/turnpike-dev/turnpike/filter/config"
 )
 
 func ExampleParse() {
