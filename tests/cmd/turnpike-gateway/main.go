@@ -1,0 +1,218 @@
+// Command turnpike-gateway is a local HTTP gateway that runs a proxy-wasm filter without Envoy:
+// every request goes through the filter's request and response callbacks (on the wazero host of
+// package tests/wasmhost), allowed requests are proxied to --upstream, local replies are served
+// as the filter built them, and proxy_http_call targets are mapped to real URLs with --cluster.
+//
+//	turnpike-gateway --wasm filter.wasm --upstream http://127.0.0.1:9000 \
+//	    --plugin-config config.json --cluster auth=http://127.0.0.1:9001 --workers 4
+//
+// There is deliberately no health endpoint: every path belongs to the filter. SIGINT/SIGTERM
+// stop it gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/tests/wasmhost"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "turnpike-gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// clusterFlag collects repeatable --cluster NAME=URL.
+type clusterFlag map[string]string
+
+func (c clusterFlag) String() string {
+	names := make([]string, 0, len(c))
+	for n, u := range c {
+		names = append(names, n+"="+u)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+func (c clusterFlag) Set(v string) error {
+	name, raw, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("want NAME=URL, got %q", v)
+	}
+	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("cluster %s: want an http(s) URL, got %q", name, raw)
+	}
+	c[name] = raw
+	return nil
+}
+
+type options struct {
+	listen, wasm, pluginConfig, vmConfig, upstream string
+	vmID, rootID, pluginName, logLevel, wasiMode   string
+	workers                                        int
+	failOpen                                       bool
+	maxBody                                        int64
+	clusters                                       clusterFlag
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{clusters: clusterFlag{}}
+	fs := flag.NewFlagSet("turnpike-gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", ":8080", "address to listen on")
+	fs.StringVar(&o.wasm, "wasm", "", "proxy-wasm module (.wasm), required")
+	fs.StringVar(&o.pluginConfig, "plugin-config", "", "file whose bytes are the plugin configuration (proxy_on_configure)")
+	fs.StringVar(&o.vmConfig, "vm-config", "", "file whose bytes are the VM configuration (proxy_on_vm_start)")
+	fs.StringVar(&o.upstream, "upstream", "", "URL allowed requests are proxied to (without it they get 503)")
+	fs.Var(o.clusters, "cluster", "NAME=URL target of proxy_http_call (repeatable)")
+	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "number of VMs (Envoy worker threads)")
+	fs.BoolVar(&o.failOpen, "fail-open", false, "after a VM crash let requests through instead of 503")
+	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error (host and plugin)")
+	fs.StringVar(&o.vmID, "vm-id", "", "vm_id (shared data and queue namespace)")
+	fs.StringVar(&o.rootID, "root-id", "", "plugin root_id")
+	fs.StringVar(&o.pluginName, "plugin-name", "turnpike", "plugin name")
+	fs.StringVar(&o.wasiMode, "wasi-mode", "cpp-host", "cpp-host (cpp-host >= #533) or envoy-1.33 (poll_oneoff = ENOSYS)")
+	fs.Int64Var(&o.maxBody, "max-body", 16<<20, "request and response body limit in bytes")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.wasm == "" {
+		return nil, errors.New("--wasm is required")
+	}
+	if o.workers < 1 {
+		return nil, fmt.Errorf("--workers %d: need at least 1", o.workers)
+	}
+	if o.upstream != "" {
+		if u, err := url.Parse(o.upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--upstream: want an http(s) URL, got %q", o.upstream)
+		}
+	}
+	return o, nil
+}
+
+func levels(name string) (slog.Level, wasmhost.LogLevel, error) {
+	switch strings.ToLower(name) {
+	case "trace":
+		return slog.LevelDebug - 4, wasmhost.LogTrace, nil
+	case "debug":
+		return slog.LevelDebug, wasmhost.LogDebug, nil
+	case "info":
+		return slog.LevelInfo, wasmhost.LogInfo, nil
+	case "warn":
+		return slog.LevelWarn, wasmhost.LogWarn, nil
+	case "error":
+		return slog.LevelError, wasmhost.LogError, nil
+	}
+	return 0, 0, fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", name)
+}
+
+// run serves until ctx ends; ready, if set, receives the bound address (tests listen on :0).
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	slogLevel, pluginLevel, err := levels(o.logLevel)
+	if err != nil {
+		return err
+	}
+	wasiMode := wasmhost.WASICppHost533
+	switch o.wasiMode {
+	case "cpp-host":
+	case "envoy-1.33":
+		wasiMode = wasmhost.WASIEnvoy133
+	default:
+		return fmt.Errorf("--wasi-mode %q: want cpp-host or envoy-1.33", o.wasiMode)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slogLevel}))
+	cfg := wasmhost.Config{
+		WasmFile:   o.wasm,
+		VMID:       o.vmID,
+		RootID:     o.rootID,
+		PluginName: o.pluginName,
+		Workers:    o.workers,
+		Clusters:   o.clusters,
+		FailOpen:   o.failOpen,
+		AutoTick:   true,
+		WASIMode:   wasiMode,
+		Logger:     logger,
+		LogLevel:   pluginLevel,
+	}
+	for _, f := range []struct {
+		path string
+		dst  *[]byte
+	}{{o.pluginConfig, &cfg.PluginConfig}, {o.vmConfig, &cfg.VMConfig}} {
+		if f.path == "" {
+			continue
+		}
+		if *f.dst, err = os.ReadFile(f.path); err != nil {
+			return err
+		}
+	}
+	g := &gateway{transport: http.DefaultTransport.(*http.Transport).Clone(), log: logger, maxBody: o.maxBody}
+	if o.upstream != "" {
+		g.upstream, _ = url.Parse(o.upstream)
+	}
+	start := time.Now()
+	host, err := wasmhost.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	g.host = host
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := host.Close(closeCtx); err != nil {
+			logger.Warn("closing the wasm host", "error", err)
+		}
+	}()
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	logger.Info("turnpike-gateway listening", "addr", ln.Addr().String(), "wasm", o.wasm, "abi", host.ABIVersion(),
+		"workers", o.workers, "upstream", o.upstream, "clusters", o.clusters.String(), "load_time", time.Since(start).Round(time.Millisecond))
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
