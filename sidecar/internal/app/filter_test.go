@@ -245,7 +245,8 @@ func TestPoliciesFileSource(t *testing.T) {
 }
 
 // TestRedisUnavailable: the sidecar starts without Redis, reports not
-// ready (503 on /ready and the Filter API), and recovers once Redis is up.
+// ready (503 with Retry-After on /ready, the Filter API and the Gateway API),
+// and recovers once Redis is up.
 func TestRedisUnavailable(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
 	r.Stop()
@@ -267,6 +268,17 @@ func TestRedisUnavailable(t *testing.T) {
 		t.Error("503 without Retry-After")
 	}
 	expect(t, "hello", s.do("GET", "/hello", ""), 200, `"status":"fail"`)
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/tyk/keys", ""},
+		{"POST", "/tyk/keys", `{"access_rights":{"a":{"api_id":"a"}}}`},
+		{"GET", "/tyk/org/keys/o1", ""},
+	} {
+		got := s.tyk(c.method, c.path, c.body)
+		expect(t, "gateway API "+c.method+" "+c.path, got, 503, "Storage unavailable")
+		if got.header.Get("Retry-After") != "1" {
+			t.Errorf("gateway API %s %s: 503 without Retry-After", c.method, c.path)
+		}
+	}
 
 	r.Start()
 	deadline := time.Now().Add(10 * time.Second)

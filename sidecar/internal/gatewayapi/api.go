@@ -155,10 +155,12 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return body, true
 }
 
-// storageError logs a Redis failure and answers 500.
+// storageError logs a Redis failure and answers 503 with Retry-After: the
+// request was fine and may be repeated, which a 500 would not tell a client.
 func (a *API) storageError(w http.ResponseWriter, r *http.Request, err error) {
 	a.d.Logger.Error("storage operation failed", "route", r.Pattern, "error", err)
-	writeError(w, http.StatusInternalServerError, msgStorage)
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, msgStorage)
 }
 
 // reloadAfterWrite makes a config write visible to this replica's next
