@@ -1,0 +1,54 @@
+package main
+
+import "testing"
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkDecision/noop-floor-2         	  278584	      3606 ns/op	         0 guest-allocs/op	      2036 p50-ns	     752 B/op	       4 allocs/op
+BenchmarkSessionLookup/callers=64-2    	    2000	     16192 ns/op	     61758 ops/s	         1.056 redis-rtt/op
+--- FAIL: BenchmarkBroken
+BenchmarkNoProcs 10 5 ns/op
+PASS
+ok  	github.com/turnpike-dev/turnpike/filter	3.920s
+`
+	got := parseGoBench(out)
+	if len(got) != 3 {
+		t.Fatalf("parsed %d results: %+v", len(got), got)
+	}
+	for _, tc := range []struct {
+		name, unit string
+		want       float64
+	}{
+		{"Decision/noop-floor", "ns/op", 3606},
+		{"Decision/noop-floor", "p50-ns", 2036},
+		{"Decision/noop-floor", "allocs/op", 4},
+		{"SessionLookup/callers=64", "redis-rtt/op", 1.056},
+		{"NoProcs", "ns/op", 5},
+	} {
+		b, ok := findBench(got, tc.name)
+		if !ok {
+			t.Fatalf("%s missing", tc.name)
+		}
+		if b.Metrics[tc.unit] != tc.want {
+			t.Errorf("%s %s = %v, want %v", tc.name, tc.unit, b.Metrics[tc.unit], tc.want)
+		}
+	}
+	if b, _ := findBench(got, "Decision/noop-floor"); b.N != 278584 {
+		t.Errorf("N = %d", b.N)
+	}
+}
+
+func TestParsePprofTop(t *testing.T) {
+	out := `Showing nodes accounting for 3.71s, 94.16% of 3.94s total
+      flat  flat%   sum%        cum   cum%
+     2.99s 75.89% 75.89%      2.99s 75.89%  runtime._ExternalCode
+     0.01s  0.25% 91.12%      0.26s  6.60%  github.com/turnpike-dev/turnpike/tests/wasmhost.(*Host).buildEnv.func1
+`
+	p, err := parsePprofTop(out)
+	if err != nil || p.GuestPct != 75.89 || p.HostImportsPct != 6.60 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if _, err := parsePprofTop("nothing"); err == nil {
+		t.Fatal("a profile without guest code was accepted")
+	}
+}

@@ -1,0 +1,157 @@
+// Command turnpike-bench runs Turnpike's benchmark suite and writes
+// BENCHMARKS.md from what it measured: the Go benchmarks of the filter in the
+// VM and of the sidecar's Redis store (run with `go test -bench`), then, with
+// a real redis-server, turnpike-sidecar, turnpike-gateway and an upstream on
+// loopback, gateway throughput against its baselines, the sidecar's Filter
+// API against raw Redis (redis-benchmark), memory over a million requests,
+// and rate-limit and quota accuracy under load.
+//
+// Run it from the module root after `make build` (`make bench` does both):
+//
+//	go run ./tests/cmd/turnpike-bench -out BENCHMARKS.md
+//
+// Defaults fit in about five minutes on 2 cores; -duration, -benchtime and
+// -memory-requests run longer.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/tests/wasmhost/wasmbuild"
+)
+
+type options struct {
+	out, binDir, wasm            string
+	duration, warmup, sidecarDur time.Duration
+	connections, workers, keys   int
+	benchtime                    string
+	memRequests, memKeys         int
+	rate                         int
+	rateDuration                 time.Duration
+	quota                        int64
+	quotaClients                 int
+	role, addr, upstream         string
+	skipGoBench                  bool
+}
+
+func parseFlags() *options {
+	o := &options{}
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
+	flag.StringVar(&o.binDir, "bin", "build/out/bin", "directory with turnpike-sidecar and turnpike-gateway (make build)")
+	flag.StringVar(&o.wasm, "wasm", "build/out/filter.wasm", "the filter (make wasm)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each gateway run")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each gateway run")
+	flag.IntVar(&o.connections, "connections", 32, "load-generator connections for the gateway runs")
+	flag.IntVar(&o.workers, "workers", 2, "gateway VMs (Envoy worker threads)")
+	flag.IntVar(&o.keys, "keys", 100, "distinct API keys in the gateway runs")
+	flag.DurationVar(&o.sidecarDur, "sidecar-duration", 3*time.Second, "measured time of each sidecar and redis-benchmark run")
+	flag.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime for the Go benchmarks")
+	flag.IntVar(&o.memRequests, "memory-requests", 1_000_000, "requests in the memory run")
+	flag.IntVar(&o.memKeys, "memory-keys", 100_000, "distinct keys in the memory run")
+	flag.IntVar(&o.rate, "rate", 100, "rate limit (requests per second) in the accuracy run")
+	flag.DurationVar(&o.rateDuration, "rate-duration", 5*time.Second, "length of the rate accuracy run")
+	flag.Int64Var(&o.quota, "quota", 1000, "quota in the accuracy run")
+	flag.IntVar(&o.quotaClients, "quota-clients", 50, "concurrent clients in the quota accuracy run")
+	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "skip the go test benchmarks (for a quick look at the rest)")
+	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")
+	flag.StringVar(&o.addr, "addr", "", "internal: listen address of -role")
+	flag.StringVar(&o.upstream, "upstream", "", "internal: upstream URL of -role proxy")
+	flag.Parse()
+	return o
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func main() {
+	o := parseFlags()
+	var err error
+	switch o.role {
+	case "upstream":
+		err = serveUpstream(o.addr)
+	case "proxy":
+		err = servePlainProxy(o.addr, o.upstream)
+	case "":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		err = run(ctx, o)
+		stop()
+	default:
+		err = fmt.Errorf("unknown -role %q", o.role)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "turnpike-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o *options) error {
+	started := time.Now()
+	r := &report{opts: o, started: started}
+	var err error
+	if r.machine, err = describeMachine(); err != nil {
+		return err
+	}
+	for _, f := range []string{o.wasm, filepath.Join(o.binDir, "turnpike-sidecar"), filepath.Join(o.binDir, "turnpike-gateway")} {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("%w (run make build first)", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "turnpike-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if !o.skipGoBench {
+		if r.vm, err = runGoBench(ctx, "./filter", "^BenchmarkDecision$", o.benchtime); err != nil {
+			return err
+		}
+		if r.profile, err = profileWarmPath(ctx, dir, "2s"); err != nil {
+			return err
+		}
+		if r.store, err = runGoBench(ctx, "./sidecar/internal/store", ".", o.benchtime); err != nil {
+			return err
+		}
+	}
+	noop, err := wasmbuild.Build(ctx, "filter/testdata/noop", wasmbuild.Options{})
+	if err != nil {
+		return err
+	}
+	e, err := startEnv(ctx, dir, o.binDir)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.seedAPI(ctx); err != nil {
+		return err
+	}
+	if r.gateway, err = gatewayScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
+		duration: o.duration, workers: o.workers, keys: o.keys}, o.wasm, noop); err != nil {
+		return err
+	}
+	if r.sidecar, err = sidecarScenario(ctx, e, o.sidecarDur); err != nil {
+		return err
+	}
+	if r.rate, err = rateScenario(ctx, e, o.wasm, o.rate, o.rateDuration); err != nil {
+		return err
+	}
+	if r.quota, err = quotaScenario(ctx, e, o.wasm, o.quota, o.quotaClients); err != nil {
+		return err
+	}
+	if r.memory, err = memoryScenario(ctx, e, o.wasm, memoryOpts{requests: o.memRequests, keys: o.memKeys,
+		workers: o.workers, concurrency: 8}); err != nil {
+		return err
+	}
+	r.elapsed = time.Since(started)
+	if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s in %v", o.out, r.elapsed.Round(time.Second))
+	return nil
+}

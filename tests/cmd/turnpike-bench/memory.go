@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// memoryPoint is the state after a number of requests.
+type memoryPoint struct {
+	Requests      int64
+	VMMemory      []uint32 // linear memory per VM, bytes
+	SharedKeys    int      // names in shared data
+	SharedBytes   int64    // bytes of all shared-data values
+	SidecarRSS    int64    // bytes
+	Elapsed       time.Duration
+	NonOK, Errors int64
+}
+
+type memoryOpts struct {
+	requests, keys, workers, concurrency int
+}
+
+// memoryScenario sends requests over keys distinct keys (key i%keys, so each
+// pass touches every key) through filter.wasm with the default
+// configuration, and samples VM linear memory, shared data and the
+// sidecar's RSS along the way.
+func memoryScenario(ctx context.Context, e *env, wasm string, o memoryOpts) ([]memoryPoint, error) {
+	logf("memory: creating %d keys", o.keys)
+	ks, err := e.createKeys(ctx, "mem", o.keys, keySession(`"rate":1000,"per":1,"quota_max":-1`))
+	if err != nil {
+		return nil, err
+	}
+	h, err := loadFilter(ctx, e, wasm, o.workers, "")
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close(context.Background())
+
+	checkpoints := []int64{int64(o.keys), int64(o.requests) / 4, int64(o.requests) / 2, int64(o.requests)}
+	start := time.Now()
+	var next, nonOK, errs atomic.Int64
+	var points []memoryPoint
+	sample := func(done int64) error {
+		p := memoryPoint{Requests: done, Elapsed: time.Since(start), NonOK: nonOK.Load(), Errors: errs.Load()}
+		for i := range h.NumVMs() {
+			p.VMMemory = append(p.VMMemory, h.VM(i).MemorySize())
+		}
+		names := h.SharedDataKeys()
+		p.SharedKeys = len(names)
+		for _, k := range names {
+			v, _, _ := h.SharedData(k)
+			p.SharedBytes += int64(len(v))
+		}
+		rss, err := rssBytes(e.sidecar.pid())
+		if err != nil {
+			return err
+		}
+		p.SidecarRSS = rss
+		points = append(points, p)
+		logf("memory: %8d requests  VM memory %v MiB  shared data %d keys / %.1f MiB  sidecar RSS %.1f MiB  (%v)",
+			done, mib32(p.VMMemory), p.SharedKeys, float64(p.SharedBytes)/(1<<20), float64(p.SidecarRSS)/(1<<20), p.Elapsed.Round(time.Second))
+		return nil
+	}
+	from := int64(0)
+	for _, upto := range checkpoints {
+		if upto <= from {
+			continue
+		}
+		// Run requests [from, upto) with o.concurrency streams in flight.
+		next.Store(from)
+		var wg sync.WaitGroup
+		var firstErr atomic.Value
+		for range o.concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := next.Add(1) - 1
+					if i >= upto {
+						return
+					}
+					status, err := decide(ctx, h, ks[i%int64(len(ks))])
+					switch {
+					case err != nil:
+						errs.Add(1)
+						firstErr.CompareAndSwap(nil, err)
+					case status != 200:
+						nonOK.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if err, _ := firstErr.Load().(error); err != nil {
+			logf("memory: first error: %v", err)
+		}
+		if err := sample(upto); err != nil {
+			return nil, err
+		}
+		from = upto
+	}
+	if n := errs.Load(); n > 0 {
+		return points, fmt.Errorf("memory: %d requests failed", n)
+	}
+	return points, nil
+}
+
+func mib32(v []uint32) []string {
+	out := make([]string, len(v))
+	for i, b := range v {
+		out[i] = fmt.Sprintf("%.1f", float64(b)/(1<<20))
+	}
+	return out
+}

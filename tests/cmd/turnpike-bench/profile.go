@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// warmProfile is where the host process spends its CPU on the warm path.
+type warmProfile struct {
+	GuestPct       float64 // runtime._ExternalCode: the guest's compiled wasm (wazero emits it outside Go)
+	HostImportsPct float64 // the host functions the guest calls (headers, shared data, metrics, ...)
+}
+
+// profileWarmPath CPU-profiles the warm-path decision benchmark and reads
+// pprof's top listing.
+func profileWarmPath(ctx context.Context, dir, benchtime string) (warmProfile, error) {
+	prof, bin := filepath.Join(dir, "cpu.out"), filepath.Join(dir, "filter.test")
+	args := []string{"test", "-run", "^$", "-bench", "^BenchmarkDecision$/^warm-rate-limit$", "-benchtime", benchtime,
+		"-cpuprofile", prof, "-o", bin, "./filter"}
+	logf("go %s", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Stderr = os.Stderr
+	if out, err := cmd.Output(); err != nil {
+		return warmProfile{}, fmt.Errorf("profiling: %w\n%s", err, out)
+	}
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=200", bin, prof).Output()
+	if err != nil {
+		return warmProfile{}, fmt.Errorf("pprof: %w", err)
+	}
+	return parsePprofTop(string(out))
+}
+
+// parsePprofTop reads `pprof -top` rows: flat flat% sum% cum cum% name.
+func parsePprofTop(out string) (warmProfile, error) {
+	var p warmProfile
+	found := false
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.HasSuffix(f[1], "%") {
+			continue
+		}
+		name := strings.Join(f[5:], " ")
+		pct := func(s string) float64 { v, _ := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64); return v }
+		switch {
+		case name == "runtime._ExternalCode":
+			p.GuestPct, found = pct(f[1]), true
+		case strings.HasSuffix(name, "wasmhost.(*Host).buildEnv.func1"):
+			p.HostImportsPct = pct(f[4])
+		}
+	}
+	if !found {
+		return p, fmt.Errorf("no guest code in the profile:\n%s", out)
+	}
+	return p, nil
+}
