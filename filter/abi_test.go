@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -122,28 +120,24 @@ func signature(f api.FunctionDefinition) string {
 	return letters(f.ParamTypes()) + "->" + letters(f.ResultTypes())
 }
 
-// buildFilter builds this package the way the release build does.
-func buildFilter(t *testing.T) []byte {
+// checkSignature reports f, imported or exported as name, if table (the
+// ABI) does not list it or lists it with another signature. what prefixes
+// the name in messages ("imports env.", "exports ").
+func checkSignature(t *testing.T, what, name string, f api.FunctionDefinition, table map[string]string) {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go toolchain not in PATH")
+	want, ok := table[name]
+	if !ok {
+		t.Errorf("%s%s, not part of proxy-wasm 0.2.1", what, name)
+	} else if got := signature(f); got != want {
+		t.Errorf("%s%s as %s, ABI says %s", what, name, got, want)
 	}
-	out := filepath.Join(t.TempDir(), "filter.wasm")
-	cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building filter.wasm: %v\n%s", err, msg)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wasm
 }
 
 func TestWasmModuleMatchesABI(t *testing.T) {
-	wasm := buildFilter(t)
+	wasm, err := os.ReadFile(filterWasm(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	// The interpreter only validates and indexes here: compiling to machine
 	// code would take a second for nothing.
@@ -161,12 +155,7 @@ func TestWasmModuleMatchesABI(t *testing.T) {
 		all = append(all, module+"."+name)
 		switch module {
 		case "env":
-			want, ok := abiHostFunctions[name]
-			if !ok {
-				t.Errorf("imports env.%s, not a proxy-wasm 0.2.1 host function", name)
-			} else if got := signature(f); got != want {
-				t.Errorf("imports env.%s as %s, ABI says %s", name, got, want)
-			}
+			checkSignature(t, "imports env.", name, f, abiHostFunctions)
 			envImports = append(envImports, name)
 		case wasi_snapshot_preview1.ModuleName:
 			if !wasi[name] {
@@ -196,12 +185,7 @@ func TestWasmModuleMatchesABI(t *testing.T) {
 			t.Errorf("exports a second ABI marker %s; hosts pick the ABI by marker", name)
 			continue
 		}
-		want, ok := abiCallbacks[name]
-		if !ok {
-			t.Errorf("exports %s, not a proxy-wasm 0.2.1 callback", name)
-		} else if got := signature(f); got != want {
-			t.Errorf("exports %s as %s, ABI says %s", name, got, want)
-		}
+		checkSignature(t, "exports ", name, f, abiCallbacks)
 	}
 }
 

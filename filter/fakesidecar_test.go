@@ -58,22 +58,24 @@ func (f *fakeSidecar) cursor() string { return "1700000000000-" + strconv.Format
 
 // putKey stores a session for a raw key and records the change.
 func (f *fakeSidecar) putKey(key, sessionJSON string) string {
-	h := keys.Hash(key)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sessions[h] = sessionJSON
-	f.seq++
-	f.changes = append(f.changes, h)
-	return h
+	return f.changeKey(key, func(h string) { f.sessions[h] = sessionJSON })
 }
 
 func (f *fakeSidecar) deleteKey(key string) {
+	f.changeKey(key, func(h string) { delete(f.sessions, h) })
+}
+
+// changeKey applies change to the session of key under the lock and appends
+// the key's hash to the change feed, as every session write in the real
+// sidecar does.
+func (f *fakeSidecar) changeKey(key string, change func(hash string)) string {
 	h := keys.Hash(key)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.sessions, h)
+	change(h)
 	f.seq++
 	f.changes = append(f.changes, h)
+	return h
 }
 
 func (f *fakeSidecar) putPolicy(id, policyJSON string) {
@@ -98,17 +100,21 @@ func (f *fakeSidecar) lookupsOf(key string) int64 {
 	return v.(*atomic.Int64).Load()
 }
 
+// writeError answers with the Filter API's error shape.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
 func (f *fakeSidecar) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if f.down.Load() {
 		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(503)
-		_, _ = w.Write([]byte(`{"error":"storage unavailable"}`))
+		writeError(w, 503, "storage unavailable")
 		return
 	}
 	if r.Header.Get("X-Turnpike-Filter-Token") != f.token {
-		w.WriteHeader(403)
-		_, _ = w.Write([]byte(`{"error":"invalid filter token"}`))
+		writeError(w, 403, "invalid filter token")
 		return
 	}
 	switch {
@@ -119,8 +125,7 @@ func (f *fakeSidecar) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && r.URL.Path == "/turnpike/v1/quota":
 		f.serveQuota(w, r)
 	default:
-		w.WriteHeader(404)
-		_, _ = w.Write([]byte(`{"error":"not found"}`))
+		writeError(w, 404, "not found")
 	}
 }
 
@@ -132,8 +137,7 @@ func (f *fakeSidecar) serveLookup(w http.ResponseWriter, hash string) {
 		<-g
 	}
 	if !keys.IsHash(hash) {
-		w.WriteHeader(400)
-		_, _ = w.Write([]byte(`{"error":"bad key hash"}`))
+		writeError(w, 400, "bad key hash")
 		return
 	}
 	f.mu.Lock()
@@ -141,8 +145,7 @@ func (f *fakeSidecar) serveLookup(w http.ResponseWriter, hash string) {
 	cur := f.cursor()
 	f.mu.Unlock()
 	if !ok {
-		w.WriteHeader(404)
-		_, _ = w.Write([]byte(`{"error":"key not found"}`))
+		writeError(w, 404, "key not found")
 		return
 	}
 	w.Header().Set("X-Turnpike-Cursor", cur)
@@ -197,8 +200,7 @@ func (f *fakeSidecar) serveQuota(w http.ResponseWriter, r *http.Request) {
 		Units            int64  `json:"units"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Units < 1 || req.KeyHash == "" {
-		w.WriteHeader(400)
-		_, _ = w.Write([]byte(`{"error":"bad request"}`))
+		writeError(w, 400, "bad request")
 		return
 	}
 	counter := "quota-" + req.KeyHash

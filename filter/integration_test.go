@@ -6,137 +6,22 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost"
-	"github.com/turnpike-dev/turnpike/tests/wasmhost/wasmbuild"
 )
 
-// These tests load the real filter.wasm into the wazero proxy-wasm host
-// (tests/wasmhost) with several VMs sharing one shared-data store, as
-// Envoy's workers do, and a sidecar speaking the Filter API.
-
-const apiJSON = `{"api_id":"api1","name":"API 1","org_id":"org1","active":true,
-	"proxy":{"listen_path":"/api1/","target_url":"http://upstream"},
-	"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}}}`
+// These tests run the real filter.wasm (harness_test.go) against the
+// in-memory fake sidecar (fakesidecar_test.go), which lets them control
+// exactly what the Filter API answers and count what the filter asked.
 
 const keylessAPIJSON = `{"api_id":"open","name":"Open","org_id":"org1","active":true,"use_keyless":true,
 	"proxy":{"listen_path":"/open/"},"version_data":{"not_versioned":true}}`
-
-// session returns a session JSON for api1 with the given extra root fields.
-func session(extra string) string {
-	s := `{"org_id":"org1","access_rights":{"api1":{"api_id":"api1","api_name":"API 1","versions":["Default"]}}`
-	if extra != "" {
-		s += "," + extra
-	}
-	return s + "}"
-}
-
-func filterWasm(t testing.TB) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	path, err := wasmbuild.Build(ctx, ".", wasmbuild.Options{})
-	if err != nil {
-		t.Fatalf("building filter.wasm: %v", err)
-	}
-	return path
-}
-
-// start loads the filter with workers VMs against sc and waits for the
-// first sync. extra is spliced into the plugin configuration.
-func start(t testing.TB, sc *fakeSidecar, workers int, extra string) *wasmhost.Host {
-	t.Helper()
-	cfg := `{"sidecar":{"token":"test-token","timeout_ms":2000},"sync_interval_ms":50` + extra + `}`
-	ctx := context.Background()
-	h, err := wasmhost.New(ctx, wasmhost.Config{
-		WasmFile:     filterWasm(t),
-		PluginConfig: []byte(cfg),
-		Workers:      workers,
-		Clusters:     map[string]string{"turnpike-sidecar": sc.srv.URL},
-	})
-	if err != nil {
-		t.Fatalf("loading the filter: %v", err)
-	}
-	t.Cleanup(func() { _ = h.Close(ctx) })
-	syncNow(t, h)
-	return h
-}
-
-// syncNow runs one tick on every VM and waits for the sync polls to finish.
-func syncNow(t testing.TB, h *wasmhost.Host) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.Quiesce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h.Tick()
-	if err := h.Quiesce(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-type outcome struct {
-	status  int              // 200 when forwarded
-	headers wasmhost.Headers // local reply headers, or the response headers after the filter
-	body    string           // local reply body
-	req     wasmhost.Headers // request headers as forwarded
-}
-
-func request(path, key string) wasmhost.Headers {
-	h := wasmhost.Headers{{":method", "GET"}, {":path", path}, {":authority", "example.com"}}
-	if key != "" {
-		h = append(h, [2]string{"authorization", key})
-	}
-	return h
-}
-
-// do runs one request through the next VM (round robin), and the upstream
-// answer through the filter when the request was forwarded.
-func do(t testing.TB, h *wasmhost.Host, hdrs wasmhost.Headers) outcome {
-	t.Helper()
-	s := h.NewStream()
-	defer s.Close()
-	res := s.RequestHeaders(hdrs, true)
-	if res.Action == wasmhost.ActionPause {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var err error
-		if res, err = s.Wait(ctx); err != nil {
-			t.Fatalf("request still paused: %v", err)
-		}
-	}
-	switch res.Action {
-	case wasmhost.ActionLocalReply:
-		return outcome{status: res.Reply.Status, headers: res.Reply.Headers, body: string(res.Reply.Body)}
-	case wasmhost.ActionContinue:
-		req := s.Request().Headers
-		if r := s.ResponseHeaders(wasmhost.Headers{{":status", "200"}}, true); r.Action != wasmhost.ActionContinue {
-			t.Fatalf("response headers: %v", r.Action)
-		}
-		return outcome{status: 200, headers: s.Response().Headers, req: req}
-	}
-	t.Fatalf("unexpected action %v", res.Action)
-	return outcome{}
-}
-
-func errorBody(msg string) string { return "{\n    \"error\": \"" + msg + "\"\n}" }
-
-func metric(t testing.TB, h *wasmhost.Host, name string) int64 {
-	t.Helper()
-	m, ok := h.Metric(name)
-	if !ok {
-		return 0
-	}
-	return m.Value
-}
 
 func TestOutcomes(t *testing.T) {
 	sc := newFakeSidecar(t)
@@ -157,7 +42,7 @@ func TestOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := generated[:len(generated)-1] + string(rune('A'+(generated[len(generated)-1]+1)%26))
-	h := start(t, sc, 2, `,"identity_headers":true`)
+	h := start(t, sc.srv.URL, 2, `,"identity_headers":true`)
 
 	for _, tc := range []struct {
 		name   string
@@ -247,7 +132,7 @@ func TestRejectUnmatchedAndStripCredential(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)
 	sc.putKey("good-key", session(""))
-	h := start(t, sc, 1, `,"unmatched":"reject","strip_credential":true`)
+	h := start(t, sc.srv.URL, 1, `,"unmatched":"reject","strip_credential":true`)
 	if o := do(t, h, request("/nowhere", "good-key")); o.status != 404 || o.body != errorBody("No API matches this request") {
 		t.Fatalf("unmatched: %d %q", o.status, o.body)
 	}
@@ -281,7 +166,7 @@ func TestRateLimitIsExactAcrossVMs(t *testing.T) {
 	sc.putAPI(apiJSON)
 	// A minute-long window: no refill while the burst runs.
 	sc.putKey("rl-key", session(`"rate":10,"per":60`))
-	h := start(t, sc, 4, "")
+	h := start(t, sc.srv.URL, 4, "")
 	// Warm every VM's cache first, so the burst below is all warm path.
 	admitted, limited := 0, 0
 	for i := range 40 {
@@ -313,22 +198,8 @@ func TestRateLimitConcurrentBurst(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)
 	sc.putKey("burst-key", session(`"rate":10,"per":60`))
-	h := start(t, sc, 4, "")
-	var admitted atomic.Int64
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 5 {
-				if do(t, h, request("/api1/x", "burst-key")).status == 200 {
-					admitted.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if n := admitted.Load(); n != 10 {
+	h := start(t, sc.srv.URL, 4, "")
+	if n := burst(t, h, request("/api1/x", "burst-key"), 20, 5).admitted; n != 10 {
 		t.Fatalf("admitted %d of 100 concurrent requests, want exactly 10", n)
 	}
 }
@@ -337,33 +208,13 @@ func TestQuotaIsExactAcrossVMsAndClients(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)
 	sc.putKey("q-key", session(`"quota_max":100,"quota_renewal_rate":3600`))
-	h := start(t, sc, 4, "")
-	var admitted, exceeded atomic.Int64
-	var wg sync.WaitGroup
-	var bad atomic.Value
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 4 {
-				o := do(t, h, request("/api1/x", "q-key"))
-				switch {
-				case o.status == 200:
-					admitted.Add(1)
-				case o.status == 403 && o.body == errorBody("Quota exceeded"):
-					exceeded.Add(1)
-				default:
-					bad.Store(strconv.Itoa(o.status) + " " + o.body)
-				}
-			}
-		}()
+	h := start(t, sc.srv.URL, 4, "")
+	r := burst(t, h, request("/api1/x", "q-key"), 50, 4)
+	if len(r.others) > 0 {
+		t.Fatalf("unexpected answers %q", r.others)
 	}
-	wg.Wait()
-	if b := bad.Load(); b != nil {
-		t.Fatalf("unexpected answer %v", b)
-	}
-	if admitted.Load() != 100 || exceeded.Load() != 100 {
-		t.Fatalf("admitted %d, exceeded %d; want exactly 100 and 100", admitted.Load(), exceeded.Load())
+	if r.admitted != 100 || r.quotaExceeded != 100 {
+		t.Fatalf("admitted %d, exceeded %d; want exactly 100 and 100", r.admitted, r.quotaExceeded)
 	}
 	// Tyk's headers carry the quota after the request.
 	sc.putKey("q2-key", session(`"quota_max":5,"quota_renewal_rate":3600`))
@@ -380,20 +231,12 @@ func TestDeletedKeyIsRefusedWithinOneSecond(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)
 	sc.putKey("doomed", session(""))
-	h := start(t, sc, 4, "")
-	for range 8 { // cached on every VM
-		if o := do(t, h, request("/api1/x", "doomed")); o.status != 200 {
-			t.Fatalf("status %d", o.status)
-		}
-	}
+	h := start(t, sc.srv.URL, 4, "")
+	requireStatus(t, h, request("/api1/x", "doomed"), 8, 200, "before delete (cached on every VM)")
 	deleted := time.Now()
 	sc.deleteKey("doomed")
 	syncNow(t, h)
-	for i := range 8 {
-		if o := do(t, h, request("/api1/x", "doomed")); o.status != 403 {
-			t.Fatalf("request %d after delete: status %d", i, o.status)
-		}
-	}
+	requireStatus(t, h, request("/api1/x", "doomed"), 8, 403, "after delete")
 	if d := time.Since(deleted); d > time.Second {
 		t.Fatalf("revocation took %v", d)
 	}
@@ -408,16 +251,9 @@ func TestPolicyEditChangesTheLimit(t *testing.T) {
 	}
 	sc.putPolicy("p1", pol(2))
 	sc.putKey("pol-key", `{"org_id":"org1","apply_policies":["p1"]}`)
-	h := start(t, sc, 2, "")
-	count := func(n int) (ok int) {
-		for range n {
-			if do(t, h, request("/api1/x", "pol-key")).status == 200 {
-				ok++
-			}
-		}
-		return ok
-	}
-	if got := count(5); got != 2 {
+	h := start(t, sc.srv.URL, 2, "")
+	hdrs := request("/api1/x", "pol-key")
+	if got := countAdmitted(t, h, hdrs, 5); got != 2 {
 		t.Fatalf("rate 2: admitted %d of 5", got)
 	}
 	lookups := sc.lookups.Load()
@@ -425,7 +261,7 @@ func TestPolicyEditChangesTheLimit(t *testing.T) {
 	sc.putPolicy("p1", pol(6))
 	syncNow(t, h)
 	// The bucket carries what was used over to the new rate: 2 used of 6.
-	if got := count(6); got != 4 {
+	if got := countAdmitted(t, h, hdrs, 6); got != 4 {
 		t.Fatalf("rate 6: admitted %d of 6, want 4", got)
 	}
 	if d := time.Since(edited); d > time.Second {
@@ -442,19 +278,11 @@ func TestSidecarDownAndBack(t *testing.T) {
 	sc.putKey("cached-key", session(""))
 	sc.putKey("quota-key", session(`"quota_max":50,"quota_renewal_rate":3600`))
 	sc.putKey("later-key", session(""))
-	h := start(t, sc, 2, "")
-	for range 2 {
-		if o := do(t, h, request("/api1/x", "cached-key")); o.status != 200 {
-			t.Fatalf("warm-up %d", o.status)
-		}
-	}
+	h := start(t, sc.srv.URL, 2, "")
+	requireStatus(t, h, request("/api1/x", "cached-key"), 2, 200, "warm-up")
 	sc.down.Store(true)
 	syncNow(t, h) // the sync poll fails too
-	for range 4 {
-		if o := do(t, h, request("/api1/x", "cached-key")); o.status != 200 {
-			t.Fatalf("cached key while the sidecar is down: %d %s", o.status, o.body)
-		}
-	}
+	requireStatus(t, h, request("/api1/x", "cached-key"), 4, 200, "cached key while the sidecar is down")
 	o := do(t, h, request("/api1/x", "later-key"))
 	if o.status != 503 {
 		t.Fatalf("unknown key while down: %d %s", o.status, o.body)
@@ -462,37 +290,29 @@ func TestSidecarDownAndBack(t *testing.T) {
 	if ra, _ := o.headers.Get("retry-after"); ra != "1" {
 		t.Errorf("503 Retry-After %q", ra)
 	}
-	if o := do(t, h, request("/api1/x", "quota-key")); o.status != 503 {
-		t.Fatalf("quota key while down (closed): %d", o.status)
-	}
+	requireStatus(t, h, request("/api1/x", "quota-key"), 1, 503, "quota key while down (closed)")
 	if metric(t, h, "turnpike.sidecar.failures.sync") == 0 || metric(t, h, "turnpike.sidecar.failures.lookup") == 0 {
 		t.Error("failures not counted")
 	}
 	sc.down.Store(false)
 	syncNow(t, h)
-	if o := do(t, h, request("/api1/x", "later-key")); o.status != 200 {
-		t.Fatalf("after restart: %d %s", o.status, o.body)
-	}
-	if o := do(t, h, request("/api1/x", "quota-key")); o.status != 200 {
-		t.Fatalf("quota after restart: %d %s", o.status, o.body)
-	}
+	requireStatus(t, h, request("/api1/x", "later-key"), 1, 200, "after restart")
+	requireStatus(t, h, request("/api1/x", "quota-key"), 1, 200, "quota after restart")
 }
 
 func TestQuotaOpenModeCountsLocally(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)
 	sc.putKey("open-key", session(`"quota_max":3,"quota_renewal_rate":3600`))
-	h := start(t, sc, 2, `,"failure_mode":{"quota":"open"},"quota_exceeded_status":429`)
-	if o := do(t, h, request("/api1/x", "open-key")); o.status != 200 { // caches the session
-		t.Fatalf("warm-up %d", o.status)
-	}
+	h := start(t, sc.srv.URL, 2, `,"failure_mode":{"quota":"open"},"quota_exceeded_status":429`)
+	requireStatus(t, h, request("/api1/x", "open-key"), 1, 200, "warm-up (caches the session)")
 	sc.down.Store(true)
 	statuses := []int{}
 	for range 5 {
 		statuses = append(statuses, do(t, h, request("/api1/x", "open-key")).status)
 	}
 	// The local count starts from zero: 3 admitted, then 429.
-	if want := []int{200, 200, 200, 429, 429}; !equalInts(statuses, want) {
+	if want := []int{200, 200, 200, 429, 429}; !slices.Equal(statuses, want) {
 		t.Fatalf("statuses %v, want %v", statuses, want)
 	}
 	if metric(t, h, "turnpike.quota.local") != 5 {
@@ -500,23 +320,11 @@ func TestQuotaOpenModeCountsLocally(t *testing.T) {
 	}
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestConcurrentMissesMakeOneLookup(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)
 	sc.putKey("popular", session(""))
-	h := start(t, sc, 1, "")
+	h := start(t, sc.srv.URL, 1, "")
 	gate := make(chan struct{})
 	sc.lookupGate = gate
 	var streams []*wasmhost.Stream
@@ -558,7 +366,7 @@ func TestJunkHeadersNeverTrap(t *testing.T) {
 		"definition":{"location":"url-param","key":"ver"}}`)
 	sc.putAPI(apiJSON)
 	sc.putKey("good-key", session(""))
-	h := start(t, sc, 2, `,"identity_headers":true,"strip_credential":true,"ietf_rate_limit_headers":true`)
+	h := start(t, sc.srv.URL, 2, `,"identity_headers":true,"strip_credential":true,"ietf_rate_limit_headers":true`)
 	junk := []string{"", " ", "%", "%zz", "Bearer", "Bearer ", "bearer \x00", "\xff\xfe", "?", "&&==;;",
 		strings.Repeat("a", 5000), "tp_" + strings.Repeat("Z", 28), "tp_", "/v/../..", "/v/?ver=v1&X-Key=%",
 		"good-key; good-key", "=good-key", "\"", "\\", "a=b; X-Key=\"good-key\""}
@@ -592,34 +400,21 @@ func TestIdleBucketsAreSwept(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)
 	sc.putKey("idle-key", session(`"rate":100,"per":1`))
-	h := start(t, sc, 2, "")
-	for range 4 {
-		if o := do(t, h, request("/api1/x", "idle-key")); o.status != 200 {
-			t.Fatalf("status %d", o.status)
-		}
-	}
+	h := start(t, sc.srv.URL, 2, "")
+	requireStatus(t, h, request("/api1/x", "idle-key"), 4, 200, "filling the bucket")
 	bucket := "tp/r/" + keys.Hash("idle-key") + "/"
 	if v, _, ok := h.SharedData(bucket); !ok || len(v) != 16 {
 		t.Fatalf("bucket not in shared data: %v %d", ok, len(v))
 	}
 	// Idle for a second (the minimum idle time) and full again: the next
 	// sweep empties it.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		syncNow(t, h)
-		if v, _, _ := h.SharedData(bucket); len(v) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("idle bucket never swept")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Logf("swept after %v", time.Since(deadline.Add(-5*time.Second)))
+	took := within(t, h, 5*time.Second, "idle bucket swept", func() bool {
+		v, _, _ := h.SharedData(bucket)
+		return len(v) == 0
+	})
+	t.Logf("swept after %v", took)
 	// An emptied bucket is a full bucket.
-	if o := do(t, h, request("/api1/x", "idle-key")); o.status != 200 {
-		t.Fatalf("after sweep: %d", o.status)
-	}
+	requireStatus(t, h, request("/api1/x", "idle-key"), 1, 200, "after sweep")
 }
 
 // BenchmarkWarmPath measures one request on the warm path (session cached,
@@ -628,7 +423,7 @@ func BenchmarkWarmPath(b *testing.B) {
 	sc := newFakeSidecar(b)
 	sc.putAPI(apiJSON)
 	sc.putKey("bench-key", session(`"rate":1000000000,"per":1`))
-	h := start(b, sc, 1, "")
+	h := start(b, sc.srv.URL, 1, "")
 	hdrs := request("/api1/x", "bench-key")
 	do(b, h, hdrs)
 	calls := sc.lookups.Load()

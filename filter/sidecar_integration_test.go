@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -12,12 +11,10 @@ import (
 	"strconv"
 	"strings"
 	gosync "sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/tests/testenv"
-	"github.com/turnpike-dev/turnpike/tests/wasmhost"
 )
 
 // These tests run the real filter.wasm against the real turnpike-sidecar
@@ -147,39 +144,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// startWithSidecar loads the filter with 4 VMs against a real sidecar.
-func startWithSidecar(t testing.TB, s *realSidecar, extra string) *wasmhost.Host {
-	t.Helper()
-	cfg := `{"sidecar":{"token":"test-token","timeout_ms":2000},"sync_interval_ms":50` + extra + `}`
-	ctx := context.Background()
-	h, err := wasmhost.New(ctx, wasmhost.Config{
-		WasmFile:     filterWasm(t),
-		PluginConfig: []byte(cfg),
-		Workers:      4,
-		Clusters:     map[string]string{"turnpike-sidecar": s.url},
-	})
-	if err != nil {
-		t.Fatalf("loading the filter: %v", err)
-	}
-	t.Cleanup(func() { _ = h.Close(ctx) })
-	syncNow(t, h)
-	return h
-}
-
-// within ticks the filter until cond holds, and fails after limit.
-func within(t testing.TB, h *wasmhost.Host, limit time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > limit {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(25 * time.Millisecond)
-		syncNow(t, h)
-	}
-	return time.Since(start)
-}
-
 func TestWithRealSidecarAndRedis(t *testing.T) {
 	if _, err := testenv.RedisBinary(); err != nil {
 		t.Fatal(err)
@@ -193,7 +157,7 @@ func TestWithRealSidecarAndRedis(t *testing.T) {
 	sc.gw("POST", "/tyk/keys/quota-key-1", session(`"quota_max":100,"quota_renewal_rate":3600`))
 	sc.gw("POST", "/tyk/keys/doomed-key-1", session(`"quota_max":-1`))
 	sc.gw("POST", "/tyk/keys/policy-key-1", `{"org_id":"org1","apply_policies":["gold"]}`)
-	h := startWithSidecar(t, sc, "")
+	h := start(t, sc.url, 4, "")
 
 	t.Run("missing and unknown keys", func(t *testing.T) {
 		if o := do(t, h, request("/api1/x", "")); o.status != 401 {
@@ -206,57 +170,20 @@ func TestWithRealSidecarAndRedis(t *testing.T) {
 	})
 
 	t.Run("rate 10 admits exactly 10 across 4 VMs", func(t *testing.T) {
-		var admitted atomic.Int64
-		var wg gosync.WaitGroup
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range 5 {
-					if do(t, h, request("/api1/x", "rate-key-1")).status == 200 {
-						admitted.Add(1)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if n := admitted.Load(); n != 10 {
+		if n := burst(t, h, request("/api1/x", "rate-key-1"), 8, 5).admitted; n != 10 {
 			t.Fatalf("admitted %d of 40, want exactly 10", n)
 		}
 	})
 
 	t.Run("quota 100 admits exactly 100 across 4 VMs and 50 clients", func(t *testing.T) {
-		var admitted, exceeded, other atomic.Int64
-		var wg gosync.WaitGroup
-		for range 50 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range 3 {
-					switch o := do(t, h, request("/api1/x", "quota-key-1")); {
-					case o.status == 200:
-						admitted.Add(1)
-					case o.status == 403 && o.body == errorBody("Quota exceeded"):
-						exceeded.Add(1)
-					default:
-						other.Add(1)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if admitted.Load() != 100 || exceeded.Load() != 50 || other.Load() != 0 {
-			t.Fatalf("admitted %d, exceeded %d, other %d; want 100, 50, 0",
-				admitted.Load(), exceeded.Load(), other.Load())
+		r := burst(t, h, request("/api1/x", "quota-key-1"), 50, 3)
+		if r.admitted != 100 || r.quotaExceeded != 50 || len(r.others) != 0 {
+			t.Fatalf("admitted %d, exceeded %d, others %q; want 100, 50, none", r.admitted, r.quotaExceeded, r.others)
 		}
 	})
 
 	t.Run("a deleted key is refused within one second", func(t *testing.T) {
-		for range 4 {
-			if o := do(t, h, request("/api1/x", "doomed-key-1")); o.status != 200 {
-				t.Fatalf("before delete: %d %s", o.status, o.body)
-			}
-		}
+		requireStatus(t, h, request("/api1/x", "doomed-key-1"), 4, 200, "before delete")
 		sc.gw("DELETE", "/tyk/keys/doomed-key-1", "")
 		took := within(t, h, time.Second, "revocation", func() bool {
 			for range 4 { // every VM
@@ -270,13 +197,7 @@ func TestWithRealSidecarAndRedis(t *testing.T) {
 	})
 
 	t.Run("a policy edit changes the limit within one second", func(t *testing.T) {
-		admitted := 0
-		for range 6 {
-			if do(t, h, request("/api1/x", "policy-key-1")).status == 200 {
-				admitted++
-			}
-		}
-		if admitted != 3 {
+		if admitted := countAdmitted(t, h, request("/api1/x", "policy-key-1"), 6); admitted != 3 {
 			t.Fatalf("policy rate 3: admitted %d of 6", admitted)
 		}
 		sc.gw("PUT", "/tyk/policies/gold", `{"id":"gold","org_id":"org1","active":true,"rate":5,"per":60,"quota_max":-1,
@@ -290,25 +211,15 @@ func TestWithRealSidecarAndRedis(t *testing.T) {
 	t.Run("sidecar stopped and restarted", func(t *testing.T) {
 		sc.gw("POST", "/tyk/keys/late-key-1", session(`"quota_max":-1`))
 		sc.gw("POST", "/tyk/keys/warm-key-1", session(`"quota_max":-1`))
-		for range 4 {
-			if o := do(t, h, request("/api1/x", "warm-key-1")); o.status != 200 {
-				t.Fatalf("warm-up: %d", o.status)
-			}
-		}
+		requireStatus(t, h, request("/api1/x", "warm-key-1"), 4, 200, "warm-up")
 		sc.stop()
 		syncNow(t, h)
-		for range 4 {
-			if o := do(t, h, request("/api1/x", "warm-key-1")); o.status != 200 {
-				t.Fatalf("cached key with the sidecar down: %d %s", o.status, o.body)
-			}
-		}
+		requireStatus(t, h, request("/api1/x", "warm-key-1"), 4, 200, "cached key with the sidecar down")
 		o := do(t, h, request("/api1/x", "late-key-1"))
 		if ra, _ := o.headers.Get("retry-after"); o.status != 503 || ra == "" {
 			t.Fatalf("unknown key with the sidecar down: %d %v", o.status, o.headers)
 		}
-		if o := do(t, h, request("/api1/x", "quota-key-1")); o.status != 503 {
-			t.Fatalf("quota with the sidecar down (closed): %d", o.status)
-		}
+		requireStatus(t, h, request("/api1/x", "quota-key-1"), 1, 503, "quota with the sidecar down (closed)")
 		sc.start()
 		within(t, h, 5*time.Second, "recovery", func() bool {
 			return do(t, h, request("/api1/x", "late-key-1")).status == 200

@@ -1,6 +1,6 @@
-// Command plugin is the wasm module the end-to-end test of package
-// proxywasm runs in wazero. The request header x-mode selects which part of
-// the bindings a request exercises.
+// Command plugin is the wasm module the end-to-end tests of package
+// proxywasm run in the project's wazero host (tests/wasmhost). The request
+// header x-mode selects which part of the bindings a request exercises.
 package main
 
 import (
@@ -78,7 +78,7 @@ func (s *stream) OnHttpRequestHeaders(numHeaders int, _ bool) proxywasm.Action {
 	case "call":
 		_, err := proxywasm.DispatchHttpCall("auth",
 			[][2]string{{":method", "GET"}, {":path", "/check"}, {":authority", "auth"}},
-			[]byte("ask"), nil, 500, s.onAuth)
+			[]byte("ask"), nil, callTimeoutMillis, s.onAuth)
 		if err != nil {
 			return s.fail("dispatch: " + err.Error())
 		}
@@ -87,7 +87,15 @@ func (s *stream) OnHttpRequestHeaders(numHeaders int, _ bool) proxywasm.Action {
 	return proxywasm.ActionContinue
 }
 
+// callTimeoutMillis is far longer than any test takes to answer: the host
+// enforces the timeout on calls the test answers too, and a 504 arriving
+// first on a slow (-race) run would make the outcome a matter of timing.
+const callTimeoutMillis = 60_000
+
 func (s *stream) onAuth(numHeaders, bodySize, _ int) {
+	// Proof for the tests that this callback ran, and for which stream: the
+	// response to a call of a deleted stream must never get here.
+	proxywasm.LogInfof("auth response for stream %d", s.id)
 	if numHeaders == 0 {
 		code, msg, err := proxywasm.GetStatus()
 		_ = proxywasm.SendHttpResponse(502, nil, []byte("call failed: "+strconv.Itoa(int(code))+" "+msg+errString(err)), -1)

@@ -1,0 +1,181 @@
+//go:build !wasip1
+
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/tests/loadgen"
+	"github.com/turnpike-dev/turnpike/tests/wasmhost"
+	"github.com/turnpike-dev/turnpike/tests/wasmhost/wasmbuild"
+)
+
+// The decision benchmarks run one request at a time through one VM of the
+// wazero host: create the stream, request headers, response headers (the
+// filter adds its rate-limit headers there), done/log/delete. They report,
+// besides ns/op and the host's allocs/op:
+//
+//	p50-ns, p99-ns   latency of single requests (the mean hides the GC tail)
+//	guest-allocs/op  allocations inside the VM (the guest's runtime.MemStats),
+//	                 which the host cannot see in allocs/op
+//	lookups/op, quota-calls/op  sidecar calls per request (fake sidecar)
+//
+// The floor is the same lifecycle through a filter whose callbacks all
+// continue (testdata/noop), same toolchain, same bindings.
+
+const guestMallocs = "turnpike.bench.guest_mallocs"
+
+// benchWasm builds the filter with the turnpike_bench tag (benchstats.go:
+// the guest malloc gauge), cached by source like filterWasm.
+func benchWasm(b *testing.B, dir string) string {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	path, err := wasmbuild.Build(ctx, dir, wasmbuild.Options{Env: []string{"GOFLAGS=-tags=turnpike_bench"}})
+	if err != nil {
+		b.Fatalf("building %s: %v", dir, err)
+	}
+	return path
+}
+
+func startBench(b *testing.B, sc *fakeSidecar, extra string) *wasmhost.Host {
+	b.Helper()
+	cfg := `{"sidecar":{"token":"test-token","timeout_ms":2000},"sync_interval_ms":1000` + extra + `}`
+	h, err := wasmhost.New(context.Background(), wasmhost.Config{
+		WasmFile:     benchWasm(b, "."),
+		PluginConfig: []byte(cfg),
+		Clusters:     map[string]string{"turnpike-sidecar": sc.srv.URL},
+	})
+	if err != nil {
+		b.Fatalf("loading the filter: %v", err)
+	}
+	b.Cleanup(func() { _ = h.Close(context.Background()) })
+	syncNow(b, h)
+	return h
+}
+
+// decide runs one request to the end and returns its status (200 when
+// forwarded).
+func decide(b *testing.B, vm *wasmhost.VM, hdrs wasmhost.Headers) int {
+	s := vm.NewStream()
+	defer s.Close()
+	res := s.RequestHeaders(hdrs, true)
+	if res.Action == wasmhost.ActionPause {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var err error
+		res, err = s.Wait(ctx)
+		cancel()
+		if err != nil {
+			b.Fatalf("request still paused: %v", err)
+		}
+	}
+	switch res.Action {
+	case wasmhost.ActionLocalReply:
+		return res.Reply.Status
+	case wasmhost.ActionContinue:
+		s.ResponseHeaders(wasmhost.Headers{{":status", "200"}, {"content-length", "2"}}, true)
+		return 200
+	}
+	b.Fatalf("unexpected action %v (VM error %v)", res.Action, vm.Err())
+	return 0
+}
+
+// measure is the benchmark loop shared by every case: it checks each
+// answer, records each request's latency, then counts guest allocations
+// over a fixed number of extra requests.
+// sc, when set, is the sidecar whose calls per request are reported.
+func measure(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, hdrs wasmhost.Headers, want int) {
+	vm := h.VM(0)
+	for range 100 { // warm: session cached, buckets and effective session built
+		if got := decide(b, vm, hdrs); got != want {
+			b.Fatalf("status %d, want %d", got, want)
+		}
+	}
+	var lat loadgen.Histogram
+	var lookups, quotas int64
+	if sc != nil {
+		lookups, quotas = sc.lookups.Load(), sc.quotaCalls.Load()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		got := decide(b, vm, hdrs)
+		lat.Record(time.Since(t0))
+		if got != want {
+			b.Fatalf("status %d, want %d", got, want)
+		}
+	}
+	b.StopTimer()
+	if sc != nil {
+		b.ReportMetric(float64(sc.lookups.Load()-lookups)/float64(b.N), "lookups/op")
+		b.ReportMetric(float64(sc.quotaCalls.Load()-quotas)/float64(b.N), "quota-calls/op")
+	}
+	b.ReportMetric(float64(lat.Quantile(0.5).Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat.Quantile(0.99).Nanoseconds()), "p99-ns")
+	b.ReportMetric(guestAllocsPerRequest(b, h, func() { decide(b, vm, hdrs) }), "guest-allocs/op")
+}
+
+// guestAllocsPerRequest reads the guest malloc gauge around n requests.
+// Each reading is a tick (the gauge is set at its start), and a tick of the
+// filter also polls the sidecar, so the cost of one tick cycle is measured
+// with no requests in between and subtracted.
+func guestAllocsPerRequest(b *testing.B, h *wasmhost.Host, request func()) float64 {
+	const n = 1000
+	read := func() int64 {
+		syncNow(b, h)
+		m, ok := h.Metric(guestMallocs)
+		if !ok {
+			b.Fatalf("the module does not publish %s: was it built with -tags turnpike_bench?", guestMallocs)
+		}
+		return m.Value
+	}
+	g0 := read()
+	g1 := read()
+	for range n {
+		request()
+	}
+	g2 := read()
+	return float64((g2-g1)-(g1-g0)) / n
+}
+
+func BenchmarkDecision(b *testing.B) {
+	sc := newFakeSidecar(b)
+	sc.putAPI(apiJSON)
+	// Rates high enough that a benchmark never runs the bucket dry.
+	sc.putKey("warm-key", session(`"rate":1000000000,"per":1`))
+	sc.putKey("quota-key", session(`"rate":1000000000,"per":1,"quota_max":1000000000000,"quota_renewal_rate":3600`))
+	var urls []string
+	for i := range 9 {
+		urls = append(urls, `{"url":"/api1/other`+string(rune('a'+i))+`/{id}","methods":["GET"]}`)
+	}
+	urls = append(urls, `{"url":"/api1/items/{id}","methods":["GET","POST"]}`)
+	sc.putKey("url-key", `{"org_id":"org1","rate":1000000000,"per":1,"access_rights":{"api1":{"api_id":"api1",
+		"versions":["Default"],"allowed_urls":[`+strings.Join(urls, ",")+`]}}}`)
+
+	b.Run("noop-floor", func(b *testing.B) {
+		h, err := wasmhost.New(context.Background(), wasmhost.Config{WasmFile: benchWasm(b, "testdata/noop")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = h.Close(context.Background()) })
+		measure(b, h, nil, request("/api1/x", "warm-key"), 200)
+	})
+	h := startBench(b, sc, "")
+	for _, tc := range []struct {
+		name string
+		hdrs wasmhost.Headers
+		want int
+	}{
+		{"warm-rate-limit", request("/api1/x", "warm-key"), 200},
+		{"quota-exact", request("/api1/x", "quota-key"), 200},
+		{"missing-key", request("/api1/x", ""), 401},
+		{"unknown-key", request("/api1/x", "no-such-key"), 403},
+		{"allowed-urls", request("/api1/items/42", "url-key"), 200},
+	} {
+		b.Run(tc.name, func(b *testing.B) { measure(b, h, sc, tc.hdrs, tc.want) })
+	}
+}

@@ -1,0 +1,48 @@
+//go:build wasip1 && turnpike_bench
+
+package main
+
+import (
+	"runtime"
+
+	"github.com/turnpike-dev/turnpike/filter/internal/plugin"
+	"github.com/turnpike-dev/turnpike/filter/proxywasm"
+)
+
+// This file is compiled only into the benchmark build of the filter
+// (-tags turnpike_bench, see bench_test.go); filter.wasm never contains it.
+// It publishes the guest's malloc count as the gauge
+// turnpike.bench.guest_mallocs at the start of every tick, so a benchmark
+// can count the allocations the filter makes per request inside the VM,
+// which the host's allocs/op cannot see.
+//
+// Its init must run after main.go's (Go runs a package's files' init
+// functions in file-name order) (main.go < main_bench.go) so that it replaces the registration; the
+// benchmarks fail when the gauge is missing, so a rename cannot silently
+// turn it off.
+func init() { proxywasm.SetVMContext(benchVM{plugin.VM{}}) }
+
+type benchVM struct{ proxywasm.VMContext }
+
+func (v benchVM) NewPluginContext(id uint32) proxywasm.PluginContext {
+	return &benchRoot{PluginContext: v.VMContext.NewPluginContext(id)}
+}
+
+type benchRoot struct {
+	proxywasm.PluginContext
+	mallocs  proxywasm.MetricGauge
+	reported int64
+}
+
+func (r *benchRoot) OnPluginStart(size int) bool {
+	r.mallocs = proxywasm.DefineGaugeMetric("turnpike.bench.guest_mallocs")
+	return r.PluginContext.OnPluginStart(size)
+}
+
+func (r *benchRoot) OnTick() {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	r.mallocs.Add(int64(m.Mallocs) - r.reported)
+	r.reported = int64(m.Mallocs)
+	r.PluginContext.OnTick()
+}
