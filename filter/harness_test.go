@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -117,6 +118,16 @@ func request(path, key string) wasmhost.Headers {
 // answer through the filter when the request was forwarded.
 func do(t testing.TB, h *wasmhost.Host, hdrs wasmhost.Headers) outcome {
 	t.Helper()
+	o, err := try(h, hdrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// try is do for goroutines, which must not call t.Fatal: it returns what
+// went wrong instead.
+func try(h *wasmhost.Host, hdrs wasmhost.Headers) (outcome, error) {
 	s := h.NewStream()
 	defer s.Close()
 	res := s.RequestHeaders(hdrs, true)
@@ -125,21 +136,20 @@ func do(t testing.TB, h *wasmhost.Host, hdrs wasmhost.Headers) outcome {
 		defer cancel()
 		var err error
 		if res, err = s.Wait(ctx); err != nil {
-			t.Fatalf("request still paused: %v", err)
+			return outcome{}, fmt.Errorf("request still paused: %w", err)
 		}
 	}
 	switch res.Action {
 	case wasmhost.ActionLocalReply:
-		return outcome{status: res.Reply.Status, headers: res.Reply.Headers, body: string(res.Reply.Body)}
+		return outcome{status: res.Reply.Status, headers: res.Reply.Headers, body: string(res.Reply.Body)}, nil
 	case wasmhost.ActionContinue:
 		req := s.Request().Headers
 		if r := s.ResponseHeaders(wasmhost.Headers{{":status", "200"}}, true); r.Action != wasmhost.ActionContinue {
-			t.Fatalf("response headers: %v", r.Action)
+			return outcome{}, fmt.Errorf("response headers: %v", r.Action)
 		}
-		return outcome{status: 200, headers: s.Response().Headers, req: req}
+		return outcome{status: 200, headers: s.Response().Headers, req: req}, nil
 	}
-	t.Fatalf("unexpected action %v", res.Action)
-	return outcome{}
+	return outcome{}, fmt.Errorf("unexpected action %v", res.Action)
 }
 
 // requireStatus sends the same request n times and fails on the first
@@ -187,9 +197,11 @@ func burst(t testing.TB, h *wasmhost.Host, hdrs wasmhost.Headers, clients, each 
 		go func() {
 			defer wg.Done()
 			for range each {
-				o := do(t, h, hdrs)
+				o, err := try(h, hdrs)
 				mu.Lock()
 				switch {
+				case err != nil:
+					res.others = append(res.others, "error: "+err.Error())
 				case o.status == 200:
 					res.admitted++
 				case o.status == 403 && o.body == errorBody("Quota exceeded"):
