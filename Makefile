@@ -41,6 +41,8 @@ test: deps lint build
 	@echo "--- filter.wasm: imports, checked against proxy-wasm ABI 0.2.1 and WASI preview1"
 	$(GO) test -count=1 -run '^TestWasmModuleMatchesABI$$' -v ./filter/
 	$(GO) test -count=1 $(TESTFLAGS) ./...
+	@echo "--- every benchmark once (-benchtime=1x), so none can rot"
+	@$(MAKE) --no-print-directory bench-smoke
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
