@@ -3,7 +3,6 @@
 GO      ?= go
 OUT     := build/out
 WASM    := $(OUT)/filter.wasm
-BINS    := turnpike-sidecar turnpike-gateway
 # Go test flags; e.g. `make test TESTFLAGS=-race` or `TESTFLAGS='-run Quota -v'`.
 TESTFLAGS ?=
 # Redis URL for `make run`; empty: the sidecar's embedded in-memory store.
