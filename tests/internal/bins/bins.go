@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 
 	"github.com/turnpike-dev/turnpike/tests/testenv"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost/wasmbuild"
@@ -27,7 +26,7 @@ const (
 // path of each binary by package.
 func Build(ctx context.Context, dir string, pkgs ...string) (map[string]string, error) {
 	args := append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)
-	cmd := exec.CommandContext(ctx, goTool(), args...)
+	cmd := exec.CommandContext(ctx, wasmbuild.GoTool(), args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build %v: %v\n%s", pkgs, err, out)
 	}
@@ -49,16 +48,4 @@ func FilterWasm(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return wasmbuild.Build(ctx, filepath.Join(root, "filter"), wasmbuild.Options{})
-}
-
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

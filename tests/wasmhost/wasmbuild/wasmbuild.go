@@ -87,7 +87,7 @@ func build(ctx context.Context, dir string, opts Options) (string, error) {
 		args = append(args, "-buildmode=c-shared")
 	}
 	args = append(args, ".")
-	cmd := exec.CommandContext(ctx, goTool(), args...)
+	cmd := exec.CommandContext(ctx, GoTool(), args...)
 	cmd.Dir = dir
 	cmd.Env = append(wasmEnv(), opts.Env...)
 	var stderr bytes.Buffer
@@ -102,7 +102,9 @@ func build(ctx context.Context, dir string, opts Options) (string, error) {
 	return out, nil
 }
 
-func goTool() string {
+// GoTool is the go command of the toolchain running the tests (so a test
+// binary builds with its own Go version), or "go" from PATH.
+func GoTool() string {
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
 		return p
 	}
@@ -131,7 +133,7 @@ type listedPackage struct {
 // non-standard package in the import graph; a change in a dependency (e.g. the proxy-wasm
 // bindings) therefore triggers a rebuild.
 func sourceHash(ctx context.Context, dir string, opts Options) (string, error) {
-	cmd := exec.CommandContext(ctx, goTool(), "list", "-deps", "-json=Dir,ImportPath,Standard,GoFiles,EmbedFiles,Error", ".")
+	cmd := exec.CommandContext(ctx, GoTool(), "list", "-deps", "-json=Dir,ImportPath,Standard,GoFiles,EmbedFiles,Error", ".")
 	cmd.Dir = dir
 	cmd.Env = append(wasmEnv(), opts.Env...)
 	var stdout, stderr bytes.Buffer
