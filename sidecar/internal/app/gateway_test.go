@@ -104,6 +104,7 @@ func TestKeyValidation(t *testing.T) {
 	}{
 		{"malformed JSON", "POST", "/tyk/keys", `{"rate":`, 400, "Request malformed"},
 		{"empty body", "POST", "/tyk/keys", ``, 400, "Request malformed: empty body"},
+		{"invalid UTF-8", "POST", "/tyk/keys", "{\"alias\":\"\xff\"}", 400, "Request malformed: body is not valid UTF-8"},
 		{"wrong type", "POST", "/tyk/keys", `{"rate":"fast",` + rights + `}`, 400, `field \"rate\"`},
 		{"unknown policy", "POST", "/tyk/keys", `{"apply_policies":["gold","nope"]}`, 400, `Policy not found: \"nope\"`},
 		{"bad regex", "POST", "/tyk/keys/create", `{"access_rights":{"api1":{"allowed_urls":[{"url":"(","methods":["GET"]}]}}}`, 400, `invalid pattern \"(\"`},

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
@@ -150,6 +151,11 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	case len(strings.TrimSpace(string(body))) == 0:
 		writeError(w, http.StatusBadRequest, msgMalformed+": empty body")
+		return nil, false
+	case !utf8.Valid(body):
+		// JSON is UTF-8 (RFC 8259); storing other bytes would hand every
+		// reader of the key or policy a document it may refuse.
+		writeError(w, http.StatusBadRequest, msgMalformed+": body is not valid UTF-8")
 		return nil, false
 	}
 	return body, true
