@@ -40,7 +40,7 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("malformed JSON", func(t *testing.T) {
 		for _, w := range writes {
-			for _, body := range []string{`{"org_id":`, `not json`, `[1,2,3]`, `"text"`, `{"org_id":7}`, `{"org_id":["org1"]}`, ` `} {
+			for _, body := range []string{`{"org_id":`, `not json`, `[1,2,3]`, `"text"`, `{"org_id":7}`, `{"org_id":["org1"]}`, ` `, "{\"alias\":\"\xff\"}"} {
 				r := e.api(w.method, w.path, body)
 				var env struct{ Status, Message string }
 				if err := json.Unmarshal([]byte(r.body), &env); err != nil || r.status != 400 ||
