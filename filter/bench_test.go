@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/tests/loadgen"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost/wasmbuild"
@@ -178,4 +180,46 @@ func BenchmarkDecision(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) { measure(b, h, sc, tc.hdrs, tc.want) })
 	}
+}
+
+// BenchmarkSessionCacheMemory is the memory scenario of BENCHMARKS.md §4 in
+// one VM: b.N requests over b.N/10 distinct keys (key i mod keys, so every
+// pass touches every key and, past the session cache's size, every request
+// misses the VM cache and decodes the session from shared data), with the
+// default configuration and the full (classic) session JSON the real sidecar
+// returns. It reports the VM's linear memory (the guest heap's high-water
+// mark, what a proxy pays per VM), the live heap after a forced collection,
+// and that live heap per cached session.
+//
+//	go test -run '^$' -bench BenchmarkSessionCacheMemory -benchtime=1000000x ./filter/
+func BenchmarkSessionCacheMemory(b *testing.B) {
+	const cacheSize = 10000 // config.Default().CacheSize
+	nkeys := max(b.N/10, 1)
+	sc := newFakeSidecar(b)
+	sc.putAPI(apiJSON)
+	s, err := model.DecodeSession([]byte(session(`"rate":1000,"per":1,"quota_max":-1`)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	classic := string(s.AppendJSON(nil))
+	keys := make([]wasmhost.Headers, nkeys)
+	for i := range keys {
+		k := "mem-" + strconv.Itoa(i)
+		sc.putKey(k, classic)
+		keys[i] = request("/api1/x", k)
+	}
+	h := startBench(b, sc, "")
+	vm := h.VM(0)
+	b.ResetTimer()
+	for i := range b.N {
+		if got := decide(b, vm, keys[i%nkeys]); got != 200 {
+			b.Fatalf("request %d: status %d", i, got)
+		}
+	}
+	b.StopTimer()
+	syncNow(b, h)
+	live := float64(metric(b, h, "turnpike.bench.heap_live_bytes"))
+	b.ReportMetric(float64(vm.MemorySize())/(1<<20), "linear-MiB")
+	b.ReportMetric(live/(1<<20), "live-MiB")
+	b.ReportMetric(live/float64(min(nkeys, cacheSize)), "live-B/session")
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"runtime"
+	"runtime/metrics"
 
 	"github.com/turnpike-dev/turnpike/filter/internal/plugin"
 	"github.com/turnpike-dev/turnpike/filter/proxywasm"
@@ -11,10 +12,14 @@ import (
 
 // This file is compiled only into the benchmark build of the filter
 // (-tags turnpike_bench, see bench_test.go); filter.wasm never contains it.
-// It publishes the guest's malloc count as the gauge
-// turnpike.bench.guest_mallocs at the start of every tick, so a benchmark
-// can count the allocations the filter makes per request inside the VM,
-// which the host's allocs/op cannot see.
+// At the start of every tick it publishes, as gauges, the guest's malloc
+// count (turnpike.bench.guest_mallocs), so a benchmark can count the
+// allocations the filter makes per request inside the VM, which the host's
+// allocs/op cannot see; and the heap marked live by the last collection
+// (turnpike.bench.heap_live_bytes), so a benchmark can tell the bytes the
+// filter keeps (its caches) from the garbage that only raises the
+// high-water mark of linear memory. It forces no collection, so it does not
+// change the memory it measures.
 //
 // Its init must run after main.go's (Go runs a package's files' init
 // functions in file-name order) (main.go < main_bench.go) so that it replaces the registration; the
@@ -30,12 +35,13 @@ func (v benchVM) NewPluginContext(id uint32) proxywasm.PluginContext {
 
 type benchRoot struct {
 	proxywasm.PluginContext
-	mallocs  proxywasm.MetricGauge
-	reported int64
+	mallocs, live          proxywasm.MetricGauge
+	reported, reportedLive int64
 }
 
 func (r *benchRoot) OnPluginStart(size int) bool {
 	r.mallocs = proxywasm.DefineGaugeMetric("turnpike.bench.guest_mallocs")
+	r.live = proxywasm.DefineGaugeMetric("turnpike.bench.heap_live_bytes")
 	return r.PluginContext.OnPluginStart(size)
 }
 
@@ -44,5 +50,11 @@ func (r *benchRoot) OnTick() {
 	runtime.ReadMemStats(&m)
 	r.mallocs.Add(int64(m.Mallocs) - r.reported)
 	r.reported = int64(m.Mallocs)
+	metrics.Read(liveSample[:])
+	live := int64(liveSample[0].Value.Uint64())
+	r.live.Add(live - r.reportedLive)
+	r.reportedLive = live
 	r.PluginContext.OnTick()
 }
+
+var liveSample = [...]metrics.Sample{{Name: "/gc/heap/live:bytes"}}

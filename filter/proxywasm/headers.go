@@ -58,6 +58,20 @@ func GetHeaderMapSize(mt MapType) (int, error) {
 	return int(size), nil
 }
 
+// getHeaderView is getHeaderValue without the copy: the string aliases
+// arena memory.
+func getHeaderView(mt MapType, key string) (string, error) {
+	var addr, size uint32
+	if err := statusError(proxyGetHeaderMapValue(mt, key, &addr, &size)); err != nil {
+		return "", err
+	}
+	v, err := hostBytes(addr, size)
+	if err != nil {
+		return "", err
+	}
+	return bytesView(v), nil
+}
+
 // Request headers.
 
 func GetHttpRequestHeaders() ([][2]string, error) { return getHeaderMap(MapTypeHttpRequestHeaders) }
@@ -65,6 +79,16 @@ func SetHttpRequestHeaders(h [][2]string) error   { return setHeaderMap(MapTypeH
 func GetHttpRequestHeader(key string) (string, error) {
 	return getHeaderValue(MapTypeHttpRequestHeaders, key)
 }
+
+// GetHttpRequestHeaderView is GetHttpRequestHeader without the copy, for the
+// per-request hot path: the result aliases memory the host wrote during this
+// callback and is only valid until the callback returns (like
+// GetSharedData's value). Clone it (strings.Clone) to keep it longer, e.g.
+// before returning ActionPause.
+func GetHttpRequestHeaderView(key string) (string, error) {
+	return getHeaderView(MapTypeHttpRequestHeaders, key)
+}
+
 func AddHttpRequestHeader(key, value string) error {
 	return addHeaderValue(MapTypeHttpRequestHeaders, key, value)
 }
@@ -109,6 +133,14 @@ func AddHttpResponseHeader(key, value string) error {
 func ReplaceHttpResponseHeader(key, value string) error {
 	return replaceHeaderValue(MapTypeHttpResponseHeaders, key, value)
 }
+
+// ReplaceHttpResponseHeaderBytes is ReplaceHttpResponseHeader with the value
+// as bytes, so a value formatted into a reused buffer needs no string copy:
+// the host copies it during the call.
+func ReplaceHttpResponseHeaderBytes(key string, value []byte) error {
+	return replaceHeaderValue(MapTypeHttpResponseHeaders, key, bytesView(value))
+}
+
 func RemoveHttpResponseHeader(key string) error {
 	return removeHeaderValue(MapTypeHttpResponseHeaders, key)
 }

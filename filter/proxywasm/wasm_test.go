@@ -104,6 +104,10 @@ func TestWasmHeadersRoundTrip(t *testing.T) {
 	if header(got, "x-remove") != "<absent>" || header(got, "x-added") != "1" {
 		t.Errorf("headers after rewrite: %q", got)
 	}
+	s.ResponseHeaders(wasmhost.Headers{{":status", "200"}}, true)
+	if v := header(s.Response().Headers, "x-bytes"); v != "n=42" {
+		t.Errorf("x-bytes (ReplaceHttpResponseHeaderBytes) = %q", v)
+	}
 	s.Close()
 
 	s = h.NewStream()

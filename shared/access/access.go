@@ -63,6 +63,11 @@ type Checker struct {
 
 	mu    sync.Mutex
 	cache *lru.Cache[string, compiled]
+	// patterns caches the same regexes by the pattern as stored (an
+	// allowed_urls url or an endpoint path) rather than as prepared: the
+	// options are fixed per Checker, so the raw text determines the regex,
+	// and a request need not prepare (allocate) every pattern it tests.
+	patterns *lru.Cache[string, compiled]
 }
 
 // compiled is a cache entry: a regex, or why it does not compile (cached
@@ -78,7 +83,23 @@ func NewChecker(opts Options) *Checker {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	return &Checker{opts: opts, cache: lru.New[string, compiled](size)}
+	return &Checker{opts: opts, cache: lru.New[string, compiled](size), patterns: lru.New[string, compiled](size)}
+}
+
+// pattern returns the compiled form of a stored pattern, prepared with
+// PreparePattern and this Checker's options.
+func (c *Checker) pattern(raw string) (*regexp.Regexp, error) {
+	c.mu.Lock()
+	e, ok := c.patterns.Get(raw)
+	c.mu.Unlock()
+	if ok {
+		return e.re, e.err
+	}
+	re, err := c.regexp(PreparePattern(raw, c.opts.PrefixMatching, c.opts.SuffixMatching))
+	c.mu.Lock()
+	c.patterns.Add(raw, compiled{re, err})
+	c.mu.Unlock()
+	return re, err
 }
 
 // regexp returns the compiled form of an already prepared pattern.
@@ -95,21 +116,6 @@ func (c *Checker) regexp(pattern string) (*regexp.Regexp, error) {
 	c.cache.Add(pattern, compiled{re, err})
 	c.mu.Unlock()
 	return re, err
-}
-
-// matches reports whether the prepared pattern matches any of paths; a
-// pattern that does not compile matches nothing.
-func (c *Checker) matches(pattern string, paths ...string) bool {
-	re, err := c.regexp(pattern)
-	if err != nil {
-		return false
-	}
-	for _, p := range paths {
-		if re.MatchString(p) {
-			return true
-		}
-	}
-	return false
 }
 
 // stripListenPath removes the API's listen path from path (Tyk's
@@ -191,15 +197,19 @@ func (c *Checker) CheckSession(s *model.Session, api *model.APIDefinition, r Req
 // exactly, and the pattern must match the full path (legacy) or, with
 // prefix matching, the stripped or the full path.
 func (c *Checker) urlAllowed(api *model.APIDefinition, specs []model.AccessSpec, r Request) bool {
-	paths := []string{r.Path}
+	stripped := ""
 	if c.opts.PrefixMatching {
-		paths = []string{c.stripListenPath(api, r.Path), r.Path}
+		stripped = c.stripListenPath(api, r.Path)
 	}
 	for _, spec := range specs {
 		if !slices.Contains(spec.Methods, r.Method) {
 			continue
 		}
-		if c.matches(PreparePattern(spec.URL, c.opts.PrefixMatching, c.opts.SuffixMatching), paths...) {
+		re, err := c.pattern(spec.URL)
+		if err != nil {
+			continue // a pattern that does not compile matches nothing
+		}
+		if c.opts.PrefixMatching && re.MatchString(stripped) || re.MatchString(r.Path) {
 			return true
 		}
 	}

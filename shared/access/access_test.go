@@ -436,6 +436,9 @@ func TestCacheIsBoundedAndConcurrent(t *testing.T) {
 	if n := c.cache.Len(); n > 4 {
 		t.Fatalf("cache holds %d patterns, bound 4", n)
 	}
+	if n := c.patterns.Len(); n > 4 {
+		t.Fatalf("cache of stored patterns holds %d, bound 4", n)
+	}
 }
 
 func TestValidateAccessRights(t *testing.T) {

@@ -72,7 +72,7 @@ func (c *Checker) EffectiveLimit(s *model.Session, api *model.APIDefinition, met
 			if !strings.EqualFold(m.Name, method) {
 				continue
 			}
-			if !c.matches(PreparePattern(ep.Path, c.opts.PrefixMatching, c.opts.SuffixMatching), stripped) {
+			if re, err := c.pattern(ep.Path); err != nil || !re.MatchString(stripped) {
 				break // the path is the same for every method of this endpoint
 			}
 			limit.Rate, limit.Per = m.Limit.Rate, m.Limit.Per

@@ -32,12 +32,16 @@ type httpContext struct {
 	root *Root
 	id   uint32
 
-	api     *model.APIDefinition
-	method  string
-	path    string // :path with the query string
-	version string
-	cred    route.Credential
-	hash    string
+	api *model.APIDefinition
+	// method, path (:path with the query string) and version start as
+	// views of the request headers, valid only during the callback that
+	// read them; detach copies them before the request pauses.
+	method   string
+	path     string
+	version  string
+	detached bool
+	cred     route.Credential
+	hash     string
 	// stale is an entry past its TTL, used if the refresh fails.
 	stale *sessionEntry
 
@@ -63,6 +67,32 @@ func requestHeader(name string) string {
 	return v
 }
 
+// headerView returns a request header without copying it: the result is
+// only valid until the current callback returns. Most requests are decided
+// within the callback, so copying the headers the decision reads would be
+// pure garbage; a request that pauses copies what it keeps (detach).
+func headerView(name string) string {
+	v, _ := proxywasm.GetHttpRequestHeaderView(name)
+	return v
+}
+
+// detach copies the header views the request keeps across a pause.
+func (h *httpContext) detach() {
+	if h.detached {
+		return
+	}
+	h.detached = true
+	h.method = strings.Clone(h.method)
+	h.path = strings.Clone(h.path)
+	h.version = strings.Clone(h.version)
+}
+
+// pause detaches the request from this callback's memory and pauses it.
+func (h *httpContext) pause() proxywasm.Action {
+	h.detach()
+	return proxywasm.ActionPause
+}
+
 // OnHttpRequestHeaders runs the decision pipeline.
 func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
 	r := h.root
@@ -76,9 +106,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
 		// No policies and API definitions yet: nothing can be decided.
 		return h.reply(unavailable(), outUnavailable)
 	}
-	h.method = requestHeader(":method")
-	h.path = requestHeader(":path")
-	api := r.snap.routes.Match(requestHeader(":authority"), h.path)
+	h.method = headerView(":method")
+	h.path = headerView(":path")
+	api := r.snap.routes.Match(headerView(":authority"), h.path)
 	if api == nil {
 		if r.cfg.RejectUnmatched {
 			return h.reply(replyNoAPI, outNoAPI)
@@ -92,12 +122,15 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
 		return proxywasm.ActionContinue
 	}
 	// Tyk checks the version before authentication.
-	h.version = route.Version(api, requestHeader, h.path)
+	h.version = route.Version(api, headerView, h.path)
 	if _, d := access.CheckVersion(api, h.version, time.Unix(0, now)); !d.Allowed() {
 		return h.reply(denied(d), d.Reason.String())
 	}
-	h.cred = route.Extract(&api.Auth, requestHeader, h.path)
+	h.cred = route.Extract(&api.Auth, headerView, h.path)
 	key := h.cred.Key
+	// The key is a view of this callback's memory and, once hashed, never
+	// needed again.
+	h.cred.Key = ""
 	if key == "" {
 		return h.reply(replyMissingKey, outMissingKey)
 	}
@@ -107,7 +140,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
 		(keys.LooksGenerated(key) && keys.Check(key) != nil) {
 		return h.reply(replyKeyNotFound, outKeyNotFound)
 	}
-	h.hash = keys.Hash(key)
+	h.hash = r.hashKey(key, now)
 
 	if e, ok := r.sessions.Get(h.hash, now); ok {
 		if e.stored == nil {
@@ -127,7 +160,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
 	if !r.startLookup(h.hash, h.id) {
 		return h.lookupFailed(now)
 	}
-	return proxywasm.ActionPause
+	return h.pause()
 }
 
 // continueWithSession resumes the pipeline after a lookup (in the call's
@@ -187,11 +220,7 @@ func (h *httpContext) decide(e *sessionEntry, now int64) proxywasm.Action {
 	h.eff, h.limit = s, limit
 
 	if !h.api.DisableRateLimit && limit.RateLimited() {
-		scope := limit.Scope
-		if limit.EndpointKey != "" {
-			scope += "#" + limit.EndpointKey
-		}
-		res, ok := h.take(shm.BucketKey(h.hash, scope), ratelimit.Limit{Rate: limit.Rate, Per: limit.Per}, now)
+		res, ok := h.take(eff.bucketKey(h.hash, limit), ratelimit.Limit{Rate: limit.Rate, Per: limit.Per}, now)
 		if !ok {
 			return h.reply(unavailable(), outUnavailable)
 		}
@@ -258,7 +287,7 @@ func (h *httpContext) reserveQuota(now int64) proxywasm.Action {
 		proxywasm.LogWarn("turnpike: quota call failed: " + err.Error())
 		return h.quotaFailed(now)
 	}
-	return proxywasm.ActionPause
+	return h.pause()
 }
 
 func (h *httpContext) onQuota(numHeaders, bodySize, _ int) {
@@ -376,22 +405,25 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) proxywasm.Action {
 	if !h.authorized {
 		return proxywasm.ActionContinue
 	}
-	cfg := &h.root.cfg
-	now := h.root.now()
+	r := h.root
+	cfg := &r.cfg
 	switch cfg.RateLimitHeaders {
 	case config.HeadersQuotas:
-		for _, kv := range h.quotaHeaders() {
-			_ = proxywasm.ReplaceHttpResponseHeader(kv[0], kv[1])
-		}
+		// Tyk's default, so on every response: formatted into the VM's
+		// scratch buffer rather than into three new strings.
+		limit, remaining, reset := h.quotaValues()
+		r.setResponseInt("x-ratelimit-limit", limit)
+		r.setResponseInt("x-ratelimit-remaining", max(remaining, 0))
+		r.setResponseInt("x-ratelimit-reset", reset)
 	case config.HeadersRateLimits:
 		if h.rated {
-			for _, kv := range h.rateHeaders(now) {
+			for _, kv := range h.rateHeaders(r.now()) {
 				_ = proxywasm.ReplaceHttpResponseHeader(kv[0], kv[1])
 			}
 		}
 	}
 	if cfg.IETFHeaders {
-		if pol, state := h.ietfHeaders(now); pol != "" {
+		if pol, state := h.ietfHeaders(r.now()); pol != "" {
 			_ = proxywasm.ReplaceHttpResponseHeader("ratelimit-policy", pol)
 			_ = proxywasm.ReplaceHttpResponseHeader("ratelimit", state)
 		}
@@ -399,19 +431,20 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) proxywasm.Action {
 	return proxywasm.ActionContinue
 }
 
-// quotaHeaders are Tyk's default X-RateLimit-* headers: the quota after
-// this request. Without an enforced quota they carry the session's stored
-// quota fields, as Tyk's do.
-func (h *httpContext) quotaHeaders() [][2]string {
-	limit, remaining, reset := h.limit.QuotaMax, h.eff.QuotaRemaining, h.eff.QuotaRenews
+// quotaValues are the values of Tyk's default X-RateLimit-* headers: the
+// quota after this request. Without an enforced quota they are the
+// session's stored quota fields, as Tyk's are.
+func (h *httpContext) quotaValues() (limit, remaining, reset int64) {
 	if h.quota.reserved {
-		limit, remaining, reset = h.quota.max, h.quota.remaining, h.quota.reset
+		return h.quota.max, h.quota.remaining, h.quota.reset
 	}
-	return [][2]string{
-		{"x-ratelimit-limit", strconv.FormatInt(limit, 10)},
-		{"x-ratelimit-remaining", strconv.FormatInt(max(remaining, 0), 10)},
-		{"x-ratelimit-reset", strconv.FormatInt(reset, 10)},
-	}
+	return h.limit.QuotaMax, h.eff.QuotaRemaining, h.eff.QuotaRenews
+}
+
+// setResponseInt sets a response header to a decimal integer.
+func (r *Root) setResponseInt(name string, v int64) {
+	r.scratch = strconv.AppendInt(r.scratch[:0], v, 10)
+	_ = proxywasm.ReplaceHttpResponseHeaderBytes(name, r.scratch)
 }
 
 // rateHeaders are Tyk 5.13's "rate_limits" headers: the rate, what the

@@ -117,12 +117,12 @@ func TestRateLimitHeaders(t *testing.T) {
 		rated: true,
 	}
 	// Without a reservation, Tyk's headers show the session's stored quota.
-	if got := h.quotaHeaders(); got[0][1] != "100" || got[1][1] != "3" || got[2][1] != "99" {
-		t.Errorf("session quota headers %v", got)
+	if l, rem, reset := h.quotaValues(); l != 100 || rem != 3 || reset != 99 {
+		t.Errorf("session quota headers %d %d %d", l, rem, reset)
 	}
 	h.quota = quotaGrant{reserved: true, max: 100, remaining: 42, reset: 1_700_003_600}
-	if got := h.quotaHeaders(); got[0][1] != "100" || got[1][1] != "42" || got[2][1] != "1700003600" {
-		t.Errorf("quota headers %v", got)
+	if l, rem, reset := h.quotaValues(); l != 100 || rem != 42 || reset != 1_700_003_600 {
+		t.Errorf("quota headers %d %d %d", l, rem, reset)
 	}
 	if got := h.rateHeaders(now); got[0][1] != "10" || got[1][1] != "9" || got[2][1] != "1700000001" {
 		t.Errorf("rate headers %v", got)

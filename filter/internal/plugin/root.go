@@ -49,6 +49,13 @@ type Root struct {
 	snapSeq uint64
 
 	sessions *cache.LRU[*sessionEntry]
+	// hashes maps raw keys to their hashes: SHA-256 and hex encoding are the
+	// largest part of a warm decision in the VM, and a warm key's hash never
+	// changes. Raw keys in VM memory are no new exposure (every request
+	// carries one); they are never logged.
+	hashes *cache.LRU[string]
+	// scratch is reused to format response header values.
+	scratch []byte
 	// recent remembers, per key hash, the sync cursor at which the key was
 	// last evicted, so a lookup that was answered before the change but
 	// arrives after it cannot install the old session again.
@@ -75,12 +82,28 @@ type sessionEntry struct {
 	// effective sessions per API id for snapshot effSeq: Apply runs once
 	// per key, API and snapshot, not per request.
 	effSeq uint64
-	eff    map[string]effective
+	eff    map[string]*effective
 }
 
 type effective struct {
 	s   *model.Session
 	err error // policy application failed: the key is treated as unknown
+	// bucket is the shared-data key of the rate-limit bucket of requests
+	// without a per-endpoint limit, built on first use rather than
+	// concatenated on every request.
+	bucket string
+}
+
+// bucketKey returns the bucket of a request with limit (the limit of this
+// effective session's API for the request).
+func (e *effective) bucketKey(hash string, limit access.Limit) string {
+	if limit.EndpointKey != "" {
+		return shm.BucketKey(hash, limit.Scope+"#"+limit.EndpointKey)
+	}
+	if e.bucket == "" {
+		e.bucket = shm.BucketKey(hash, limit.Scope)
+	}
+	return e.bucket
 }
 
 type lookup struct {
@@ -113,6 +136,7 @@ func (r *Root) OnPluginStart(int) bool {
 	r.store = hostStore{}
 	r.m = newMetrics()
 	r.sessions = cache.New[*sessionEntry](cfg.CacheSize)
+	r.hashes = cache.New[string](cfg.CacheSize)
 	r.recent = cache.New[string](recentSize)
 	r.lookups = map[string]*lookup{}
 	r.streams = map[uint32]*httpContext{}
@@ -138,8 +162,10 @@ func (r *Root) NewHttpContext(contextID uint32) proxywasm.HttpContext {
 	return h
 }
 
-// OnTick polls the sync feed and sweeps idle buckets.
+// OnTick polls the sync feed, sweeps idle buckets and runs an overdue
+// garbage collection (gc.go).
 func (r *Root) OnTick() {
+	collectIfBehind()
 	now := r.now()
 	// The tick period is the sync interval; a poll still in flight (slow
 	// sidecar) is not doubled up.

@@ -1,10 +1,13 @@
 package plugin
 
 import (
+	"math"
+	"strings"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/filter/proxywasm"
+	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/policy"
 )
@@ -140,9 +143,9 @@ func panicText(p any) string {
 
 // effective returns the policy-applied session of e for api under the
 // current snapshot, applying the policies at most once per snapshot.
-func (r *Root) effective(e *sessionEntry, api *model.APIDefinition) effective {
+func (r *Root) effective(e *sessionEntry, api *model.APIDefinition) *effective {
 	if e.effSeq != r.snap.seq || e.eff == nil {
-		e.effSeq, e.eff = r.snap.seq, make(map[string]effective, 1)
+		e.effSeq, e.eff = r.snap.seq, make(map[string]*effective, 1)
 	}
 	if eff, ok := e.eff[api.APIID]; ok {
 		return eff
@@ -155,7 +158,18 @@ func (r *Root) effective(e *sessionEntry, api *model.APIDefinition) effective {
 		guard = &api.OrgID
 	}
 	err := policy.Apply(s, r.snap.policies, guard)
-	eff := effective{s: s, err: err}
+	eff := &effective{s: s, err: err}
 	e.eff[api.APIID] = eff
 	return eff
+}
+
+// hashKey returns keys.Hash(key), from the per-VM cache when it can. key
+// may be a view of the request's memory: it is copied before it is kept.
+func (r *Root) hashKey(key string, now int64) string {
+	if h, ok := r.hashes.Get(key, now); ok {
+		return h
+	}
+	h := keys.Hash(key)
+	r.hashes.Put(strings.Clone(key), h, math.MaxInt64)
+	return h
 }

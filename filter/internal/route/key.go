@@ -46,7 +46,12 @@ func Extract(a *model.AuthConfig, header func(name string) string, path string) 
 	}
 	var c Credential
 	if !auth.DisableHeader {
-		h := strings.ToLower(name)
+		h := "authorization"
+		// The default name is spelt without an allocation: this runs on
+		// every request.
+		if !strings.EqualFold(name, h) {
+			h = strings.ToLower(name)
+		}
 		if v := header(h); v != "" {
 			c = Credential{v, Header, h}
 		}

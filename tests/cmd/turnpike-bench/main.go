@@ -37,7 +37,7 @@ type options struct {
 	quota                        int64
 	quotaClients                 int
 	role, addr, upstream         string
-	skipGoBench                  bool
+	skipGoBench, memoryOnly      bool
 }
 
 func parseFlags() *options {
@@ -59,6 +59,7 @@ func parseFlags() *options {
 	flag.Int64Var(&o.quota, "quota", 1000, "quota in the accuracy run")
 	flag.IntVar(&o.quotaClients, "quota-clients", 50, "concurrent clients in the quota accuracy run")
 	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "skip the go test benchmarks (for a quick look at the rest)")
+	flag.BoolVar(&o.memoryOnly, "memory-only", false, "run only the memory scenario and log its samples; the report is not written")
 	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")
 	flag.StringVar(&o.addr, "addr", "", "internal: listen address of -role")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: upstream URL of -role proxy")
@@ -108,6 +109,9 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if o.memoryOnly {
+		return runMemoryOnly(ctx, dir, o)
+	}
 	if !o.skipGoBench {
 		if r.vm, err = runGoBench(ctx, "./filter", "^BenchmarkDecision$", o.benchtime); err != nil {
 			return err
@@ -154,4 +158,20 @@ func run(ctx context.Context, o *options) error {
 	}
 	logf("wrote %s in %v", o.out, r.elapsed.Round(time.Second))
 	return nil
+}
+
+// runMemoryOnly runs the memory scenario alone (-memory-only), for working on
+// the filter's memory without the rest of the suite; its samples are logged.
+func runMemoryOnly(ctx context.Context, dir string, o *options) error {
+	e, err := startEnv(ctx, dir, o.binDir)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.seedAPI(ctx); err != nil {
+		return err
+	}
+	_, err = memoryScenario(ctx, e, o.wasm, memoryOpts{requests: o.memRequests, keys: o.memKeys,
+		workers: o.workers, concurrency: 8})
+	return err
 }

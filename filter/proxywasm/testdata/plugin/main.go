@@ -61,6 +61,12 @@ func (s *stream) OnHttpRequestHeaders(numHeaders int, _ bool) proxywasm.Action {
 		if _, err := proxywasm.GetHttpRequestHeader("x-absent"); err != proxywasm.ErrNotFound {
 			return s.fail("x-absent: " + errString(err))
 		}
+		if view, err := proxywasm.GetHttpRequestHeaderView(":path"); err != nil || view != path {
+			return s.fail("view of :path: " + view + " " + errString(err))
+		}
+		if _, err := proxywasm.GetHttpRequestHeaderView("x-absent"); err != proxywasm.ErrNotFound {
+			return s.fail("view of x-absent: " + errString(err))
+		}
 		_ = proxywasm.ReplaceHttpRequestHeader("x-seen", path+" "+strconv.Itoa(numHeaders)+" "+s.config)
 		_ = proxywasm.RemoveHttpRequestHeader("x-remove")
 		_ = proxywasm.AddHttpRequestHeader("x-added", "1")
@@ -119,6 +125,13 @@ func (s *stream) onAuth(numHeaders, bodySize, _ int) {
 		}
 	}
 	_ = proxywasm.SendHttpResponse(401, nil, body, -1)
+}
+
+func (s *stream) OnHttpResponseHeaders(int, bool) proxywasm.Action {
+	if s.mode == "rewrite" {
+		_ = proxywasm.ReplaceHttpResponseHeaderBytes("x-bytes", strconv.AppendInt([]byte("n="), 42, 10))
+	}
+	return proxywasm.ActionContinue
 }
 
 func (s *stream) OnHttpRequestBody(bodySize int, endOfStream bool) proxywasm.Action {

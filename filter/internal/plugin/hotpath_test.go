@@ -1,0 +1,74 @@
+package plugin
+
+import (
+	"runtime"
+	"testing"
+	"unsafe"
+
+	"github.com/turnpike-dev/turnpike/filter/internal/cache"
+	"github.com/turnpike-dev/turnpike/filter/proxywasm"
+	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/keys"
+)
+
+// view returns a string sharing b's memory, as header views share the
+// callback's arena.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func TestHashKeyCachesACopyOfTheKey(t *testing.T) {
+	r := &Root{hashes: cache.New[string](2)}
+	buf := []byte("key-one")
+	if got := r.hashKey(view(buf), 1); got != keys.Hash("key-one") {
+		t.Fatalf("hashKey = %q, want keys.Hash", got)
+	}
+	copy(buf, "key-two") // the arena is reused by the next callback
+	if got := r.hashKey("key-one", 2); got != keys.Hash("key-one") {
+		t.Fatalf("after the view changed: %q, want the hash of key-one", got)
+	}
+	if got := r.hashKey(view(buf), 3); got != keys.Hash("key-two") {
+		t.Fatalf("second key: %q", got)
+	}
+	if r.hashes.Len() != 2 {
+		t.Fatalf("%d cached hashes, want 2", r.hashes.Len())
+	}
+	r.hashKey("key-three", 4) // bounded: evicts the least recently used
+	if r.hashes.Len() != 2 {
+		t.Fatalf("%d cached hashes after overflow, want 2", r.hashes.Len())
+	}
+}
+
+func TestDetachCopiesHeaderViews(t *testing.T) {
+	method, path, version := []byte("PATCH"), []byte("/api1/x?a=1"), []byte("v2")
+	h := &httpContext{method: view(method), path: view(path), version: view(version)}
+	if h.pause() != proxywasm.ActionPause {
+		t.Fatal("pause did not pause")
+	}
+	copy(method, "XXXXX")
+	copy(path, "XXXXXXXXXXX")
+	copy(version, "XX")
+	if h.method != "PATCH" || h.path != "/api1/x?a=1" || h.version != "v2" {
+		t.Fatalf("kept views, not copies: %q %q %q", h.method, h.path, h.version)
+	}
+}
+
+func TestBucketKey(t *testing.T) {
+	e := &effective{}
+	if got := e.bucketKey("h", access.Limit{Scope: "s"}); got != "tp/r/h/s" {
+		t.Fatalf("bucket %q", got)
+	}
+	// Built once per effective session: the same string every request.
+	if got := e.bucketKey("h", access.Limit{Scope: "s"}); unsafe.StringData(got) != unsafe.StringData(e.bucket) {
+		t.Fatal("bucket key rebuilt")
+	}
+	// A per-endpoint limit has a bucket of its own.
+	if got := e.bucketKey("h", access.Limit{Scope: "s", EndpointKey: "ep"}); got != "tp/r/h/s#ep" {
+		t.Fatalf("endpoint bucket %q", got)
+	}
+}
+
+func TestCollectIfBehind(t *testing.T) {
+	runtime.GC()
+	if collectIfBehind() {
+		t.Fatal("collected right after a collection: the heap is below its goal")
+	}
+}
