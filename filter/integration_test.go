@@ -300,6 +300,33 @@ func TestSidecarDownAndBack(t *testing.T) {
 	requireStatus(t, h, request("/api1/x", "quota-key"), 1, 200, "quota after restart")
 }
 
+// TestOwnCreationDoesNotEvict: a key created while the filter runs appears
+// in the next sync as changed; the sessions read after that change must stay
+// cached, or the key would need a lookup (a 503 with the sidecar down)
+// right after it was served.
+func TestOwnCreationDoesNotEvict(t *testing.T) {
+	sc := newFakeSidecar(t)
+	sc.putAPI(apiJSON)
+	h := start(t, sc.srv.URL, 2, "")
+	syncNow(t, h) // every VM holds a feed cursor from before the key exists
+	sc.putKey("new-key", session(""))
+	requireStatus(t, h, request("/api1/x", "new-key"), 2, 200, "first use on each VM")
+	lookups, shared := sc.lookupsOf("new-key"), metric(t, h, "turnpike.cache.shared_hits")
+	syncNow(t, h) // the feed lists new-key as changed
+	sc.down.Store(true)
+	requireStatus(t, h, request("/api1/x", "new-key"), 4, 200, "cached key after its creation event")
+	if got := sc.lookupsOf("new-key"); got != lookups {
+		t.Errorf("the creation event evicted the key: %d lookups, want %d", got, lookups)
+	}
+	// Each VM still has its own copy: none fell back to shared data.
+	if got := metric(t, h, "turnpike.cache.shared_hits"); got != shared {
+		t.Errorf("VM caches evicted the key: %d shared-data hits, want %d", got, shared)
+	}
+	if got := metric(t, h, "turnpike.sync.evictions"); got != 0 {
+		t.Errorf("turnpike.sync.evictions = %d, want 0", got)
+	}
+}
+
 func TestQuotaOpenModeCountsLocally(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)

@@ -338,12 +338,22 @@ func (r *Root) applySync(resp *syncResponse, now int64) {
 		r.m.snapshots.Increment(1)
 	}
 	keep := now + int64(r.recentTTL())
+	evicted := 0
 	for _, hash := range resp.keys {
-		r.sessions.Delete(hash)
 		r.recent.Put(hash, resp.cursor, keep)
-		shm.Tombstone(r.store, hash)
+		shm.Tombstone(r.store, hash, resp.cursor)
+		// An entry read at or after the batch's cursor already shows every
+		// change in it (a key's own creation, typically): evicting it would
+		// cost a lookup and, with the sidecar down, a 503 for a key that
+		// was just served. The batch has one cursor, not one per key, so
+		// an entry read in the middle of the batch is evicted to be safe.
+		if e, ok := r.sessions.Get(hash, now); ok && shm.CompareCursors(e.cursor, resp.cursor) >= 0 {
+			continue
+		}
+		r.sessions.Delete(hash)
+		evicted++
 	}
-	r.m.evictions.Increment(uint64(len(resp.keys)))
+	r.m.evictions.Increment(uint64(evicted))
 	r.sync.cursor = resp.cursor
 }
 

@@ -212,13 +212,18 @@ func PutSession(st Store, keyHash string, s Session) error {
 	return st.Set(key, AppendSession(nil, s), cas)
 }
 
-// Tombstone empties the session entry of keyHash if there is one, so no VM
-// picks the old session up again. Missing keys are left missing: writing
-// them would let a flood of changed-key events grow shared data.
-func Tombstone(st Store, keyHash string) {
+// Tombstone empties the session entry of keyHash, so no VM picks the old
+// session up again, unless the entry was read at or after cursor (the feed
+// position of the change): then it already shows the change. Missing keys
+// are left missing: writing them would let a flood of changed-key events
+// grow shared data.
+func Tombstone(st Store, keyHash, cursor string) {
 	key := SessionKey(keyHash)
 	val, cas, err := st.Get(key)
 	if err != nil || len(val) == 0 {
+		return
+	}
+	if s, ok := DecodeSession(val); ok && CompareCursors(s.Cursor, cursor) >= 0 {
 		return
 	}
 	_ = st.Set(key, nil, cas) // on a race the winner was a fresher fetch

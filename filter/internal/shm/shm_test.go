@@ -164,12 +164,18 @@ func TestSessionEntries(t *testing.T) {
 	if out, _ = DecodeSession(val); out.Cursor != "1700-5" {
 		t.Fatalf("older fetch won: %+v", out)
 	}
-	Tombstone(st, "h")
+	// A change the entry was read after (cursor 1700-5 >= 1700-5) keeps it.
+	Tombstone(st, "h", "1700-5")
+	val, _, _ = st.Get(SessionKey("h"))
+	if out, ok := DecodeSession(val); !ok || out.Cursor != "1700-5" {
+		t.Fatalf("an entry read after the change was tombstoned: %+v %v", out, ok)
+	}
+	Tombstone(st, "h", "1700-6")
 	val, _, _ = st.Get(SessionKey("h"))
 	if _, ok := DecodeSession(val); ok {
 		t.Fatal("tombstoned entry still decodes")
 	}
-	Tombstone(st, "never-seen")
+	Tombstone(st, "never-seen", "1700-6")
 	if _, _, err := st.Get(SessionKey("never-seen")); err != ErrNotFound {
 		t.Fatal("Tombstone created a missing key")
 	}
