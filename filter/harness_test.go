@@ -222,9 +222,16 @@ func burst(t testing.TB, h *wasmhost.Host, hdrs wasmhost.Headers, clients, each 
 func errorBody(msg string) string { return "{\n    \"error\": \"" + msg + "\"\n}" }
 
 // metric is the value of the named counter or gauge (one metric per name
-// across VMs, as in Envoy), 0 if no VM defined it.
+// across VMs, as in Envoy), 0 if no VM defined it. The filter hands its
+// counts to the host once per tick, so metric ticks first (syncNow).
 func metric(t testing.TB, h *wasmhost.Host, name string) int64 {
 	t.Helper()
+	syncNow(t, h)
+	return hostMetric(h, name)
+}
+
+// hostMetric is the value the host holds now, without a tick.
+func hostMetric(h *wasmhost.Host, name string) int64 {
 	m, ok := h.Metric(name)
 	if !ok {
 		return 0

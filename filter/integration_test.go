@@ -347,6 +347,30 @@ func TestQuotaOpenModeCountsLocally(t *testing.T) {
 	}
 }
 
+// TestMetricsReachTheHostOnTick: counters are gathered in the VM and added
+// to the host's at the next tick (a host call per request saved), so the
+// host lags by at most one tick and loses nothing.
+func TestMetricsReachTheHostOnTick(t *testing.T) {
+	sc := newFakeSidecar(t)
+	sc.putAPI(apiJSON)
+	sc.putKey("counted-key", session(""))
+	h := start(t, sc.srv.URL, 2, "")
+	const name = "turnpike.decision.allowed"
+	before := hostMetric(h, name)
+	requireStatus(t, h, request("/api1/x", "counted-key"), 5, 200, "counted requests")
+	if got := hostMetric(h, name); got != before {
+		t.Errorf("before a tick the host has %d allowed, want the old %d", got, before)
+	}
+	syncNow(t, h)
+	if got := hostMetric(h, name); got != before+5 {
+		t.Errorf("after a tick the host has %d allowed, want %d", got, before+5)
+	}
+	syncNow(t, h) // a tick with nothing new adds nothing
+	if got := hostMetric(h, name); got != before+5 {
+		t.Errorf("after a second tick the host has %d allowed, want %d", got, before+5)
+	}
+}
+
 func TestConcurrentMissesMakeOneLookup(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)

@@ -143,7 +143,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
 	h.hash = r.hashKey(key, now)
 
 	if e, ok := r.sessions.Get(h.hash, now); ok {
-		if e.stored == nil {
+		if e.unknown() {
 			r.m.cacheNegative.Increment(1)
 			return h.reply(replyKeyNotFound, outKeyNotFound)
 		}
@@ -170,7 +170,7 @@ func (h *httpContext) continueWithSession(e *sessionEntry, failed bool, now int6
 	switch {
 	case failed:
 		act = h.lookupFailed(now)
-	case e.stored == nil:
+	case e.unknown():
 		act = h.reply(replyKeyNotFound, outKeyNotFound)
 	default:
 		act = h.decide(e, now)
@@ -248,7 +248,7 @@ func (h *httpContext) decide(e *sessionEntry, now int64) proxywasm.Action {
 // failed us, which is answered as unavailable rather than guessed.
 func (h *httpContext) take(key string, lim ratelimit.Limit, now int64) (ratelimit.Result, bool) {
 	r := h.root
-	res, err := shm.Take(r.store, key, lim, now)
+	res, err := shm.Take(r.store, &r.shmScratch, key, lim, now)
 	if err != nil {
 		proxywasm.LogError("turnpike: rate limit state: " + err.Error())
 		return res, false

@@ -30,41 +30,73 @@ const (
 	callSync   = "sync"
 )
 
-// metrics are this VM's counters, defined with proxy_define_metric. Envoy
-// sums counters of the same name across its worker VMs.
-type metrics struct {
-	decisions map[string]proxywasm.MetricCounter
-	calls     map[string]proxywasm.MetricCounter
-	failures  map[string]proxywasm.MetricCounter
+// counter is a host counter (proxy_define_metric) whose increments are
+// gathered in the VM and added to the host's value by flush, once per tick.
+// Every proxy_increment_metric is a crossing of the wasm boundary, and a
+// warm request counts twice (cache hit, outcome): batching takes two host
+// calls off each request for a delay of at most one tick in what the host
+// reports.
+type counter struct {
+	id      proxywasm.MetricCounter
+	pending uint64
+}
 
-	cacheHit      proxywasm.MetricCounter // per-VM cache
-	cacheShared   proxywasm.MetricCounter // found in shared data (another VM fetched it)
-	cacheMiss     proxywasm.MetricCounter // sidecar lookup needed
-	cacheNegative proxywasm.MetricCounter // unknown key answered from the negative cache
-	cacheStale    proxywasm.MetricCounter // stale session used because the sidecar failed
-	quotaLocal    proxywasm.MetricCounter // quota counted locally (open failure mode)
-	evictions     proxywasm.MetricCounter // sessions evicted by the sync feed
-	snapshots     proxywasm.MetricCounter // snapshots applied
+func newCounter(name string) *counter {
+	return &counter{id: proxywasm.DefineCounterMetric(name)}
+}
+
+// Increment counts n now; the host sees it at the next flush.
+func (c *counter) Increment(n uint64) { c.pending += n }
+
+func (c *counter) flush() {
+	if c.pending != 0 {
+		c.id.Increment(c.pending)
+		c.pending = 0
+	}
+}
+
+// metrics are this VM's counters. Envoy sums counters of the same name
+// across its worker VMs.
+type metrics struct {
+	decisions map[string]*counter
+	calls     map[string]*counter
+	failures  map[string]*counter
+
+	cacheHit      *counter // per-VM cache
+	cacheShared   *counter // found in shared data (another VM fetched it)
+	cacheMiss     *counter // sidecar lookup needed
+	cacheNegative *counter // unknown key answered from the negative cache
+	cacheStale    *counter // stale session used because the sidecar failed
+	quotaLocal    *counter // quota counted locally (open failure mode)
+	evictions     *counter // sessions evicted by the sync feed
+	snapshots     *counter // snapshots applied
+
+	// all lists every counter, in definition order, for flush.
+	all []*counter
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
-		decisions: map[string]proxywasm.MetricCounter{},
-		calls:     map[string]proxywasm.MetricCounter{},
-		failures:  map[string]proxywasm.MetricCounter{},
-
-		cacheHit:      proxywasm.DefineCounterMetric("turnpike.cache.hits"),
-		cacheShared:   proxywasm.DefineCounterMetric("turnpike.cache.shared_hits"),
-		cacheMiss:     proxywasm.DefineCounterMetric("turnpike.cache.misses"),
-		cacheNegative: proxywasm.DefineCounterMetric("turnpike.cache.negative_hits"),
-		cacheStale:    proxywasm.DefineCounterMetric("turnpike.cache.stale_hits"),
-		quotaLocal:    proxywasm.DefineCounterMetric("turnpike.quota.local"),
-		evictions:     proxywasm.DefineCounterMetric("turnpike.sync.evictions"),
-		snapshots:     proxywasm.DefineCounterMetric("turnpike.sync.snapshots"),
+		decisions: map[string]*counter{},
+		calls:     map[string]*counter{},
+		failures:  map[string]*counter{},
 	}
+	def := func(name string) *counter {
+		c := newCounter(name)
+		m.all = append(m.all, c)
+		return c
+	}
+	m.cacheHit = def("turnpike.cache.hits")
+	m.cacheShared = def("turnpike.cache.shared_hits")
+	m.cacheMiss = def("turnpike.cache.misses")
+	m.cacheNegative = def("turnpike.cache.negative_hits")
+	m.cacheStale = def("turnpike.cache.stale_hits")
+	m.quotaLocal = def("turnpike.quota.local")
+	m.evictions = def("turnpike.sync.evictions")
+	m.snapshots = def("turnpike.sync.snapshots")
 	for _, k := range []string{callLookup, callQuota, callSync} {
-		m.calls[k] = proxywasm.DefineCounterMetric("turnpike.sidecar.calls." + k)
-		m.failures[k] = proxywasm.DefineCounterMetric("turnpike.sidecar.failures." + k)
+		m.calls[k] = def("turnpike.sidecar.calls." + k)
+		m.failures[k] = def("turnpike.sidecar.failures." + k)
 	}
 	return m
 }
@@ -74,8 +106,16 @@ func newMetrics() *metrics {
 func (m *metrics) decision(outcome string) {
 	c, ok := m.decisions[outcome]
 	if !ok {
-		c = proxywasm.DefineCounterMetric("turnpike.decision." + outcome)
+		c = newCounter("turnpike.decision." + outcome)
 		m.decisions[outcome] = c
+		m.all = append(m.all, c)
 	}
 	c.Increment(1)
+}
+
+// flush adds what was counted since the last flush to the host's counters.
+func (m *metrics) flush() {
+	for _, c := range m.all {
+		c.flush()
+	}
 }

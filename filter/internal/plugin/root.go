@@ -56,6 +56,8 @@ type Root struct {
 	hashes *cache.LRU[string]
 	// scratch is reused to format response header values.
 	scratch []byte
+	// shmScratch is reused to encode bucket states.
+	shmScratch shm.Scratch
 	// recent remembers, per key hash, the sync cursor at which the key was
 	// last evicted, so a lookup that was answered before the change but
 	// arrives after it cannot install the old session again.
@@ -74,16 +76,31 @@ type Root struct {
 }
 
 // sessionEntry is a cached lookup result: a stored session (policies not
-// applied) or, with stored == nil, "unknown key".
+// applied) or, with json == nil, "unknown key".
+//
+// The stored session is kept as compact JSON (compactSession), not decoded:
+// it is only needed to apply policies, once per key, API and snapshot, and
+// decoded it would cost as much memory again as the effective session the
+// requests use. A session cache of 10,000 entries is most of a VM's heap.
 type sessionEntry struct {
-	stored  *model.Session
-	fetched int64 // unix ns
+	json    []byte // compact JSON of the stored session; nil: unknown key
+	fetched int64  // unix ns
 	cursor  string
-	// effective sessions per API id for snapshot effSeq: Apply runs once
-	// per key, API and snapshot, not per request.
+	// decoded is the stored session as decoded when the entry was made (to
+	// validate it), handed to the first effective session instead of being
+	// decoded again, and dropped then.
+	decoded *model.Session
+	// Effective sessions for snapshot effSeq: Apply runs once per key, API
+	// and snapshot, not per request. Nearly every key is used with one API,
+	// which gets the inline slot; a map per entry would cost more than the
+	// effective session's pointer.
 	effSeq uint64
-	eff    map[string]*effective
+	effAPI string
+	eff    *effective
+	more   map[string]*effective // further APIs
 }
+
+func (e *sessionEntry) unknown() bool { return e.json == nil }
 
 type effective struct {
 	s   *model.Session
@@ -151,6 +168,14 @@ func (r *Root) OnPluginStart(int) bool {
 	return true
 }
 
+// OnPluginDone hands the last counts to the host before the plugin goes.
+func (r *Root) OnPluginDone() bool {
+	if r.m != nil {
+		r.m.flush()
+	}
+	return true
+}
+
 // recentSize bounds the evicted-keys memory; an overflow only reopens the
 // narrow lookup-versus-delete race for the oldest entries.
 const recentSize = 16384
@@ -162,9 +187,11 @@ func (r *Root) NewHttpContext(contextID uint32) proxywasm.HttpContext {
 	return h
 }
 
-// OnTick polls the sync feed, sweeps idle buckets and runs an overdue
-// garbage collection (gc.go).
+// OnTick adds the counts of the last interval to the host's metrics, polls
+// the sync feed, sweeps idle buckets and runs an overdue garbage collection
+// (gc.go).
 func (r *Root) OnTick() {
+	r.m.flush()
 	collectIfBehind()
 	now := r.now()
 	// The tick period is the sync interval; a poll still in flight (slow

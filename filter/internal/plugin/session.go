@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"time"
@@ -32,11 +33,13 @@ func (r *Root) fromShared(hash string, now int64) *sessionEntry {
 		r.evictedAfter(hash, s.Cursor, now) {
 		return nil
 	}
+	// Decoded to validate it; the decoded session usually serves this very
+	// request. The JSON was compacted by the VM that stored it.
 	stored, err := model.DecodeSession(s.JSON)
 	if err != nil {
 		return nil
 	}
-	e := &sessionEntry{stored: stored, fetched: s.Fetched, cursor: s.Cursor}
+	e := &sessionEntry{json: bytes.Clone(s.JSON), decoded: stored, fetched: s.Fetched, cursor: s.Cursor}
 	r.sessions.Put(hash, e, s.Fetched+r.ttl()+r.maxStale())
 	return e
 }
@@ -80,13 +83,15 @@ func (r *Root) onLookup(hash string, numHeaders, bodySize int) {
 			e = &sessionEntry{fetched: now}
 			break
 		}
-		e = &sessionEntry{stored: stored, fetched: now, cursor: cursor}
+		compact := compactSession(body)
+		e = &sessionEntry{json: compact, decoded: stored, fetched: now, cursor: cursor}
 		if r.evictedAfter(hash, cursor, now) {
 			break // changed while we asked: serve this answer, cache nothing
 		}
 		r.sessions.Put(hash, e, now+r.ttl()+r.maxStale())
+		// Shared in compact form too: every VM that picks it up keeps it.
 		err = shm.PutSession(r.store, hash, shm.Session{
-			Fetched: now, Generation: shm.Generation(r.store), Cursor: cursor, JSON: body,
+			Fetched: now, Generation: shm.Generation(r.store), Cursor: cursor, JSON: compact,
 		})
 		if err != nil {
 			proxywasm.LogWarn("turnpike: sharing a session: " + err.Error())
@@ -144,13 +149,41 @@ func panicText(p any) string {
 // effective returns the policy-applied session of e for api under the
 // current snapshot, applying the policies at most once per snapshot.
 func (r *Root) effective(e *sessionEntry, api *model.APIDefinition) *effective {
-	if e.effSeq != r.snap.seq || e.eff == nil {
-		e.effSeq, e.eff = r.snap.seq, make(map[string]*effective, 1)
+	if e.effSeq != r.snap.seq {
+		e.effSeq, e.effAPI, e.eff, e.more = r.snap.seq, "", nil, nil
 	}
-	if eff, ok := e.eff[api.APIID]; ok {
+	if e.eff != nil && e.effAPI == api.APIID {
+		return e.eff
+	}
+	if eff, ok := e.more[api.APIID]; ok {
 		return eff
 	}
-	s := e.stored.Clone()
+	eff := r.applyPolicies(e, api)
+	if e.eff == nil {
+		e.effAPI, e.eff = api.APIID, eff
+	} else {
+		if e.more == nil {
+			e.more = make(map[string]*effective, 1)
+		}
+		e.more[api.APIID] = eff
+	}
+	return eff
+}
+
+// applyPolicies makes the effective session of e for api: a fresh decode
+// of the stored JSON (or the one decoded with the entry), with the
+// snapshot's policies applied in place.
+func (r *Root) applyPolicies(e *sessionEntry, api *model.APIDefinition) *effective {
+	s := e.decoded
+	e.decoded = nil
+	if s == nil {
+		var err error
+		if s, err = model.DecodeSession(e.json); err != nil {
+			// The JSON was validated when the entry was made: only a bug
+			// gets here, and the key is refused rather than guessed.
+			return &effective{err: err}
+		}
+	}
 	// Tyk checks policies against the API's organisation; an API without
 	// one imposes no check.
 	var guard *string
@@ -158,9 +191,7 @@ func (r *Root) effective(e *sessionEntry, api *model.APIDefinition) *effective {
 		guard = &api.OrgID
 	}
 	err := policy.Apply(s, r.snap.policies, guard)
-	eff := &effective{s: s, err: err}
-	e.eff[api.APIID] = eff
-	return eff
+	return &effective{s: s, err: err}
 }
 
 // hashKey returns keys.Hash(key), from the per-VM cache when it can. key

@@ -54,12 +54,22 @@ func BucketKey(keyHash, scope string) string {
 	return "tp/r/" + keyHash + "/" + scope
 }
 
+// Scratch is encoding space that one caller reuses across updates. A value
+// handed to Store.Set escapes to the heap (the compiler cannot see that no
+// Store keeps it), so encoding into a local array would allocate on every
+// admitted request; a VM keeps one Scratch and allocates nothing.
+type Scratch struct {
+	state [ratelimit.StateSize]byte
+}
+
 // Take admits one request against the bucket at key, exactly once across
 // all VMs: the state only changes through a successful compare-and-swap, and
 // a rejected request writes nothing. A bucket that cannot be decoded (junk,
-// or emptied by Sweep) counts as full.
-func Take(st Store, key string, lim ratelimit.Limit, now int64) (ratelimit.Result, error) {
-	var buf [ratelimit.StateSize]byte
+// or emptied by Sweep) counts as full. sc may be nil (a fresh one is used).
+func Take(st Store, sc *Scratch, key string, lim ratelimit.Limit, now int64) (ratelimit.Result, error) {
+	if sc == nil {
+		sc = new(Scratch)
+	}
 	for range MaxAttempts {
 		val, cas, err := st.Get(key)
 		switch {
@@ -73,7 +83,7 @@ func Take(st Store, key string, lim ratelimit.Limit, now int64) (ratelimit.Resul
 		if !res.Allowed || next == state {
 			return res, nil
 		}
-		enc, _ := next.AppendBinary(buf[:0])
+		enc, _ := next.AppendBinary(sc.state[:0])
 		err = st.Set(key, enc, cas)
 		if err == nil {
 			return res, nil

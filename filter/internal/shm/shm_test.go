@@ -65,7 +65,7 @@ func TestTakeIsExactAcrossConcurrentVMs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range perVM {
-				res, err := Take(st, BucketKey("h", ""), lim, now)
+				res, err := Take(st, nil, BucketKey("h", ""), lim, now)
 				if err != nil {
 					t.Error(err)
 					return
@@ -95,11 +95,11 @@ func TestTakeFirstInsertRace(t *testing.T) {
 		}
 		raced = true
 		st.beforeSet = nil
-		if res, err := Take(st, k, lim, 100); err != nil || !res.Allowed {
+		if res, err := Take(st, nil, k, lim, 100); err != nil || !res.Allowed {
 			t.Fatalf("racing VM: %+v %v", res, err)
 		}
 	}
-	res, err := Take(st, key, lim, 100)
+	res, err := Take(st, nil, key, lim, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestTakeContended(t *testing.T) {
 		st.entries[k] = entry{nil, st.next}
 		st.mu.Unlock()
 	}
-	if _, err := Take(st, "k", ratelimit.Limit{Rate: 5, Per: 1}, 1); err != ErrContended {
+	if _, err := Take(st, nil, "k", ratelimit.Limit{Rate: 5, Per: 1}, 1); err != ErrContended {
 		t.Fatalf("err = %v, want ErrContended", err)
 	}
 }
@@ -126,7 +126,7 @@ func TestSweepBucket(t *testing.T) {
 	st := newStore()
 	lim := ratelimit.Limit{Rate: 2, Per: 1}
 	key := BucketKey("h", "")
-	if _, err := Take(st, key, lim, 0); err != nil {
+	if _, err := Take(st, nil, key, lim, 0); err != nil {
 		t.Fatal(err)
 	}
 	if SweepBucket(st, key, 1e8) {
@@ -140,7 +140,7 @@ func TestSweepBucket(t *testing.T) {
 	}
 	// An emptied bucket behaves like a fresh one.
 	for i := range 3 {
-		res, _ := Take(st, key, lim, 3e9)
+		res, _ := Take(st, nil, key, lim, 3e9)
 		if res.Allowed != (i < 2) {
 			t.Fatalf("request %d after sweep: allowed=%v", i, res.Allowed)
 		}
@@ -238,5 +238,47 @@ func TestReserveIsExactAcrossConcurrentVMs(t *testing.T) {
 	// The window renews.
 	if res, _ := Reserve(st, QuotaKey("h", ""), 100, 3600, 1000+3600); res.Granted != 1 || res.Remaining != 99 {
 		t.Fatalf("after renewal: %+v", res)
+	}
+}
+
+// slotStore is a one-key Store that copies into fixed space, so that any
+// allocation AllocsPerRun sees is Take's own.
+type slotStore struct {
+	val [ratelimit.StateSize]byte
+	n   int
+	cas uint32
+}
+
+func (s *slotStore) Get(string) ([]byte, uint32, error) {
+	if s.cas == 0 {
+		return nil, 0, ErrNotFound
+	}
+	return s.val[:s.n], s.cas, nil
+}
+
+func (s *slotStore) Set(_ string, v []byte, cas uint32) error {
+	if s.cas != 0 && cas != s.cas {
+		return ErrCASMismatch
+	}
+	s.n = copy(s.val[:], v)
+	s.cas++
+	return nil
+}
+
+// An admitted request writes the bucket; with the caller's Scratch that
+// costs no allocation (the warm path runs it on every request).
+func TestTakeWithScratchDoesNotAllocate(t *testing.T) {
+	st := &slotStore{}
+	var sc Scratch
+	lim := ratelimit.Limit{Rate: 1e9, Per: 1}
+	now := int64(1)
+	allocs := testing.AllocsPerRun(100, func() {
+		now += 1e6
+		if res, err := Take(st, &sc, "k", lim, now); err != nil || !res.Allowed {
+			t.Fatalf("Take = %+v, %v", res, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Take allocates %.1f times per call with a Scratch", allocs)
 	}
 }
