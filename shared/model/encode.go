@@ -8,7 +8,8 @@ import (
 )
 
 // The encoders write Tyk's classic (≤5.11) JSON: what Go's encoding/json
-// makes of Tyk's structs, byte for byte. So:
+// makes of Tyk's structs, byte for byte. Sessions can also be written in the
+// compact form of Tyk 5.12 (AppendCompactJSON, see form). The classic form:
 //
 //   - every field is present, in Tyk's struct order, except access_rights'
 //     endpoints, which Tyk tags omitempty;
@@ -127,15 +128,35 @@ func appendRaw(dst []byte, v RawValue) []byte {
 	return append(dst, v...)
 }
 
-// object writes the members of one JSON object. Keys passed to key are the
-// fixed ASCII names of model fields and need no escaping.
+// form is how an object writes zero values.
+type form uint8
+
+const (
+	// classic is Tyk ≤5.11: every member present, nil maps, slices and
+	// pointers as null.
+	classic form = iota
+	// compact is Tyk 5.12's omitzero: a member whose value is zero (false,
+	// 0, "", a nil map, slice or pointer, a value struct all of whose members
+	// are zero) is left out. Empty non-nil maps and slices and non-nil
+	// pointers are kept: the decoders tell them from nil. A missing member
+	// decodes as its zero value, so both forms decode to the same value.
+	compact
+)
+
+// object writes the members of one JSON object in one form; objects nested
+// in it (open, inner) inherit the form. Keys passed to key are the fixed
+// ASCII names of model fields and need no escaping.
 type object struct {
-	b []byte
-	n int
+	b    []byte
+	n    int // members written
+	form form
+	// start is where the member holding this object begins in b, so close
+	// can take back a value struct that turned out to be zero.
+	start int
 }
 
-func beginObject(dst []byte) object {
-	return object{b: append(dst, '{')}
+func beginObject(dst []byte, f form) object {
+	return object{b: append(dst, '{'), form: f}
 }
 
 func (o *object) key(k string) {
@@ -152,29 +173,144 @@ func (o *object) end() []byte {
 	return append(o.b, '}')
 }
 
+// omit reports whether a member whose value is zero is left out.
+func (o *object) omit(zero bool) bool {
+	return zero && o.form == compact
+}
+
+// inner begins an object value at the end of dst, in o's form.
+func (o *object) inner(dst []byte) object {
+	return beginObject(dst, o.form)
+}
+
+// open begins member k, a value struct; close ends it. In the compact form
+// a struct none of whose members was written is zero, and close takes the
+// member back, key and all.
+func (o *object) open(k string) object {
+	start := len(o.b)
+	o.key(k)
+	c := o.inner(o.b)
+	c.start = start
+	return c
+}
+
+func (o *object) close(c object) {
+	if o.omit(c.n == 0) {
+		o.b = c.b[:c.start]
+		o.n--
+		return
+	}
+	o.b = c.end()
+}
+
+// null writes member k of a nil map, slice or pointer.
+func (o *object) null(k string) {
+	if o.omit(true) {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, "null"...)
+}
+
 func (o *object) str(k, v string) {
+	if o.omit(v == "") {
+		return
+	}
 	o.key(k)
 	o.b = AppendString(o.b, v)
 }
 
 func (o *object) bool(k string, v bool) {
+	if o.omit(!v) {
+		return
+	}
 	o.key(k)
 	o.b = appendBool(o.b, v)
 }
 
 func (o *object) int(k string, v int64) {
+	if o.omit(v == 0) {
+		return
+	}
 	o.key(k)
 	o.b = appendInt(o.b, v)
 }
 
+// float writes member k. -0 counts as non-zero: it decodes as -0, not as
+// the 0 of a missing member.
 func (o *object) float(k string, v float64) {
+	if o.omit(v == 0 && !math.Signbit(v)) {
+		return
+	}
 	o.key(k)
 	o.b = appendFloat(o.b, v)
 }
 
 func (o *object) strings(k string, v []string) {
+	if v == nil {
+		o.null(k)
+		return
+	}
 	o.key(k)
 	o.b = appendSlice(o.b, v, AppendString)
+}
+
+func (o *object) floats(k string, v []float64) {
+	if v == nil {
+		o.null(k)
+		return
+	}
+	o.key(k)
+	o.b = appendSlice(o.b, v, appendFloat)
+}
+
+// stringMap and rawMap write maps whose values are data: every entry is
+// kept, whatever its value.
+func (o *object) stringMap(k string, m map[string]string) {
+	if m == nil {
+		o.null(k)
+		return
+	}
+	o.key(k)
+	o.b = appendMap(o.b, m, AppendString)
+}
+
+func (o *object) rawMap(k string, m map[string]RawValue) {
+	if m == nil {
+		o.null(k)
+		return
+	}
+	o.key(k)
+	o.b = appendMap(o.b, m, appendRaw)
+}
+
+// objects writes member k, an array of structs each written by members
+// (which takes an empty object in o's form and returns it filled).
+// Elements are kept even when zero: they are positions.
+func objects[T any](o *object, k string, s []T, members func(object, T) object) {
+	if s == nil {
+		o.null(k)
+		return
+	}
+	o.key(k)
+	o.b = appendSlice(o.b, s, func(dst []byte, v T) []byte {
+		e := members(o.inner(dst), v)
+		return e.end()
+	})
+}
+
+// objectMap writes member k, a map of structs each written by members.
+// Entries are kept even when zero: their keys are data.
+func objectMap[T any](o *object, k string, m map[string]T, members func(object, T) object) {
+	if m == nil {
+		o.null(k)
+		return
+	}
+	o.key(k)
+	o.b = appendMap(o.b, m, func(dst []byte, v T) []byte {
+		e := members(o.inner(dst), v)
+		return e.end()
+	})
 }
 
 // appendSlice writes a JSON array, or null for a nil slice.

@@ -49,3 +49,14 @@ func ExampleAppendError() {
 	//     "error": "Authorization field missing"
 	// }
 }
+
+func ExampleSession_AppendCompactJSON() {
+	s := &model.Session{Rate: 10, Per: 1, QuotaMax: -1, OrgID: "org1", Tags: []string{},
+		AccessRights: map[string]model.AccessDefinition{"api1": {APIID: "api1", Versions: []string{"Default"}}}}
+	os.Stdout.Write(s.AppendCompactJSON(nil))
+	fmt.Println()
+	fmt.Println(len(s.AppendJSON(nil)), "bytes classic")
+	// Output:
+	// {"rate":10,"per":1,"quota_max":-1,"access_rights":{"api1":{"api_id":"api1","versions":["Default"]}},"org_id":"org1","tags":[]}
+	// 1197 bytes classic
+}

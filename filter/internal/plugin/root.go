@@ -54,7 +54,8 @@ type Root struct {
 	// changes. Raw keys in VM memory are no new exposure (every request
 	// carries one); they are never logged.
 	hashes *cache.LRU[string]
-	// scratch is reused to format response header values.
+	// scratch is reused for bytes that are copied before the callback
+	// returns: response header values, a session's compact JSON.
 	scratch []byte
 	// shmScratch is reused to encode bucket states.
 	shmScratch shm.Scratch
@@ -78,7 +79,7 @@ type Root struct {
 // sessionEntry is a cached lookup result: a stored session (policies not
 // applied) or, with json == nil, "unknown key".
 //
-// The stored session is kept as compact JSON (compactSession), not decoded:
+// The stored session is kept as compact JSON (AppendCompactJSON), not decoded:
 // it is only needed to apply policies, once per key, API and snapshot, and
 // decoded it would cost as much memory again as the effective session the
 // requests use. A session cache of 10,000 entries is most of a VM's heap.

@@ -83,7 +83,10 @@ func (r *Root) onLookup(hash string, numHeaders, bodySize int) {
 			e = &sessionEntry{fetched: now}
 			break
 		}
-		compact := compactSession(body)
+		// Cached compact (a few hundred bytes, not the classic 1.2 KB), at
+		// its exact size: the entry keeps it for as long as it is cached.
+		r.scratch = stored.AppendCompactJSON(r.scratch[:0])
+		compact := bytes.Clone(r.scratch)
 		e = &sessionEntry{json: compact, decoded: stored, fetched: now, cursor: cursor}
 		if r.evictedAfter(hash, cursor, now) {
 			break // changed while we asked: serve this answer, cache nothing
