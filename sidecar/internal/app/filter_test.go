@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -250,16 +249,8 @@ func TestPoliciesFileSource(t *testing.T) {
 func TestRedisUnavailable(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
 	r.Stop()
-	cfg := config.Config{RedisURL: r.URL(), Secret: secret, FilterToken: token, MaxBodyBytes: 1024,
-		RedisTimeout: 200 * time.Millisecond, ConfigPoll: 20 * time.Millisecond, ShutdownTimeout: time.Second}
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a.Start(ctx)
-	s := &sidecar{t: t, app: a, srv: httptest.NewServer(a.Handler())}
-	t.Cleanup(func() { s.srv.Close(); cancel(); a.Close() })
+	s := launch(t, r.URL(), func(c *config.Config) { c.RedisTimeout = 200 * time.Millisecond })
+	a := s.app
 
 	expect(t, "ready", s.do("GET", "/ready", ""), 503, "Redis connection not available")
 	down := s.filter("GET", "/turnpike/v1/sessions/"+keys.Hash("k"), "")

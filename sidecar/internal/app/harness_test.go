@@ -30,6 +30,20 @@ type sidecar struct {
 // start runs a sidecar on redisURL ("" = embedded) and waits until ready.
 func start(t *testing.T, redisURL string, edit ...func(*config.Config)) *sidecar {
 	t.Helper()
+	s := launch(t, redisURL, edit...)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.app.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("sidecar not ready: %v", s.app.Ready())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return s
+}
+
+// launch runs a sidecar on redisURL without waiting for it to be ready.
+func launch(t *testing.T, redisURL string, edit ...func(*config.Config)) *sidecar {
+	t.Helper()
 	cfg := config.Config{
 		Listen: "unused", RedisURL: redisURL, Secret: secret, FilterToken: token, MaxBodyBytes: 1 << 20,
 		ShutdownTimeout: time.Second, RedisTimeout: time.Second, ConfigPoll: 20 * time.Millisecond,
@@ -45,13 +59,6 @@ func start(t *testing.T, redisURL string, edit ...func(*config.Config)) *sidecar
 	a.Start(ctx)
 	s := &sidecar{t: t, app: a, srv: httptest.NewServer(a.Handler())}
 	t.Cleanup(func() { s.srv.Close(); cancel(); a.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for a.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("sidecar not ready: %v", a.Ready())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 	return s
 }
 
