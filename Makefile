@@ -50,7 +50,7 @@ lint:
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./shared/... ./filter/...
 
 # Benchmarks: the whole suite (Go benchmarks, gateway vs baselines, sidecar vs raw Redis, memory,
-# accuracy) in about 5 minutes on 2 cores; writes BENCHMARKS.md from the numbers it measured.
+# accuracy) in a few minutes on 2 cores; writes BENCHMARKS.md from the numbers it measured.
 # Longer runs: `make bench BENCHFLAGS='-duration 60s -benchtime 5s'`.
 BENCHFLAGS ?=
 bench: deps build

@@ -30,8 +30,8 @@ import (
 
 const guestMallocs = "turnpike.bench.guest_mallocs"
 
-// benchWasm builds the filter with the turnpike_bench tag (benchstats.go:
-// the guest malloc gauge), cached by source like filterWasm.
+// benchWasm builds the filter with the turnpike_bench tag (main_bench.go:
+// the guest malloc and live-heap gauges), cached by source like filterWasm.
 func benchWasm(b *testing.B, dir string) string {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

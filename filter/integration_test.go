@@ -204,6 +204,39 @@ func TestRateLimitConcurrentBurst(t *testing.T) {
 	}
 }
 
+// An API's global_rate_limit is one bucket for every key of that API, on
+// top of the keys' own limits (none here), exact across VMs.
+func TestAPIGlobalRateLimitIsSharedByKeys(t *testing.T) {
+	sc := newFakeSidecar(t)
+	sc.putAPI(strings.Replace(apiJSON, `"active":true,`, `"active":true,"global_rate_limit":{"rate":5,"per":60},`, 1))
+	sc.putKey("ga-key", session(""))
+	sc.putKey("gb-key", session(""))
+	h := start(t, sc.srv.URL, 4, "")
+	admitted := 0
+	for i := range 20 {
+		o := do(t, h, request("/api1/x", []string{"ga-key", "gb-key"}[i%2]))
+		switch o.status {
+		case 200:
+			admitted++
+		case 429:
+			if o.body != errorBody("API Rate Limit Exceeded") {
+				t.Fatalf("429 body %q", o.body)
+			}
+			if ra, _ := o.headers.Get("retry-after"); ra == "" || ra == "0" {
+				t.Fatalf("429 without Retry-After: %v", o.headers)
+			}
+		default:
+			t.Fatalf("request %d: status %d %s", i, o.status, o.body)
+		}
+	}
+	if admitted != 5 {
+		t.Fatalf("admitted %d of 20 requests over two keys, want exactly 5", admitted)
+	}
+	if n := metric(t, h, "turnpike.decision.api_rate_limited"); n != 15 {
+		t.Errorf("api_rate_limited metric %d, want 15", n)
+	}
+}
+
 func TestQuotaIsExactAcrossVMsAndClients(t *testing.T) {
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)

@@ -21,10 +21,11 @@ import (
 // high-water mark of linear memory. It forces no collection, so it does not
 // change the memory it measures.
 //
-// Its init must run after main.go's (Go runs a package's files' init
-// functions in file-name order) (main.go < main_bench.go) so that it replaces the registration; the
-// benchmarks fail when the gauge is missing, so a rename cannot silently
-// turn it off.
+// Its init must run after main.go's so that it replaces the registration:
+// Go runs the init functions of a package's files in the order the files
+// are given to the compiler, which the go command sorts by name (main.go
+// before main_bench.go). The benchmarks fail when the gauge is missing, so a
+// rename cannot silently turn it off.
 func init() { proxywasm.SetVMContext(benchVM{plugin.VM{}}) }
 
 type benchVM struct{ proxywasm.VMContext }

@@ -20,7 +20,8 @@
 //   - Byte slices returned by getters (bodies, shared data, properties, queue
 //     items) point into a per-callback arena that is reused as soon as the
 //     current callback returns. Copy whatever you keep. Strings (headers, status
-//     messages) and the configuration getters always return copies.
+//     messages) and the configuration getters return copies, except
+//     GetHttpRequestHeaderView, which is as short-lived as the byte slices.
 //   - A panic in a callback is recovered: it is logged at critical level and,
 //     for HTTP stream callbacks, the stream is answered by the PanicHandler
 //     (a 500 JSON error by default). An unrecovered panic would trap and make

@@ -1,7 +1,10 @@
 package proxywasm
 
-// Header getters return copies (Go strings), so results may be kept freely.
-// A missing header is ErrNotFound. Keys are matched as the host stores them;
+import "strings"
+
+// Header getters return copies (Go strings), so results may be kept freely,
+// except GetHttpRequestHeaderView, which aliases this callback's memory. A
+// missing header is ErrNotFound. Keys are matched as the host stores them;
 // Envoy lower-cases header names.
 
 func getHeaderMap(mt MapType) ([][2]string, error) {
@@ -25,15 +28,8 @@ func setHeaderMap(mt MapType, h [][2]string) error {
 }
 
 func getHeaderValue(mt MapType, key string) (string, error) {
-	var addr, size uint32
-	if err := statusError(proxyGetHeaderMapValue(mt, key, &addr, &size)); err != nil {
-		return "", err
-	}
-	v, err := hostBytes(addr, size)
-	if err != nil {
-		return "", err
-	}
-	return string(v), nil
+	v, err := getHeaderView(mt, key)
+	return strings.Clone(v), err
 }
 
 func addHeaderValue(mt MapType, key, value string) error {

@@ -3,6 +3,7 @@ package access
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"time"
@@ -30,11 +31,6 @@ func (e *PatternError) Unwrap() error { return e.Err }
 // key or policy is written, the filter when a snapshot is loaded. It
 // returns all problems joined, in API-id order, each a *PatternError.
 func ValidateAccessRights(rights map[string]model.AccessDefinition) error {
-	ids := make([]string, 0, len(rights))
-	for id := range rights {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
 	var errs []error
 	check := func(id, field, pattern string) {
 		// Adding anchors never turns a valid pattern invalid, so the
@@ -43,7 +39,7 @@ func ValidateAccessRights(rights map[string]model.AccessDefinition) error {
 			errs = append(errs, &PatternError{APIID: id, Field: field, Pattern: pattern, Err: err})
 		}
 	}
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(rights)) {
 		ad := rights[id]
 		for _, spec := range ad.AllowedURLs {
 			check(id, "allowed_urls", spec.URL)
@@ -79,12 +75,7 @@ func ValidateAPI(api *model.APIDefinition) error {
 	vd := &api.VersionData
 	var errs []error
 	if !vd.NotVersioned {
-		names := make([]string, 0, len(vd.Versions))
-		for name := range vd.Versions {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
+		for _, name := range slices.Sorted(maps.Keys(vd.Versions)) {
 			exp := vd.Versions[name].Expires
 			if exp == "" || exp == "-1" {
 				continue

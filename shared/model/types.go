@@ -51,6 +51,19 @@ type Session struct {
 	Smoothing                     *Smoothing
 }
 
+// PolicyIDs returns the ids of the policies the key names: apply_policies,
+// else the deprecated apply_policy_id (Tyk's PolicyIDs). The result may share
+// memory with s.
+func (s *Session) PolicyIDs() []string {
+	if len(s.ApplyPolicies) > 0 {
+		return s.ApplyPolicies
+	}
+	if s.ApplyPolicyID != "" {
+		return []string{s.ApplyPolicyID}
+	}
+	return nil
+}
+
 // OrgSession is an organisation's session, stored at orgkey.<org_id>.
 type OrgSession = Session
 

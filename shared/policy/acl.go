@@ -55,7 +55,7 @@ func mergeAllowedURLs(dst, src []model.AccessSpec) []model.AccessSpec {
 // Into an empty dst src is copied as written, repeated names included.
 func mergeTypes(dst, src []model.GraphQLType) []model.GraphQLType {
 	if len(dst) == 0 {
-		return cloneTypes(src)
+		return cloneAll(src, model.GraphQLType.Clone)
 	}
 	for _, t := range src {
 		i := slices.IndexFunc(dst, func(d model.GraphQLType) bool { return d.Name == t.Name })
@@ -66,17 +66,6 @@ func mergeTypes(dst, src []model.GraphQLType) []model.GraphQLType {
 		dst[i].Fields = appendMissing(dst[i].Fields, t.Fields...)
 	}
 	return dst
-}
-
-func cloneTypes(ts []model.GraphQLType) []model.GraphQLType {
-	if ts == nil {
-		return nil
-	}
-	out := make([]model.GraphQLType, len(ts))
-	for i, t := range ts {
-		out[i] = t.Clone()
-	}
-	return out
 }
 
 // mergeFieldAccess unions field-level depth limits by (type, field); for a

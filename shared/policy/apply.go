@@ -70,7 +70,7 @@ func Apply(s *model.Session, store Store, orgGuard *string) error {
 		s.MetaData = map[string]model.RawValue{}
 	}
 
-	ids := sessionPolicyIDs(s)
+	ids := s.PolicyIDs()
 	clearGoverned(s, store, ids)
 
 	// Custom policies are applied instead of the key's policies, but (as in
@@ -140,18 +140,6 @@ func Apply(s *model.Session, store Store, orgGuard *string) error {
 		s.AccessRights = r.rights
 	} else if len(ids) > 0 {
 		return ErrNoValidPolicies
-	}
-	return nil
-}
-
-// sessionPolicyIDs returns apply_policies, falling back to the deprecated
-// apply_policy_id.
-func sessionPolicyIDs(s *model.Session) []string {
-	if len(s.ApplyPolicies) > 0 {
-		return s.ApplyPolicies
-	}
-	if s.ApplyPolicyID != "" {
-		return []string{s.ApplyPolicyID}
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ type endpointKey struct{ method, path string }
 // shares memory with the inputs.
 func mergeEndpoints(policyEPs, currEPs []model.Endpoint) []model.Endpoint {
 	if countMethods(currEPs) == 0 {
-		return cloneEndpoints(policyEPs)
+		return cloneAll(policyEPs, model.Endpoint.Clone)
 	}
 	merged := endpointMap(policyEPs)
 	if len(merged) == 0 {
@@ -148,13 +148,15 @@ func groupEndpoints(m map[endpointKey]model.RateLimit) []model.Endpoint {
 	return out
 }
 
-func cloneEndpoints(eps []model.Endpoint) []model.Endpoint {
-	if eps == nil {
+// cloneAll deep-copies a slice element by element; nil stays nil, so the
+// encoded session keeps null apart from [].
+func cloneAll[T any](s []T, clone func(T) T) []T {
+	if s == nil {
 		return nil
 	}
-	out := make([]model.Endpoint, len(eps))
-	for i, e := range eps {
-		out[i] = e.Clone()
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = clone(v)
 	}
 	return out
 }

@@ -43,7 +43,7 @@ func Reserve(s State, quotaMax, renewalRate, now, units int64) (Result, State) {
 		return Result{Granted: max(units, 0), Remaining: -1}, s
 	}
 	if units <= 0 {
-		return peek(s, quotaMax, renewalRate, now), s
+		return Peek(s, quotaMax, renewalRate, now), s
 	}
 	s = current(s, renewalRate, now)
 	granted := min(units, max(quotaMax-s.Used, 0))
@@ -58,10 +58,6 @@ func Peek(s State, quotaMax, renewalRate, now int64) Result {
 	if quotaMax <= 0 {
 		return Result{Remaining: -1}
 	}
-	return peek(s, quotaMax, renewalRate, now)
-}
-
-func peek(s State, quotaMax, renewalRate, now int64) Result {
 	if renewalRate > 0 && expired(s, now) {
 		return Result{Remaining: quotaMax}
 	}

@@ -207,7 +207,7 @@ func (h *httpContext) decide(e *sessionEntry, now int64) proxywasm.Action {
 		return h.reply(replyKeyNotFound, outKeyNotFound)
 	}
 	s := eff.s
-	req := access.Request{Method: h.method, Path: pathOnly(h.path), Version: h.version}
+	req := access.Request{Method: h.method, Path: route.PathOnly(h.path), Version: h.version}
 	if d := r.checker.CheckSession(s, h.api, req, time.Unix(0, now)); !d.Allowed() {
 		return h.reply(denied(d), d.Reason.String())
 	}
@@ -229,8 +229,9 @@ func (h *httpContext) decide(e *sessionEntry, now int64) proxywasm.Action {
 			return h.rateLimited(access.MsgRateLimited, outRateLimited, res, now)
 		}
 	}
-	if g := h.api.GlobalRateLimit; !g.Disabled && g.Rate > 0 && g.Per > 0 {
-		res, ok := h.take("tp/a/"+h.api.APIID, ratelimit.Limit{Rate: g.Rate, Per: g.Per}, now)
+	if key := r.snap.apiBuckets[h.api]; key != "" {
+		g := h.api.GlobalRateLimit
+		res, ok := h.take(key, ratelimit.Limit{Rate: g.Rate, Per: g.Per}, now)
 		if !ok {
 			return h.reply(unavailable(), outUnavailable)
 		}
@@ -450,7 +451,7 @@ func (r *Root) setResponseInt(name string, v int64) {
 // rateHeaders are Tyk 5.13's "rate_limits" headers: the rate, what the
 // bucket still admits, and when it is full again (unix seconds).
 func (h *httpContext) rateHeaders(now int64) [][2]string {
-	reset := (now + int64(h.rate.ResetAfter) + int64(time.Second) - 1) / int64(time.Second)
+	reset := ceilSeconds(now + int64(h.rate.ResetAfter))
 	return [][2]string{
 		{"x-ratelimit-limit", formatRate(h.limit.Rate)},
 		{"x-ratelimit-remaining", strconv.FormatInt(max(h.rate.Remaining, 0), 10)},
@@ -498,11 +499,4 @@ func formatRate(f float64) string {
 // OnHttpStreamDone forgets the stream, so lookups answered later skip it.
 func (h *httpContext) OnHttpStreamDone() {
 	delete(h.root.streams, h.id)
-}
-
-func pathOnly(p string) string {
-	if i := strings.IndexAny(p, "?#"); i >= 0 {
-		return p[:i]
-	}
-	return p
 }

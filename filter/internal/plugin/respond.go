@@ -34,8 +34,8 @@ func (r *reply) body() []byte {
 	return model.AppendError(make([]byte, 0, 32+len(r.msg)), r.msg)
 }
 
-// allHeaders are the reply's headers plus the JSON content type and, for
-// the statuses that call for one, the challenge or retry hint.
+// allHeaders are the JSON content type, for a 401 the challenge, then the
+// reply's own headers.
 func (r *reply) allHeaders() [][2]string {
 	h := make([][2]string, 0, len(r.headers)+2)
 	h = append(h, [2]string{"content-type", "application/json"})

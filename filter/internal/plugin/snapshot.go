@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
+	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/policy"
 	"github.com/valyala/fastjson"
@@ -22,6 +23,9 @@ type snapshot struct {
 	policies policy.Map
 	orgs     map[string]*model.OrgSession
 	routes   *route.Table
+	// apiBuckets holds the shared-data key of every API with a
+	// global_rate_limit, so a request does not build it.
+	apiBuckets map[*model.APIDefinition]string
 }
 
 // syncResponse is one answer of GET /turnpike/v1/sync.
@@ -131,11 +135,18 @@ func newSnapshot(seq uint64, r *syncResponse, static []*model.APIDefinition) *sn
 			apis = append(apis, a)
 		}
 	}
+	buckets := map[*model.APIDefinition]string{}
+	for _, a := range apis {
+		if g := a.GlobalRateLimit; !g.Disabled && g.Rate > 0 && g.Per > 0 {
+			buckets[a] = shm.APIBucketKey(a.APIID)
+		}
+	}
 	return &snapshot{
-		seq:      seq,
-		version:  r.version,
-		policies: r.policies,
-		orgs:     r.orgs,
-		routes:   route.New(apis),
+		seq:        seq,
+		version:    r.version,
+		policies:   r.policies,
+		orgs:       r.orgs,
+		routes:     route.New(apis),
+		apiBuckets: buckets,
 	}
 }

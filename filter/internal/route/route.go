@@ -61,9 +61,7 @@ func (t *Table) Len() int { return len(t.routes) }
 // whose domain, if set, equals host. path may carry a query string. It
 // returns nil when nothing matches.
 func (t *Table) Match(host, path string) *model.APIDefinition {
-	if i := strings.IndexAny(path, "?#"); i >= 0 {
-		path = path[:i]
-	}
+	path = PathOnly(path)
 	host = hostOnly(host)
 	for i := range t.routes {
 		r := &t.routes[i]
@@ -76,6 +74,14 @@ func (t *Table) Match(host, path string) *model.APIDefinition {
 		}
 	}
 	return nil
+}
+
+// PathOnly returns a :path without its query string and fragment.
+func PathOnly(p string) string {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		return p[:i]
+	}
+	return p
 }
 
 // hostOnly drops a port from a host (an IPv6 literal keeps its brackets).

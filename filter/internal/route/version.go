@@ -24,11 +24,8 @@ func Version(api *model.APIDefinition, header func(name string) string, path str
 		}
 		return QueryParam(path, key)
 	case "url":
-		if i := strings.IndexAny(path, "?#"); i >= 0 {
-			path = path[:i]
-		}
 		lp := strings.TrimRight(api.Proxy.ListenPath, "/")
-		rest := strings.TrimPrefix(strings.TrimPrefix(path, lp), "/")
+		rest := strings.TrimPrefix(strings.TrimPrefix(PathOnly(path), lp), "/")
 		seg, _, _ := strings.Cut(rest, "/")
 		return seg
 	default:

@@ -2,7 +2,6 @@ package shm
 
 import (
 	"encoding/binary"
-	"errors"
 
 	"github.com/turnpike-dev/turnpike/shared/quota"
 )
@@ -15,32 +14,23 @@ func QuotaKey(keyHash, scope string) string { return "tp/q/" + keyHash + "/" + s
 // Reserve takes one unit of a locally counted quota with the shared
 // shared/quota rules, exactly once across VMs. now is unix seconds.
 func Reserve(st Store, key string, quotaMax, renewalRate, now int64) (quota.Result, error) {
-	for range MaxAttempts {
-		val, cas, err := st.Get(key)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			cas = createCAS
-		case err != nil:
-			return quota.Result{}, err
-		}
+	var res quota.Result
+	err := update(st, key, func(val []byte) ([]byte, bool) {
 		var s quota.State
 		if len(val) == 16 {
 			s.Used = int64(binary.LittleEndian.Uint64(val[:8]))
 			s.WindowEnd = int64(binary.LittleEndian.Uint64(val[8:]))
 		}
-		res, next := quota.Reserve(s, quotaMax, renewalRate, now, 1)
+		var next quota.State
+		res, next = quota.Reserve(s, quotaMax, renewalRate, now, 1)
 		if res.Granted == 0 || next == s {
-			return res, nil
+			return nil, false
 		}
 		enc := binary.LittleEndian.AppendUint64(make([]byte, 0, 16), uint64(next.Used))
-		enc = binary.LittleEndian.AppendUint64(enc, uint64(next.WindowEnd))
-		err = st.Set(key, enc, cas)
-		if err == nil {
-			return res, nil
-		}
-		if !errors.Is(err, ErrCASMismatch) {
-			return quota.Result{}, err
-		}
+		return binary.LittleEndian.AppendUint64(enc, uint64(next.WindowEnd)), true
+	})
+	if err != nil {
+		return quota.Result{}, err
 	}
-	return quota.Result{}, ErrContended
+	return res, nil
 }

@@ -54,6 +54,9 @@ func BucketKey(keyHash, scope string) string {
 	return "tp/r/" + keyHash + "/" + scope
 }
 
+// APIBucketKey is the shared-data key of an API's global_rate_limit bucket.
+func APIBucketKey(apiID string) string { return "tp/a/" + apiID }
+
 // Scratch is encoding space that one caller reuses across updates. A value
 // handed to Store.Set escapes to the heap (the compiler cannot see that no
 // Store keeps it), so encoding into a local array would allocate on every
@@ -70,29 +73,45 @@ func Take(st Store, sc *Scratch, key string, lim ratelimit.Limit, now int64) (ra
 	if sc == nil {
 		sc = new(Scratch)
 	}
+	var res ratelimit.Result
+	err := update(st, key, func(val []byte) ([]byte, bool) {
+		state, _ := ratelimit.DecodeState(val) // junk or empty: a full bucket
+		var next ratelimit.State
+		res, next = ratelimit.Take(state, lim, now, 1)
+		if !res.Allowed || next == state {
+			return nil, false
+		}
+		enc, _ := next.AppendBinary(sc.state[:0])
+		return enc, true
+	})
+	if err != nil {
+		return ratelimit.Result{}, err
+	}
+	return res, nil
+}
+
+// update is the get–compute–set loop every counter here goes through. next
+// computes the new value from the current one (nil when the key is missing)
+// and reports whether to write it; a write that lost the compare-and-swap
+// race reads again, at most MaxAttempts times.
+func update(st Store, key string, next func(val []byte) ([]byte, bool)) error {
 	for range MaxAttempts {
 		val, cas, err := st.Get(key)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			cas = createCAS
+			val, cas = nil, createCAS
 		case err != nil:
-			return ratelimit.Result{}, err
+			return err
 		}
-		state, _ := ratelimit.DecodeState(val) // junk or empty: a full bucket
-		res, next := ratelimit.Take(state, lim, now, 1)
-		if !res.Allowed || next == state {
-			return res, nil
+		enc, write := next(val)
+		if !write {
+			return nil
 		}
-		enc, _ := next.AppendBinary(sc.state[:0])
-		err = st.Set(key, enc, cas)
-		if err == nil {
-			return res, nil
-		}
-		if !errors.Is(err, ErrCASMismatch) {
-			return ratelimit.Result{}, err
+		if err := st.Set(key, enc, cas); !errors.Is(err, ErrCASMismatch) {
+			return err
 		}
 	}
-	return ratelimit.Result{}, ErrContended
+	return ErrContended
 }
 
 // SweepBucket empties the bucket at key if it is full again at now, so an
@@ -179,27 +198,18 @@ func Generation(st Store) uint64 {
 
 // BumpGeneration increments the generation and returns the new value.
 func BumpGeneration(st Store) (uint64, error) {
-	for range MaxAttempts {
-		val, cas, err := st.Get(GenerationKey)
-		var g uint64
-		switch {
-		case errors.Is(err, ErrNotFound):
-			cas = createCAS
-		case err != nil:
-			return 0, err
-		case len(val) == 8:
-			g = binary.LittleEndian.Uint64(val)
+	var g uint64
+	err := update(st, GenerationKey, func(val []byte) ([]byte, bool) {
+		g = 1
+		if len(val) == 8 {
+			g = binary.LittleEndian.Uint64(val) + 1
 		}
-		g++
-		err = st.Set(GenerationKey, binary.LittleEndian.AppendUint64(nil, g), cas)
-		if err == nil {
-			return g, nil
-		}
-		if !errors.Is(err, ErrCASMismatch) {
-			return 0, err
-		}
+		return binary.LittleEndian.AppendUint64(nil, g), true
+	})
+	if err != nil {
+		return 0, err
 	}
-	return 0, ErrContended
+	return g, nil
 }
 
 // PutSession stores a fetched session unless the entry was tombstoned or

@@ -263,6 +263,11 @@ func TestRedisUnavailable(t *testing.T) {
 		{"GET", "/tyk/keys", ""},
 		{"POST", "/tyk/keys", `{"access_rights":{"a":{"api_id":"a"}}}`},
 		{"GET", "/tyk/org/keys/o1", ""},
+		// Answered from the config snapshot, which is not loaded yet: not
+		// "Policy not found" (400) or 404, which would be wrong once Redis is back.
+		{"POST", "/tyk/keys", `{"apply_policies":["gold"]}`},
+		{"GET", "/tyk/policies/gold", ""},
+		{"GET", "/tyk/apis", ""},
 	} {
 		got := s.tyk(c.method, c.path, c.body)
 		expect(t, "gateway API "+c.method+" "+c.path, got, 503, "Storage unavailable")
@@ -280,6 +285,24 @@ func TestRedisUnavailable(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	expect(t, "ready again", s.do("GET", "/ready", ""), 200, "ready")
+
+	// Redis lost after the config was loaded: each storage call fails on
+	// its own, and still answers 503 rather than 500 or "not found".
+	r.Stop()
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/tyk/keys", ""},
+		{"POST", "/tyk/keys", `{"access_rights":{"a":{"api_id":"a"}}}`},
+		{"GET", "/tyk/keys/some-key", ""},
+		{"DELETE", "/tyk/policies/gold", ""},
+	} {
+		got := s.tyk(c.method, c.path, c.body)
+		expect(t, "after losing Redis: "+c.method+" "+c.path, got, 503, "Storage unavailable")
+		if got.header.Get("Retry-After") != "1" {
+			t.Errorf("after losing Redis: %s %s: 503 without Retry-After", c.method, c.path)
+		}
+	}
+	expect(t, "filter API after losing Redis", s.filter("GET", "/turnpike/v1/sessions/"+keys.Hash("k"), ""),
+		503, `{"error":"storage unavailable"}`)
 }
 
 // TestRunShutsDownGracefully: Run serves until its context ends, then

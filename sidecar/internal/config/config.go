@@ -36,7 +36,7 @@ type Config struct {
 // already been written.
 var ErrHelp = flag.ErrHelp
 
-// envPrefix turns a flag name into its environment variable: policies ->
+// envName turns a flag name into its environment variable: policies ->
 // TURNPIKE_POLICIES, max-body-bytes -> TURNPIKE_MAX_BODY_BYTES.
 func envName(flagName string) string {
 	return "TURNPIKE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))

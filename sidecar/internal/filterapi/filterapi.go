@@ -5,10 +5,8 @@
 package filterapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -150,13 +148,8 @@ type quotaResponse struct {
 
 // POST /turnpike/v1/quota
 func (a *API) quota(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "unreadable body: "+err.Error())
-		return
-	}
 	var req quotaRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "malformed quota request: "+err.Error())

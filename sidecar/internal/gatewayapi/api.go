@@ -120,12 +120,24 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ready", a.ready)
 }
 
-// authenticate checks X-Tyk-Authorization in constant time, strips a
-// trailing slash as Tyk does, and limits the body size.
+// errConfigNotLoaded is logged for requests refused before the first config
+// load from Redis.
+var errConfigNotLoaded = errors.New("config not loaded from Redis yet")
+
+// authenticate checks X-Tyk-Authorization in constant time, refuses service
+// until the config is loaded, strips a trailing slash as Tyk does, and limits
+// the body size.
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !keys.Equal(r.Header.Get("X-Tyk-Authorization"), a.d.Secret) {
 			writeError(w, http.StatusForbidden, msgBadSecret)
+			return
+		}
+		if !a.d.Snapshots.Ready() {
+			// Until the config is first loaded the snapshot is empty, and
+			// answering from it would call existing policies and APIs
+			// unknown (400, 404) where the truth is "retry".
+			a.storageError(w, r, errConfigNotLoaded)
 			return
 		}
 		if p := r.URL.Path; len(p) > len("/tyk/") && strings.HasSuffix(p, "/") {
@@ -191,6 +203,30 @@ type modified struct {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeValue(w, code, statusMessage{Status: "error", Message: msg})
+}
+
+// writeKeyList answers Tyk's {"keys":[...]} list, with [] (never null) when
+// there are none.
+func writeKeyList(w http.ResponseWriter, ids []string) {
+	if ids == nil {
+		ids = []string{}
+	}
+	writeValue(w, http.StatusOK, struct {
+		Keys []string `json:"keys"`
+	}{ids})
+}
+
+// writeJSONArray answers a JSON array of model objects, encoded by their
+// reflection-free AppendJSON.
+func writeJSONArray[T interface{ AppendJSON([]byte) []byte }](w http.ResponseWriter, items []T) {
+	b := []byte{'['}
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = it.AppendJSON(b)
+	}
+	writeRaw(w, http.StatusOK, append(b, "]\n"...))
 }
 
 func writeOK(w http.ResponseWriter, key, action string) {

@@ -19,14 +19,7 @@ const msgPolicyFromFile = "Policies are read from the policies file (--policies)
 
 // GET /tyk/policies
 func (a *API) listPolicies(w http.ResponseWriter, _ *http.Request) {
-	b := []byte{'['}
-	for i, p := range a.d.Snapshots.Current().SortedPolicies() {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = p.AppendJSON(b)
-	}
-	writeRaw(w, http.StatusOK, append(b, "]\n"...))
+	writeJSONArray(w, a.d.Snapshots.Current().SortedPolicies())
 }
 
 // GET /tyk/policies/{polID}
@@ -115,14 +108,7 @@ func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request) {
 
 // GET /tyk/apis
 func (a *API) listAPIs(w http.ResponseWriter, _ *http.Request) {
-	b := []byte{'['}
-	for i, api := range a.d.Snapshots.Current().SortedAPIs() {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = api.AppendJSON(b)
-	}
-	writeRaw(w, http.StatusOK, append(b, "]\n"...))
+	writeJSONArray(w, a.d.Snapshots.Current().SortedAPIs())
 }
 
 // GET /tyk/apis/{apiID}
@@ -143,10 +129,7 @@ func (a *API) createAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if api.APIID == "" {
 		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			a.storageError(w, r, err)
-			return
-		}
+		_, _ = rand.Read(b[:]) // never fails: since Go 1.24 it crashes the program instead
 		api.APIID = hex.EncodeToString(b[:])
 	}
 	a.storeAPI(w, r, api, "added")

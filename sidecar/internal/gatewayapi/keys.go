@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -59,7 +60,7 @@ func (a *API) writeKey(w http.ResponseWriter, r *http.Request, id, hash string, 
 		return
 	}
 	snap := a.d.Snapshots.Current()
-	ids := policyIDs(s)
+	ids := s.PolicyIDs()
 	for _, pid := range ids {
 		if _, ok := snap.Policy(pid); !ok {
 			writeError(w, http.StatusBadRequest, msgKeyFailed+` Policy not found: "`+pid+`"`)
@@ -147,7 +148,7 @@ func (a *API) getKey(w http.ResponseWriter, r *http.Request) {
 func (a *API) liveQuota(r *http.Request, hash string, s *model.Session) error {
 	var limited []string
 	counters := []string{store.QuotaKey("", hash)}
-	for _, id := range sortedRightIDs(s) {
+	for _, id := range slices.Sorted(maps.Keys(s.AccessRights)) {
 		if ad := s.AccessRights[id]; !ad.Limit.IsEmpty() {
 			limited = append(limited, id)
 			counters = append(counters, store.QuotaKey(ad.AllowanceScope, hash))
@@ -224,9 +225,7 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slices.Sort(hashes)
-	writeValue(w, http.StatusOK, struct {
-		Keys []string `json:"keys"`
-	}{Keys: append([]string{}, hashes...)})
+	writeKeyList(w, hashes)
 }
 
 // keyHash returns the id as given in the path and the hash to look up.
@@ -261,18 +260,6 @@ func (a *API) loadSession(w http.ResponseWriter, r *http.Request, hash, notFound
 	return s, true
 }
 
-// policyIDs are the policies Apply will use (Tyk: apply_policies, else the
-// deprecated apply_policy_id).
-func policyIDs(s *model.Session) []string {
-	if len(s.ApplyPolicies) > 0 {
-		return s.ApplyPolicies
-	}
-	if s.ApplyPolicyID != "" {
-		return []string{s.ApplyPolicyID}
-	}
-	return nil
-}
-
 // quotaKeys lists every counter of a key: the root one and one per
 // allowance scope found in any of the given sessions (before and after
 // policies, so a reset or delete also catches counters of scopes the key
@@ -284,7 +271,7 @@ func quotaKeys(hash string, sessions ...*model.Session) []string {
 		if s == nil {
 			continue
 		}
-		for _, id := range sortedRightIDs(s) {
+		for _, id := range slices.Sorted(maps.Keys(s.AccessRights)) {
 			if sc := s.AccessRights[id].AllowanceScope; !seen[sc] {
 				seen[sc] = true
 				out = append(out, store.QuotaKey(sc, hash))
@@ -347,5 +334,3 @@ func lifetime(s *model.Session, snap *snapshot.Snapshot) time.Duration {
 	}
 	return time.Duration(secs) * time.Second
 }
-
-func sortedRightIDs(s *model.Session) []string { return sortedIDs(s.AccessRights) }

@@ -16,9 +16,7 @@ func (a *API) listOrgs(w http.ResponseWriter, r *http.Request) {
 		a.storageError(w, r, err)
 		return
 	}
-	writeValue(w, http.StatusOK, struct {
-		Keys []string `json:"keys"`
-	}{Keys: append([]string{}, ids...)})
+	writeKeyList(w, ids)
 }
 
 // GET /tyk/org/keys/{orgID}: the org session with its live quota.

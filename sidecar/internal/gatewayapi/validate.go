@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 
@@ -20,7 +21,7 @@ func validateWindows(prefix string, per float64, rights map[string]model.AccessD
 	if per < 0 {
 		return fmt.Errorf("%s\"per\" must not be negative (got %v)", prefix, per)
 	}
-	for _, id := range sortedIDs(rights) {
+	for _, id := range slices.Sorted(maps.Keys(rights)) {
 		ad := rights[id]
 		if ad.Limit.Per < 0 {
 			return fmt.Errorf("%saccess_rights[%q].limit.per must not be negative (got %v)", prefix, id, ad.Limit.Per)
@@ -55,13 +56,4 @@ func validatePolicy(p *model.Policy) error {
 		return fmt.Errorf("cannot apply policy %s which has per_api and any of partitions set", p.ID)
 	}
 	return validateWindows(fmt.Sprintf("policy %q: ", p.ID), p.Per, p.AccessRights)
-}
-
-func sortedIDs[V any](m map[string]V) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }

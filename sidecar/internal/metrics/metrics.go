@@ -77,9 +77,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Registry is the registry (for tests and extra collectors).
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Middleware counts requests by the ServeMux pattern that matched (set on
 // the request by the mux during next.ServeHTTP), never by the raw path:
 // /tyk/keys/{keyID} paths contain keys.

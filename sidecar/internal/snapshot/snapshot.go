@@ -11,6 +11,7 @@ package snapshot
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
@@ -30,19 +31,19 @@ type Snapshot struct {
 func Build(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, orgs map[string]*model.OrgSession) *Snapshot {
 	s := &Snapshot{Policies: orEmpty(policies), APIs: orEmpty(apis), Orgs: orEmpty(orgs)}
 	b := append(make([]byte, 0, 4096), `{"policies":{`...)
-	for i, id := range sortedKeys(s.Policies) {
+	for i, id := range slices.Sorted(maps.Keys(s.Policies)) {
 		b = appendSep(b, i)
 		b = model.AppendString(b, id)
 		b = append(b, ':')
 		b = s.Policies[id].AppendJSON(b)
 	}
 	b = append(b, `},"apis":[`...)
-	for i, id := range sortedKeys(s.APIs) {
+	for i, id := range slices.Sorted(maps.Keys(s.APIs)) {
 		b = appendSep(b, i)
 		b = s.APIs[id].AppendJSON(b)
 	}
 	b = append(b, `],"orgs":{`...)
-	for i, id := range sortedKeys(s.Orgs) {
+	for i, id := range slices.Sorted(maps.Keys(s.Orgs)) {
 		b = appendSep(b, i)
 		b = model.AppendString(b, id)
 		b = append(b, ':')
@@ -62,22 +63,10 @@ func (s *Snapshot) Policy(id string) (*model.Policy, bool) {
 }
 
 // SortedPolicies returns the policies ordered by id.
-func (s *Snapshot) SortedPolicies() []*model.Policy {
-	out := make([]*model.Policy, 0, len(s.Policies))
-	for _, id := range sortedKeys(s.Policies) {
-		out = append(out, s.Policies[id])
-	}
-	return out
-}
+func (s *Snapshot) SortedPolicies() []*model.Policy { return sortedValues(s.Policies) }
 
 // SortedAPIs returns the API definitions ordered by api_id.
-func (s *Snapshot) SortedAPIs() []*model.APIDefinition {
-	out := make([]*model.APIDefinition, 0, len(s.APIs))
-	for _, id := range sortedKeys(s.APIs) {
-		out = append(out, s.APIs[id])
-	}
-	return out
-}
+func (s *Snapshot) SortedAPIs() []*model.APIDefinition { return sortedValues(s.APIs) }
 
 func appendSep(b []byte, i int) []byte {
 	if i > 0 {
@@ -86,13 +75,12 @@ func appendSep(b []byte, i int) []byte {
 	return b
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+func sortedValues[V any](m map[string]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
 	}
-	slices.Sort(keys)
-	return keys
+	return out
 }
 
 func orEmpty[V any](m map[string]V) map[string]V {

@@ -46,20 +46,21 @@ func (s *Store) EnsureFeed(ctx context.Context) error {
 	return s.changeStep("")(ctx, s.c).Err()
 }
 
-// Cursor is the current end of the feed.
+// Cursor is the current end of the feed, adding the marker entry first when
+// the feed is gone (e.g. a flushed Redis) so the cursor names a real entry.
 func (s *Store) Cursor(ctx context.Context) (string, error) {
-	for attempt := 0; ; attempt++ {
-		c, err := s.lastID(ctx)
-		if err != nil || c != "" || attempt == 1 {
-			if c == "" {
-				c = emptyCursor
-			}
-			return c, err
-		}
-		if err := s.EnsureFeed(ctx); err != nil {
-			return "", err
-		}
+	c, err := s.lastID(ctx)
+	if err != nil || c != "" {
+		return c, err
 	}
+	if err := s.EnsureFeed(ctx); err != nil {
+		return "", err
+	}
+	c, err = s.lastID(ctx)
+	if c == "" {
+		c = emptyCursor
+	}
+	return c, err
 }
 
 func (s *Store) lastID(ctx context.Context) (string, error) {

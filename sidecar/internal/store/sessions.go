@@ -48,10 +48,9 @@ func (s *Store) Session(ctx context.Context, hash string) (data []byte, cursor s
 // ttl <= 0 stores the session without expiry.
 func (s *Store) PutSession(ctx context.Context, hash string, data []byte, ttl time.Duration, resetCounters []string) error {
 	steps := []step{func(ctx context.Context, c redis.Cmdable) redis.Cmder {
-		if ttl > 0 {
-			return c.Set(ctx, sessionPrefix+hash, data, ttl)
-		}
-		return c.Set(ctx, sessionPrefix+hash, data, 0)
+		// Clamped because go-redis reads -1 as KEEPTTL, which would keep an
+		// old expiry on a session that should now have none.
+		return c.Set(ctx, sessionPrefix+hash, data, max(ttl, 0))
 	}}
 	steps = append(steps, delSteps(resetCounters)...)
 	steps = append(steps, s.changeStep(hash))

@@ -17,19 +17,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis keys (Tyk layout where Tyk has one; see the package README).
+// Redis keys (Tyk layout where Tyk has one; see sidecar/README.md).
 const (
-	sessionPrefix   = "apikey-"
-	orgPrefix       = "orgkey."
-	quotaPrefix     = "quota-"
-	policiesKey     = "turnpike-policies"
-	apisKey         = "turnpike-apis"
-	orgsIndexKey    = "turnpike-orgs" // set of org ids, so listing orgs needs no SCAN
-	changesKey      = "turnpike-changes"
-	configVersion   = "turnpike-config-version"
-	changesMaxLen   = 100000
-	scanBatch       = 1000
-	defaultOpTimout = 2 * time.Second
+	sessionPrefix    = "apikey-"
+	orgPrefix        = "orgkey."
+	quotaPrefix      = "quota-"
+	policiesKey      = "turnpike-policies"
+	apisKey          = "turnpike-apis"
+	orgsIndexKey     = "turnpike-orgs" // set of org ids, so listing orgs needs no SCAN
+	changesKey       = "turnpike-changes"
+	configVersion    = "turnpike-config-version"
+	changesMaxLen    = 100000
+	scanBatch        = 1000
+	defaultOpTimeout = 2 * time.Second
 )
 
 // ErrNotFound is returned when a session, policy, API or org does not exist.
@@ -45,7 +45,7 @@ type Store struct {
 // New wraps a client. timeout bounds each operation (0 = 2 s).
 func New(c redis.UniversalClient, timeout time.Duration) *Store {
 	if timeout <= 0 {
-		timeout = defaultOpTimout
+		timeout = defaultOpTimeout
 	}
 	_, cluster := c.(*redis.ClusterClient)
 	return &Store{c: c, cluster: cluster, timeout: timeout}
@@ -102,27 +102,29 @@ func (s *Store) ordered(ctx context.Context, steps ...step) ([]redis.Cmder, erro
 func (s *Store) scan(ctx context.Context, pattern string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*s.timeout)
 	defer cancel()
+	cc, ok := s.c.(*redis.ClusterClient)
+	if !ok {
+		return scanNode(ctx, s.c, pattern)
+	}
+	var (
+		mu  sync.Mutex
+		out []string
+	)
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		part, err := scanNode(ctx, c, pattern)
+		mu.Lock()
+		out = append(out, part...)
+		mu.Unlock()
+		return err
+	})
+	return out, err
+}
+
+func scanNode(ctx context.Context, c redis.Cmdable, pattern string) ([]string, error) {
 	var out []string
-	scanOne := func(ctx context.Context, c redis.Cmdable) error {
-		it := c.Scan(ctx, 0, pattern, scanBatch).Iterator()
-		for it.Next(ctx) {
-			out = append(out, it.Val())
-		}
-		return it.Err()
+	it := c.Scan(ctx, 0, pattern, scanBatch).Iterator()
+	for it.Next(ctx) {
+		out = append(out, it.Val())
 	}
-	if cc, ok := s.c.(*redis.ClusterClient); ok {
-		var mu sync.Mutex
-		return out, cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-			var part []string
-			it := c.Scan(ctx, 0, pattern, scanBatch).Iterator()
-			for it.Next(ctx) {
-				part = append(part, it.Val())
-			}
-			mu.Lock()
-			out = append(out, part...)
-			mu.Unlock()
-			return it.Err()
-		})
-	}
-	return out, scanOne(ctx, s.c)
+	return out, it.Err()
 }
