@@ -1,21 +1,24 @@
 package plugin
 
-import "github.com/turnpike-dev/turnpike/filter/proxywasm"
+import (
+	"github.com/turnpike-dev/turnpike/filter/internal/auth"
+	"github.com/turnpike-dev/turnpike/filter/internal/host"
+)
 
 // Outcomes of a request, the suffix of its turnpike.decision.<outcome>
 // counter.
 const (
-	outAllowed        = "allowed"          // authorized and forwarded
-	outKeyless        = "keyless"          // API with use_keyless_access: forwarded without a key
-	outUnmatched      = "unmatched"        // no API matched; forwarded (unmatched: pass)
-	outNoAPI          = "no_api"           // no API matched; 404 (unmatched: reject)
-	outMissingKey     = "missing_key"      // 401 Authorization field missing
-	outKeyNotFound    = "key_not_found"    // 403 unknown, malformed or too short key
-	outRateLimited    = "rate_limited"     // 429 key rate limit
-	outAPIRateLimited = "api_rate_limited" // 429 API-wide global_rate_limit
-	outQuotaExceeded  = "quota_exceeded"   // 403/429 quota
-	outUnavailable    = "unavailable"      // 503, sidecar unreachable and nothing cached
-	outInternal       = "internal_error"   // 500
+	outAllowed        = "allowed"           // authorized and forwarded
+	outKeyless        = "keyless"           // API with use_keyless_access: forwarded without a key
+	outUnmatched      = "unmatched"         // no API matched; forwarded (unmatched: pass)
+	outNoAPI          = "no_api"            // no API matched; 404 (unmatched: reject)
+	outMissingKey     = auth.OutMissingKey  // 401 Authorization field missing
+	outKeyNotFound    = auth.OutKeyNotFound // 403 unknown, malformed or too short key
+	outRateLimited    = "rate_limited"      // 429 key rate limit
+	outAPIRateLimited = "api_rate_limited"  // 429 API-wide global_rate_limit
+	outQuotaExceeded  = "quota_exceeded"    // 403/429 quota
+	outUnavailable    = "unavailable"       // 503, sidecar unreachable and nothing cached
+	outInternal       = "internal_error"    // 500
 	// Other denials use the access.Reason name: key_inactive, key_expired,
 	// api_disallowed, version_disallowed, resource_disallowed,
 	// version_not_found, version_does_not_exist, version_expired,
@@ -37,12 +40,13 @@ const (
 // calls off each request for a delay of at most one tick in what the host
 // reports.
 type counter struct {
-	id      proxywasm.MetricCounter
+	host    host.Host
+	id      uint32
 	pending uint64
 }
 
-func newCounter(name string) *counter {
-	return &counter{id: proxywasm.DefineCounterMetric(name)}
+func newCounter(h host.Host, name string) *counter {
+	return &counter{host: h, id: h.Counter(name)}
 }
 
 // Increment counts n now; the host sees it at the next flush.
@@ -50,7 +54,7 @@ func (c *counter) Increment(n uint64) { c.pending += n }
 
 func (c *counter) flush() {
 	if c.pending != 0 {
-		c.id.Increment(c.pending)
+		c.host.AddCounter(c.id, c.pending)
 		c.pending = 0
 	}
 }
@@ -58,6 +62,7 @@ func (c *counter) flush() {
 // metrics are this VM's counters. Envoy sums counters of the same name
 // across its worker VMs.
 type metrics struct {
+	host      host.Host
 	decisions map[string]*counter
 	calls     map[string]*counter
 	failures  map[string]*counter
@@ -75,14 +80,15 @@ type metrics struct {
 	all []*counter
 }
 
-func newMetrics() *metrics {
+func newMetrics(h host.Host) *metrics {
 	m := &metrics{
+		host:      h,
 		decisions: map[string]*counter{},
 		calls:     map[string]*counter{},
 		failures:  map[string]*counter{},
 	}
 	def := func(name string) *counter {
-		c := newCounter(name)
+		c := newCounter(h, name)
 		m.all = append(m.all, c)
 		return c
 	}
@@ -106,7 +112,7 @@ func newMetrics() *metrics {
 func (m *metrics) decision(outcome string) {
 	c, ok := m.decisions[outcome]
 	if !ok {
-		c = newCounter("turnpike.decision." + outcome)
+		c = newCounter(m.host, "turnpike.decision."+outcome)
 		m.decisions[outcome] = c
 		m.all = append(m.all, c)
 	}

@@ -111,7 +111,7 @@ func TestParseQuota(t *testing.T) {
 func TestRateLimitHeaders(t *testing.T) {
 	now := int64(1_700_000_000) * int64(time.Second)
 	h := &httpContext{
-		eff:   &model.Session{QuotaRemaining: 3, QuotaRenews: 99},
+		eff:   &effective{s: &model.Session{QuotaRemaining: 3, QuotaRenews: 99}},
 		limit: access.Limit{Rate: 10, Per: 1, QuotaMax: 100, QuotaRenewalRate: 3600},
 		rate:  ratelimit.Result{Allowed: true, Remaining: 9, ResetAfter: 100 * time.Millisecond},
 		rated: true,

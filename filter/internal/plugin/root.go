@@ -2,22 +2,25 @@
 // context that keeps the caches and polls the sidecar's sync feed, and the
 // HTTP contexts that decide each request.
 //
-// A request is decided inside the VM. On the warm path (session cached, no
-// quota) it costs a handful of host calls and no network call: match the
-// API, extract and hash the key, find the effective (policy-applied)
-// session in the per-VM cache, run the access checks, take a token from
-// the key's bucket in shared data. Only a session this proxy has not seen
-// recently, and a quota reservation, need the sidecar.
+// A request is decided inside the VM by the steps of pipeline.go. On the
+// warm path (session cached, no quota) it costs a handful of host calls and
+// no network call: match the API, extract and hash the key, find the
+// effective (policy-applied) session in the per-VM cache, run the access
+// checks, take a token from the key's bucket in shared data. Only a session
+// this proxy has not seen recently, and a quota reservation, need the
+// sidecar.
+//
+// The package reaches the proxy only through host.Host, so it runs
+// natively against hosttest.Fake as well as in the VM.
 package plugin
 
 import (
-	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/filter/config"
 	"github.com/turnpike-dev/turnpike/filter/internal/cache"
+	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/filter/proxywasm"
 	"github.com/turnpike-dev/turnpike/shared/access"
@@ -30,17 +33,23 @@ type VM struct{ proxywasm.DefaultVMContext }
 
 // NewPluginContext implements proxywasm.VMContext.
 func (VM) NewPluginContext(contextID uint32) proxywasm.PluginContext {
-	return &Root{id: contextID}
+	return NewRoot(host.Proxy{}, contextID)
+}
+
+// NewRoot makes the plugin context contextID over h. OnPluginStart
+// configures it.
+func NewRoot(h host.Host, contextID uint32) *Root {
+	return &Root{host: h, id: contextID}
 }
 
 // Root is the plugin context of one configured filter on one VM (Envoy:
 // one per worker thread).
 type Root struct {
 	proxywasm.DefaultPluginContext
+	host    host.Host
 	id      uint32
 	cfg     config.Config
 	checker *access.Checker
-	store   shm.Store
 	m       *metrics
 
 	// snap is nil until the first sync answer arrives; until then every
@@ -139,32 +148,31 @@ type syncState struct {
 // configuration returns false (proxy_on_configure fails) after logging the
 // field at fault.
 func (r *Root) OnPluginStart(int) bool {
-	data, err := proxywasm.GetPluginConfiguration()
-	if err != nil && !errors.Is(err, proxywasm.ErrNotFound) {
-		proxywasm.LogCritical("turnpike: reading the plugin configuration: " + err.Error())
+	data, err := r.host.PluginConfig()
+	if err != nil {
+		r.log(host.Critical, "reading the plugin configuration: "+err.Error())
 		return false
 	}
 	cfg, err := config.Parse(data)
 	if err != nil {
-		proxywasm.LogCritical("turnpike: invalid plugin configuration: " + err.Error())
+		r.log(host.Critical, "invalid plugin configuration: "+err.Error())
 		return false
 	}
 	r.cfg = cfg
 	r.checker = access.NewChecker(access.Options{})
-	r.store = hostStore{}
-	r.m = newMetrics()
+	r.m = newMetrics(r.host)
 	r.sessions = cache.New[*sessionEntry](cfg.CacheSize)
 	r.hashes = cache.New[string](cfg.CacheSize)
 	r.recent = cache.New[string](recentSize)
 	r.lookups = map[string]*lookup{}
 	r.streams = map[uint32]*httpContext{}
 	r.buckets = map[string]int64{}
-	if err := proxywasm.SetTickPeriodMilliSeconds(cfg.SyncIntervalMS); err != nil {
-		proxywasm.LogCritical("turnpike: setting the tick period: " + err.Error())
+	if err := r.host.SetTick(cfg.SyncIntervalMS); err != nil {
+		r.log(host.Critical, "setting the tick period: "+err.Error())
 		return false
 	}
-	proxywasm.LogInfo("turnpike: configured; sidecar cluster " + strconv.Quote(cfg.Cluster) +
-		", sync every " + strconv.FormatUint(uint64(cfg.SyncIntervalMS), 10) + " ms")
+	r.log(host.Info, "configured; sidecar cluster "+strconv.Quote(cfg.Cluster)+
+		", sync every "+strconv.FormatUint(uint64(cfg.SyncIntervalMS), 10)+" ms")
 	r.poll()
 	return true
 }
@@ -183,7 +191,7 @@ const recentSize = 16384
 
 // NewHttpContext implements proxywasm.PluginContext.
 func (r *Root) NewHttpContext(contextID uint32) proxywasm.HttpContext {
-	h := &httpContext{root: r, id: contextID}
+	h := &httpContext{root: r, host: r.host, id: contextID}
 	r.streams[contextID] = h
 	return h
 }
@@ -222,204 +230,14 @@ func (r *Root) sweep(now int64) {
 		if now-used < r.bucketIdle() {
 			continue
 		}
-		shm.SweepBucket(r.store, key, now)
+		shm.SweepBucket(r.host, key, now)
 		// Forget it even when it was not full (a long window): whichever VM
 		// uses it next tracks it again, and sweeping is only about memory.
 		delete(r.buckets, key)
 	}
 }
 
-func (r *Root) now() int64 {
-	t, err := proxywasm.GetCurrentTimeNanoseconds()
-	if err != nil {
-		return time.Now().UnixNano()
-	}
-	return t
-}
+func (r *Root) now() int64 { return r.host.Now() }
 
-// callHeaders are the headers of a sidecar call; Envoy requires :method,
-// :path and :authority.
-func (r *Root) callHeaders(method, path string) [][2]string {
-	h := [][2]string{
-		{":method", method},
-		{":path", path},
-		{":authority", r.cfg.Authority},
-		{"x-turnpike-filter-token", r.cfg.Token},
-	}
-	if method == "POST" {
-		h = append(h, [2]string{"content-type", "application/json"})
-	}
-	return h
-}
-
-// dispatchFromRoot sends a sidecar call whose answer is delivered to the
-// root context rather than to the current stream: the answer must reach
-// every waiting stream even if the one that triggered the call is gone.
-// from is the context the caller runs as, restored afterwards.
-func (r *Root) dispatchFromRoot(from uint32, path string, timeoutMS uint32, cb func(numHeaders, bodySize, numTrailers int)) error {
-	if from != r.id {
-		if err := proxywasm.SetEffectiveContext(r.id); err != nil {
-			return err
-		}
-		defer func() { _ = proxywasm.SetEffectiveContext(from) }()
-	}
-	_, err := proxywasm.DispatchHttpCall(r.cfg.Cluster, r.callHeaders("GET", path), nil, nil, timeoutMS, cb)
-	return err
-}
-
-// callStatus returns the HTTP status of a sidecar answer, 0 for a failed
-// call (reset, timeout, no connection).
-func callStatus(numHeaders int) int {
-	if numHeaders == 0 {
-		return 0
-	}
-	v, err := proxywasm.GetHttpCallResponseHeaders()
-	if err != nil {
-		return 0
-	}
-	status := 0
-	for _, kv := range v {
-		if kv[0] == ":status" {
-			status, _ = strconv.Atoi(kv[1])
-		}
-	}
-	return status
-}
-
-func callHeader(name string) string {
-	v, err := proxywasm.GetHttpCallResponseHeaders()
-	if err != nil {
-		return ""
-	}
-	for _, kv := range v {
-		if strings.EqualFold(kv[0], name) {
-			return kv[1]
-		}
-	}
-	return ""
-}
-
-func callBody(size int) []byte {
-	if size <= 0 {
-		return nil
-	}
-	b, err := proxywasm.GetHttpCallResponseBody(0, size)
-	if err != nil {
-		return nil
-	}
-	return b
-}
-
-// poll asks the sync feed for changes since the last cursor.
-func (r *Root) poll() {
-	path := "/turnpike/v1/sync?cursor=" + queryEscape(r.sync.cursor)
-	if r.snap != nil {
-		path += "&version=" + queryEscape(r.snap.version)
-	}
-	r.m.calls[callSync].Increment(1)
-	err := r.dispatchFromRoot(r.id, path, r.cfg.SyncTimeoutMS, r.onSync)
-	if err != nil {
-		r.m.failures[callSync].Increment(1)
-		proxywasm.LogWarn("turnpike: sync call failed: " + err.Error())
-		return
-	}
-	r.sync.inFlight = true
-}
-
-func (r *Root) onSync(numHeaders, bodySize, _ int) {
-	r.sync.inFlight = false
-	now := r.now()
-	status := callStatus(numHeaders)
-	if status != 200 {
-		r.m.failures[callSync].Increment(1)
-		if status == 403 {
-			proxywasm.LogError("turnpike: the sidecar refused the filter token (sidecar.token)")
-		}
-		return
-	}
-	resp, err := parseSync(callBody(bodySize))
-	if err != nil {
-		r.m.failures[callSync].Increment(1)
-		proxywasm.LogError("turnpike: " + err.Error())
-		return
-	}
-	r.applySync(resp, now)
-	if resp.more {
-		r.poll() // catch up at once rather than one page per interval
-	}
-}
-
-// applySync applies one sync answer: new snapshot, evictions, reset.
-func (r *Root) applySync(resp *syncResponse, now int64) {
-	r.sync.lastOK = now
-	if resp.reset {
-		// The feed lost track of what changed: nothing cached can be
-		// trusted. The generation bump invalidates shared data for every VM.
-		r.sessions.Clear()
-		if _, err := shm.BumpGeneration(r.store); err != nil {
-			proxywasm.LogError("turnpike: invalidating shared sessions: " + err.Error())
-		}
-	}
-	if resp.hasSnapshot {
-		r.snapSeq++
-		r.snap = newSnapshot(r.snapSeq, resp, r.cfg.APIs)
-		r.m.snapshots.Increment(1)
-	}
-	keep := now + int64(r.recentTTL())
-	evicted := 0
-	for _, hash := range resp.keys {
-		r.recent.Put(hash, resp.cursor, keep)
-		shm.Tombstone(r.store, hash, resp.cursor)
-		// An entry read at or after the batch's cursor already shows every
-		// change in it (a key's own creation, typically): evicting it would
-		// cost a lookup and, with the sidecar down, a 503 for a key that
-		// was just served. The batch has one cursor, not one per key, so
-		// an entry read in the middle of the batch is evicted to be safe.
-		if e, ok := r.sessions.Get(hash, now); ok && shm.CompareCursors(e.cursor, resp.cursor) >= 0 {
-			continue
-		}
-		r.sessions.Delete(hash)
-		evicted++
-	}
-	r.m.evictions.Increment(uint64(evicted))
-	r.sync.cursor = resp.cursor
-}
-
-// recentTTL is how long an eviction is remembered: long enough for any
-// lookup in flight at eviction time, on any VM, to have been answered and
-// for that VM's own poll to have seen the eviction.
-func (r *Root) recentTTL() time.Duration {
-	ms := 2*(r.cfg.LookupTimeoutMS+r.cfg.SyncTimeoutMS+r.cfg.SyncIntervalMS) + 1000
-	return time.Duration(ms) * time.Millisecond
-}
-
-// evictedAfter reports whether the key was evicted at a cursor later than
-// the one its data was read at.
-func (r *Root) evictedAfter(hash, cursor string, now int64) bool {
-	at, ok := r.recent.Get(hash, now)
-	return ok && shm.CompareCursors(at, cursor) > 0
-}
-
-// queryEscape percent-encodes s for a query parameter value. Cursors and
-// versions are plain ASCII, but the sidecar is not ours to trust blindly.
-func queryEscape(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b []byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			if b != nil {
-				b = append(b, c)
-			}
-			continue
-		}
-		if b == nil {
-			b = append(make([]byte, 0, len(s)+8), s[:i]...)
-		}
-		b = append(b, '%', hex[c>>4], hex[c&15])
-	}
-	if b == nil {
-		return s
-	}
-	return string(b)
-}
+// log writes a line of the filter's log, prefixed with its name.
+func (r *Root) log(level host.Level, msg string) { r.host.Log(level, "turnpike: "+msg) }

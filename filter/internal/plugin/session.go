@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
-	"github.com/turnpike-dev/turnpike/filter/proxywasm"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/policy"
@@ -24,12 +24,12 @@ func (r *Root) maxStale() int64 { return r.cfg.MaxStaleMS * int64(time.Milliseco
 // fromShared returns the session another VM stored, if it is current: same
 // generation, within the TTL, and not older than an eviction this VM saw.
 func (r *Root) fromShared(hash string, now int64) *sessionEntry {
-	val, _, err := proxywasm.GetSharedData(shm.SessionKey(hash))
+	val, _, err := r.host.Get(shm.SessionKey(hash))
 	if err != nil {
 		return nil
 	}
 	s, ok := shm.DecodeSession(val)
-	if !ok || now-s.Fetched >= r.ttl() || s.Generation != shm.Generation(r.store) ||
+	if !ok || now-s.Fetched >= r.ttl() || s.Generation != shm.Generation(r.host) ||
 		r.evictedAfter(hash, s.Cursor, now) {
 		return nil
 	}
@@ -54,10 +54,10 @@ func (r *Root) startLookup(hash string, id uint32) bool {
 	}
 	r.m.calls[callLookup].Increment(1)
 	err := r.dispatchFromRoot(id, "/turnpike/v1/sessions/"+hash, r.cfg.LookupTimeoutMS,
-		func(numHeaders, bodySize, _ int) { r.onLookup(hash, numHeaders, bodySize) })
+		func(ans *host.CallResponse) { r.onLookup(hash, ans) })
 	if err != nil {
 		r.m.failures[callLookup].Increment(1)
-		proxywasm.LogWarn("turnpike: session lookup call failed: " + err.Error())
+		r.log(host.Warn, "session lookup call failed: "+err.Error())
 		return false
 	}
 	r.lookups[hash] = &lookup{waiters: []uint32{id}}
@@ -65,21 +65,20 @@ func (r *Root) startLookup(hash string, id uint32) bool {
 }
 
 // onLookup handles a lookup answer and resumes every stream waiting for it.
-func (r *Root) onLookup(hash string, numHeaders, bodySize int) {
+func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 	l := r.lookups[hash]
 	delete(r.lookups, hash)
 	now := r.now()
 	var e *sessionEntry
 	failed := false
-	switch status := callStatus(numHeaders); status {
+	switch ans.Status {
 	case 200:
-		cursor := callHeader("x-turnpike-cursor")
-		body := callBody(bodySize)
-		stored, err := model.DecodeSession(body)
+		cursor := ans.Header("x-turnpike-cursor")
+		stored, err := model.DecodeSession(ans.Body)
 		if err != nil {
 			// A session the sidecar stored but we cannot read: refuse the
 			// key like Tyk refuses a key it cannot load, and say why.
-			proxywasm.LogError("turnpike: undecodable session from the sidecar: " + err.Error())
+			r.log(host.Error, "undecodable session from the sidecar: "+err.Error())
 			e = &sessionEntry{fetched: now}
 			break
 		}
@@ -93,11 +92,11 @@ func (r *Root) onLookup(hash string, numHeaders, bodySize int) {
 		}
 		r.sessions.Put(hash, e, now+r.ttl()+r.maxStale())
 		// Shared in compact form too: every VM that picks it up keeps it.
-		err = shm.PutSession(r.store, hash, shm.Session{
-			Fetched: now, Generation: shm.Generation(r.store), Cursor: cursor, JSON: compact,
+		err = shm.PutSession(r.host, hash, shm.Session{
+			Fetched: now, Generation: shm.Generation(r.host), Cursor: cursor, JSON: compact,
 		})
 		if err != nil {
-			proxywasm.LogWarn("turnpike: sharing a session: " + err.Error())
+			r.log(host.Warn, "sharing a session: "+err.Error())
 		}
 	case 404:
 		e = &sessionEntry{fetched: now}
@@ -109,44 +108,20 @@ func (r *Root) onLookup(hash string, numHeaders, bodySize int) {
 	default:
 		failed = true
 		r.m.failures[callLookup].Increment(1)
-		if status == 403 {
-			proxywasm.LogError("turnpike: the sidecar refused the filter token (sidecar.token)")
-		}
+		r.refused(ans.Status)
 	}
 	if l == nil {
 		return
 	}
 	for _, id := range l.waiters {
 		h := r.streams[id]
-		if h == nil || proxywasm.SetEffectiveContext(id) != nil {
+		if h == nil || r.host.SetContext(id) != nil {
 			continue // the stream ended while it waited
 		}
-		r.resume(h, func() { h.continueWithSession(e, failed, now) })
+		h.entry, h.lookupFailed = e, failed
+		h.resume()
 	}
-	_ = proxywasm.SetEffectiveContext(r.id)
-}
-
-// resume runs a paused stream's continuation. A panic there must not reach
-// the root callback, which would leave the stream paused forever: the
-// stream is answered with 500 instead.
-func (r *Root) resume(h *httpContext, f func()) {
-	defer func() {
-		if p := recover(); p != nil {
-			proxywasm.LogCritical("turnpike: panic while resuming a request: " + panicText(p))
-			h.reply(replyInternal, outInternal)
-		}
-	}()
-	f()
-}
-
-func panicText(p any) string {
-	switch v := p.(type) {
-	case error:
-		return v.Error()
-	case string:
-		return v
-	}
-	return "non-error panic value"
+	_ = r.host.SetContext(r.id)
 }
 
 // effective returns the policy-applied session of e for api under the

@@ -1,84 +1,9 @@
 package route
 
-import (
-	"strings"
+import "strings"
 
-	"github.com/turnpike-dev/turnpike/shared/model"
-)
-
-// Location says where a request carried its key.
-type Location uint8
-
-const (
-	// None means no key was found.
-	None Location = iota
-	Header
-	Param
-	Cookie
-)
-
-// Credential is the key a request presented and where it was found, so the
-// filter can strip it before the request goes upstream.
-type Credential struct {
-	Key  string
-	From Location
-	Name string // header (lower case), query parameter or cookie name
-}
-
-// MinKeyLength is Tyk's default min_token_length: shorter keys are treated
-// as unknown without a lookup.
-const MinKeyLength = 3
-
-// Extract finds the key of a request the way Tyk's getAuthToken does: the
-// header (default Authorization) unless disable_header; a non-empty query
-// parameter (use_param) overrides it; a non-empty cookie (use_cookie)
-// overrides both; a leading "Bearer " (any case) is removed. header returns
-// a request header by lower-case name ("" when absent); path is the
-// request's :path with its query string.
-func Extract(a *model.AuthConfig, header func(name string) string, path string) Credential {
-	var auth model.AuthConfig
-	if a != nil {
-		auth = *a
-	}
-	name := auth.AuthHeaderName
-	if name == "" {
-		name = "Authorization"
-	}
-	var c Credential
-	if !auth.DisableHeader {
-		h := "authorization"
-		// The default name is spelt without an allocation: this runs on
-		// every request.
-		if !strings.EqualFold(name, h) {
-			h = strings.ToLower(name)
-		}
-		if v := header(h); v != "" {
-			c = Credential{v, Header, h}
-		}
-	}
-	if auth.UseParam {
-		p := auth.ParamName
-		if p == "" {
-			p = name
-		}
-		if v := QueryParam(path, p); v != "" {
-			c = Credential{v, Param, p}
-		}
-	}
-	if auth.UseCookie {
-		n := auth.CookieName
-		if n == "" {
-			n = name
-		}
-		if v := CookieValue(header("cookie"), n); v != "" {
-			c = Credential{v, Cookie, n}
-		}
-	}
-	if len(c.Key) >= 7 && strings.EqualFold(c.Key[:7], "bearer ") {
-		c.Key = c.Key[7:]
-	}
-	return c
-}
+// Helpers that read and rewrite parts of a request: query parameters and
+// cookies.
 
 // QueryParam returns the first value of parameter name in the query string
 // of path, percent-decoded ("" when absent or empty).

@@ -1,0 +1,64 @@
+// Package auth is the filter's authentication step: one Method per Tyk auth
+// mode of an API definition, each in its own file, all behind one
+// interface. A method reads the request's credential and says which session
+// it names, or denies the request; the pipeline then resolves that session
+// (filter/internal/plugin). The parts a sidecar needs as well (key formats
+// and hashing, password and signature checks) live in shared/.
+package auth
+
+import (
+	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/model"
+)
+
+// Headers gives a request's headers by lower-case name ("" when absent).
+// Results may be views of the callback's memory. host.Host is one.
+type Headers interface {
+	RequestHeader(name string) string
+}
+
+// Identity is who a request says it is.
+type Identity struct {
+	// Key is the secret the session is stored under (before hashing): for
+	// auth tokens, the API key itself. It may be a view of the request's
+	// memory.
+	Key string
+	// Cred is where the credential was, so it can be stripped before the
+	// request goes upstream.
+	Cred Credential
+}
+
+// Denial is a request refused by authentication: the status and Tyk's
+// message, and the outcome its metric counts.
+type Denial struct {
+	Status  int
+	Message string
+	Outcome string
+}
+
+// Outcomes of authentication denials (turnpike.decision.<outcome>).
+const (
+	OutMissingKey  = "missing_key"   // 401 Authorization field missing
+	OutKeyNotFound = "key_not_found" // 403 unknown, malformed or too short key
+)
+
+var (
+	// DenyMissing: no credential where the API expects one.
+	DenyMissing = &Denial{access.StatusUnauthorized, access.MsgAuthFieldMissing, OutMissingKey}
+	// DenyUnknown: a credential that names no session. Tyk answers 403
+	// without saying whether the key exists.
+	DenyUnknown = &Denial{access.StatusForbidden, access.MsgKeyNotFound, OutKeyNotFound}
+)
+
+// Method authenticates the requests of one API.
+type Method interface {
+	// Identify finds the request's credential and the session it names.
+	// path is the request's :path, with its query string.
+	Identify(req Headers, path string) (Identity, *Denial)
+}
+
+// For returns the method that authenticates requests to api. It allocates
+// nothing: it runs on every request.
+func For(api *model.APIDefinition) Method {
+	return AuthToken{&api.Auth}
+}

@@ -1,0 +1,36 @@
+package auth
+
+import (
+	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/shared/model"
+)
+
+// MinKeyLength is Tyk's default min_token_length: shorter keys are treated
+// as unknown without a lookup.
+const MinKeyLength = 3
+
+// AuthToken is Tyk's standard authentication (use_standard_auth): a
+// pre-registered API key in a header, query parameter or cookie, looked up
+// by its hash.
+type AuthToken struct {
+	Config *model.AuthConfig // auth_configs.authToken
+}
+
+// Identify extracts the key. Keys that cannot exist are refused without a
+// lookup: too short for Tyk, too long for any key, or a generated key whose
+// checksum fails (a typo or a forgery).
+func (a AuthToken) Identify(req Headers, path string) (Identity, *Denial) {
+	c := Extract(a.Config, req.RequestHeader, path)
+	key := c.Key
+	// The key is a view of the request and, once hashed, never needed
+	// again: the identity keeps it, the credential only its location.
+	c.Key = ""
+	if key == "" {
+		return Identity{}, DenyMissing
+	}
+	if len(key) < MinKeyLength || len(key) > keys.MaxCustomLen ||
+		(keys.LooksGenerated(key) && keys.Check(key) != nil) {
+		return Identity{}, DenyUnknown
+	}
+	return Identity{Key: key, Cred: c}, nil
+}

@@ -1,0 +1,187 @@
+package plugin
+
+import (
+	"strings"
+
+	"github.com/turnpike-dev/turnpike/filter/internal/auth"
+	"github.com/turnpike-dev/turnpike/filter/internal/host"
+	"github.com/turnpike-dev/turnpike/filter/proxywasm"
+	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/ratelimit"
+)
+
+// A request is decided by a fixed list of steps (steps.go), in the order of
+// filter/README.md's "What happens to a request". Each step says what
+// comes next:
+type verdict uint8
+
+const (
+	next    verdict = iota // run the next step
+	wait                   // a sidecar call is in flight: pause; its answer resumes this step
+	forward                // decided: the request goes upstream
+	replied                // decided: a local reply was sent
+)
+
+type step struct {
+	name string
+	run  func(*httpContext) verdict
+}
+
+// pipeline is set in init: its steps resume paused requests, which run the
+// pipeline again, and Go forbids a variable whose initializer refers to
+// itself.
+var pipeline []step
+
+func init() {
+	pipeline = []step{
+		{"match API", (*httpContext).matchAPI},
+		{"check version", (*httpContext).checkVersion},
+		{"authenticate", (*httpContext).authenticate},
+		{"resolve session", (*httpContext).resolveSession},
+		{"apply policies", (*httpContext).applyPolicies},
+		{"check access", (*httpContext).checkAccess},
+		{"org limits", (*httpContext).orgLimits},
+		{"rate limit", (*httpContext).rateLimit},
+		{"quota", (*httpContext).reserveQuota},
+		{"admit", (*httpContext).admit},
+	}
+}
+
+// Identity headers added for the upstream (identity_headers: true). Any
+// copy the client sent is removed first, so the upstream can trust them.
+const (
+	hdrKeyHash  = "x-turnpike-key-hash"
+	hdrAlias    = "x-turnpike-alias"
+	hdrPolicies = "x-turnpike-policies"
+)
+
+// httpContext is one request going through the pipeline.
+type httpContext struct {
+	proxywasm.DefaultHttpContext
+	root *Root
+	host host.Host
+	id   uint32
+
+	// step is the step running, or the one a paused request resumes at.
+	step int
+	// awaiting: the current step sent a call and its answer has not been
+	// handled yet. When the answer resumes the step, it finds the answer
+	// in the fields below and clears awaiting.
+	awaiting bool
+	now      int64 // unix ns, read once per callback
+
+	api *model.APIDefinition
+	// method, path (:path with the query string) and version start as
+	// views of the request headers, valid only during the callback that
+	// read them; detach copies them before the request pauses.
+	method   string
+	path     string
+	version  string
+	detached bool
+	cred     auth.Credential
+	hash     string
+
+	// Session resolution: the entry found, or the lookup's outcome.
+	entry        *sessionEntry
+	lookupFailed bool
+	// stale is an entry past its TTL, used if the refresh fails.
+	stale *sessionEntry
+
+	eff   *effective
+	limit access.Limit
+	rate  ratelimit.Result
+	rated bool
+	// quotaAnswer is the sidecar's answer to the quota call.
+	quotaAnswer *host.CallResponse
+	quota       quotaGrant
+	// authorized: the request goes upstream with a decision, so the
+	// response gets rate-limit headers.
+	authorized bool
+}
+
+// session is the effective (policy-applied) session of the request.
+func (h *httpContext) session() *model.Session { return h.eff.s }
+
+// OnHttpRequestHeaders runs the pipeline from its first step.
+func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
+	if h.root.cfg.IdentityHeaders {
+		for _, n := range [...]string{hdrKeyHash, hdrAlias, hdrPolicies} {
+			h.host.RemoveRequestHeader(n)
+		}
+	}
+	h.now = h.root.now()
+	return h.run()
+}
+
+// run runs the pipeline from the current step until a step decides or
+// waits.
+func (h *httpContext) run() proxywasm.Action {
+	for h.step < len(pipeline) {
+		switch pipeline[h.step].run(h) {
+		case next:
+			h.step++
+		case wait:
+			h.detach()
+			h.awaiting = true
+			return proxywasm.ActionPause
+		case forward:
+			return proxywasm.ActionContinue
+		case replied:
+			// What a callback that sent a local reply must return.
+			return proxywasm.ActionPause
+		}
+	}
+	return proxywasm.ActionContinue
+}
+
+// resume continues a paused request at its step, from the callback of the
+// call it waited for (with this stream as the current context). A panic
+// here must not reach the host's callback, which would leave the stream
+// paused forever: the stream is answered with 500 instead.
+func (h *httpContext) resume() {
+	defer func() {
+		if p := recover(); p != nil {
+			h.root.log(host.Critical, "panic while resuming a request: "+panicText(p))
+			h.reply(replyInternal, outInternal)
+		}
+	}()
+	h.now = h.root.now()
+	if h.run() == proxywasm.ActionContinue {
+		h.host.Resume()
+	}
+}
+
+// answered reports whether the current step is resumed by its call's
+// answer, and clears the mark.
+func (h *httpContext) answered() bool {
+	a := h.awaiting
+	h.awaiting = false
+	return a
+}
+
+// detach copies the header views the request keeps across a pause.
+func (h *httpContext) detach() {
+	if h.detached {
+		return
+	}
+	h.detached = true
+	h.method = strings.Clone(h.method)
+	h.path = strings.Clone(h.path)
+	h.version = strings.Clone(h.version)
+}
+
+// OnHttpStreamDone forgets the stream, so lookups answered later skip it.
+func (h *httpContext) OnHttpStreamDone() {
+	delete(h.root.streams, h.id)
+}
+
+func panicText(p any) string {
+	switch v := p.(type) {
+	case error:
+		return v.Error()
+	case string:
+		return v
+	}
+	return "non-error panic value"
+}

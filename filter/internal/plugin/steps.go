@@ -1,0 +1,310 @@
+package plugin
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/filter/config"
+	"github.com/turnpike-dev/turnpike/filter/internal/auth"
+	"github.com/turnpike-dev/turnpike/filter/internal/host"
+	"github.com/turnpike-dev/turnpike/filter/internal/route"
+	"github.com/turnpike-dev/turnpike/filter/internal/shm"
+	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/ratelimit"
+	"github.com/valyala/fastjson"
+)
+
+// The steps of the pipeline, in order. Each reads what earlier steps left
+// on the httpContext and returns a verdict (pipeline.go).
+
+// matchAPI finds the API the request is for. Without a snapshot (policies
+// and API definitions) nothing can be decided.
+func (h *httpContext) matchAPI() verdict {
+	r := h.root
+	if r.snap == nil {
+		return h.reply(unavailable(), outUnavailable)
+	}
+	h.method = h.host.RequestHeader(":method")
+	h.path = h.host.RequestHeader(":path")
+	api := r.snap.routes.Match(h.host.RequestHeader(":authority"), h.path)
+	if api == nil {
+		if r.cfg.RejectUnmatched {
+			return h.reply(replyNoAPI, outNoAPI)
+		}
+		r.m.decision(outUnmatched)
+		return forward
+	}
+	h.api = api
+	if api.UseKeylessAccess {
+		r.m.decision(outKeyless)
+		return forward
+	}
+	return next
+}
+
+// checkVersion refuses a version the API does not have or that expired.
+// Tyk checks the version before authentication.
+func (h *httpContext) checkVersion() verdict {
+	h.version = route.Version(h.api, h.host.RequestHeader, h.path)
+	if _, d := access.CheckVersion(h.api, h.version, time.Unix(0, h.now)); !d.Allowed() {
+		return h.reply(denied(d), d.Reason.String())
+	}
+	return next
+}
+
+// authenticate finds the credential with the API's auth method and hashes
+// the key it names.
+func (h *httpContext) authenticate() verdict {
+	id, d := auth.For(h.api).Identify(h.host, h.path)
+	if d != nil {
+		return h.deny(d)
+	}
+	h.cred = id.Cred
+	h.hash = h.root.hashKey(id.Key, h.now)
+	return next
+}
+
+// resolveSession finds the key's stored session: this VM's cache, shared
+// data (another VM fetched it), then one sidecar lookup (session.go).
+func (h *httpContext) resolveSession() verdict {
+	r := h.root
+	if h.answered() {
+		switch {
+		case h.lookupFailed:
+			return h.sessionUnavailable()
+		case h.entry.unknown():
+			return h.reply(replyKeyNotFound, outKeyNotFound)
+		}
+		return next
+	}
+	if e, ok := r.sessions.Get(h.hash, h.now); ok {
+		if e.unknown() {
+			r.m.cacheNegative.Increment(1)
+			return h.reply(replyKeyNotFound, outKeyNotFound)
+		}
+		if h.now-e.fetched < r.ttl() {
+			r.m.cacheHit.Increment(1)
+			h.entry = e
+			return next
+		}
+		h.stale = e
+	} else if e := r.fromShared(h.hash, h.now); e != nil {
+		r.m.cacheShared.Increment(1)
+		h.entry = e
+		return next
+	}
+	r.m.cacheMiss.Increment(1)
+	if !r.startLookup(h.hash, h.id) {
+		return h.sessionUnavailable()
+	}
+	return wait
+}
+
+// sessionUnavailable applies the failure mode of an unreachable sidecar: a
+// session fetched within session_cache.ttl_ms + max_stale_ms keeps working,
+// an unknown key gets 503 (never 403: the key may well be valid).
+func (h *httpContext) sessionUnavailable() verdict {
+	r := h.root
+	if e := h.stale; e != nil && h.now-e.fetched <= r.ttl()+r.maxStale() {
+		r.m.cacheStale.Increment(1)
+		h.entry = e
+		return next
+	}
+	return h.reply(unavailable(), outUnavailable)
+}
+
+// applyPolicies makes the effective session for the API, once per key, API
+// and snapshot.
+func (h *httpContext) applyPolicies() verdict {
+	eff := h.root.effective(h.entry, h.api)
+	if eff.err != nil {
+		// Tyk answers a key whose policies cannot be applied as unknown.
+		h.root.log(host.Debug, "applying policies: "+eff.err.Error())
+		return h.reply(replyKeyNotFound, outKeyNotFound)
+	}
+	h.eff = eff
+	return next
+}
+
+// checkAccess runs the session checks (inactive, expired, API, version,
+// allowed_urls) and finds the limits that apply to the request.
+func (h *httpContext) checkAccess() verdict {
+	r := h.root
+	req := access.Request{Method: h.method, Path: route.PathOnly(h.path), Version: h.version}
+	if d := r.checker.CheckSession(h.session(), h.api, req, time.Unix(0, h.now)); !d.Allowed() {
+		return h.reply(denied(d), d.Reason.String())
+	}
+	h.limit, _ = r.checker.EffectiveLimit(h.session(), h.api, h.method, req.Path)
+	return next
+}
+
+// orgLimits refuses requests of an inactive organisation.
+func (h *httpContext) orgLimits() verdict {
+	if org := h.root.snap.orgs[h.session().OrgID]; org != nil {
+		if d := access.CheckOrg(org); !d.Allowed() {
+			return h.reply(denied(d), d.Reason.String())
+		}
+	}
+	return next
+}
+
+// rateLimit takes a token from the key's bucket, then from the API's
+// global_rate_limit bucket, both in shared data.
+func (h *httpContext) rateLimit() verdict {
+	r := h.root
+	if limit := h.limit; !h.api.DisableRateLimit && limit.RateLimited() {
+		res, ok := h.take(h.eff.bucketKey(h.hash, limit), ratelimit.Limit{Rate: limit.Rate, Per: limit.Per})
+		if !ok {
+			return h.reply(unavailable(), outUnavailable)
+		}
+		h.rate, h.rated = res, true
+		if !res.Allowed {
+			return h.rateLimited(access.MsgRateLimited, outRateLimited, res)
+		}
+	}
+	if key := r.snap.apiBuckets[h.api]; key != "" {
+		g := h.api.GlobalRateLimit
+		res, ok := h.take(key, ratelimit.Limit{Rate: g.Rate, Per: g.Per})
+		if !ok {
+			return h.reply(unavailable(), outUnavailable)
+		}
+		if !res.Allowed {
+			return h.rateLimited(access.MsgAPIRateLimited, outAPIRateLimited, res)
+		}
+	}
+	return next
+}
+
+// take takes a token from a shared bucket; ok is false if shared data
+// failed us, which is answered as unavailable rather than guessed.
+func (h *httpContext) take(key string, lim ratelimit.Limit) (ratelimit.Result, bool) {
+	r := h.root
+	res, err := shm.Take(r.host, &r.shmScratch, key, lim, h.now)
+	if err != nil {
+		r.log(host.Error, "rate limit state: "+err.Error())
+		return res, false
+	}
+	r.buckets[key] = h.now
+	return res, true
+}
+
+// reserveQuota asks the sidecar for one unit of the key's quota.
+func (h *httpContext) reserveQuota() verdict {
+	r := h.root
+	if h.answered() {
+		ans := h.quotaAnswer
+		h.quotaAnswer = nil
+		if ans.Status != 200 {
+			r.m.failures[callQuota].Increment(1)
+			return h.quotaFailed()
+		}
+		g, ok := parseQuota(ans.Body)
+		if !ok {
+			r.m.failures[callQuota].Increment(1)
+			r.log(host.Error, "malformed quota answer from the sidecar")
+			return h.quotaFailed()
+		}
+		return h.quotaDecided(g)
+	}
+	if h.api.DisableQuota || !h.limit.QuotaEnforced() {
+		return next
+	}
+	body := make([]byte, 0, 192)
+	body = append(body, `{"key_hash":"`...)
+	body = append(body, h.hash...)
+	body = append(body, `","scope":`...)
+	body = model.AppendString(body, h.limit.Scope)
+	body = append(body, `,"quota_max":`...)
+	body = strconv.AppendInt(body, h.limit.QuotaMax, 10)
+	body = append(body, `,"quota_renewal_rate":`...)
+	body = strconv.AppendInt(body, h.limit.QuotaRenewalRate, 10)
+	body = append(body, `,"units":1}`...)
+	r.m.calls[callQuota].Increment(1)
+	err := h.host.Call(r.cfg.Cluster, r.callHeaders("POST", "/turnpike/v1/quota"), body, r.cfg.LookupTimeoutMS,
+		func(ans *host.CallResponse) {
+			h.quotaAnswer = ans
+			h.resume()
+		})
+	if err != nil {
+		r.m.failures[callQuota].Increment(1)
+		r.log(host.Warn, "quota call failed: "+err.Error())
+		return h.quotaFailed()
+	}
+	return wait
+}
+
+// parseQuota reads {"granted":1,"remaining":99,"reset":...,"quota_max":100}.
+func parseQuota(body []byte) (quotaGrant, bool) {
+	var p fastjson.Parser
+	v, err := p.ParseBytes(body)
+	if err != nil || v.Type() != fastjson.TypeObject || v.Get("granted") == nil {
+		return quotaGrant{}, false
+	}
+	return quotaGrant{
+		reserved:  v.GetInt64("granted") >= 1,
+		max:       v.GetInt64("quota_max"),
+		remaining: v.GetInt64("remaining"),
+		reset:     v.GetInt64("reset"),
+	}, true
+}
+
+type quotaGrant struct {
+	reserved  bool
+	max       int64
+	remaining int64
+	reset     int64 // unix seconds; 0 = never
+}
+
+// quotaFailed applies failure_mode.quota: closed answers 503; open admits
+// and counts in shared data, so this proxy alone still stops at the quota.
+func (h *httpContext) quotaFailed() verdict {
+	r := h.root
+	if r.cfg.QuotaFailure != config.Open {
+		return h.reply(unavailable(), outUnavailable)
+	}
+	r.m.quotaLocal.Increment(1)
+	res, err := shm.Reserve(r.host, shm.QuotaKey(h.hash, h.limit.Scope), h.limit.QuotaMax,
+		h.limit.QuotaRenewalRate, h.now/int64(time.Second))
+	if err != nil {
+		r.log(host.Error, "local quota state: "+err.Error())
+		return h.reply(unavailable(), outUnavailable)
+	}
+	return h.quotaDecided(quotaGrant{reserved: res.Granted >= 1, max: h.limit.QuotaMax,
+		remaining: res.Remaining, reset: res.ResetAt})
+}
+
+func (h *httpContext) quotaDecided(g quotaGrant) verdict {
+	if !g.reserved {
+		rep := &reply{status: h.root.cfg.QuotaExceededStatus, msg: access.MsgQuotaExceeded}
+		if rep.status == access.StatusTooManyRequests && g.reset > 0 {
+			rep.headers = [][2]string{retryAfter(g.reset - h.now/int64(time.Second))}
+		}
+		return h.reply(rep, outQuotaExceeded)
+	}
+	h.quota = g
+	return next
+}
+
+// admit lets the request through, after removing the credential and adding
+// identity headers as configured.
+func (h *httpContext) admit() verdict {
+	r := h.root
+	h.authorized = true
+	if r.cfg.StripCredential || h.api.StripAuthData {
+		h.cred.Strip(h.host, h.path)
+	}
+	if r.cfg.IdentityHeaders {
+		s := h.session()
+		h.host.SetRequestHeader(hdrKeyHash, h.hash)
+		if s.Alias != "" {
+			h.host.SetRequestHeader(hdrAlias, s.Alias)
+		}
+		if ids := s.ApplyPolicies; len(ids) > 0 {
+			h.host.SetRequestHeader(hdrPolicies, strings.Join(ids, ","))
+		}
+	}
+	r.m.decision(outAllowed)
+	return forward
+}
