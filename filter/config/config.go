@@ -56,6 +56,12 @@ type Config struct {
 	// (sync_interval_ms, default 250). Revocation takes at most about one
 	// interval plus one poll.
 	SyncIntervalMS uint32
+	// RefreshMinIntervalMS is the shortest time between two refreshes of the
+	// configuration asked for by requests that found no API, or a session
+	// naming a policy the VM does not have (refresh_min_interval_ms,
+	// default 100). It bounds the sidecar load a flood of unknown paths can
+	// cause to one sync call per interval and VM.
+	RefreshMinIntervalMS uint32
 	// CacheSize bounds the per-VM session cache (session_cache.size,
 	// default 10000 entries).
 	CacheSize int
@@ -96,15 +102,16 @@ type Config struct {
 // required token.
 func Default() Config {
 	return Config{
-		Cluster:             "turnpike-sidecar",
-		LookupTimeoutMS:     1000,
-		SyncTimeoutMS:       2000,
-		SyncIntervalMS:      250,
-		CacheSize:           10000,
-		CacheTTLMS:          60000,
-		NegativeTTLMS:       2000,
-		MaxStaleMS:          300000,
-		QuotaExceededStatus: 403,
+		Cluster:              "turnpike-sidecar",
+		LookupTimeoutMS:      1000,
+		SyncTimeoutMS:        2000,
+		SyncIntervalMS:       250,
+		RefreshMinIntervalMS: 100,
+		CacheSize:            10000,
+		CacheTTLMS:           60000,
+		NegativeTTLMS:        2000,
+		MaxStaleMS:           300000,
+		QuotaExceededStatus:  403,
 	}
 }
 
@@ -154,6 +161,8 @@ func Parse(data []byte) (Config, error) {
 			})
 		case "sync_interval_ms":
 			c.SyncIntervalMS = uint32(d.num("sync_interval_ms", v, 10, 60000))
+		case "refresh_min_interval_ms":
+			c.RefreshMinIntervalMS = uint32(d.num("refresh_min_interval_ms", v, 0, 60000))
 		case "session_cache":
 			d.object("session_cache", v, func(k string, v *fastjson.Value) {
 				switch k {

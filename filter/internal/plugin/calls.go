@@ -5,6 +5,10 @@ import "github.com/turnpike-dev/turnpike/filter/internal/host"
 // Sidecar calls. Envoy requires :method, :path and :authority on every
 // call; the filter token authenticates the filter to the sidecar.
 
+// hdrOrgSession on a session lookup's answer is "1" when the session's
+// organisation has an org session in the sidecar's store.
+const hdrOrgSession = "x-turnpike-org-session"
+
 func (r *Root) callHeaders(method, path string) [][2]string {
 	h := [][2]string{
 		{":method", method},

@@ -27,7 +27,7 @@ const (
 	testSnapshot = `{"policies":{"p1":{"id":"p1","org_id":"org1","active":true,"rate":100,"per":1,"quota_max":-1,
 		"access_rights":{"api1":{"api_id":"api1","versions":["Default"]}}}},
 		"apis":[` + testAPI + `,` + testKeyless + `,` + testVersioned + `,` + testGlobal + `],
-		"orgs":{"dead-org":{"org_id":"dead-org","is_inactive":true}}}`
+		"orgs":{"dead-org":{"org_id":"dead-org","is_inactive":true},"org1":{"org_id":"org1"}}}`
 )
 
 // testSession is a stored session with access to api1 and extra root fields.

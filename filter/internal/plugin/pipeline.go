@@ -65,22 +65,22 @@ type httpContext struct {
 
 	// step is the step running, or the one a paused request resumes at.
 	step int
-	// awaiting: the current step sent a call and its answer has not been
-	// handled yet. When the answer resumes the step, it finds the answer
-	// in the fields below and clears awaiting.
-	awaiting bool
-	now      int64 // unix ns, read once per callback
+	// resumed: the step runs again because what it waited for arrived;
+	// it finds the answer in the fields below.
+	resumed bool
+	now     int64 // unix ns, read once per callback
 
 	api *model.APIDefinition
 	// method, path (:path with the query string) and version start as
 	// views of the request headers, valid only during the callback that
 	// read them; detach copies them before the request pauses.
-	method   string
-	path     string
-	version  string
-	detached bool
-	cred     auth.Credential
-	hash     string
+	method    string
+	path      string
+	authority string
+	version   string
+	detached  bool
+	cred      auth.Credential
+	hash      string
 
 	// Session resolution: the entry found, or the lookup's outcome.
 	entry        *sessionEntry
@@ -118,12 +118,13 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
 // waits.
 func (h *httpContext) run() proxywasm.Action {
 	for h.step < len(pipeline) {
-		switch pipeline[h.step].run(h) {
+		v := pipeline[h.step].run(h)
+		h.resumed = false
+		switch v {
 		case next:
 			h.step++
 		case wait:
 			h.detach()
-			h.awaiting = true
 			return proxywasm.ActionPause
 		case forward:
 			return proxywasm.ActionContinue
@@ -147,17 +148,10 @@ func (h *httpContext) resume() {
 		}
 	}()
 	h.now = h.root.now()
+	h.resumed = true
 	if h.run() == proxywasm.ActionContinue {
 		h.host.Resume()
 	}
-}
-
-// answered reports whether the current step is resumed by its call's
-// answer, and clears the mark.
-func (h *httpContext) answered() bool {
-	a := h.awaiting
-	h.awaiting = false
-	return a
 }
 
 // detach copies the header views the request keeps across a pause.
@@ -168,6 +162,7 @@ func (h *httpContext) detach() {
 	h.detached = true
 	h.method = strings.Clone(h.method)
 	h.path = strings.Clone(h.path)
+	h.authority = strings.Clone(h.authority)
 	h.version = strings.Clone(h.version)
 }
 

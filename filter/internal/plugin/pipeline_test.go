@@ -27,7 +27,6 @@ func TestPipelineOutcomes(t *testing.T) {
 		{"unknown, negative cache", "/api1/x", "nobody-key", "", nil, 403, "Access to this API has been disallowed"},
 		{"inactive", "/api1/x", "inactive-key", testSession(`"is_inactive":true`), nil, 403, "Key is inactive, please renew"},
 		{"expired", "/api1/x", "expired-key", testSession(`"expires":1000`), nil, 401, "Key has expired, please renew"},
-		{"missing policy", "/api1/x", "nopol-key", testSession(`"apply_policies":["nope"]`), nil, 403, "Access to this API has been disallowed"},
 		{"policy", "/api1/x", "pol-key", `{"org_id":"org1","apply_policies":["p1"]}`, nil, 200, ""},
 		{"inactive org", "/api1/x", "dead-org-key", `{"org_id":"dead-org","access_rights":{"api1":{"api_id":"api1","versions":["Default"]}}}`,
 			nil, 403, "organisation access has been disabled"},
@@ -50,8 +49,8 @@ func TestPipelineOutcomes(t *testing.T) {
 	}
 	fx.r.OnTick() // flush counters
 	for name, want := range map[string]uint64{
-		"turnpike.decision.allowed": 5, "turnpike.decision.missing_key": 1, "turnpike.decision.key_not_found": 4,
-		"turnpike.cache.misses": 7, "turnpike.cache.negative_hits": 1, "turnpike.decision.keyless": 1,
+		"turnpike.decision.allowed": 5, "turnpike.decision.missing_key": 1, "turnpike.decision.key_not_found": 3,
+		"turnpike.cache.misses": 6, "turnpike.cache.negative_hits": 1, "turnpike.decision.keyless": 1,
 	} {
 		if got := fx.f.Counters[name]; got != want {
 			t.Errorf("%s = %d, want %d", name, got, want)
@@ -100,13 +99,6 @@ func TestNoSnapshotIsUnavailable(t *testing.T) {
 	s, _, _ := fx.send("/api1/x", "good-key")
 	if status(s) != 503 || s.Reply.Headers["retry-after"] != "1" {
 		t.Fatalf("%+v", s.Reply)
-	}
-}
-
-func TestUnmatchedReject(t *testing.T) {
-	fx := newFixture(t, `,"unmatched":"reject"`, testSnapshot)
-	if s := fx.do("/nowhere", "k", ""); status(s) != 404 {
-		t.Fatalf("status %d", status(s))
 	}
 }
 
@@ -392,5 +384,96 @@ func TestPipelineNames(t *testing.T) {
 		"org limits, rate limit, quota, admit"
 	if got := strings.Join(names, ", "); got != want {
 		t.Fatalf("pipeline %s", got)
+	}
+}
+
+const freshSync = `{"version":"v2","cursor":"1-0","keys":[],"snapshot":`
+
+func TestUnmatchedRejectWaitsForAFreshConfiguration(t *testing.T) {
+	fx := newFixture(t, `,"unmatched":"reject"`, testSnapshot)
+	s, _, act := fx.send("/new/x", "")
+	c := fx.f.Pending("/turnpike/v1/sync")
+	if act != proxywasm.ActionPause || c == nil || !strings.Contains(c.Path(), "fresh=1") ||
+		!strings.Contains(c.Path(), "vm="+fx.r.vmID) {
+		t.Fatalf("no fresh poll: %v %+v", act, c)
+	}
+	// The API was created meanwhile: the request is decided by it.
+	newAPI := `{"api_id":"new","org_id":"org1","active":true,"use_keyless":true,"proxy":{"listen_path":"/new/"}}`
+	fx.f.Answer(c, 200, nil, freshSync+strings.Replace(testSnapshot, `"apis":[`, `"apis":[`+newAPI+`,`, 1)+`}`)
+	if !s.Resumed || s.Reply != nil {
+		t.Fatalf("new API not served: %+v", s.Reply)
+	}
+	// Still no API after the refresh: 404. A second request within the
+	// minimum interval waits for the tick's poll, which is fresh.
+	fx.f.Clock += int64(time.Second)
+	s, _, _ = fx.send("/nowhere", "")
+	s2, _, _ := fx.send("/nowhere/either", "")
+	fx.f.Answer(fx.f.Pending("/turnpike/v1/sync"), 200, nil, `{"version":"v2","cursor":"1-0","keys":[]}`)
+	if status(s) != 404 || s2.Reply != nil {
+		t.Fatalf("first %d, second %+v", status(s), s2.Reply)
+	}
+	fx.f.Clock += int64(time.Second)
+	fx.r.OnTick()
+	c = fx.f.Pending("/turnpike/v1/sync")
+	if c == nil || !strings.Contains(c.Path(), "fresh=1") {
+		t.Fatalf("tick poll not fresh: %+v", c)
+	}
+	fx.f.Answer(c, 503, nil, "")
+	if status(s2) != 404 {
+		t.Fatalf("after a failed refresh: %d, want a decision on what the VM has", status(s2))
+	}
+	// A poll that cannot be sent: decided at once.
+	fx.f.FailCalls = true
+	fx.f.Clock += int64(time.Second)
+	if s, _, _ := fx.send("/nowhere", ""); status(s) != 404 {
+		t.Fatalf("unsent refresh: %d", status(s))
+	}
+}
+
+func TestMissingPolicyWaitsForAFreshConfiguration(t *testing.T) {
+	fx := newFixture(t, "", testSnapshot)
+	sess := `{"org_id":"org1","apply_policies":["p2"]}`
+	s, _, _ := fx.send("/api1/x", "new-key")
+	fx.lookup("new-key", 200, sess)
+	c := fx.f.Pending("/turnpike/v1/sync")
+	if s.Reply != nil || c == nil || !strings.Contains(c.Path(), "fresh=1") {
+		t.Fatalf("decided on a stale policy set: %+v", s.Reply)
+	}
+	p2 := `"p2":{"id":"p2","org_id":"org1","active":true,"access_rights":{"api1":{"api_id":"api1","versions":["Default"]}}},`
+	fx.f.Answer(c, 200, nil, freshSync+strings.Replace(testSnapshot, `"policies":{`, `"policies":{`+p2, 1)+`}`)
+	if !s.Resumed {
+		t.Fatalf("new policy not applied: %+v %v", s.Reply, fx.f.Logs)
+	}
+	// A policy that does not exist after the refresh: 403, as Tyk.
+	fx.f.Clock += int64(time.Second)
+	s, _, _ = fx.send("/api1/x", "nopol-key")
+	fx.lookup("nopol-key", 200, `{"org_id":"org1","apply_policies":["nope"]}`)
+	fx.f.Answer(fx.f.Pending("/turnpike/v1/sync"), 200, nil, `{"version":"v2","cursor":"1-0","keys":[]}`)
+	if status(s) != 403 {
+		t.Fatalf("missing policy: %d", status(s))
+	}
+}
+
+func TestNewOrgSessionWaitsForAFreshConfiguration(t *testing.T) {
+	fx := newFixture(t, "", testSnapshot)
+	sess := `{"org_id":"org2","access_rights":{"api1":{"api_id":"api1","versions":["Default"]}}}`
+	s, _, _ := fx.send("/api1/x", "org2-key")
+	c := fx.f.Pending("/turnpike/v1/sessions/" + keys.Hash("org2-key"))
+	fx.f.Answer(c, 200, map[string]string{"x-turnpike-cursor": "1-0", "x-turnpike-org-session": "1"}, sess)
+	c = fx.f.Pending("/turnpike/v1/sync")
+	if s.Reply != nil || s.Resumed || c == nil {
+		t.Fatal("did not wait for the org session")
+	}
+	// The org session was created inactive, just before the key.
+	orgs := strings.Replace(testSnapshot, `"orgs":{`, `"orgs":{"org2":{"org_id":"org2","is_inactive":true},`, 1)
+	fx.f.Answer(c, 200, nil, freshSync+orgs+`}`)
+	if status(s) != 403 {
+		t.Fatalf("inactive org: %d", status(s))
+	}
+	// Without the sidecar's word, an org without an org session does not wait.
+	s, _, _ = fx.send("/api1/x", "org3-key")
+	fx.lookup("org3-key", 200, strings.Replace(sess, "org2", "org3", 1))
+	if !s.Resumed {
+		t.Fatalf("org3: %+v", s.Reply)
 	}
 }

@@ -83,6 +83,9 @@ type Root struct {
 	buckets map[string]int64
 
 	sync syncState
+	// vmID names this VM to the sidecar in sync polls, so it can tell
+	// which filters run the current configuration (GET /tyk/reload?block=true).
+	vmID string
 }
 
 // sessionEntry is a cached lookup result: a stored session (policies not
@@ -96,6 +99,9 @@ type sessionEntry struct {
 	json    []byte // compact JSON of the stored session; nil: unknown key
 	fetched int64  // unix ns
 	cursor  string
+	// orgSession: the sidecar said the session's organisation has an org
+	// session (hdrOrgSession), so a snapshot without it is stale.
+	orgSession bool
 	// decoded is the stored session as decoded when the entry was made (to
 	// validate it), handed to the first effective session instead of being
 	// decoded again, and dropped then.
@@ -115,6 +121,8 @@ func (e *sessionEntry) unknown() bool { return e.json == nil }
 type effective struct {
 	s   *model.Session
 	err error // policy application failed: the key is treated as unknown
+	// missingPolicy: the session names a policy the snapshot lacks.
+	missingPolicy bool
 	// bucket is the shared-data key of the rate-limit bucket of requests
 	// without a per-endpoint limit, built on first use rather than
 	// concatenated on every request.
@@ -142,6 +150,10 @@ type syncState struct {
 	inFlight bool
 	lastOK   int64 // unix ns of the last successful poll
 	sweepAt  int64
+	// waiting are streams that need a configuration fetched after they
+	// arrived (refresh.go); the next poll carries them.
+	waiting   []uint32
+	lastFresh int64 // unix ns of the last fresh poll
 }
 
 // OnPluginStart parses the configuration and starts the sync poll. A bad
@@ -159,6 +171,7 @@ func (r *Root) OnPluginStart(int) bool {
 		return false
 	}
 	r.cfg = cfg
+	r.vmID = newVMID()
 	r.checker = access.NewChecker(access.Options{})
 	r.m = newMetrics(r.host)
 	r.sessions = cache.New[*sessionEntry](cfg.CacheSize)
@@ -173,7 +186,7 @@ func (r *Root) OnPluginStart(int) bool {
 	}
 	r.log(host.Info, "configured; sidecar cluster "+strconv.Quote(cfg.Cluster)+
 		", sync every "+strconv.FormatUint(uint64(cfg.SyncIntervalMS), 10)+" ms")
-	r.poll()
+	r.poll(r.id)
 	return true
 }
 
@@ -203,11 +216,8 @@ func (r *Root) OnTick() {
 	r.m.flush()
 	collectIfBehind()
 	now := r.now()
-	// The tick period is the sync interval; a poll still in flight (slow
-	// sidecar) is not doubled up.
-	if !r.sync.inFlight {
-		r.poll()
-	}
+	// The tick period is the sync interval.
+	r.pollOnTick()
 	if now >= r.sync.sweepAt {
 		r.sync.sweepAt = now + int64(sweepEvery)
 		r.sweep(now)

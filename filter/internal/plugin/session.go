@@ -86,7 +86,8 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 		// its exact size: the entry keeps it for as long as it is cached.
 		r.scratch = stored.AppendCompactJSON(r.scratch[:0])
 		compact := bytes.Clone(r.scratch)
-		e = &sessionEntry{json: compact, decoded: stored, fetched: now, cursor: cursor}
+		e = &sessionEntry{json: compact, decoded: stored, fetched: now, cursor: cursor,
+			orgSession: ans.Header(hdrOrgSession) == "1"}
 		if r.evictedAfter(hash, cursor, now) {
 			break // changed while we asked: serve this answer, cache nothing
 		}
@@ -168,8 +169,14 @@ func (r *Root) applyPolicies(e *sessionEntry, api *model.APIDefinition) *effecti
 	if api.OrgID != "" {
 		guard = &api.OrgID
 	}
+	missing := false
+	for _, id := range s.ApplyPolicies {
+		if _, ok := r.snap.policies[id]; !ok {
+			missing = true
+		}
+	}
 	err := policy.Apply(s, r.snap.policies, guard)
-	return &effective{s: s, err: err}
+	return &effective{s: s, err: err, missingPolicy: missing}
 }
 
 // hashKey returns keys.Hash(key), from the per-VM cache when it can. key

@@ -26,10 +26,19 @@ func (h *httpContext) matchAPI() verdict {
 	if r.snap == nil {
 		return h.reply(unavailable(), outUnavailable)
 	}
-	h.method = h.host.RequestHeader(":method")
-	h.path = h.host.RequestHeader(":path")
-	api := r.snap.routes.Match(h.host.RequestHeader(":authority"), h.path)
+	refreshed := h.resumed
+	if !refreshed {
+		h.method = h.host.RequestHeader(":method")
+		h.path = h.host.RequestHeader(":path")
+		h.authority = h.host.RequestHeader(":authority")
+	}
+	api := r.snap.routes.Match(h.authority, h.path)
 	if api == nil {
+		// With unmatched: pass, requests for no API are not ours to hold:
+		// only a rejecting filter waits for a fresh configuration.
+		if r.cfg.RejectUnmatched && !refreshed && r.awaitFresh(h.id) {
+			return wait
+		}
 		if r.cfg.RejectUnmatched {
 			return h.reply(replyNoAPI, outNoAPI)
 		}
@@ -70,7 +79,7 @@ func (h *httpContext) authenticate() verdict {
 // data (another VM fetched it), then one sidecar lookup (session.go).
 func (h *httpContext) resolveSession() verdict {
 	r := h.root
-	if h.answered() {
+	if h.resumed {
 		switch {
 		case h.lookupFailed:
 			return h.sessionUnavailable()
@@ -119,6 +128,9 @@ func (h *httpContext) sessionUnavailable() verdict {
 // and snapshot.
 func (h *httpContext) applyPolicies() verdict {
 	eff := h.root.effective(h.entry, h.api)
+	if eff.missingPolicy && !h.resumed && h.root.awaitFresh(h.id) {
+		return wait // the policy may have been created since the last poll
+	}
 	if eff.err != nil {
 		// Tyk answers a key whose policies cannot be applied as unknown.
 		h.root.log(host.Debug, "applying policies: "+eff.err.Error())
@@ -140,9 +152,16 @@ func (h *httpContext) checkAccess() verdict {
 	return next
 }
 
-// orgLimits refuses requests of an inactive organisation.
+// orgLimits refuses requests of an inactive organisation. When the sidecar
+// said, with the session, that the key's organisation has an org session
+// the snapshot lacks, the request waits for a fresh configuration first.
 func (h *httpContext) orgLimits() verdict {
-	if org := h.root.snap.orgs[h.session().OrgID]; org != nil {
+	r := h.root
+	orgID := h.session().OrgID
+	if h.entry.orgSession && r.snap.orgs[orgID] == nil && !h.resumed && r.awaitFresh(h.id) {
+		return wait
+	}
+	if org := r.snap.orgs[orgID]; org != nil {
 		if d := access.CheckOrg(org); !d.Allowed() {
 			return h.reply(denied(d), d.Reason.String())
 		}
@@ -193,7 +212,7 @@ func (h *httpContext) take(key string, lim ratelimit.Limit) (ratelimit.Result, b
 // reserveQuota asks the sidecar for one unit of the key's quota.
 func (h *httpContext) reserveQuota() verdict {
 	r := h.root
-	if h.answered() {
+	if h.resumed {
 		ans := h.quotaAnswer
 		h.quotaAnswer = nil
 		if ans.Status != 200 {

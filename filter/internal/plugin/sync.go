@@ -16,17 +16,35 @@ import (
 // cursor (key hashes to evict) and, when the configuration version moved,
 // receives a new snapshot of policies, API definitions and org sessions.
 
-// poll asks the sync feed for changes since the last cursor.
-func (r *Root) poll() {
-	path := "/turnpike/v1/sync?cursor=" + queryEscape(r.sync.cursor)
+// poll asks the sync feed for changes since the last cursor; from is the
+// context the caller runs as (the answer goes to the root context). At most
+// one poll is in flight per VM. Streams waiting for a fresh configuration
+// (refresh.go) ride on it: the poll then asks the sidecar to check its
+// store first (fresh=1), and resumes them when answered.
+func (r *Root) poll(from uint32) {
+	path := "/turnpike/v1/sync?cursor=" + queryEscape(r.sync.cursor) + "&vm=" + r.vmID
 	if r.snap != nil {
 		path += "&version=" + queryEscape(r.snap.version)
 	}
+	riders := r.sync.waiting
+	if len(riders) > 0 {
+		path += "&fresh=1"
+		r.sync.lastFresh = r.now()
+		r.sync.waiting = nil
+	}
 	r.m.calls[callSync].Increment(1)
-	err := r.dispatchFromRoot(r.id, path, r.cfg.SyncTimeoutMS, r.onSync)
+	err := r.dispatchFromRoot(from, path, r.cfg.SyncTimeoutMS, func(ans *host.CallResponse) {
+		// Riders decide with whatever the VM has once the answer is in,
+		// good or bad: a refresh that failed must not hold them longer.
+		defer r.resumeRiders(riders)
+		r.onSync(ans)
+	})
 	if err != nil {
 		r.m.failures[callSync].Increment(1)
 		r.log(host.Warn, "sync call failed: "+err.Error())
+		// The riders wait on: for the next poll, or for the caller to
+		// resume them (OnTick, awaitFresh).
+		r.sync.waiting = append(riders, r.sync.waiting...)
 		return
 	}
 	r.sync.inFlight = true
@@ -48,7 +66,7 @@ func (r *Root) onSync(ans *host.CallResponse) {
 	}
 	r.applySync(resp, now)
 	if resp.more {
-		r.poll() // catch up at once rather than one page per interval
+		r.poll(r.id) // catch up at once rather than one page per interval
 	}
 }
 
