@@ -33,7 +33,10 @@
 // already normal, which is the common case: the filter calls it on every request.
 package pathnorm
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Errors returned by Normalize. Their messages suit a 400 response body.
 var (
@@ -57,12 +60,9 @@ func Normalize(path string) (normalized string, changed bool, err error) {
 	if path == "" || path[0] != '/' {
 		return "", false, ErrNotOriginForm
 	}
-	end := len(path)
-	for i := 0; i < len(path); i++ {
-		if path[i] == '?' {
-			end = i
-			break
-		}
+	end := strings.IndexByte(path, '?')
+	if end < 0 {
+		end = len(path)
 	}
 	if isNormal(path[:end]) {
 		return path, false, nil
@@ -82,31 +82,41 @@ func Normalize(path string) (normalized string, changed bool, err error) {
 // path that would change or be refused.
 func isNormal(p string) bool {
 	segStart := 1 // index after the '/' that starts the current segment
-	for i := 1; i <= len(p); i++ {
-		if i < len(p) && p[i] != '/' {
-			c := p[i]
-			switch {
-			case c == '%':
-				if i+2 >= len(p) || !isUpperHex(p[i+1]) || !isUpperHex(p[i+2]) {
-					return false
-				}
-				if v := unhex(p[i+1])<<4 | unhex(p[i+2]); isUnreserved(v) || v == 0 || v == '/' || v == '\\' {
-					return false
-				}
-				i += 2
-			case c <= ' ' || c >= 0x7f || c == '\\':
-				return false
-			}
+	for i := 1; i < len(p); i++ {
+		c := p[i]
+		if plain[c] {
 			continue
 		}
-		seg := p[segStart:i]
-		if (seg == "" && i < len(p)) || isDotSegment(seg) || hasDotParams(seg) {
+		switch c {
+		case '/':
+			if seg := p[segStart:i]; seg == "" || seg[0] == '.' && (isDotSegment(seg) || hasDotParams(seg)) {
+				return false
+			}
+			segStart = i + 1
+		case '%':
+			if i+2 >= len(p) || !isUpperHex(p[i+1]) || !isUpperHex(p[i+2]) {
+				return false
+			}
+			if v := unhex(p[i+1])<<4 | unhex(p[i+2]); isUnreserved(v) || v == 0 || v == '/' || v == '\\' {
+				return false
+			}
+			i += 2
+		default:
 			return false
 		}
-		segStart = i + 1
 	}
-	return true
+	seg := p[segStart:] // the last segment may be empty: "/a/"
+	return seg == "" || seg[0] != '.' || !isDotSegment(seg) && !hasDotParams(seg)
 }
+
+// plain marks the bytes that a normal path holds as they are: everything but '/', '%', '\\',
+// control characters, space and bytes >= 0x7f.
+var plain = func() (t [256]bool) {
+	for c := '!'; c < 0x7f; c++ {
+		t[c] = c != '/' && c != '%' && c != '\\'
+	}
+	return t
+}()
 
 // normalizePath normalizes p (a path part starting with '/') into a new buffer.
 func normalizePath(p string) ([]byte, error) {
