@@ -16,8 +16,8 @@
 //
 // A path that cannot be normalized safely is refused with one of the Err values: an encoded slash
 // (%2F), a backslash (raw or %5C), NUL (raw or %00), a raw control character or space, an invalid
-// percent-encoding, a ".." that climbs above the root, or a dot segment with parameters ("..;x",
-// which Tomcat-style servers resolve as ".."). Callers answer 400: the error messages contain no
+// percent-encoding, a ".." that climbs above the root, a dot segment with parameters ("..;x",
+// which Tomcat-style servers resolve as ".."), or a '#' anywhere (a fragment, query included). Callers answer 400: the error messages contain no
 // quote or backslash, so they can be put into a JSON string as they are.
 //
 // Only origin-form paths (starting with '/') are normalized. "*" (OPTIONS *) is returned unchanged:
@@ -48,6 +48,7 @@ var (
 	ErrBadEscape     = errors.New("path contains an invalid percent-encoding")
 	ErrAboveRoot     = errors.New("path climbs above the root with ..")
 	ErrDotParams     = errors.New("path contains a dot segment with parameters (..;)")
+	ErrFragment      = errors.New("path contains a fragment (#)")
 )
 
 // Normalize returns the normal form of path (a :path value, query included), whether it differs
@@ -59,6 +60,11 @@ func Normalize(path string) (normalized string, changed bool, err error) {
 	}
 	if path == "" || path[0] != '/' {
 		return "", false, ErrNotOriginForm
+	}
+	if strings.IndexByte(path, '#') >= 0 {
+		// Never part of a request target (RFC 9112 §3.2, RFC 9113 §8.3.1), and hosts that strip
+		// it would send upstream a different path than the one authorized. Envoy rejects it too.
+		return "", false, ErrFragment
 	}
 	end := strings.IndexByte(path, '?')
 	if end < 0 {

@@ -98,6 +98,9 @@ var normalizeTests = []struct {
 	{in: "/a%4?x", err: ErrBadEscape},
 	{in: "/%/a", err: ErrBadEscape},
 	{in: "/xyz/AAAAA%%0000/abc", err: ErrBadEscape},
+	{in: "/api3#/../demo", err: ErrFragment},
+	{in: "/a?b#c", err: ErrFragment},
+	{in: "/a%23b", want: "/a%23b"}, // an encoded '#' is just a character
 	{in: "", err: ErrNotOriginForm},
 	{in: "a/b", err: ErrNotOriginForm},        // Envoy: "/a/b"
 	{in: "..", err: ErrNotOriginForm},         // Envoy: "/"
@@ -128,7 +131,7 @@ func TestNormalize(t *testing.T) {
 // The messages go into a JSON string as they are.
 func TestErrorMessagesAreJSONSafe(t *testing.T) {
 	for _, err := range []error{ErrNotOriginForm, ErrEncodedSlash, ErrBackslash, ErrNUL, ErrInvalidChar,
-		ErrBadEscape, ErrAboveRoot, ErrDotParams} {
+		ErrBadEscape, ErrAboveRoot, ErrDotParams, ErrFragment} {
 		if m := err.Error(); strings.ContainsAny(m, "\"\\") || m == "" {
 			t.Errorf("%q is not safe in a JSON string", m)
 		}
@@ -174,6 +177,9 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if got == "*" {
 			return
+		}
+		if strings.Contains(got, "#") {
+			t.Fatalf("Normalize(%q) = %q: fragment", in, got)
 		}
 		path, query, hasQuery := strings.Cut(got, "?")
 		if _, inQuery, _ := strings.Cut(in, "?"); hasQuery && query != inQuery {

@@ -213,6 +213,22 @@ func TestGatewayNormalizesPath(t *testing.T) {
 			wantHits++
 		}
 	}
+
+	// A raw fragment (Go's client never sends one): the filter would see /api3#/demo/x, which
+	// matches no API, while the upstream would get /api3.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(gw, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /api3#/demo/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(conn)
+	if !bytes.HasPrefix(raw, []byte("HTTP/1.1 400 ")) || !bytes.HasSuffix(raw, []byte(`{"error":"path contains a fragment (#)"}`)) {
+		t.Errorf("fragment: got %q", raw)
+	}
+
 	if *hits != wantHits {
 		t.Fatalf("upstream hits = %d, want %d", *hits, wantHits)
 	}
