@@ -17,17 +17,19 @@
 // A path that cannot be normalized safely is refused with one of the Err values: an encoded slash
 // (%2F), a backslash (raw or %5C), NUL (raw or %00), a raw control character or space, an invalid
 // percent-encoding, a ".." that climbs above the root, a dot segment with parameters ("..;x",
-// which Tomcat-style servers resolve as ".."), or a '#' anywhere (a fragment, query included). Callers answer 400: the error messages contain no
-// quote or backslash, so they can be put into a JSON string as they are.
+// which Tomcat-style servers resolve as ".."), or a '#' anywhere (a fragment, query included).
+// Callers answer 400: the error messages contain no quote or backslash, so they can be put into a
+// JSON string as they are.
 //
 // Only origin-form paths (starting with '/') are normalized. "*" (OPTIONS *) is returned unchanged:
 // it names no resource, so no API can match it. Every other form (empty, relative, absolute-form
 // URI) is refused with ErrNotOriginForm; both hosts turn absolute-form into origin-form before this.
 //
-// Differences from Envoy's normalize_path + merge_slashes (deliberate): Envoy clamps ".." at the
-// root (/../a is /a) and turns '\' into '/', keeps %2F (unless path_with_escaped_slashes_action
-// says otherwise) and keeps the case of percent-encodings; Normalize refuses the first three and
-// upper-cases the last, so a path Envoy has normalized may still be rewritten (case only) or refused.
+// Differences from Envoy's normalize_path + merge_slashes (deliberate, all stricter): Envoy clamps
+// ".." at the root (/../a is /a), turns '\' into '/', keeps %2F and %5C (unless
+// path_with_escaped_slashes_action says otherwise), keeps "..;" segments and keeps the case of
+// percent-encodings. Normalize refuses the first four and upper-cases the last, so a path Envoy has
+// normalized may still be rewritten (hex case only) or refused. Elsewhere the results are equal.
 //
 // The package is pure (no I/O, builds for GOOS=wasip1) and does not allocate when the path is
 // already normal, which is the common case: the filter calls it on every request.
