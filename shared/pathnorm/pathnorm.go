@@ -29,7 +29,9 @@
 // ".." at the root (/../a is /a), turns '\' into '/', keeps %2F and %5C (unless
 // path_with_escaped_slashes_action says otherwise), keeps "..;" segments and keeps the case of
 // percent-encodings. Normalize refuses the first four and upper-cases the last, so a path Envoy has
-// normalized may still be rewritten (hex case only) or refused. Elsewhere the results are equal.
+// normalized may still be rewritten (hex case only) or refused. Printable ASCII that RFC 3986 does
+// not allow raw in a path (such as '"' or '{') is left as it is; Envoy's canonicalizer (Chromium's)
+// percent-encodes some of it, in which case the filter sees the encoded form.
 //
 // The package is pure (no I/O, builds for GOOS=wasip1) and does not allocate when the path is
 // already normal, which is the common case: the filter calls it on every request.
