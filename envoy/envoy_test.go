@@ -99,6 +99,23 @@ func TestEnvoyYAMLClustersExist(t *testing.T) {
 	}
 }
 
+// TestEnvoyYAMLNormalizesPaths checks that Envoy normalizes the path before the filter runs, so the
+// filter authorizes the path the upstream serves: /demo/../api3/x must reach the filter (and the
+// upstream) as /api3/x, and an escaped slash, whose meaning differs between upstreams, is refused.
+func TestEnvoyYAMLNormalizesPaths(t *testing.T) {
+	for _, hcm := range httpConnectionManagers(t, loadBootstrap(t)) {
+		if !hcm.GetNormalizePath().GetValue() {
+			t.Errorf("listener %s: want normalize_path: true", hcm.GetStatPrefix())
+		}
+		if !hcm.GetMergeSlashes() {
+			t.Errorf("listener %s: want merge_slashes: true", hcm.GetStatPrefix())
+		}
+		if a := hcm.GetPathWithEscapedSlashesAction(); a != hcmv3.HttpConnectionManager_REJECT_REQUEST {
+			t.Errorf("listener %s: path_with_escaped_slashes_action is %v, want REJECT_REQUEST", hcm.GetStatPrefix(), a)
+		}
+	}
+}
+
 // TestEnvoyYAMLWasmFilter checks the parts of the wasm filter's setup that a
 // valid-but-wrong configuration would get wrong.
 func TestEnvoyYAMLWasmFilter(t *testing.T) {

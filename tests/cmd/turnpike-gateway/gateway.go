@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/turnpike-dev/turnpike/shared/pathnorm"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost"
 )
 
@@ -37,6 +39,11 @@ var hopByHop = map[string]bool{
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	path, err := requestPath(r)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
 	if err != nil {
 		http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
@@ -49,7 +56,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.SetProperty("destination.address", []byte(la.String()))
 	}
 
-	res := s.RequestHeaders(requestHeaders(r), len(body) == 0)
+	res := s.RequestHeaders(requestHeaders(r, path), len(body) == 0)
 	if len(body) > 0 && !final(res) {
 		res = s.RequestBody(body, true) // held by the host while headers are paused
 	}
@@ -92,15 +99,39 @@ func (g *gateway) finish(w http.ResponseWriter, res wasmhost.Result) bool {
 	return false
 }
 
-// requestHeaders builds the proxy-wasm view of r: pseudo-headers first, then lower-cased
-// headers, plus the x-request-id and x-forwarded-proto Envoy adds.
-func requestHeaders(r *http.Request) wasmhost.Headers {
+// requestPath returns the :path the filter sees and the upstream gets: the request target
+// normalized as Envoy's HTTP connection manager does with normalize_path and merge_slashes (see
+// shared/pathnorm), so the filter authorizes the path the upstream serves. The target is taken as
+// the client sent it; an absolute-form target ("GET http://host/a") becomes origin-form first, as
+// Envoy's codec does. A path that cannot be normalized safely is an error: the request is refused
+// before the filter runs.
+func requestPath(r *http.Request) (string, error) {
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") && target != "*" {
+		target = r.URL.RequestURI()
+	}
+	path, _, err := pathnorm.Normalize(target)
+	return path, err
+}
+
+// writeJSONError answers with {"error": msg}, the body Envoy-side local replies use.
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	body, _ := json.Marshal(map[string]string{"error": msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// requestHeaders builds the proxy-wasm view of r with the given :path: pseudo-headers first, then
+// lower-cased headers, plus the x-request-id and x-forwarded-proto Envoy adds.
+func requestHeaders(r *http.Request, path string) wasmhost.Headers {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	h := wasmhost.Headers{
-		{":method", r.Method}, {":path", r.URL.RequestURI()}, {":authority", r.Host}, {":scheme", scheme},
+		{":method", r.Method}, {":path", path}, {":authority", r.Host}, {":scheme", scheme},
 	}
 	h = append(h, sortedPairs(r.Header)...)
 	if r.Header.Get("X-Request-Id") == "" {
@@ -155,8 +186,10 @@ func (g *gateway) forward(ctx context.Context, m wasmhost.Message) (int, wasmhos
 	if err != nil || !strings.HasPrefix(path, "/") {
 		return envoyReply(http.StatusBadRequest, "invalid :path")
 	}
+	// The path goes upstream byte for byte as the filter left it (RawPath), not decoded and
+	// re-encoded: %2C must not turn into ',' after the filter authorized the path.
 	target.Path = strings.TrimRight(g.upstream.Path, "/") + rel.Path
-	target.RawPath = ""
+	target.RawPath = strings.TrimRight(g.upstream.EscapedPath(), "/") + rel.EscapedPath()
 	target.RawQuery = rel.RawQuery
 	req, err := http.NewRequestWithContext(ctx, method, target.String(), bytes.NewReader(m.Body))
 	if err != nil {

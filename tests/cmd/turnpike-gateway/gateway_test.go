@@ -163,6 +163,77 @@ func TestGatewayRunsFilterBothWays(t *testing.T) {
 	}
 }
 
+// The gateway normalizes the path before the filter runs, as Envoy does with normalize_path and
+// merge_slashes: the filter decides on, and the upstream gets, the normalized path; a path that
+// cannot be normalized safely is answered 400 and reaches neither.
+func TestGatewayNormalizesPath(t *testing.T) {
+	upstream, hits := echoUpstream(t)
+	gw := startGateway(t, "--wasm", buildFilter(t, "headers"), "--upstream", upstream.URL, "--log-level", "warn")
+
+	tests := []struct {
+		path     string
+		status   int
+		wantPath string // the path the upstream got
+		wantBody string
+	}{
+		{path: "/x/../deny", status: 403, wantBody: `{"error":"denied"}`}, // the filter saw /deny
+		{path: "//deny", status: 403, wantBody: `{"error":"denied"}`},
+		{path: "/a/%2e%2E/deny", status: 403, wantBody: `{"error":"denied"}`},
+		{path: "/a/./b//c/..?q=/../", status: 200, wantPath: "/a/b/?q=/../"},
+		{path: "/%7euser/caf%c3%a9", status: 200, wantPath: "/~user/caf%C3%A9"},
+		{path: "/a%2Cb/c,d", status: 200, wantPath: "/a%2Cb/c,d"}, // forwarded byte for byte
+		{path: "/a/b", status: 200, wantPath: "/a/b"},
+		{path: "/demo/../../api3/x", status: 400, wantBody: `{"error":"path climbs above the root with .."}`},
+		{path: "/demo/%2e%2e/%2e%2e/api3", status: 400, wantBody: `{"error":"path climbs above the root with .."}`},
+		{path: "/demo/..%2Fapi3", status: 400, wantBody: `{"error":"path contains an encoded slash (%2F)"}`},
+		{path: "/demo/..%5capi3", status: 400, wantBody: `{"error":"path contains a backslash (raw or %5C)"}`},
+		{path: "/demo/%00", status: 400, wantBody: `{"error":"path contains a NUL byte (raw or %00)"}`},
+		{path: "/demo/..;/api3", status: 400, wantBody: `{"error":"path contains a dot segment with parameters (..;)"}`},
+	}
+	wantHits := 0
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, body := do(t, "GET", gw+tt.path, "")
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d (%q), want %d", resp.StatusCode, body, tt.status)
+			}
+			if tt.wantBody != "" && body != tt.wantBody {
+				t.Errorf("body %q, want %q", body, tt.wantBody)
+			}
+			if tt.status == 400 {
+				if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+					t.Errorf("content-type %q", ct)
+				}
+			}
+			if got := resp.Header.Get("X-Echo-Path"); got != tt.wantPath {
+				t.Errorf("upstream got path %q, want %q", got, tt.wantPath)
+			}
+		})
+		if tt.status == 200 {
+			wantHits++
+		}
+	}
+
+	// A raw fragment (Go's client never sends one): the filter would see /api3#/demo/x, which
+	// matches no API, while the upstream would get /api3.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(gw, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /api3#/demo/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(conn)
+	if !bytes.HasPrefix(raw, []byte("HTTP/1.1 400 ")) || !bytes.HasSuffix(raw, []byte(`{"error":"path contains a fragment (#)"}`)) {
+		t.Errorf("fragment: got %q", raw)
+	}
+
+	if *hits != wantHits {
+		t.Fatalf("upstream hits = %d, want %d", *hits, wantHits)
+	}
+}
+
 // With one worker, a request paused on a slow http call must not block the next request.
 func TestGatewayPausedStreamFreesWorker(t *testing.T) {
 	upstream, _ := echoUpstream(t)
