@@ -524,3 +524,25 @@ func BenchmarkWarmPath(b *testing.B) {
 		b.Fatal("the warm path called the sidecar")
 	}
 }
+
+// The path the filter authorizes is the path that goes upstream (issue:
+// /demo/../api3/x with a key for demo only was forwarded with the .. intact).
+func TestPathIsNormalizedBeforeItIsAuthorized(t *testing.T) {
+	sc := newFakeSidecar(t)
+	sc.putAPI(apiJSON)
+	sc.putAPI(strings.NewReplacer(`"api1"`, `"api2"`, `/api1/`, `/api2/`).Replace(apiJSON))
+	sc.putKey("good-key", session(""))
+	h := start(t, sc.srv.URL, 1, "")
+	if o := do(t, h, request("/api1/../api2/x", "good-key")); o.status != 403 {
+		t.Fatalf("climbing into api2: %d %s", o.status, o.body)
+	}
+	o := do(t, h, request("/api1//x/./y/%7e?q=/../", "good-key"))
+	if p, _ := o.req.Get(":path"); o.status != 200 || p != "/api1/x/y/~?q=/../" {
+		t.Fatalf("normalized: %d %q", o.status, p)
+	}
+	for _, bad := range []string{"/api1/..%2Fapi2/x", "/api1/../../x", "/api1/%zz"} {
+		if o := do(t, h, request(bad, "good-key")); o.status != 400 || !strings.Contains(o.body, `"error"`) {
+			t.Errorf("%s: %d %q", bad, o.status, o.body)
+		}
+	}
+}

@@ -12,6 +12,7 @@ const (
 	outKeyless        = "keyless"           // API with use_keyless_access: forwarded without a key
 	outUnmatched      = "unmatched"         // no API matched; forwarded (unmatched: pass)
 	outNoAPI          = "no_api"            // no API matched; 404 (unmatched: reject)
+	outBadPath        = "bad_path"          // 400: the path cannot be normalized safely
 	outMissingKey     = auth.OutMissingKey  // 401 Authorization field missing
 	outKeyNotFound    = auth.OutKeyNotFound // 403 unknown, malformed or too short key
 	outRateLimited    = "rate_limited"      // 429 key rate limit

@@ -35,6 +35,7 @@ var pipeline []step
 
 func init() {
 	pipeline = []step{
+		{"normalize path", (*httpContext).normalizePath},
 		{"match API", (*httpContext).matchAPI},
 		{"check version", (*httpContext).checkVersion},
 		{"authenticate", (*httpContext).authenticate},

@@ -380,7 +380,7 @@ func TestPipelineNames(t *testing.T) {
 	for _, s := range pipeline {
 		names = append(names, s.name)
 	}
-	want := "match API, check version, authenticate, resolve session, apply policies, check access, " +
+	want := "normalize path, match API, check version, authenticate, resolve session, apply policies, check access, " +
 		"org limits, rate limit, quota, admit"
 	if got := strings.Join(names, ", "); got != want {
 		t.Fatalf("pipeline %s", got)
@@ -475,5 +475,33 @@ func TestNewOrgSessionWaitsForAFreshConfiguration(t *testing.T) {
 	fx.lookup("org3-key", 200, strings.Replace(sess, "org2", "org3", 1))
 	if !s.Resumed {
 		t.Fatalf("org3: %+v", s.Reply)
+	}
+}
+
+func TestPathIsNormalizedBeforeItIsAuthorized(t *testing.T) {
+	fx := newFixture(t, `,"unmatched":"reject"`, testSnapshot)
+	// The key has api1 only: /api1/../g/x is /g/x, which it may not use.
+	only1 := `{"org_id":"org1","access_rights":{"api1":{"api_id":"api1","versions":["Default"]}}}`
+	s := fx.do("/api1/../g/x", "good-key", only1)
+	if status(s) != 403 || !strings.Contains(s.Reply.Body, "Access to this API has been disallowed") {
+		t.Fatalf("climbing to another API: %d %+v", status(s), s.Reply)
+	}
+	// A keyless prefix does not lend its keylessness to another API.
+	if s := fx.do("/open/../api1/x", "", ""); status(s) != 401 {
+		t.Fatalf("keyless prefix: %d", status(s))
+	}
+	s = fx.do("/api1/../open/x?a=/../b", "", "")
+	if status(s) != 200 || s.RequestHeaders[":path"] != "/open/x?a=/../b" {
+		t.Fatalf("dot segments: %d %q", status(s), s.RequestHeaders[":path"])
+	}
+	s = fx.do("/open/%2e%2e/api1//x", "good-key", "")
+	if status(s) != 200 || s.RequestHeaders[":path"] != "/api1/x" {
+		t.Fatalf("encoded dots: %d %q", status(s), s.RequestHeaders[":path"])
+	}
+	for _, bad := range []string{"/api1/..%2fsecret", "/api1/a\\b", "/../api1/x", "/api1/%zz"} {
+		s, _, _ := fx.send(bad, "good-key")
+		if status(s) != 400 || !strings.Contains(s.Reply.Body, `"error": "path `) {
+			t.Errorf("%q: %d %+v", bad, status(s), s.Reply)
+		}
 	}
 }

@@ -12,12 +12,33 @@ import (
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/shared/access"
 	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/pathnorm"
 	"github.com/turnpike-dev/turnpike/shared/ratelimit"
 	"github.com/valyala/fastjson"
 )
 
 // The steps of the pipeline, in order. Each reads what earlier steps left
 // on the httpContext and returns a verdict (pipeline.go).
+
+// normalizePath makes the path every later step authorizes the path the
+// upstream is sent (shared/pathnorm): /demo/../api3/x is /api3/x for the
+// API match and the access rights, and :path is rewritten to it. A path
+// with no single safe reading (an encoded slash, a backslash, NUL, ".."
+// above the root, ...) is refused with 400.
+func (h *httpContext) normalizePath() verdict {
+	h.method = h.host.RequestHeader(":method")
+	h.path = h.host.RequestHeader(":path")
+	h.authority = h.host.RequestHeader(":authority")
+	p, changed, err := pathnorm.Normalize(h.path)
+	if err != nil {
+		return h.reply(&reply{status: 400, msg: err.Error()}, outBadPath)
+	}
+	if changed {
+		h.path = p
+		h.host.SetRequestHeader(":path", p)
+	}
+	return next
+}
 
 // matchAPI finds the API the request is for. Without a snapshot (policies
 // and API definitions) nothing can be decided.
@@ -27,11 +48,6 @@ func (h *httpContext) matchAPI() verdict {
 		return h.reply(unavailable(), outUnavailable)
 	}
 	refreshed := h.resumed
-	if !refreshed {
-		h.method = h.host.RequestHeader(":method")
-		h.path = h.host.RequestHeader(":path")
-		h.authority = h.host.RequestHeader(":authority")
-	}
 	api := r.snap.routes.Match(h.authority, h.path)
 	if api == nil {
 		// With unmatched: pass, requests for no API are not ours to hold:
