@@ -60,6 +60,11 @@ func TestParse(t *testing.T) {
 		{name: "bad bool env", args: base, env: map[string]string{"TURNPIKE_ALLOW_MASTER_KEYS": "yes please"},
 			wantErr: "--allow-master-keys"},
 		{name: "stray argument", args: append(base, "extra"), wantErr: `unexpected argument "extra"`},
+		{name: "bad values reported together", args: []string{"--log-level", "loud", "--config-poll", "0s"},
+			wantErr: `--log-level: want debug, info, warn or error, got "loud"
+--config-poll: want a positive duration such as 2s or 500ms, got "0s"
+--secret (or TURNPIKE_SECRET) is required`},
+		{name: "unknown flag", args: append([]string{"--nope"}, base...), wantErr: "flag provided but not defined: -nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,8 +91,9 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		t.Fatalf("err = %v, want ErrHelp", err)
 	}
 	help := out.String()
-	for _, d := range defs {
-		for _, want := range []string{"--" + d.name, envName(d.name)} {
+	s := settings(&Config{})
+	for _, st := range s.Settings {
+		for _, want := range []string{"--" + st.Name, s.EnvName(st.Name)} {
 			if !strings.Contains(help, want) {
 				t.Errorf("--help does not mention %s", want)
 			}
