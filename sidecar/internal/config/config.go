@@ -19,6 +19,7 @@ import (
 // Config is the validated sidecar configuration.
 type Config struct {
 	Listen          string
+	MetricsListen   string // "" = /metrics is served on Listen
 	RedisURL        string // "" = embedded in-memory Redis (not durable)
 	Secret          string // Gateway API secret (X-Tyk-Authorization)
 	FilterToken     string // Filter API token (X-Turnpike-Filter-Token)
@@ -51,6 +52,9 @@ Usage: turnpike-sidecar [flags]
 		Settings: []flagenv.Setting{
 			flagenv.String(&c.Listen, "listen", ":8090",
 				"`address` to serve the Gateway API, the Filter API, /hello, /ready and /metrics on"),
+			flagenv.String(&c.MetricsListen, "metrics-listen", "",
+				"`address` to serve /metrics on instead of --listen (which then no longer serves it);\n"+
+					"/metrics needs no authentication, so keep it off public interfaces, e.g. 127.0.0.1:9090"),
 			flagenv.String(&c.RedisURL, "redis", "",
 				"Redis `URL`; empty starts an embedded in-memory Redis (NOT durable). Forms:\n"+
 					"redis://[user:pass@]host:6379[/db], rediss://... (TLS), unix:///path/redis.sock,\n"+

@@ -25,7 +25,8 @@ func TestParse(t *testing.T) {
 		{name: "defaults", args: base, check: func(t *testing.T, c Config) {
 			if c.Listen != ":8090" || c.MaxBodyBytes != 1<<20 || c.LogLevel != slog.LevelInfo ||
 				c.LogFormat != "text" || c.ShutdownTimeout != 15*time.Second || c.RedisTimeout != 2*time.Second ||
-				c.RedisURL != "" || c.PoliciesFile != "" || c.AllowMasterKeys || c.ConfigPoll != 200*time.Millisecond {
+				c.RedisURL != "" || c.PoliciesFile != "" || c.AllowMasterKeys || c.ConfigPoll != 200*time.Millisecond ||
+				c.MetricsListen != "" {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
@@ -43,6 +44,18 @@ func TestParse(t *testing.T) {
 			check: func(t *testing.T, c Config) {
 				if c.Listen != ":1" {
 					t.Errorf("listen = %q", c.Listen)
+				}
+			}},
+		{name: "metrics listener from flag", args: append([]string{"--metrics-listen", "127.0.0.1:9090"}, base...),
+			check: func(t *testing.T, c Config) {
+				if c.MetricsListen != "127.0.0.1:9090" || c.Listen != ":8090" {
+					t.Errorf("metrics-listen = %q, listen = %q", c.MetricsListen, c.Listen)
+				}
+			}},
+		{name: "metrics listener from env", args: base, env: map[string]string{"TURNPIKE_METRICS_LISTEN": "127.0.0.1:1"},
+			check: func(t *testing.T, c Config) {
+				if c.MetricsListen != "127.0.0.1:1" {
+					t.Errorf("metrics-listen = %q", c.MetricsListen)
 				}
 			}},
 		{name: "bare bool flag", args: append([]string{"--allow-master-keys"}, base...),
