@@ -1,9 +1,8 @@
 package proxywasm
 
 import (
+	"fmt"
 	"math"
-
-	"github.com/turnpike-dev/turnpike/filter/proxywasm/internal/format"
 )
 
 // LogTrace, LogDebug, LogInfo, LogWarn, LogError and LogCritical write msg
@@ -15,9 +14,8 @@ func LogWarn(msg string)     { proxyLog(LogLevelWarn, msg) }
 func LogError(msg string)    { proxyLog(LogLevelError, msg) }
 func LogCritical(msg string) { proxyLog(LogLevelCritical, msg) }
 
-// LogTracef ... LogCriticalf format like fmt.Sprintf, restricted to the verbs listed in
-// package internal/format (fmt itself would link package os). They skip the
-// formatting when the host would drop the message anyway.
+// LogTracef ... LogCriticalf format with fmt.Sprintf. They skip the formatting
+// when the host would drop the message anyway.
 func LogTracef(template string, args ...any)    { logf(LogLevelTrace, template, args) }
 func LogDebugf(template string, args ...any)    { logf(LogLevelDebug, template, args) }
 func LogInfof(template string, args ...any)     { logf(LogLevelInfo, template, args) }
@@ -29,7 +27,7 @@ func logf(level LogLevel, template string, args []any) {
 	if hostLevel, err := GetLogLevel(); err == nil && level < hostLevel {
 		return
 	}
-	proxyLog(level, format.Sprintf(template, args...))
+	proxyLog(level, fmt.Sprintf(template, args...))
 }
 
 // GetLogLevel returns the host's current log level.

@@ -27,11 +27,12 @@
 //     (a 500 JSON error by default). An unrecovered panic would trap and make
 //     Envoy fail every later request on this VM.
 //
-// This package deliberately does not import fmt, os or anything that links
-// package os: on Envoy builds whose proxy-wasm host lacks cpp-host PR #533,
-// any module linking os crashes at its first garbage collection
-// (poll_oneoff returns ENOSYS). The Log*f functions use a small built-in
-// formatter instead of fmt.
+// The Log*f functions format with fmt, so the package links fmt and os. A Go
+// wasip1 module that links os needs a proxy-wasm host with cpp-host PR #533
+// (older Envoy builds answer poll_oneoff with ENOSYS and the runtime crashes
+// at a garbage collection); Turnpike's filter links both through its other
+// dependencies anyway, so the bindings gain nothing by avoiding them. See
+// envoy/README.md for the minimum Envoy version.
 //
 // On non-wasip1 builds the package compiles (so go vet and native unit tests
 // work) but every host call returns ErrUnimplemented.

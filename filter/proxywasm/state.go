@@ -2,9 +2,8 @@ package proxywasm
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
-
-	"github.com/turnpike-dev/turnpike/filter/proxywasm/internal/format"
 )
 
 // vm is the state of this VM. The VM is single-threaded (the host never
@@ -406,9 +405,9 @@ func (s *vmState) logPanic(where string, contextID uint32, recovered any) {
 }
 
 func logError(template string, args ...any) {
-	proxyLog(LogLevelError, format.Sprintf(template, args...))
+	proxyLog(LogLevelError, fmt.Sprintf(template, args...))
 }
 
 func logCritical(template string, args ...any) {
-	proxyLog(LogLevelCritical, format.Sprintf(template, args...))
+	proxyLog(LogLevelCritical, fmt.Sprintf(template, args...))
 }

@@ -27,7 +27,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/turnpike-dev/turnpike/shared/access/internal/lru"
+	"github.com/turnpike-dev/turnpike/shared/cache"
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
@@ -62,12 +62,12 @@ type Checker struct {
 	opts Options
 
 	mu    sync.Mutex
-	cache *lru.Cache[string, compiled]
+	cache *cache.LRU[compiled]
 	// patterns caches the same regexes by the pattern as stored (an
 	// allowed_urls url or an endpoint path) rather than as prepared: the
 	// options are fixed per Checker, so the raw text determines the regex,
 	// and a request need not prepare (allocate) every pattern it tests.
-	patterns *lru.Cache[string, compiled]
+	patterns *cache.LRU[compiled]
 }
 
 // compiled is a cache entry: a regex, or why it does not compile (cached
@@ -83,21 +83,21 @@ func NewChecker(opts Options) *Checker {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	return &Checker{opts: opts, cache: lru.New[string, compiled](size), patterns: lru.New[string, compiled](size)}
+	return &Checker{opts: opts, cache: cache.New[compiled](size), patterns: cache.New[compiled](size)}
 }
 
 // pattern returns the compiled form of a stored pattern, prepared with
 // PreparePattern and this Checker's options.
 func (c *Checker) pattern(raw string) (*regexp.Regexp, error) {
 	c.mu.Lock()
-	e, ok := c.patterns.Get(raw)
+	e, ok := c.patterns.Get(raw, 0)
 	c.mu.Unlock()
 	if ok {
 		return e.re, e.err
 	}
 	re, err := c.regexp(PreparePattern(raw, c.opts.PrefixMatching, c.opts.SuffixMatching))
 	c.mu.Lock()
-	c.patterns.Add(raw, compiled{re, err})
+	c.patterns.Put(raw, compiled{re, err}, cache.NoDeadline)
 	c.mu.Unlock()
 	return re, err
 }
@@ -105,7 +105,7 @@ func (c *Checker) pattern(raw string) (*regexp.Regexp, error) {
 // regexp returns the compiled form of an already prepared pattern.
 func (c *Checker) regexp(pattern string) (*regexp.Regexp, error) {
 	c.mu.Lock()
-	e, ok := c.cache.Get(pattern)
+	e, ok := c.cache.Get(pattern, 0)
 	c.mu.Unlock()
 	if ok {
 		return e.re, e.err
@@ -113,7 +113,7 @@ func (c *Checker) regexp(pattern string) (*regexp.Regexp, error) {
 	// Compile outside the lock; a concurrent duplicate compile is harmless.
 	re, err := regexp.Compile(pattern)
 	c.mu.Lock()
-	c.cache.Add(pattern, compiled{re, err})
+	c.cache.Put(pattern, compiled{re, err}, cache.NoDeadline)
 	c.mu.Unlock()
 	return re, err
 }

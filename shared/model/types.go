@@ -2,7 +2,8 @@
 // access definitions, API definitions) with Tyk's JSON field names, and a
 // reflection-free JSON codec that runs inside the proxy-wasm VM.
 //
-// Field meanings follow Tyk 5.8; see ../shared/reference/tyk-semantics.md §1–2.
+// Field meanings follow Tyk 5.8 (user/session.go and user/policy.go in
+// github.com/TykTechnologies/tyk); ../policy/README.md summarises them.
 package model
 
 // RawValue is one JSON value kept as its compact JSON text. It is how

@@ -3,7 +3,7 @@
 // core minus MCP extras and org-scoped policy lookup): clearing, partitions,
 // per-API policies, greater-wins merges with the 5.4+ effective-rate rule,
 // separate allowance scopes, ACL unions, tags, meta_data, inactive state and
-// per-endpoint limits. See tyk-semantics.md §3.
+// per-endpoint limits. README.md in this directory describes the rules and Tyk's sources.
 //
 // Apply runs on every request inside the proxy-wasm VM, so it does no I/O and
 // allocates little. It never modifies the stored policies: whatever it copies

@@ -9,8 +9,9 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/policy"
 )
 
-// tableCase is one row of the Tyk 5.8 policy test table (tyk-semantics.md
-// §3.6). Rows marked "both orders" there appear twice, once reversed.
+// tableCase is one case of Tyk 5.8's policy tests (internal/policy/apply_test.go
+// in github.com/TykTechnologies/tyk; README.md, "Tests"). Cases Tyk runs in both
+// policy orders appear twice, once reversed.
 //
 // Row 59 (post-expiry propagation) is left out: post_expiry_action and
 // post_expiry_grace_period are HEAD-only fields that the 5.8 model does not

@@ -9,7 +9,7 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/policy"
 )
 
-// Missing, deleted and inactive policies (tyk-semantics.md §3.7).
+// Missing, deleted and inactive policies (the table in README.md, "What Apply does").
 func TestApplyMissingAndInactivePolicies(t *testing.T) {
 	store := loadStore(t)
 	cases := []struct {

@@ -8,7 +8,7 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
-// The ApplyRateLimits cases of Tyk's policy tests (tyk-semantics.md §3.6).
+// The ApplyRateLimits cases of Tyk's internal/policy/apply_test.go (README.md, "Tests").
 func TestApplyRateLimits(t *testing.T) {
 	cases := []struct {
 		name                 string

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/turnpike-dev/turnpike/filter/internal/cache"
 	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/cache"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 )
 

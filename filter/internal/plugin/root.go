@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/turnpike-dev/turnpike/filter/config"
-	"github.com/turnpike-dev/turnpike/filter/internal/cache"
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/filter/proxywasm"
 	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/cache"
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
 

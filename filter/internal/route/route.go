@@ -1,5 +1,5 @@
 // Package route maps a request to its API definition and finds the API key
-// in it, following Tyk's rules (tyk-semantics.md §6.1).
+// in it, following Tyk's rules (getAuthToken in Tyk's gateway/middleware.go; filter/README.md).
 package route
 
 import (

@@ -37,8 +37,11 @@ type App struct {
 	keeper   *snapshot.Keeper
 	metrics  *metrics.Metrics
 	handler  http.Handler
-	redisOK  atomic.Bool
-	wg       sync.WaitGroup
+	// metricsHandler serves /metrics on cfg.MetricsListen; nil when /metrics
+	// is part of handler.
+	metricsHandler http.Handler
+	redisOK        atomic.Bool
+	wg             sync.WaitGroup
 }
 
 // New builds an instance. It fails on configuration errors (a bad Redis
@@ -85,13 +88,25 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log,
 		OnQuota: a.metrics.Quota,
 	}).Register(mux)
-	mux.Handle("GET /metrics", a.metrics.Handler())
+	// /metrics needs no authentication: with --metrics-listen it moves to its
+	// own listener, so that operators can keep it off the public address.
+	metricsMux := mux
+	if cfg.MetricsListen != "" {
+		metricsMux = http.NewServeMux()
+		a.metricsHandler = a.metrics.Middleware(a.accessLog(metricsMux))
+	}
+	metricsMux.Handle("GET /metrics", a.metrics.Handler())
 	a.handler = a.metrics.Middleware(a.accessLog(mux))
 	return a, nil
 }
 
-// Handler serves every endpoint.
+// Handler serves every endpoint (/metrics too, unless cfg.MetricsListen is
+// set).
 func (a *App) Handler() http.Handler { return a.handler }
+
+// MetricsHandler serves /metrics when cfg.MetricsListen is set; it is nil
+// otherwise (Handler serves /metrics then).
+func (a *App) MetricsHandler() http.Handler { return a.metricsHandler }
 
 // Ready is nil when Redis answers and the config snapshot is loaded.
 func (a *App) Ready() error {
@@ -213,8 +228,8 @@ func (c *codeRecorder) WriteHeader(code int) {
 	c.ResponseWriter.WriteHeader(code)
 }
 
-// Run serves until ctx ends, then shuts down gracefully: the listener
-// closes, in-flight requests get cfg.ShutdownTimeout to finish, background
+// Run serves until ctx ends, then shuts down gracefully: the listeners
+// close, in-flight requests get cfg.ShutdownTimeout to finish, background
 // work stops and Redis is released.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	a, err := New(cfg, log)
@@ -226,35 +241,77 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		a.Close()
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	bg, stop := context.WithCancel(context.Background())
-	a.Start(bg)
-	srv := &http.Server{
-		Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("turnpike-sidecar listening", "addr", ln.Addr().String(), "version", Version,
-		"policies", policySource(cfg))
-
-	select {
-	case err = <-served: // the listener failed
-	case <-ctx.Done():
-		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		err = srv.Shutdown(sctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("in-flight requests did not finish within %s", cfg.ShutdownTimeout)
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			ln.Close()
+			a.Close()
+			return fmt.Errorf("listen on %s (--metrics-listen): %w", cfg.MetricsListen, err)
 		}
 	}
+	bg, stop := context.WithCancel(context.Background())
+	a.Start(bg)
+	err = a.serve(ctx, ln, metricsLn)
 	stop()
 	a.Close()
+	return err
+}
+
+// serve runs the HTTP servers (the main one on ln, and /metrics on
+// metricsLn when it is not nil) until ctx ends or one of them fails, then
+// shuts them all down.
+func (a *App) serve(ctx context.Context, ln, metricsLn net.Listener) error {
+	type server struct {
+		srv *http.Server
+		ln  net.Listener
+	}
+	servers := []server{{a.newServer(a.Handler()), ln}}
+	if metricsLn != nil {
+		servers = append(servers, server{a.newServer(a.metricsHandler), metricsLn})
+	}
+	served := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { served <- s.srv.Serve(s.ln) }()
+	}
+	attrs := []any{"addr", ln.Addr().String(), "version", Version, "policies", policySource(a.cfg)}
+	if metricsLn != nil {
+		attrs = append(attrs, "metrics_addr", metricsLn.Addr().String())
+	}
+	a.log.Info("turnpike-sidecar listening", attrs...)
+
+	var err error
+	pending := len(servers)
+	select {
+	case err = <-served: // a listener failed
+		pending--
+	case <-ctx.Done():
+		a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if serr := s.srv.Shutdown(sctx); err == nil {
+			err = serr
+		}
+	}
+	for ; pending > 0; pending-- {
+		<-served // ErrServerClosed after Shutdown
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("in-flight requests did not finish within %s", a.cfg.ShutdownTimeout)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+func (a *App) newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
 }
 
 func policySource(cfg config.Config) string {

@@ -25,7 +25,8 @@ func TestParse(t *testing.T) {
 		{name: "defaults", args: base, check: func(t *testing.T, c Config) {
 			if c.Listen != ":8090" || c.MaxBodyBytes != 1<<20 || c.LogLevel != slog.LevelInfo ||
 				c.LogFormat != "text" || c.ShutdownTimeout != 15*time.Second || c.RedisTimeout != 2*time.Second ||
-				c.RedisURL != "" || c.PoliciesFile != "" || c.AllowMasterKeys || c.ConfigPoll != 200*time.Millisecond {
+				c.RedisURL != "" || c.PoliciesFile != "" || c.AllowMasterKeys || c.ConfigPoll != 200*time.Millisecond ||
+				c.MetricsListen != "" {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
@@ -45,6 +46,18 @@ func TestParse(t *testing.T) {
 					t.Errorf("listen = %q", c.Listen)
 				}
 			}},
+		{name: "metrics listener from flag", args: append([]string{"--metrics-listen", "127.0.0.1:9090"}, base...),
+			check: func(t *testing.T, c Config) {
+				if c.MetricsListen != "127.0.0.1:9090" || c.Listen != ":8090" {
+					t.Errorf("metrics-listen = %q, listen = %q", c.MetricsListen, c.Listen)
+				}
+			}},
+		{name: "metrics listener from env", args: base, env: map[string]string{"TURNPIKE_METRICS_LISTEN": "127.0.0.1:1"},
+			check: func(t *testing.T, c Config) {
+				if c.MetricsListen != "127.0.0.1:1" {
+					t.Errorf("metrics-listen = %q", c.MetricsListen)
+				}
+			}},
 		{name: "bare bool flag", args: append([]string{"--allow-master-keys"}, base...),
 			check: func(t *testing.T, c Config) {
 				if !c.AllowMasterKeys {
@@ -60,6 +73,11 @@ func TestParse(t *testing.T) {
 		{name: "bad bool env", args: base, env: map[string]string{"TURNPIKE_ALLOW_MASTER_KEYS": "yes please"},
 			wantErr: "--allow-master-keys"},
 		{name: "stray argument", args: append(base, "extra"), wantErr: `unexpected argument "extra"`},
+		{name: "bad values reported together", args: []string{"--log-level", "loud", "--config-poll", "0s"},
+			wantErr: `--log-level: want debug, info, warn or error, got "loud"
+--config-poll: want a positive duration such as 2s or 500ms, got "0s"
+--secret (or TURNPIKE_SECRET) is required`},
+		{name: "unknown flag", args: append([]string{"--nope"}, base...), wantErr: "flag provided but not defined: -nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,8 +104,9 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		t.Fatalf("err = %v, want ErrHelp", err)
 	}
 	help := out.String()
-	for _, d := range defs {
-		for _, want := range []string{"--" + d.name, envName(d.name)} {
+	s := settings(&Config{})
+	for _, st := range s.Settings {
+		for _, want := range []string{"--" + st.Name, s.EnvName(st.Name)} {
 			if !strings.Contains(help, want) {
 				t.Errorf("--help does not mention %s", want)
 			}

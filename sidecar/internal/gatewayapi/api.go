@@ -1,7 +1,7 @@
 // Package gatewayapi serves the Tyk-compatible Gateway API under /tyk/
 // (keys, policies, APIs, org keys, reload) and the /hello and /ready health
 // endpoints, with Tyk's request and response shapes, status codes and
-// messages (tyk-semantics.md §7).
+// messages (Tyk's gateway/api.go in github.com/TykTechnologies/tyk; sidecar/README.md).
 //
 // Differences from Tyk, all deliberate: keys are always stored hashed
 // (SHA-256), so GET /tyk/keys lists hashes and ?hashed= takes a hash; policy,

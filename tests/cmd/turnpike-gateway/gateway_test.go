@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnpike-dev/turnpike/shared/flagenv"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost/wasmbuild"
 )
 
@@ -37,7 +39,7 @@ func startGateway(t *testing.T, args ...string) string {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	go func() {
-		done <- run(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), lockedWriter{&mu, &logs}, func(a net.Addr) { addr <- a })
+		done <- run(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), noEnv, lockedWriter{&mu, &logs}, func(a net.Addr) { addr <- a })
 	}()
 	select {
 	case a := <-addr:
@@ -308,11 +310,78 @@ func TestGatewayFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), append([]string{"--listen", "127.0.0.1:0"}, tt.args...), io.Discard, nil)
+			err := run(context.Background(), append([]string{"--listen", "127.0.0.1:0"}, tt.args...), noEnv, io.Discard, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func noEnv(string) string { return "" }
+
+// Every flag has a TURNPIKE_GATEWAY_* variable; a flag on the command line wins.
+func TestGatewayEnvironment(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, o *options)
+		wantErr string
+	}{
+		{name: "variables set the options",
+			env: map[string]string{"TURNPIKE_GATEWAY_WASM": "f.wasm", "TURNPIKE_GATEWAY_LISTEN": ":9",
+				"TURNPIKE_GATEWAY_WORKERS": "3", "TURNPIKE_GATEWAY_FAIL_OPEN": "true",
+				"TURNPIKE_GATEWAY_CLUSTER": "auth=http://a:1,quota=http://q:2", "TURNPIKE_GATEWAY_MAX_BODY": "10"},
+			check: func(t *testing.T, o *options) {
+				if o.wasm != "f.wasm" || o.listen != ":9" || o.workers != 3 || !o.failOpen || o.maxBody != 10 ||
+					o.clusters.String() != "auth=http://a:1,quota=http://q:2" {
+					t.Errorf("options %+v", o)
+				}
+			}},
+		{name: "flags win", args: []string{"--workers", "5", "--cluster", "x=http://x:1"},
+			env: map[string]string{"TURNPIKE_GATEWAY_WASM": "f.wasm", "TURNPIKE_GATEWAY_WORKERS": "3",
+				"TURNPIKE_GATEWAY_CLUSTER": "auth=http://a:1"},
+			check: func(t *testing.T, o *options) {
+				if o.workers != 5 || o.clusters.String() != "x=http://x:1" {
+					t.Errorf("workers %d, clusters %s", o.workers, o.clusters)
+				}
+			}},
+		{name: "bad variable", env: map[string]string{"TURNPIKE_GATEWAY_WASM": "f.wasm", "TURNPIKE_GATEWAY_WORKERS": "0"},
+			wantErr: "--workers 0: need at least 1"},
+		{name: "bad cluster variable", env: map[string]string{"TURNPIKE_GATEWAY_WASM": "f.wasm", "TURNPIKE_GATEWAY_CLUSTER": "auth"},
+			wantErr: "want NAME=URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseFlags(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, o)
+		})
+	}
+}
+
+func TestGatewayHelpListsEveryFlagWithItsVariable(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := parseFlags([]string{"--help"}, noEnv, &out); !errors.Is(err, flagenv.ErrHelp) {
+		t.Fatalf("err = %v, want ErrHelp", err)
+	}
+	s := settings(&options{clusters: clusterFlag{}})
+	for _, st := range s.Settings {
+		if want := "--" + st.Name; !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %s", want)
+		}
+		if want := "TURNPIKE_GATEWAY_" + strings.ToUpper(strings.ReplaceAll(st.Name, "-", "_")); !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %s", want)
+		}
 	}
 }
 

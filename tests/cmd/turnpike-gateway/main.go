@@ -6,14 +6,14 @@
 //	turnpike-gateway --wasm filter.wasm --upstream http://127.0.0.1:9000 \
 //	    --plugin-config config.json --cluster auth=http://127.0.0.1:9001 --workers 4
 //
-// There is deliberately no health endpoint: every path belongs to the filter. SIGINT/SIGTERM
-// stop it gracefully.
+// Every flag can also be set through the environment: TURNPIKE_GATEWAY_ + the flag name in capitals
+// with "_" for "-" (TURNPIKE_GATEWAY_PLUGIN_CONFIG); --help lists them. There is deliberately no
+// health endpoint: every path belongs to the filter. SIGINT/SIGTERM stop it gracefully.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,13 +28,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/turnpike-dev/turnpike/shared/flagenv"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
+	if errors.Is(err, flagenv.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "turnpike-gateway:", err)
 		os.Exit(1)
 	}
@@ -73,29 +78,45 @@ type options struct {
 	clusters                                       clusterFlag
 }
 
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
+// settings is the one definition of every flag; each can also be set through
+// TURNPIKE_GATEWAY_ + its name in capitals (package shared/flagenv).
+func settings(o *options) *flagenv.Set {
+	return &flagenv.Set{
+		Program: "turnpike-gateway",
+		Prefix:  "TURNPIKE_GATEWAY_",
+		Intro: `turnpike-gateway: a local HTTP gateway that runs a proxy-wasm filter (tests/wasmhost) in
+front of --upstream, with proxy_http_call targets mapped to URLs by --cluster.
+
+Usage: turnpike-gateway --wasm FILE [flags]
+`,
+		Settings: []flagenv.Setting{
+			flagenv.String(&o.listen, "listen", ":8080", "`address` to listen on"),
+			flagenv.String(&o.wasm, "wasm", "", "proxy-wasm module `file` (.wasm), required"),
+			flagenv.String(&o.pluginConfig, "plugin-config", "", "`file` whose bytes are the plugin configuration (proxy_on_configure)"),
+			flagenv.String(&o.vmConfig, "vm-config", "", "`file` whose bytes are the VM configuration (proxy_on_vm_start)"),
+			flagenv.String(&o.upstream, "upstream", "", "`URL` allowed requests are proxied to (without it they get 503)"),
+			flagenv.List("cluster", "", "`NAME=URL` target of proxy_http_call (repeatable; the variable takes a comma-separated list)",
+				"", o.clusters.Set),
+			flagenv.Int(&o.workers, "workers", runtime.GOMAXPROCS(0), "`number` of VMs (Envoy worker threads)"),
+			flagenv.Bool(&o.failOpen, "fail-open", false, "after a VM crash let requests through instead of 503"),
+			flagenv.String(&o.logLevel, "log-level", "info", "log `level` of the host and the plugin: trace, debug, info, warn or error"),
+			flagenv.String(&o.vmID, "vm-id", "", "VM `id` (vm_id: the shared data and queue namespace)"),
+			flagenv.String(&o.rootID, "root-id", "", "plugin root `id` (root_id)"),
+			flagenv.String(&o.pluginName, "plugin-name", "turnpike", "plugin `name`"),
+			flagenv.String(&o.wasiMode, "wasi-mode", "cpp-host", "WASI `mode`: cpp-host (cpp-host >= #533) or envoy-1.33 (poll_oneoff = ENOSYS)"),
+			flagenv.Int64(&o.maxBody, "max-body", 16<<20, "request and response body limit in `bytes`"),
+		},
+	}
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
 	o := &options{clusters: clusterFlag{}}
-	fs := flag.NewFlagSet("turnpike-gateway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.listen, "listen", ":8080", "address to listen on")
-	fs.StringVar(&o.wasm, "wasm", "", "proxy-wasm module (.wasm), required")
-	fs.StringVar(&o.pluginConfig, "plugin-config", "", "file whose bytes are the plugin configuration (proxy_on_configure)")
-	fs.StringVar(&o.vmConfig, "vm-config", "", "file whose bytes are the VM configuration (proxy_on_vm_start)")
-	fs.StringVar(&o.upstream, "upstream", "", "URL allowed requests are proxied to (without it they get 503)")
-	fs.Var(o.clusters, "cluster", "NAME=URL target of proxy_http_call (repeatable)")
-	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "number of VMs (Envoy worker threads)")
-	fs.BoolVar(&o.failOpen, "fail-open", false, "after a VM crash let requests through instead of 503")
-	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error (host and plugin)")
-	fs.StringVar(&o.vmID, "vm-id", "", "vm_id (shared data and queue namespace)")
-	fs.StringVar(&o.rootID, "root-id", "", "plugin root_id")
-	fs.StringVar(&o.pluginName, "plugin-name", "turnpike", "plugin name")
-	fs.StringVar(&o.wasiMode, "wasi-mode", "cpp-host", "cpp-host (cpp-host >= #533) or envoy-1.33 (poll_oneoff = ENOSYS)")
-	fs.Int64Var(&o.maxBody, "max-body", 16<<20, "request and response body limit in bytes")
-	if err := fs.Parse(args); err != nil {
+	rest, err := settings(o).Parse(args, getenv, stderr)
+	if err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", rest)
 	}
 	if o.wasm == "" {
 		return nil, errors.New("--wasm is required")
@@ -128,8 +149,9 @@ func levels(name string) (slog.Level, wasmhost.LogLevel, error) {
 }
 
 // run serves until ctx ends; ready, if set, receives the bound address (tests listen on :0).
-func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
-	o, err := parseFlags(args, stderr)
+// Settings come from args and, through getenv, from TURNPIKE_GATEWAY_* variables.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(net.Addr)) error {
+	o, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,23 @@
 // Package cache is a bounded least-recently-used map whose entries also
 // expire at a deadline. The filter keeps sessions and "unknown key" entries
 // in it; the bound is what keeps a flood of random keys from growing the VM's
-// memory, which never shrinks.
+// memory, which never shrinks. Package access keeps compiled regexes in it,
+// with NoDeadline.
 //
 // Entries live in one slice linked by indices, so steady-state use (a full
-// cache replacing its oldest entries) allocates nothing but map growth.
+// cache replacing its oldest entries) allocates nothing but map growth: the
+// filter's VM pays for every allocation in GC time.
 package cache
 
+import "math"
+
+// NoDeadline is a deadline no time reaches: an entry put with it leaves the
+// cache only by eviction, Delete or Clear.
+const NoDeadline int64 = math.MaxInt64
+
 // LRU is a bounded LRU cache with per-entry deadlines. It is not safe for
-// concurrent use (a proxy-wasm VM is single-threaded).
+// concurrent use: a proxy-wasm VM is single-threaded, other callers hold
+// their own lock (Get reorders entries, so even lookups need it).
 type LRU[V any] struct {
 	index      map[string]int32
 	nodes      []node[V]

@@ -3,7 +3,7 @@ package cache_test
 import (
 	"fmt"
 
-	"github.com/turnpike-dev/turnpike/filter/internal/cache"
+	"github.com/turnpike-dev/turnpike/shared/cache"
 )
 
 func ExampleLRU() {

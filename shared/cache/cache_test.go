@@ -52,6 +52,22 @@ func TestLRU(t *testing.T) {
 			{do: "put", key: "b", val: 2, dl: forever},
 			{do: "get", key: "a", want: -1},
 		}, []string{"b"}},
+		{"put of a present key updates in place, no eviction", 2, []op{
+			{do: "put", key: "a", val: 1, dl: forever},
+			{do: "put", key: "b", val: 2, dl: forever},
+			{do: "put", key: "a", val: 10, dl: forever},
+			{do: "get", key: "b", want: 2},
+			{do: "get", key: "a", want: 10},
+		}, []string{"a", "b"}},
+		{"NoDeadline never expires", 2, []op{
+			{do: "put", key: "a", val: 1, dl: NoDeadline},
+			{do: "get", key: "a", now: NoDeadline - 1, want: 1},
+		}, []string{"a"}},
+		{"delete of an absent key changes nothing", 2, []op{
+			{do: "put", key: "a", val: 1, dl: forever},
+			{do: "del", key: "b"},
+			{do: "get", key: "a", want: 1},
+		}, []string{"a"}},
 	} {
 		c := New[int](tc.cap)
 		for _, o := range tc.ops {
