@@ -133,7 +133,9 @@ func TestDecodeSyncResponse(t *testing.T) {
 			`sync: org "o": field "quota_max": expected an integer, got 1.5`, nil},
 		// Lenient outside the snapshot: a newer sidecar may add fields.
 		{"unknown fields", `{"version":"v","lease":{"x":1},"snapshot":{"policies":{},"future":[1]}}`, "",
-			func(r *SyncResponse) bool { return r.Version == "v" && r.Snapshot != nil && len(r.Snapshot.Policies) == 0 }},
+			func(r *SyncResponse) bool {
+				return r.Version == "v" && r.Snapshot != nil && len(r.Snapshot.Policies) == 0
+			}},
 		{"null snapshot", `{"version":"v","snapshot":null}`, "",
 			func(r *SyncResponse) bool { return r.Snapshot == nil }},
 		{"snapshot without parts", `{"snapshot":{}}`, "",
