@@ -115,8 +115,10 @@ func AppendSnapshot(dst []byte, s *Snapshot) []byte {
 // add fields: unknown fields are ignored, and a version, cursor, reset or
 // more of another type reads as empty or false.
 func DecodeSyncResponse(body []byte) (*SyncResponse, error) {
-	p := parsers.Get()
-	defer parsers.Put(p)
+	// A parser of its own, not a pooled one: a snapshot can be megabytes,
+	// which a pooled parser would keep holding for the small answers; a sync
+	// answer comes once per interval.
+	var p fastjson.Parser
 	v, err := p.ParseBytes(body)
 	if err != nil {
 		return nil, errors.New("sync: invalid JSON: " + err.Error())

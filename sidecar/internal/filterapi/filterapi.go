@@ -106,6 +106,8 @@ func (a *API) session(w http.ResponseWriter, r *http.Request) {
 
 // GET /turnpike/v1/sync?cursor=&version=&vm=
 func (a *API) sync(w http.ResponseWriter, r *http.Request) {
+	// q.VM, when a filter sends it, names the calling VM; nothing tracks
+	// it yet.
 	q := wire.SyncQueryFrom(r.URL.Query().Get)
 	// Snapshot first: its version can only be older than the feed page,
 	// which makes the filter ask again rather than miss a change.
