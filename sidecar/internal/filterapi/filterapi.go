@@ -1,27 +1,31 @@
 // Package filterapi serves the Filter API (/turnpike/v1/), which filter.wasm
 // calls with proxy_http_call: session lookup by key hash, the sync feed
 // (config snapshot + changed key hashes) and atomic quota reservation. The
-// contract is in the sidecar README.
+// paths and bodies are shared/wire's, the package the filter decodes them
+// with; the contract in prose is in the sidecar README.
 package filterapi
 
 import (
-	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/quota"
+	"github.com/turnpike-dev/turnpike/shared/wire"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
 
 // MaxSyncKeys bounds the key hashes of one sync response.
-const MaxSyncKeys = 1000
+const MaxSyncKeys = wire.MaxSyncKeys
 
 // MaxUnits bounds one quota reservation.
-const MaxUnits = 10000
+const MaxUnits = wire.MaxQuotaUnits
+
+// maxBody bounds a request body; a quota request is about 150 bytes.
+const maxBody = 64 << 10
 
 // Deps is what the Filter API needs.
 type Deps struct {
@@ -52,28 +56,28 @@ func New(d Deps) *API {
 // Register adds the /turnpike/v1/ routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	v1 := http.NewServeMux()
-	v1.HandleFunc("GET /turnpike/v1/sessions/{keyHash}", a.session)
-	v1.HandleFunc("GET /turnpike/v1/sync", a.sync)
-	v1.HandleFunc("POST /turnpike/v1/quota", a.quota)
-	v1.HandleFunc("/turnpike/v1/", func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint")
+	v1.HandleFunc("GET "+wire.PathSessions+"{keyHash}", a.session)
+	v1.HandleFunc("GET "+wire.PathSync, a.sync)
+	v1.HandleFunc("POST "+wire.PathQuota, a.quota)
+	v1.HandleFunc(wire.PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, wire.StatusNotFound, "no such endpoint")
 	})
-	mux.Handle("/turnpike/v1/", a.guard(v1))
+	mux.Handle(wire.PathPrefix, a.guard(v1))
 }
 
 // guard checks the token in constant time, then readiness: the filter must
 // see "unavailable" (503), never "key not found", while Redis is down.
 func (a *API) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !keys.Equal(r.Header.Get("X-Turnpike-Filter-Token"), a.d.Token) {
-			writeError(w, http.StatusForbidden, "invalid filter token")
+		if !keys.Equal(r.Header.Get(wire.HeaderToken), a.d.Token) {
+			writeError(w, wire.StatusForbidden, "invalid filter token")
 			return
 		}
 		if err := a.d.Ready(); err != nil {
 			unavailable(w)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -83,96 +87,64 @@ func (a *API) guard(next http.Handler) http.Handler {
 func (a *API) session(w http.ResponseWriter, r *http.Request) {
 	hash := r.PathValue("keyHash")
 	if !keys.IsHash(hash) {
-		writeError(w, http.StatusBadRequest, "key hash must be 64 lower-case hex digits")
+		writeError(w, wire.StatusBadRequest, "key hash must be 64 lower-case hex digits")
 		return
 	}
 	data, cursor, err := a.d.Store.Session(r.Context(), hash)
 	if cursor != "" {
-		w.Header().Set("X-Turnpike-Cursor", cursor)
+		w.Header().Set(wire.HeaderCursor, cursor)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "key not found")
+		writeError(w, wire.StatusNotFound, "key not found")
 	case err != nil:
 		a.storageFailed(w, err)
 	default:
-		writeRaw(w, http.StatusOK, data)
+		writeRaw(w, wire.StatusOK, data)
 	}
 }
 
-type syncResponse struct {
-	Version  string          `json:"version"`
-	Cursor   string          `json:"cursor"`
-	Reset    bool            `json:"reset"`
-	More     bool            `json:"more"`
-	Keys     []string        `json:"keys"`
-	Snapshot json.RawMessage `json:"snapshot,omitempty"`
-}
-
-// GET /turnpike/v1/sync?cursor=&version=
+// GET /turnpike/v1/sync?cursor=&version=&vm=
 func (a *API) sync(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	// q.VM, when a filter sends it, names the calling VM; nothing tracks
+	// it yet.
+	q := wire.SyncQueryFrom(r.URL.Query().Get)
 	// Snapshot first: its version can only be older than the feed page,
 	// which makes the filter ask again rather than miss a change.
 	snap := a.d.Snapshots.Current()
-	ch, err := a.d.Store.ChangesSince(r.Context(), q.Get("cursor"), MaxSyncKeys)
+	ch, err := a.d.Store.ChangesSince(r.Context(), q.Cursor, MaxSyncKeys)
 	if err != nil {
 		a.storageFailed(w, err)
 		return
 	}
-	resp := syncResponse{Version: snap.Version, Cursor: ch.Cursor, Reset: ch.Reset, More: ch.More, Keys: ch.Keys}
-	if resp.Keys == nil {
-		resp.Keys = []string{}
+	page := wire.SyncPage{Version: snap.Version, Cursor: ch.Cursor, Reset: ch.Reset, More: ch.More, Keys: ch.Keys}
+	var snapJSON []byte // sent as stored: encoded once per snapshot, not per call
+	if q.Version != snap.Version {
+		snapJSON = snap.JSON
 	}
-	if q.Get("version") != snap.Version {
-		resp.Snapshot = snap.JSON
-	}
-	writeValue(w, http.StatusOK, resp)
-}
-
-type quotaRequest struct {
-	KeyHash          string `json:"key_hash"`
-	OrgID            string `json:"org_id"`
-	Scope            string `json:"scope"`
-	QuotaMax         int64  `json:"quota_max"`
-	QuotaRenewalRate int64  `json:"quota_renewal_rate"`
-	Units            int64  `json:"units"`
-}
-
-type quotaResponse struct {
-	Granted   int64 `json:"granted"`
-	Remaining int64 `json:"remaining"`
-	Reset     int64 `json:"reset"`
-	QuotaMax  int64 `json:"quota_max"`
+	size := 128 + len(snapJSON) + len(page.Keys)*67 // a key: 64 hex digits, quotes, comma
+	writeRaw(w, wire.StatusOK, wire.AppendSyncResponse(make([]byte, 0, size), page, snapJSON))
 }
 
 // POST /turnpike/v1/quota
 func (a *API) quota(w http.ResponseWriter, r *http.Request) {
-	var req quotaRequest
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "malformed quota request: "+err.Error())
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, "malformed quota request: "+err.Error())
 		return
 	}
-	var counter string
-	switch {
-	case (req.KeyHash == "") == (req.OrgID == ""):
-		writeError(w, http.StatusBadRequest, "exactly one of key_hash and org_id is required")
+	req, err := wire.DecodeQuotaRequest(body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, "malformed quota request: "+err.Error())
 		return
-	case req.KeyHash != "" && !keys.IsHash(req.KeyHash):
-		writeError(w, http.StatusBadRequest, "key_hash must be 64 lower-case hex digits")
+	}
+	if err := req.Validate(); err != nil {
+		writeError(w, wire.StatusBadRequest, err.Error())
 		return
-	case req.OrgID != "" && req.Scope != "":
-		writeError(w, http.StatusBadRequest, "scope applies to key quotas only")
-		return
-	case req.Units < 1 || req.Units > MaxUnits:
-		writeError(w, http.StatusBadRequest, "units must be between 1 and "+strconv.Itoa(MaxUnits))
-		return
-	case req.KeyHash != "":
+	}
+	counter := store.QuotaKey("", req.OrgID)
+	if req.KeyHash != "" {
 		counter = store.QuotaKey(req.Scope, req.KeyHash)
-	default:
-		counter = store.QuotaKey("", req.OrgID)
 	}
 	res, err := a.d.Store.Reserve(r.Context(), counter, req.QuotaMax, req.QuotaRenewalRate, req.Units)
 	if err != nil {
@@ -180,9 +152,9 @@ func (a *API) quota(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.d.OnQuota(decision(res, req.Units))
-	writeValue(w, http.StatusOK, quotaResponse{
+	writeRaw(w, wire.StatusOK, wire.AppendQuotaResponse(make([]byte, 0, 96), wire.QuotaResponse{
 		Granted: res.Granted, Remaining: res.Remaining, Reset: res.ResetAt, QuotaMax: req.QuotaMax,
-	})
+	}))
 }
 
 func decision(r quota.Result, units int64) string {
@@ -205,21 +177,11 @@ func (a *API) storageFailed(w http.ResponseWriter, err error) {
 
 func unavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
-	writeError(w, http.StatusServiceUnavailable, "storage unavailable")
+	writeError(w, wire.StatusUnavailable, "storage unavailable")
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeValue(w, code, struct {
-		Error string `json:"error"`
-	}{msg})
-}
-
-func writeValue(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		code, b = http.StatusInternalServerError, []byte(`{"error":"encoding failed"}`)
-	}
-	writeRaw(w, code, b)
+	writeRaw(w, code, wire.AppendErrorResponse(nil, msg))
 }
 
 func writeRaw(w http.ResponseWriter, code int, b []byte) {

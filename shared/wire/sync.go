@@ -1,0 +1,201 @@
+package wire
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/valyala/fastjson"
+)
+
+// SyncPage is a sync answer without its snapshot: the snapshot version the
+// sidecar holds and one page of the key feed.
+type SyncPage struct {
+	// Version is the hex SHA-256 of the sidecar's snapshot JSON: replicas
+	// with equal data report equal versions.
+	Version string
+	// Cursor is the feed position after Keys; the next call sends it.
+	Cursor string
+	// Reset: the feed lost track of the caller's cursor (unparsable, too
+	// old, from another Redis); every cached session must be dropped.
+	Reset bool
+	// More: the page is full (MaxSyncKeys); call again at once.
+	More bool
+	// Keys are hashes of keys created, updated or deleted after the
+	// caller's cursor, oldest first.
+	Keys []string
+}
+
+// SyncResponse is a decoded sync answer.
+type SyncResponse struct {
+	SyncPage
+	// Snapshot is nil when the caller's version is current.
+	Snapshot *Snapshot
+}
+
+// Snapshot is the configuration a filter decides with.
+type Snapshot struct {
+	// Policies by id; never nil in a decoded snapshot. A policy without an
+	// id gets its key.
+	Policies map[string]*model.Policy
+	// APIs in the sidecar's order (by api_id).
+	APIs []*model.APIDefinition
+	// Orgs are organisation sessions by org id; nil when the answer has no
+	// "orgs" object.
+	Orgs map[string]*model.OrgSession
+}
+
+// AppendSyncResponse appends the sync answer
+// {"version","cursor","reset","more","keys":[…],"snapshot":…}. snapshot is
+// the snapshot document as raw JSON — the sidecar keeps it encoded
+// (AppendSnapshot's form) and sends it as is — or nil to omit it. Nil keys
+// are written as [].
+func AppendSyncResponse(dst []byte, page SyncPage, snapshot []byte) []byte {
+	dst = append(dst, `{"version":`...)
+	dst = model.AppendString(dst, page.Version)
+	dst = append(dst, `,"cursor":`...)
+	dst = model.AppendString(dst, page.Cursor)
+	dst = append(dst, `,"reset":`...)
+	dst = strconv.AppendBool(dst, page.Reset)
+	dst = append(dst, `,"more":`...)
+	dst = strconv.AppendBool(dst, page.More)
+	dst = append(dst, `,"keys":[`...)
+	for i, k := range page.Keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = model.AppendString(dst, k)
+	}
+	dst = append(dst, ']')
+	if snapshot != nil {
+		dst = append(dst, `,"snapshot":`...)
+		dst = append(dst, snapshot...)
+	}
+	return append(dst, '}')
+}
+
+// AppendSnapshot appends s as the snapshot document
+// {"policies":{id:policy},"apis":[definition…],"orgs":{org_id:session}}:
+// map keys sorted, every part present (nil as empty), documents in model's
+// classic encoding.
+func AppendSnapshot(dst []byte, s *Snapshot) []byte {
+	dst = append(dst, `{"policies":{`...)
+	for i, id := range slices.Sorted(maps.Keys(s.Policies)) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = model.AppendString(dst, id)
+		dst = append(dst, ':')
+		dst = s.Policies[id].AppendJSON(dst)
+	}
+	dst = append(dst, `},"apis":[`...)
+	for i, a := range s.APIs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = a.AppendJSON(dst)
+	}
+	dst = append(dst, `],"orgs":{`...)
+	for i, id := range slices.Sorted(maps.Keys(s.Orgs)) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = model.AppendString(dst, id)
+		dst = append(dst, ':')
+		dst = s.Orgs[id].AppendJSON(dst)
+	}
+	return append(dst, "}}"...)
+}
+
+// DecodeSyncResponse decodes a sync answer. A malformed snapshot rejects the
+// whole answer: applying half a policy set could grant access that the full
+// set denies. Outside the snapshot it is lenient, as a newer sidecar may
+// add fields: unknown fields are ignored, and a version, cursor, reset or
+// more of another type reads as empty or false.
+func DecodeSyncResponse(body []byte) (*SyncResponse, error) {
+	// A parser of its own, not a pooled one: a snapshot can be megabytes,
+	// which a pooled parser would keep holding for the small answers; a sync
+	// answer comes once per interval.
+	var p fastjson.Parser
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, errors.New("sync: invalid JSON: " + err.Error())
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, errors.New("sync: answer is not an object")
+	}
+	r := &SyncResponse{SyncPage: SyncPage{
+		Version: string(v.GetStringBytes("version")),
+		Cursor:  string(v.GetStringBytes("cursor")),
+		Reset:   v.GetBool("reset"),
+		More:    v.GetBool("more"),
+	}}
+	for i, k := range v.GetArray("keys") {
+		b, err := k.StringBytes()
+		if err != nil {
+			return nil, errors.New("sync: keys[" + strconv.Itoa(i) + "] is not a string")
+		}
+		r.Keys = append(r.Keys, string(b))
+	}
+	snap := v.Get("snapshot")
+	if snap == nil || snap.Type() == fastjson.TypeNull {
+		return r, nil
+	}
+	if r.Snapshot, err = decodeSnapshot(snap); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func decodeSnapshot(snap *fastjson.Value) (*Snapshot, error) {
+	s := &Snapshot{Policies: map[string]*model.Policy{}}
+	var err error
+	if o := snap.GetObject("policies"); o != nil {
+		o.Visit(func(k []byte, pv *fastjson.Value) {
+			if err != nil {
+				return
+			}
+			var pol *model.Policy
+			pol, err = model.PolicyFromValue(pv)
+			if err != nil {
+				err = errors.New("sync: policy " + strconv.Quote(string(k)) + ": " + err.Error())
+				return
+			}
+			if pol.ID == "" {
+				pol.ID = string(k)
+			}
+			s.Policies[string(k)] = pol
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i, av := range snap.GetArray("apis") {
+		api, err := model.APIDefinitionFromValue(av)
+		if err != nil {
+			return nil, errors.New("sync: apis[" + strconv.Itoa(i) + "]: " + err.Error())
+		}
+		s.APIs = append(s.APIs, api)
+	}
+	if o := snap.GetObject("orgs"); o != nil {
+		s.Orgs = map[string]*model.OrgSession{}
+		o.Visit(func(k []byte, ov *fastjson.Value) {
+			if err != nil {
+				return
+			}
+			var org *model.OrgSession
+			org, err = model.SessionFromValue(ov)
+			if err != nil {
+				err = errors.New("sync: org " + strconv.Quote(string(k)) + ": " + err.Error())
+				return
+			}
+			s.Orgs[string(k)] = org
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}

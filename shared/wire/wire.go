@@ -1,0 +1,133 @@
+// Package wire is the Filter API protocol (/turnpike/v1/): the paths,
+// headers and query parameters filter.wasm uses to call the sidecar, and the
+// request and response bodies with their codecs. The sidecar serves what
+// this package encodes and the filter decodes it here, so the protocol is
+// written once. The contract in prose is in sidecar/README.md.
+//
+// The filter links this package into the proxy-wasm VM, so it is pure and
+// small: fastjson to decode, append-style encoders (AppendX(dst, ...) that
+// write into a buffer the caller reuses), no encoding/json, fmt or
+// reflection.
+//
+// Compatibility rules, which keep a rolling upgrade safe:
+//
+//   - fields and query parameters are only added, never renamed, retyped or
+//     given a new meaning; a change that cannot follow this rule is served
+//     under a new version prefix (/turnpike/v2/) alongside this one;
+//   - decoders of answers (the filter's side) ignore unknown fields, so a
+//     newer sidecar can add them;
+//   - the sidecar rejects unknown fields in a quota request (a misspelt
+//     field would charge the wrong counter), so sidecars are upgraded before
+//     the filters that send a new field.
+package wire
+
+// Version is the protocol version, the second element of every path.
+const Version = "v1"
+
+// Paths of the Filter API. Sessions is followed by the key hash.
+const (
+	PathPrefix   = "/turnpike/" + Version + "/"
+	PathSessions = PathPrefix + "sessions/"
+	PathSync     = PathPrefix + "sync"
+	PathQuota    = PathPrefix + "quota"
+)
+
+// Headers, lower case as proxy-wasm and HTTP/2 carry them (HTTP/1
+// matches them case-insensitively).
+const (
+	// HeaderToken carries the filter token on every call.
+	HeaderToken = "x-turnpike-filter-token"
+	// HeaderCursor, on a session answer, is the sync feed position read
+	// before the session: a change after the read is after this cursor.
+	HeaderCursor = "x-turnpike-cursor"
+)
+
+// Query parameters of GET PathSync.
+const (
+	// QueryCursor is the feed position of the caller's last answer; empty
+	// for the first call.
+	QueryCursor = "cursor"
+	// QueryVersion is the snapshot version the caller holds; the answer
+	// omits the snapshot when it is current.
+	QueryVersion = "version"
+	// QueryVM identifies the calling VM (optional), so the sidecar can tell
+	// which filters hold the current snapshot.
+	QueryVM = "vm"
+)
+
+// Status codes and what they mean to the filter. Any other status, and a
+// failed call, means the sidecar cannot answer now: the filter keeps what it
+// has cached and applies its failure mode.
+const (
+	// StatusOK: the body is the answer described by the endpoint.
+	StatusOK = 200
+	// StatusBadRequest: the request is malformed (a filter bug); the body
+	// is an error answer.
+	StatusBadRequest = 400
+	// StatusForbidden: the filter token is wrong or missing, a
+	// configuration error on one side.
+	StatusForbidden = 403
+	// StatusNotFound on a session lookup: no key has this hash. On any
+	// other path: no such endpoint.
+	StatusNotFound = 404
+	// StatusUnavailable: storage is down or the config is not loaded yet;
+	// never a statement about the key. Comes with Retry-After.
+	StatusUnavailable = 503
+)
+
+// MaxSyncKeys bounds the key hashes of one sync answer; a longer backlog
+// comes in pages (SyncPage.More).
+const MaxSyncKeys = 1000
+
+// SessionPath is the path of the session lookup of a key hash (lower-case
+// hex SHA-256 of the key). The answer to it is, with StatusOK, the stored
+// session document (policies not applied; decode it with
+// model.DecodeSession) with HeaderCursor set; StatusNotFound means the key
+// does not exist.
+func SessionPath(keyHash string) string {
+	return PathSessions + keyHash
+}
+
+// SyncQuery is the query of GET PathSync.
+type SyncQuery struct {
+	Cursor  string
+	Version string // empty: the caller has no snapshot
+	VM      string // empty: not sent
+}
+
+// AppendPath appends the sync path with q's query, percent-encoded:
+// cursor always, version and vm when set.
+func (q SyncQuery) AppendPath(dst []byte) []byte {
+	dst = append(dst, PathSync+"?"+QueryCursor+"="...)
+	dst = appendQueryEscape(dst, q.Cursor)
+	if q.Version != "" {
+		dst = append(dst, "&"+QueryVersion+"="...)
+		dst = appendQueryEscape(dst, q.Version)
+	}
+	if q.VM != "" {
+		dst = append(dst, "&"+QueryVM+"="...)
+		dst = appendQueryEscape(dst, q.VM)
+	}
+	return dst
+}
+
+// SyncQueryFrom reads a sync query through get, a lookup of a decoded query
+// parameter such as url.Values.Get. Unknown parameters are ignored.
+func SyncQueryFrom(get func(name string) string) SyncQuery {
+	return SyncQuery{Cursor: get(QueryCursor), Version: get(QueryVersion), VM: get(QueryVM)}
+}
+
+// appendQueryEscape percent-encodes s as a query value: everything but
+// RFC 3986's unreserved characters.
+func appendQueryEscape(dst []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			dst = append(dst, c)
+			continue
+		}
+		dst = append(dst, '%', hex[c>>4], hex[c&15])
+	}
+	return dst
+}
