@@ -40,6 +40,11 @@ const (
 	// HeaderCursor, on a session answer, is the sync feed position read
 	// before the session: a change after the read is after this cursor.
 	HeaderCursor = "x-turnpike-cursor"
+	// HeaderOrgSession, on a session answer, is "1" when the session's
+	// organisation has an org session in the store. A filter whose
+	// snapshot lacks that org session fetches a fresh snapshot before
+	// deciding (the org session was created after its last poll).
+	HeaderOrgSession = "x-turnpike-org-session"
 )
 
 // Query parameters of GET PathSync.
@@ -53,6 +58,10 @@ const (
 	// QueryVM identifies the calling VM (optional), so the sidecar can tell
 	// which filters hold the current snapshot.
 	QueryVM = "vm"
+	// QueryFresh "1" asks the sidecar to check the store for a newer
+	// configuration before answering, rather than serve the snapshot it
+	// polled last: a request is waiting for something just written.
+	QueryFresh = "fresh"
 )
 
 // Status codes and what they mean to the filter. Any other status, and a
@@ -93,10 +102,11 @@ type SyncQuery struct {
 	Cursor  string
 	Version string // empty: the caller has no snapshot
 	VM      string // empty: not sent
+	Fresh   bool   // check the store first (QueryFresh)
 }
 
 // AppendPath appends the sync path with q's query, percent-encoded:
-// cursor always, version and vm when set.
+// cursor always, version, vm and fresh when set.
 func (q SyncQuery) AppendPath(dst []byte) []byte {
 	dst = append(dst, PathSync+"?"+QueryCursor+"="...)
 	dst = appendQueryEscape(dst, q.Cursor)
@@ -108,13 +118,17 @@ func (q SyncQuery) AppendPath(dst []byte) []byte {
 		dst = append(dst, "&"+QueryVM+"="...)
 		dst = appendQueryEscape(dst, q.VM)
 	}
+	if q.Fresh {
+		dst = append(dst, "&"+QueryFresh+"=1"...)
+	}
 	return dst
 }
 
 // SyncQueryFrom reads a sync query through get, a lookup of a decoded query
 // parameter such as url.Values.Get. Unknown parameters are ignored.
 func SyncQueryFrom(get func(name string) string) SyncQuery {
-	return SyncQuery{Cursor: get(QueryCursor), Version: get(QueryVersion), VM: get(QueryVM)}
+	return SyncQuery{Cursor: get(QueryCursor), Version: get(QueryVersion), VM: get(QueryVM),
+		Fresh: get(QueryFresh) == "1"}
 }
 
 // appendQueryEscape percent-encodes s as a query value: everything but

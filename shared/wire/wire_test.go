@@ -32,6 +32,7 @@ func TestSyncQuery(t *testing.T) {
 		{SyncQuery{Cursor: "a b&c", Version: "é", VM: "vm=7/x"},
 			"/turnpike/v1/sync?cursor=a%20b%26c&version=%C3%A9&vm=vm%3D7%2Fx"},
 		{SyncQuery{VM: "3"}, "/turnpike/v1/sync?cursor=&vm=3"},
+		{SyncQuery{Cursor: "1-0", Version: "v", VM: "3", Fresh: true}, "/turnpike/v1/sync?cursor=1-0&version=v&vm=3&fresh=1"},
 	}
 	for _, tt := range tests {
 		path := string(tt.q.AppendPath(nil))

@@ -1,20 +1,19 @@
 package plugin
 
-import "github.com/turnpike-dev/turnpike/filter/internal/host"
+import (
+	"github.com/turnpike-dev/turnpike/filter/internal/host"
+	"github.com/turnpike-dev/turnpike/shared/wire"
+)
 
 // Sidecar calls. Envoy requires :method, :path and :authority on every
 // call; the filter token authenticates the filter to the sidecar.
-
-// hdrOrgSession on a session lookup's answer is "1" when the session's
-// organisation has an org session in the sidecar's store.
-const hdrOrgSession = "x-turnpike-org-session"
 
 func (r *Root) callHeaders(method, path string) [][2]string {
 	h := [][2]string{
 		{":method", method},
 		{":path", path},
 		{":authority", r.cfg.Authority},
-		{"x-turnpike-filter-token", r.cfg.Token},
+		{wire.HeaderToken, r.cfg.Token},
 	}
 	if method == "POST" {
 		h = append(h, [2]string{"content-type", "application/json"})
@@ -39,7 +38,7 @@ func (r *Root) dispatchFromRoot(from uint32, path string, timeoutMS uint32, done
 // refused logs a sidecar answer that rejected the filter's token: a
 // misconfiguration that no retry fixes.
 func (r *Root) refused(status int) {
-	if status == 403 {
+	if status == wire.StatusForbidden {
 		r.log(host.Error, "the sidecar refused the filter token (sidecar.token)")
 	}
 }

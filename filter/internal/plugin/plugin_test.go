@@ -7,10 +7,11 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/access"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/ratelimit"
+	"github.com/turnpike-dev/turnpike/shared/wire"
 )
 
 func TestParseSync(t *testing.T) {
-	r, err := parseSync([]byte(`{"version":"v2","cursor":"17-3","reset":false,"more":true,
+	r, err := wire.DecodeSyncResponse([]byte(`{"version":"v2","cursor":"17-3","reset":false,"more":true,
 		"keys":["aa","bb"],
 		"snapshot":{"policies":{"p1":{"id":"p1","rate":5,"per":1}},
 			"apis":[{"api_id":"a1","active":true,"proxy":{"listen_path":"/a/"}}],
@@ -18,13 +19,13 @@ func TestParseSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.version != "v2" || r.cursor != "17-3" || r.reset || !r.more || len(r.keys) != 2 || r.keys[1] != "bb" {
+	if r.Version != "v2" || r.Cursor != "17-3" || r.Reset || !r.More || len(r.Keys) != 2 || r.Keys[1] != "bb" {
 		t.Fatalf("header fields: %+v", r)
 	}
-	if !r.hasSnapshot || r.policies["p1"].Rate != 5 || len(r.apis) != 1 || !r.orgs["o1"].IsInactive {
+	if r.Snapshot == nil || r.Snapshot.Policies["p1"].Rate != 5 || len(r.Snapshot.APIs) != 1 || !r.Snapshot.Orgs["o1"].IsInactive {
 		t.Fatalf("snapshot: %+v", r)
 	}
-	s := newSnapshot(7, r, []*model.APIDefinition{
+	s := newSnapshot(7, r.Version, r.Snapshot, []*model.APIDefinition{
 		{APIID: "a1", Active: true, Proxy: model.Proxy{ListenPath: "/static-a1/"}}, // overridden
 		{APIID: "s1", Active: true, Proxy: model.Proxy{ListenPath: "/s/"}},
 	})
@@ -41,8 +42,8 @@ func TestParseSync(t *testing.T) {
 		t.Fatal("static api not routed")
 	}
 
-	noSnap, err := parseSync([]byte(`{"version":"v2","cursor":"1-0","keys":[]}`))
-	if err != nil || noSnap.hasSnapshot {
+	noSnap, err := wire.DecodeSyncResponse([]byte(`{"version":"v2","cursor":"1-0","keys":[]}`))
+	if err != nil || noSnap.Snapshot != nil {
 		t.Fatalf("no snapshot: %+v %v", noSnap, err)
 	}
 }
@@ -52,7 +53,7 @@ func TestParseSyncRejectsJunk(t *testing.T) {
 		``, `[]`, `{"keys":[1]}`, `{"snapshot":{"policies":{"p":{"rate":"x"}}}}`,
 		`{"snapshot":{"apis":[{"api_id":3}]}}`, `{"snapshot":{"orgs":{"o":{"quota_max":"x"}}}}`,
 	} {
-		if _, err := parseSync([]byte(in)); err == nil {
+		if _, err := wire.DecodeSyncResponse([]byte(in)); err == nil {
 			t.Errorf("%q accepted", in)
 		}
 	}
@@ -94,15 +95,15 @@ func TestReplies(t *testing.T) {
 }
 
 func TestParseQuota(t *testing.T) {
-	g, ok := parseQuota([]byte(`{"granted":1,"remaining":99,"reset":1764000000,"quota_max":100}`))
-	if !ok || !g.reserved || g.remaining != 99 || g.reset != 1764000000 || g.max != 100 {
-		t.Fatalf("%+v %v", g, ok)
+	g, err := wire.DecodeQuotaResponse([]byte(`{"granted":1,"remaining":99,"reset":1764000000,"quota_max":100}`))
+	if err != nil || g.Granted < 1 || g.Remaining != 99 || g.Reset != 1764000000 || g.QuotaMax != 100 {
+		t.Fatalf("%+v %v", g, err)
 	}
-	if g, ok := parseQuota([]byte(`{"granted":0,"remaining":0,"reset":5,"quota_max":100}`)); !ok || g.reserved {
-		t.Fatalf("exhausted: %+v %v", g, ok)
+	if g, err := wire.DecodeQuotaResponse([]byte(`{"granted":0,"remaining":0,"reset":5,"quota_max":100}`)); err != nil || g.Granted >= 1 {
+		t.Fatalf("exhausted: %+v %v", g, err)
 	}
 	for _, junk := range []string{``, `{}`, `[1]`, `{"granted"`} {
-		if _, ok := parseQuota([]byte(junk)); ok {
+		if _, err := wire.DecodeQuotaResponse([]byte(junk)); err == nil {
 			t.Errorf("%q accepted", junk)
 		}
 	}
@@ -130,16 +131,6 @@ func TestRateLimitHeaders(t *testing.T) {
 	pol, state := h.ietfHeaders(now)
 	if pol != `"rate";q=10;w=1, "quota";q=100;w=3600` || state != `"rate";r=9;t=1, "quota";r=42;t=3600` {
 		t.Errorf("IETF headers %q / %q", pol, state)
-	}
-}
-
-func TestQueryEscape(t *testing.T) {
-	for in, want := range map[string]string{
-		"": "", "1700-5": "1700-5", "a b&c": "a%20b%26c", "é": "%C3%A9",
-	} {
-		if got := queryEscape(in); got != want {
-			t.Errorf("queryEscape(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/policy"
+	"github.com/turnpike-dev/turnpike/shared/wire"
 )
 
 // Session resolution, cheapest first: this VM's cache, shared data (another
@@ -53,7 +54,7 @@ func (r *Root) startLookup(hash string, id uint32) bool {
 		return true
 	}
 	r.m.calls[callLookup].Increment(1)
-	err := r.dispatchFromRoot(id, "/turnpike/v1/sessions/"+hash, r.cfg.LookupTimeoutMS,
+	err := r.dispatchFromRoot(id, wire.SessionPath(hash), r.cfg.LookupTimeoutMS,
 		func(ans *host.CallResponse) { r.onLookup(hash, ans) })
 	if err != nil {
 		r.m.failures[callLookup].Increment(1)
@@ -72,8 +73,8 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 	var e *sessionEntry
 	failed := false
 	switch ans.Status {
-	case 200:
-		cursor := ans.Header("x-turnpike-cursor")
+	case wire.StatusOK:
+		cursor := ans.Header(wire.HeaderCursor)
 		stored, err := model.DecodeSession(ans.Body)
 		if err != nil {
 			// A session the sidecar stored but we cannot read: refuse the
@@ -87,7 +88,7 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 		r.scratch = stored.AppendCompactJSON(r.scratch[:0])
 		compact := bytes.Clone(r.scratch)
 		e = &sessionEntry{json: compact, decoded: stored, fetched: now, cursor: cursor,
-			orgSession: ans.Header(hdrOrgSession) == "1"}
+			orgSession: ans.Header(wire.HeaderOrgSession) == "1"}
 		if r.evictedAfter(hash, cursor, now) {
 			break // changed while we asked: serve this answer, cache nothing
 		}
@@ -99,7 +100,7 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 		if err != nil {
 			r.log(host.Warn, "sharing a session: "+err.Error())
 		}
-	case 404:
+	case wire.StatusNotFound:
 		e = &sessionEntry{fetched: now}
 		// A key created while the lookup was in flight must not be
 		// remembered as unknown.

@@ -5,6 +5,7 @@ import (
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/policy"
+	"github.com/turnpike-dev/turnpike/shared/wire"
 )
 
 // snapshot is the configuration every decision reads: policies, API
@@ -26,10 +27,10 @@ type snapshot struct {
 
 // newSnapshot combines a sync snapshot with the static API definitions; the
 // sidecar's definition wins for an api_id both define.
-func newSnapshot(seq uint64, r *syncResponse, static []*model.APIDefinition) *snapshot {
-	apis := make([]*model.APIDefinition, 0, len(static)+len(r.apis))
-	synced := make(map[string]bool, len(r.apis))
-	for _, a := range r.apis {
+func newSnapshot(seq uint64, version string, s *wire.Snapshot, static []*model.APIDefinition) *snapshot {
+	apis := make([]*model.APIDefinition, 0, len(static)+len(s.APIs))
+	synced := make(map[string]bool, len(s.APIs))
+	for _, a := range s.APIs {
 		synced[a.APIID] = true
 		apis = append(apis, a)
 	}
@@ -46,9 +47,9 @@ func newSnapshot(seq uint64, r *syncResponse, static []*model.APIDefinition) *sn
 	}
 	return &snapshot{
 		seq:        seq,
-		version:    r.version,
-		policies:   r.policies,
-		orgs:       r.orgs,
+		version:    version,
+		policies:   s.Policies,
+		orgs:       s.Orgs,
 		routes:     route.New(apis),
 		apiBuckets: buckets,
 	}

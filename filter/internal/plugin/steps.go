@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -11,10 +10,9 @@ import (
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/shared/access"
-	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/pathnorm"
 	"github.com/turnpike-dev/turnpike/shared/ratelimit"
-	"github.com/valyala/fastjson"
+	"github.com/turnpike-dev/turnpike/shared/wire"
 )
 
 // The steps of the pipeline, in order. Each reads what earlier steps left
@@ -235,29 +233,23 @@ func (h *httpContext) reserveQuota() verdict {
 			r.m.failures[callQuota].Increment(1)
 			return h.quotaFailed()
 		}
-		g, ok := parseQuota(ans.Body)
-		if !ok {
+		g, err := wire.DecodeQuotaResponse(ans.Body)
+		if err != nil {
 			r.m.failures[callQuota].Increment(1)
 			r.log(host.Error, "malformed quota answer from the sidecar")
 			return h.quotaFailed()
 		}
-		return h.quotaDecided(g)
+		return h.quotaDecided(quotaGrant{reserved: g.Granted >= 1, max: g.QuotaMax,
+			remaining: g.Remaining, reset: g.Reset})
 	}
 	if h.api.DisableQuota || !h.limit.QuotaEnforced() {
 		return next
 	}
-	body := make([]byte, 0, 192)
-	body = append(body, `{"key_hash":"`...)
-	body = append(body, h.hash...)
-	body = append(body, `","scope":`...)
-	body = model.AppendString(body, h.limit.Scope)
-	body = append(body, `,"quota_max":`...)
-	body = strconv.AppendInt(body, h.limit.QuotaMax, 10)
-	body = append(body, `,"quota_renewal_rate":`...)
-	body = strconv.AppendInt(body, h.limit.QuotaRenewalRate, 10)
-	body = append(body, `,"units":1}`...)
+	r.scratch = wire.AppendQuotaRequest(r.scratch[:0], wire.QuotaRequest{KeyHash: h.hash, Scope: h.limit.Scope,
+		QuotaMax: h.limit.QuotaMax, QuotaRenewalRate: h.limit.QuotaRenewalRate, Units: 1})
 	r.m.calls[callQuota].Increment(1)
-	err := h.host.Call(r.cfg.Cluster, r.callHeaders("POST", "/turnpike/v1/quota"), body, r.cfg.LookupTimeoutMS,
+	// The host copies the body before Call returns.
+	err := h.host.Call(r.cfg.Cluster, r.callHeaders("POST", wire.PathQuota), r.scratch, r.cfg.LookupTimeoutMS,
 		func(ans *host.CallResponse) {
 			h.quotaAnswer = ans
 			h.resume()
@@ -268,21 +260,6 @@ func (h *httpContext) reserveQuota() verdict {
 		return h.quotaFailed()
 	}
 	return wait
-}
-
-// parseQuota reads {"granted":1,"remaining":99,"reset":...,"quota_max":100}.
-func parseQuota(body []byte) (quotaGrant, bool) {
-	var p fastjson.Parser
-	v, err := p.ParseBytes(body)
-	if err != nil || v.Type() != fastjson.TypeObject || v.Get("granted") == nil {
-		return quotaGrant{}, false
-	}
-	return quotaGrant{
-		reserved:  v.GetInt64("granted") >= 1,
-		max:       v.GetInt64("quota_max"),
-		remaining: v.GetInt64("remaining"),
-		reset:     v.GetInt64("reset"),
-	}, true
 }
 
 type quotaGrant struct {

@@ -327,3 +327,33 @@ func TestRunShutsDownGracefully(t *testing.T) {
 		t.Errorf("bad listen address: %v", err)
 	}
 }
+
+// TestFreshSyncSeesWritesOfOtherReplicas: a filter request waiting for
+// something just written asks with fresh=1, and replica B answers with the
+// store's configuration, not with the snapshot of its last poll.
+func TestFreshSyncSeesWritesOfOtherReplicas(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	a := start(t, r.URL())
+	b := start(t, r.URL(), func(c *config.Config) { c.ConfigPoll = time.Hour })
+	base := b.sync("", "")
+	expect(t, "policy via A", a.tyk("POST", "/tyk/policies", goldPolicy), 200, "")
+	if stale := b.sync(base.Cursor, base.Version); stale.Snapshot != nil {
+		t.Fatal("B polled without being asked: the test cannot tell fresh from stale")
+	}
+	got := b.filter("GET", "/turnpike/v1/sync?cursor="+base.Cursor+"&version="+base.Version+"&fresh=1", "")
+	expect(t, "fresh sync", got, 200, `"gold":{`)
+}
+
+// TestSessionAnswerSaysWhetherTheOrgHasAnOrgSession: the filter refreshes
+// a snapshot without the key's org session when the sidecar says it exists.
+func TestSessionAnswerSaysWhetherTheOrgHasAnOrgSession(t *testing.T) {
+	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	expect(t, "key", s.tyk("POST", "/tyk/keys/org-key-1", `{"org_id":"acme","access_rights":{"a":{"api_id":"a","versions":["Default"]}}}`), 200, "")
+	if h := s.filter("GET", "/turnpike/v1/sessions/"+keys.Hash("org-key-1"), "").header.Get("X-Turnpike-Org-Session"); h != "" {
+		t.Fatalf("no org session yet, header %q", h)
+	}
+	expect(t, "org session", s.tyk("POST", "/tyk/org/keys/acme", `{"org_id":"acme","is_inactive":true}`), 200, "")
+	if h := s.filter("GET", "/turnpike/v1/sessions/"+keys.Hash("org-key-1"), "").header.Get("X-Turnpike-Org-Session"); h != "1" {
+		t.Fatalf("org session exists, header %q", h)
+	}
+}

@@ -6,6 +6,7 @@
 package filterapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/wire"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
+	"github.com/valyala/fastjson"
 )
 
 // MaxSyncKeys bounds the key hashes of one sync response.
@@ -100,8 +102,28 @@ func (a *API) session(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.storageFailed(w, err)
 	default:
+		if a.hasOrgSession(r.Context(), data) {
+			w.Header().Set(wire.HeaderOrgSession, "1")
+		}
 		writeRaw(w, wire.StatusOK, data)
 	}
+}
+
+// hasOrgSession reports whether the session's organisation has an org
+// session in the store. The filter then refreshes a snapshot that lacks it:
+// an org session created just before the key must apply to the key's first
+// request. A failed check says no: the org session then applies from the
+// filter's next poll.
+func (a *API) hasOrgSession(ctx context.Context, session []byte) bool {
+	org := fastjson.GetString(session, "org_id")
+	if org == "" {
+		return false
+	}
+	if _, ok := a.d.Snapshots.Current().Orgs[org]; ok {
+		return true
+	}
+	_, err := a.d.Store.Org(ctx, org)
+	return err == nil
 }
 
 // GET /turnpike/v1/sync?cursor=&version=&vm=
@@ -109,6 +131,12 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 	// q.VM, when a filter sends it, names the calling VM; nothing tracks
 	// it yet.
 	q := wire.SyncQueryFrom(r.URL.Query().Get)
+	if q.Fresh {
+		// A request waits for something just written, maybe through
+		// another replica: check the store's version now rather than
+		// serve the snapshot of the last poll.
+		a.d.Snapshots.Poll(r.Context())
+	}
 	// Snapshot first: its version can only be older than the feed page,
 	// which makes the filter ask again rather than miss a change.
 	snap := a.d.Snapshots.Current()
