@@ -132,7 +132,10 @@ func SyncQueryFrom(get func(name string) string) SyncQuery {
 }
 
 // appendQueryEscape percent-encodes s as a query value: everything but
-// RFC 3986's unreserved characters.
+// RFC 3986's unreserved characters. Not net/url.QueryEscape: linking
+// net/url adds 116,610 bytes (2.4 %) to filter.wasm (measured with
+// GOOS=wasip1 go build -buildmode=c-shared, 4,813,863 -> 4,930,473) for
+// these ten lines.
 func appendQueryEscape(dst []byte, s string) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
