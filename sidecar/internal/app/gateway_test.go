@@ -219,3 +219,27 @@ func TestOrgKeysAPI(t *testing.T) {
 		expect(t, "reload group", s.tyk("GET", "/tyk/reload/group", ""), 200, `{"status":"ok","message":""}`)
 	})
 }
+
+// Fields Turnpike does not model are stored and returned as sent, and reach
+// the filters in the sync snapshot.
+func TestAPIKeepsUnmodelledFields(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		s := start(t, url)
+		extra := `"tags":["edge","eu"],"enable_context_vars":true,"config_data":{"nested":[1,2.50,{"x":null}]}`
+		def := `{"name":"Kept",` + extra + `,"proxy":{"listen_path":"/kept/","target_url":"http://up","preserve_host_header":true}}`
+		created := s.tyk("POST", "/tyk/apis", def)
+		expect(t, "create", created, 200, "added")
+		id := created.json(t)["key"].(string)
+		want := `{"name":"Kept",` + extra + `,"proxy":{"listen_path":"/kept/","target_url":"http://up","preserve_host_header":true},"api_id":"` + id + `"}`
+		expect(t, "get", s.tyk("GET", "/tyk/apis/"+id, ""), 200, want)
+		expect(t, "list", s.tyk("GET", "/tyk/apis", ""), 200, want)
+		expect(t, "sync snapshot", s.filter("GET", "/turnpike/v1/sync", ""), 200, `"apis":[`+want+`]`)
+
+		// PUT replaces the document; api_id given in the body is kept in place.
+		upd := `{"api_id":"` + id + `", "name" : "Kept 2", "x-custom":{"a":"\u00e9"}}`
+		expect(t, "update", s.tyk("PUT", "/tyk/apis/"+id, upd), 200, "modified")
+		expect(t, "get updated", s.tyk("GET", "/tyk/apis/"+id, ""), 200,
+			`{"api_id":"`+id+`","name":"Kept 2","x-custom":{"a":"\u00e9"}}`)
+		expect(t, "repeated api_id", s.tyk("PUT", "/tyk/apis/"+id, `{"api_id":"`+id+`","api_id":"other"}`), 400, "")
+	})
+}

@@ -1,8 +1,10 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -35,6 +37,7 @@ type Keeper struct {
 	lastVersion int64
 	redisPols   map[string]*model.Policy
 	apis        map[string]*model.APIDefinition
+	apiDocs     map[string][]byte
 	orgs        map[string]*model.OrgSession
 	filePols    map[string]*model.Policy
 	fileInfo    os.FileInfo
@@ -152,12 +155,18 @@ func (k *Keeper) loadRedis(ctx context.Context) (err error) {
 		return err
 	}
 	apis := decodeAll(k.opt.Logger, "api", raw, model.DecodeAPIDefinition)
+	apiDocs := make(map[string][]byte, len(apis))
+	for id := range apis {
+		if doc, ok := compactObject(raw[id]); ok {
+			apiDocs[id] = doc
+		}
+	}
 	raw, err = k.opt.Store.Orgs(ctx)
 	if err != nil {
 		return err
 	}
 	orgs := decodeAll(k.opt.Logger, "org", raw, model.DecodeSession)
-	k.redisPols, k.apis, k.orgs = pols, apis, orgs
+	k.redisPols, k.apis, k.apiDocs, k.orgs = pols, apis, apiDocs, orgs
 	k.lastVersion, k.loaded = v, true
 	k.publish()
 	return nil
@@ -203,13 +212,23 @@ func (k *Keeper) publish() {
 	if k.opt.PoliciesFile != "" {
 		pols = k.filePols
 	}
-	k.cur.Store(Build(pols, k.apis, k.orgs))
+	k.cur.Store(BuildDocs(pols, k.apis, k.apiDocs, k.orgs))
 }
 
 func (k *Keeper) report(source string, err error) {
 	if k.opt.OnReload != nil {
 		k.opt.OnReload(source, err)
 	}
+}
+
+// compactObject is a stored document without insignificant whitespace, if
+// it is a JSON object (anything else is encoded from its model instead).
+func compactObject(raw []byte) ([]byte, bool) {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil || b.Len() == 0 || b.Bytes()[0] != '{' {
+		return nil, false
+	}
+	return b.Bytes(), true
 }
 
 // decodeAll decodes stored objects, skipping (and logging) any that no
