@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/tests/testenv"
 )
 
 const goldPolicy = `{"id":"gold","name":"Gold","org_id":"org1","rate":100,"per":60,"quota_max":5,
@@ -242,4 +243,31 @@ func TestAPIKeepsUnmodelledFields(t *testing.T) {
 			`{"api_id":"`+id+`","name":"Kept 2","x-custom":{"a":"\u00e9"}}`)
 		expect(t, "repeated api_id", s.tyk("PUT", "/tyk/apis/"+id, `{"api_id":"`+id+`","api_id":"other"}`), 400, "")
 	})
+}
+
+// An API enabling an auth method Turnpike does not run is refused, and
+// neither stored nor left half-changed.
+func TestAPIRefusesUnenforcedAuth(t *testing.T) {
+	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		want                     string
+	}{
+		{"basic auth", "POST", "/tyk/apis", `{"api_id":"b","use_basic_auth":true}`, 400,
+			`{"status":"error","message":"API definition refused: \"use_basic_auth\": basic authentication is not supported yet`},
+		{"not stored", "GET", "/tyk/apis/b", "", 404, "API not found"},
+		{"coprocess", "POST", "/tyk/apis/", `{"api_id":"c","enable_coprocess_auth":true}`, 400, `\"enable_coprocess_auth\": Turnpike does not run coprocess`},
+		{"bundle", "POST", "/tyk/apis", `{"api_id":"c","custom_middleware_bundle":"b.zip"}`, 400, `never will`},
+		{"auth token API", "POST", "/tyk/apis", `{"api_id":"a","name":"A","custom_middleware_bundle":"b.zip","custom_middleware_bundle_disabled":true}`, 200, "added"},
+		{"update to JWT", "PUT", "/tyk/apis/a", `{"api_id":"a","name":"JWT","enable_jwt":true}`, 400, `\"enable_jwt\"`},
+		{"unchanged", "GET", "/tyk/apis/a", "", 200, `"name":"A"`},
+		{"keyless wins", "PUT", "/tyk/apis/a", `{"api_id":"a","use_keyless":true,"use_basic_auth":true}`, 200, "modified"},
+	}
+	for _, tt := range tests {
+		expect(t, tt.name, s.tyk(tt.method, tt.path, tt.body), tt.code, tt.want)
+	}
+	if list := s.tyk("GET", "/tyk/apis", ""); strings.Count(string(list.body), `"api_id"`) != 1 {
+		t.Errorf("refused definitions were stored: %s", list.body)
+	}
 }

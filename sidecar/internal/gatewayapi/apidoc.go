@@ -13,7 +13,7 @@ import (
 // decodes what it enforces from the same document and ignores the rest.
 // What is checked before storing: the document decodes and validates as a
 // model.APIDefinition (shared/access), and it enables nothing that concerns
-// access which Turnpike does not enforce.
+// access which Turnpike does not enforce (refusedFields, refuse.go).
 
 // apiDoc is a parsed API definition body.
 type apiDoc struct {
@@ -33,6 +33,9 @@ func parseAPI(body []byte) (*apiDoc, error) {
 	v, err := fastjson.ParseBytes(body) // decoded above, so an object
 	if err != nil {
 		return nil, errors.New(msgMalformed + ": " + err.Error())
+	}
+	if msg := refusal(v); msg != "" {
+		return nil, errors.New(msg)
 	}
 	return &apiDoc{v: v, id: api.APIID}, nil
 }
