@@ -271,3 +271,23 @@ func TestAPIRefusesUnenforcedAuth(t *testing.T) {
 		t.Errorf("refused definitions were stored: %s", list.body)
 	}
 }
+
+// POST /tyk/keys/preview returns the session as it would be created and
+// stores nothing (it used to create a key named "preview").
+func TestKeyPreview(t *testing.T) {
+	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	expect(t, "policy", s.tyk("POST", "/tyk/policies", goldPolicy), 200, "added")
+	r := s.tyk("POST", "/tyk/keys/preview", `{"apply_policies":["gold"],"org_id":"org1","alias":"p"}`)
+	expect(t, "preview", r, 200, `"allowed_urls":[{"url":"^/items/[0-9]+$","methods":["GET"]}]`)
+	m := r.json(t)
+	if m["rate"] != 100.0 || m["quota_max"] != 5.0 || m["alias"] != "p" || m["date_created"] == "" || m["key"] != nil {
+		t.Errorf("preview is not the session with policies applied: %s", r.body)
+	}
+	if exp := int64(m["expires"].(float64)); exp < time.Now().Unix()+3590 {
+		t.Errorf("key_expires_in not applied: expires %d", exp)
+	}
+	expect(t, "nothing stored", s.tyk("GET", "/tyk/keys", ""), 200, `{"keys":[]}`)
+	expect(t, "no key named preview", s.tyk("GET", "/tyk/keys/preview", ""), 404, "Key not found")
+	expect(t, "unknown policy", s.tyk("POST", "/tyk/keys/preview", `{"apply_policies":["nope"]}`), 400, `Policy not found: \"nope\"`)
+	expect(t, "no access rights", s.tyk("POST", "/tyk/keys/preview", `{"rate":1}`), 400, "at least one Access Rights")
+}

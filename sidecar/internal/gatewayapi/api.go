@@ -86,6 +86,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	}{
 		{"/tyk/keys", map[string]http.HandlerFunc{"GET": a.listKeys, "POST": a.createGeneratedKey}},
 		{"/tyk/keys/create", map[string]http.HandlerFunc{"POST": a.createGeneratedKey}},
+		{"/tyk/keys/preview", map[string]http.HandlerFunc{"POST": a.previewKey}},
 		{"/tyk/keys/{keyID}", map[string]http.HandlerFunc{
 			"GET": a.getKey, "POST": a.createCustomKey, "PUT": a.updateKey, "DELETE": a.deleteKey}},
 		{"/tyk/policies", map[string]http.HandlerFunc{"GET": a.listPolicies, "POST": a.createPolicy}},
@@ -103,7 +104,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		for method, h := range r.methods {
 			tyk.HandleFunc(method+" "+r.path, h)
 		}
-		if r.path == "/tyk/keys/create" {
+		if r.path == "/tyk/keys/create" || r.path == "/tyk/keys/preview" {
 			continue // other methods fall to /tyk/keys/{keyID}'s handlers
 		}
 		// Without a method the pattern catches every other method: Tyk
