@@ -291,3 +291,32 @@ func TestKeyPreview(t *testing.T) {
 	expect(t, "unknown policy", s.tyk("POST", "/tyk/keys/preview", `{"apply_policies":["nope"]}`), 400, `Policy not found: \"nope\"`)
 	expect(t, "no access rights", s.tyk("POST", "/tyk/keys/preview", `{"rate":1}`), 400, "at least one Access Rights")
 }
+
+// A policy with "active": false is stored and shown but not loaded: keys
+// using it behave as with a missing policy, and the filters do not get it.
+// A policy without the field is active.
+func TestInactivePolicy(t *testing.T) {
+	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	rights := `"access_rights":{"api1":{"api_id":"api1","versions":["Default"]}}`
+	expect(t, "no active field", s.tyk("POST", "/tyk/policies", `{"id":"on","rate":7,"per":1,`+rights+`}`), 200, "added")
+	expect(t, "stored active", s.tyk("GET", "/tyk/policies/on", ""), 200, `"active":true`)
+	expect(t, "inactive", s.tyk("POST", "/tyk/policies", `{"id":"off","rate":9,"per":1,"active":false,`+rights+`}`), 200, "added")
+	expect(t, "inactive shown", s.tyk("GET", "/tyk/policies/off", ""), 200, `"active":false`)
+	if list := s.tyk("GET", "/tyk/policies", ""); !strings.Contains(string(list.body), `"id":"off"`) || !strings.Contains(string(list.body), `"id":"on"`) {
+		t.Errorf("list: %s", list.body)
+	}
+	expect(t, "key on inactive policy", s.tyk("POST", "/tyk/keys/k-off", `{"apply_policies":["off"]}`), 400, `Policy not found: \"off\"`)
+	expect(t, "key on active policy", s.tyk("POST", "/tyk/keys/k-on", `{"apply_policies":["on"]}`), 200, "added")
+	sync := s.filter("GET", "/turnpike/v1/sync", "")
+	if !strings.Contains(string(sync.body), `"on":{`) || strings.Contains(string(sync.body), `"off":{`) {
+		t.Errorf("filters must get the active policy only: %s", sync.body)
+	}
+
+	// Deactivating a policy in use: as with a deleted policy, the filters
+	// lose it and the key can no longer be written with it.
+	expect(t, "deactivate", s.tyk("PUT", "/tyk/policies/on", `{"id":"on","rate":7,"per":1,"active":false,`+rights+`}`), 200, "modified")
+	expect(t, "update key on deactivated policy", s.tyk("PUT", "/tyk/keys/k-on", `{"apply_policies":["on"]}`), 400, `Policy not found: \"on\"`)
+	if sync := s.filter("GET", "/turnpike/v1/sync", ""); strings.Contains(string(sync.body), `"on":{`) {
+		t.Errorf("deactivated policy still sent to the filters: %s", sync.body)
+	}
+}

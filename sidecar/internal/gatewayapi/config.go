@@ -6,7 +6,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
 
@@ -23,7 +23,7 @@ func (a *API) listPolicies(w http.ResponseWriter, _ *http.Request) {
 
 // GET /tyk/policies/{polID}
 func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.d.Snapshots.Current().Policy(r.PathValue("polID"))
+	p, ok := a.d.Snapshots.Current().StoredPolicy(r.PathValue("polID"))
 	if !ok {
 		writeError(w, http.StatusNotFound, msgPolicyNotFound)
 		return
@@ -50,7 +50,7 @@ func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, action string)
 	if !ok {
 		return
 	}
-	p, err := model.DecodePolicy(body)
+	p, err := snapshot.DecodePolicy(body) // stored with "active": true when the body omits it
 	if err != nil {
 		writeError(w, http.StatusBadRequest, msgMalformed+": "+err.Error())
 		return

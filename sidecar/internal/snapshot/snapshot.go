@@ -20,7 +20,10 @@ import (
 // Snapshot is one consistent view of the config. Never modify it (or
 // anything it points to): it is shared by concurrent requests.
 type Snapshot struct {
-	Policies map[string]*model.Policy
+	Policies map[string]*model.Policy // the loaded ones: keys are evaluated against these
+	// Inactive holds the stored policies with "active": false (active.go):
+	// shown by the Gateway API, not applied, not sent to the filters.
+	Inactive map[string]*model.Policy
 	APIs     map[string]*model.APIDefinition
 	// APIDocs holds the API definitions as stored (compact JSON objects),
 	// every field the user sent included; an API without one is encoded
@@ -74,8 +77,22 @@ func (s *Snapshot) Policy(id string) (*model.Policy, bool) {
 	return p, ok
 }
 
-// SortedPolicies returns the policies ordered by id.
-func (s *Snapshot) SortedPolicies() []*model.Policy { return sortedValues(s.Policies) }
+// StoredPolicy finds a policy whether it is active or not (for the Gateway
+// API, which shows and edits both).
+func (s *Snapshot) StoredPolicy(id string) (*model.Policy, bool) {
+	if p, ok := s.Policies[id]; ok {
+		return p, true
+	}
+	p, ok := s.Inactive[id]
+	return p, ok
+}
+
+// SortedPolicies returns every stored policy, active or not, ordered by id.
+func (s *Snapshot) SortedPolicies() []*model.Policy {
+	all := maps.Clone(s.Policies)
+	maps.Copy(all, s.Inactive)
+	return sortedValues(all)
+}
 
 // SortedAPIs returns the API definitions ordered by api_id.
 func (s *Snapshot) SortedAPIs() []*model.APIDefinition { return sortedValues(s.APIs) }

@@ -330,3 +330,34 @@ func TestDial(t *testing.T) {
 		}
 	}
 }
+
+// Policies stored by earlier versions carry a meaningless "active": false;
+// the one-time migration makes them explicitly active, and runs only once.
+func TestMigratePolicyActive(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		legacy := `{"_id":"","id":"old","name":"","rate":5,"per":1,"active":false,"is_inactive":false}`
+		if _, err := s.Put(ctx, Policies, "old", []byte(legacy)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(ctx, Policies, "on", []byte(`{"id":"on","active":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.MigratePolicyActive(ctx); err != nil || n != 1 {
+			t.Fatalf("first run rewrote %d policies (err %v), want 1", n, err)
+		}
+		if doc, _ := s.Get(ctx, Policies, "old"); !strings.Contains(string(doc), `"active":true`) || !strings.Contains(string(doc), `"rate":5`) {
+			t.Errorf("migrated policy: %s", doc)
+		}
+		// A policy deactivated after the migration stays inactive.
+		if _, err := s.Put(ctx, Policies, "off", []byte(`{"id":"off","active":false}`)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.MigratePolicyActive(ctx); err != nil || n != 0 {
+			t.Fatalf("second run rewrote %d policies (err %v), want none", n, err)
+		}
+		if doc, _ := s.Get(ctx, Policies, "off"); string(doc) != `{"id":"off","active":false}` {
+			t.Errorf("second run changed a policy: %s", doc)
+		}
+	})
+}
