@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
@@ -109,9 +110,20 @@ type syncResponse struct {
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
 }
 
-// GET /turnpike/v1/sync?cursor=&version=
+// vmID is the syntax of a filter VM's id (the sync poll's vm parameter).
+var vmID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// GET /turnpike/v1/sync?cursor=&version=[&vm=]
 func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	// A poll naming its VM records the version the VM holds, for
+	// /tyk/reload?block=true. Best effort: tracking must never stop a
+	// filter from syncing, so a bad id or a failure only goes untracked.
+	if vm := q.Get("vm"); vmID.MatchString(vm) {
+		if _, err := a.d.Store.FilterPolled(r.Context(), vm, q.Get("version"), store.FilterTTL, store.MaxFilters); err != nil {
+			a.d.Logger.Warn("filter poll not tracked", "error", err)
+		}
+	}
 	// Snapshot first: its version can only be older than the feed page,
 	// which makes the filter ask again rather than miss a change.
 	snap := a.d.Snapshots.Current()

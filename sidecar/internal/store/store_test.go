@@ -361,3 +361,36 @@ func TestMigratePolicyActive(t *testing.T) {
 		}
 	})
 }
+
+func TestFilterTracking(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		const ttl = 300 * time.Millisecond
+		for _, p := range []struct{ vm, version string }{{"a", "v1"}, {"b", "v1"}, {"a", "v2"}} {
+			if ok, err := s.FilterPolled(ctx, p.vm, p.version, ttl, 3); !ok || err != nil {
+				t.Fatalf("poll %v: tracked %v, err %v", p, ok, err)
+			}
+		}
+		if got, err := s.Filters(ctx, ttl); err != nil || len(got) != 2 || got["a"] != "v2" || got["b"] != "v1" {
+			t.Fatalf("Filters = %v, %v", got, err)
+		}
+		// Bounded: past max, new VMs are not tracked while the others are recent.
+		if ok, _ := s.FilterPolled(ctx, "c", "v2", ttl, 2); ok {
+			t.Error("a third VM was tracked with max 2")
+		}
+		if ok, _ := s.FilterPolled(ctx, "a", "v3", ttl, 2); !ok {
+			t.Error("a tracked VM's poll was refused")
+		}
+		// Recent means within ttl; stale entries make room for new VMs.
+		time.Sleep(ttl + 50*time.Millisecond)
+		if ok, _ := s.FilterPolled(ctx, "d", "v3", ttl, 2); !ok {
+			t.Error("stale entries did not make room")
+		}
+		if got, _ := s.Filters(ctx, ttl); len(got) != 1 || got["d"] != "v3" {
+			t.Errorf("after the ttl: %v", got)
+		}
+		if n, err := s.Client().HLen(ctx, filtersKey).Result(); err != nil || n != 1 {
+			t.Errorf("hash holds %d entries (err %v), want the stale ones dropped", n, err)
+		}
+	})
+}
