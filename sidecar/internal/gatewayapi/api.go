@@ -7,7 +7,10 @@
 // (SHA-256), so GET /tyk/keys lists hashes and ?hashed= takes a hash; policy,
 // API and org writes take effect on every replica within a second, without
 // /tyk/reload; malformed input is always 400 with a message naming the
-// problem (Tyk answers some of it with 500).
+// problem (Tyk answers some of it with 500); API definitions are returned as
+// sent, and refused when they enable access settings Turnpike does not
+// enforce (refuse.go); /tyk/reload?block=true waits for the filters
+// (reload.go).
 package gatewayapi
 
 import (
