@@ -147,6 +147,12 @@ func (a *App) connect(ctx context.Context) bool {
 			err = a.store.EnsureFeed(ctx)
 		}
 		if err == nil {
+			var n int
+			if n, err = a.store.MigratePolicyActive(ctx); n > 0 {
+				a.log.Info("policies stored by an earlier version marked \"active\": true explicitly", "policies", n)
+			}
+		}
+		if err == nil {
 			err = a.keeper.Reload(ctx)
 		}
 		if err == nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/tests/testenv"
 )
 
 const goldPolicy = `{"id":"gold","name":"Gold","org_id":"org1","rate":100,"per":60,"quota_max":5,
@@ -218,4 +219,104 @@ func TestOrgKeysAPI(t *testing.T) {
 		expect(t, "reload", s.tyk("GET", "/tyk/reload", ""), 200, `{"status":"ok","message":""}`)
 		expect(t, "reload group", s.tyk("GET", "/tyk/reload/group", ""), 200, `{"status":"ok","message":""}`)
 	})
+}
+
+// Fields Turnpike does not model are stored and returned as sent, and reach
+// the filters in the sync snapshot.
+func TestAPIKeepsUnmodelledFields(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		s := start(t, url)
+		extra := `"tags":["edge","eu"],"enable_context_vars":true,"config_data":{"nested":[1,2.50,{"x":null}]}`
+		def := `{"name":"Kept",` + extra + `,"proxy":{"listen_path":"/kept/","target_url":"http://up","preserve_host_header":true}}`
+		created := s.tyk("POST", "/tyk/apis", def)
+		expect(t, "create", created, 200, "added")
+		id := created.json(t)["key"].(string)
+		want := `{"name":"Kept",` + extra + `,"proxy":{"listen_path":"/kept/","target_url":"http://up","preserve_host_header":true},"api_id":"` + id + `"}`
+		expect(t, "get", s.tyk("GET", "/tyk/apis/"+id, ""), 200, want)
+		expect(t, "list", s.tyk("GET", "/tyk/apis", ""), 200, want)
+		expect(t, "sync snapshot", s.filter("GET", "/turnpike/v1/sync", ""), 200, `"apis":[`+want+`]`)
+
+		// PUT replaces the document; api_id given in the body is kept in place.
+		upd := `{"api_id":"` + id + `", "name" : "Kept 2", "x-custom":{"a":"\u00e9"}}`
+		expect(t, "update", s.tyk("PUT", "/tyk/apis/"+id, upd), 200, "modified")
+		expect(t, "get updated", s.tyk("GET", "/tyk/apis/"+id, ""), 200,
+			`{"api_id":"`+id+`","name":"Kept 2","x-custom":{"a":"\u00e9"}}`)
+		expect(t, "repeated api_id", s.tyk("PUT", "/tyk/apis/"+id, `{"api_id":"`+id+`","api_id":"other"}`), 400, "")
+	})
+}
+
+// An API enabling an auth method Turnpike does not run is refused, and
+// neither stored nor left half-changed.
+func TestAPIRefusesUnenforcedAuth(t *testing.T) {
+	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		want                     string
+	}{
+		{"basic auth", "POST", "/tyk/apis", `{"api_id":"b","use_basic_auth":true}`, 400,
+			`{"status":"error","message":"API definition refused: \"use_basic_auth\": basic authentication is not supported yet`},
+		{"not stored", "GET", "/tyk/apis/b", "", 404, "API not found"},
+		{"coprocess", "POST", "/tyk/apis/", `{"api_id":"c","enable_coprocess_auth":true}`, 400, `\"enable_coprocess_auth\": Turnpike does not run coprocess`},
+		{"bundle", "POST", "/tyk/apis", `{"api_id":"c","custom_middleware_bundle":"b.zip"}`, 400, `never will`},
+		{"auth token API", "POST", "/tyk/apis", `{"api_id":"a","name":"A","custom_middleware_bundle":"b.zip","custom_middleware_bundle_disabled":true}`, 200, "added"},
+		{"update to JWT", "PUT", "/tyk/apis/a", `{"api_id":"a","name":"JWT","enable_jwt":true}`, 400, `\"enable_jwt\"`},
+		{"unchanged", "GET", "/tyk/apis/a", "", 200, `"name":"A"`},
+		{"keyless wins", "PUT", "/tyk/apis/a", `{"api_id":"a","use_keyless":true,"use_basic_auth":true}`, 200, "modified"},
+	}
+	for _, tt := range tests {
+		expect(t, tt.name, s.tyk(tt.method, tt.path, tt.body), tt.code, tt.want)
+	}
+	if list := s.tyk("GET", "/tyk/apis", ""); strings.Count(string(list.body), `"api_id"`) != 1 {
+		t.Errorf("refused definitions were stored: %s", list.body)
+	}
+}
+
+// POST /tyk/keys/preview returns the session as it would be created and
+// stores nothing (it used to create a key named "preview").
+func TestKeyPreview(t *testing.T) {
+	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	expect(t, "policy", s.tyk("POST", "/tyk/policies", goldPolicy), 200, "added")
+	r := s.tyk("POST", "/tyk/keys/preview", `{"apply_policies":["gold"],"org_id":"org1","alias":"p"}`)
+	expect(t, "preview", r, 200, `"allowed_urls":[{"url":"^/items/[0-9]+$","methods":["GET"]}]`)
+	m := r.json(t)
+	if m["rate"] != 100.0 || m["quota_max"] != 5.0 || m["alias"] != "p" || m["date_created"] == "" || m["key"] != nil {
+		t.Errorf("preview is not the session with policies applied: %s", r.body)
+	}
+	if exp := int64(m["expires"].(float64)); exp < time.Now().Unix()+3590 {
+		t.Errorf("key_expires_in not applied: expires %d", exp)
+	}
+	expect(t, "nothing stored", s.tyk("GET", "/tyk/keys", ""), 200, `{"keys":[]}`)
+	expect(t, "no key named preview", s.tyk("GET", "/tyk/keys/preview", ""), 404, "Key not found")
+	expect(t, "unknown policy", s.tyk("POST", "/tyk/keys/preview", `{"apply_policies":["nope"]}`), 400, `Policy not found: \"nope\"`)
+	expect(t, "no access rights", s.tyk("POST", "/tyk/keys/preview", `{"rate":1}`), 400, "at least one Access Rights")
+}
+
+// A policy with "active": false is stored and shown but not loaded: keys
+// using it behave as with a missing policy, and the filters do not get it.
+// A policy without the field is active.
+func TestInactivePolicy(t *testing.T) {
+	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	rights := `"access_rights":{"api1":{"api_id":"api1","versions":["Default"]}}`
+	expect(t, "no active field", s.tyk("POST", "/tyk/policies", `{"id":"on","rate":7,"per":1,`+rights+`}`), 200, "added")
+	expect(t, "stored active", s.tyk("GET", "/tyk/policies/on", ""), 200, `"active":true`)
+	expect(t, "inactive", s.tyk("POST", "/tyk/policies", `{"id":"off","rate":9,"per":1,"active":false,`+rights+`}`), 200, "added")
+	expect(t, "inactive shown", s.tyk("GET", "/tyk/policies/off", ""), 200, `"active":false`)
+	if list := s.tyk("GET", "/tyk/policies", ""); !strings.Contains(string(list.body), `"id":"off"`) || !strings.Contains(string(list.body), `"id":"on"`) {
+		t.Errorf("list: %s", list.body)
+	}
+	expect(t, "key on inactive policy", s.tyk("POST", "/tyk/keys/k-off", `{"apply_policies":["off"]}`), 400, `Policy not found: \"off\"`)
+	expect(t, "key on active policy", s.tyk("POST", "/tyk/keys/k-on", `{"apply_policies":["on"]}`), 200, "added")
+	sync := s.filter("GET", "/turnpike/v1/sync", "")
+	if !strings.Contains(string(sync.body), `"on":{`) || strings.Contains(string(sync.body), `"off":{`) {
+		t.Errorf("filters must get the active policy only: %s", sync.body)
+	}
+
+	// Deactivating a policy in use: as with a deleted policy, the filters
+	// lose it and the key can no longer be written with it.
+	expect(t, "deactivate", s.tyk("PUT", "/tyk/policies/on", `{"id":"on","rate":7,"per":1,"active":false,`+rights+`}`), 200, "modified")
+	expect(t, "update key on deactivated policy", s.tyk("PUT", "/tyk/keys/k-on", `{"apply_policies":["on"]}`), 400, `Policy not found: \"on\"`)
+	if sync := s.filter("GET", "/turnpike/v1/sync", ""); strings.Contains(string(sync.body), `"on":{`) {
+		t.Errorf("deactivated policy still sent to the filters: %s", sync.body)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/quota"
@@ -126,11 +127,20 @@ func (a *API) hasOrgSession(ctx context.Context, session []byte) bool {
 	return err == nil
 }
 
-// GET /turnpike/v1/sync?cursor=&version=&vm=
+// vmID is the syntax of a filter VM's id (the sync poll's vm parameter).
+var vmID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// GET /turnpike/v1/sync?cursor=&version=[&vm=][&fresh=1]
 func (a *API) sync(w http.ResponseWriter, r *http.Request) {
-	// q.VM, when a filter sends it, names the calling VM; nothing tracks
-	// it yet.
 	q := wire.SyncQueryFrom(r.URL.Query().Get)
+	// A poll naming its VM records the version the VM holds, for
+	// /tyk/reload?block=true. Best effort: tracking must never stop a
+	// filter from syncing, so a bad id or a failure only goes untracked.
+	if vmID.MatchString(q.VM) {
+		if _, err := a.d.Store.FilterPolled(r.Context(), q.VM, q.Version, store.FilterTTL, store.MaxFilters); err != nil {
+			a.d.Logger.Warn("filter poll not tracked", "error", err)
+		}
+	}
 	if q.Fresh {
 		// A request waits for something just written, maybe through
 		// another replica: check the store's version now rather than

@@ -7,7 +7,10 @@
 // (SHA-256), so GET /tyk/keys lists hashes and ?hashed= takes a hash; policy,
 // API and org writes take effect on every replica within a second, without
 // /tyk/reload; malformed input is always 400 with a message naming the
-// problem (Tyk answers some of it with 500).
+// problem (Tyk answers some of it with 500); API definitions are returned as
+// sent, and refused when they enable access settings Turnpike does not
+// enforce (refuse.go); /tyk/reload?block=true waits for the filters
+// (reload.go).
 package gatewayapi
 
 import (
@@ -86,6 +89,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	}{
 		{"/tyk/keys", map[string]http.HandlerFunc{"GET": a.listKeys, "POST": a.createGeneratedKey}},
 		{"/tyk/keys/create", map[string]http.HandlerFunc{"POST": a.createGeneratedKey}},
+		{"/tyk/keys/preview", map[string]http.HandlerFunc{"POST": a.previewKey}},
 		{"/tyk/keys/{keyID}", map[string]http.HandlerFunc{
 			"GET": a.getKey, "POST": a.createCustomKey, "PUT": a.updateKey, "DELETE": a.deleteKey}},
 		{"/tyk/policies", map[string]http.HandlerFunc{"GET": a.listPolicies, "POST": a.createPolicy}},
@@ -103,7 +107,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		for method, h := range r.methods {
 			tyk.HandleFunc(method+" "+r.path, h)
 		}
-		if r.path == "/tyk/keys/create" {
+		if r.path == "/tyk/keys/create" || r.path == "/tyk/keys/preview" {
 			continue // other methods fall to /tyk/keys/{keyID}'s handlers
 		}
 		// Without a method the pattern catches every other method: Tyk

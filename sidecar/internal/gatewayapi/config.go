@@ -6,8 +6,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/turnpike-dev/turnpike/shared/access"
-	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
 
@@ -24,7 +23,7 @@ func (a *API) listPolicies(w http.ResponseWriter, _ *http.Request) {
 
 // GET /tyk/policies/{polID}
 func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.d.Snapshots.Current().Policy(r.PathValue("polID"))
+	p, ok := a.d.Snapshots.Current().StoredPolicy(r.PathValue("polID"))
 	if !ok {
 		writeError(w, http.StatusNotFound, msgPolicyNotFound)
 		return
@@ -51,7 +50,7 @@ func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, action string)
 	if !ok {
 		return
 	}
-	p, err := model.DecodePolicy(body)
+	p, err := snapshot.DecodePolicy(body) // stored with "active": true when the body omits it
 	if err != nil {
 		writeError(w, http.StatusBadRequest, msgMalformed+": "+err.Error())
 		return
@@ -106,45 +105,44 @@ func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, id, "deleted")
 }
 
-// GET /tyk/apis
+// GET /tyk/apis: the definitions as they were sent.
 func (a *API) listAPIs(w http.ResponseWriter, _ *http.Request) {
-	writeJSONArray(w, a.d.Snapshots.Current().SortedAPIs())
+	writeRaw(w, http.StatusOK, append(a.d.Snapshots.Current().AppendAPIDocs(nil), '\n'))
 }
 
-// GET /tyk/apis/{apiID}
+// GET /tyk/apis/{apiID}: the definition as it was sent (with its api_id).
 func (a *API) getAPI(w http.ResponseWriter, r *http.Request) {
-	api, ok := a.d.Snapshots.Current().APIs[r.PathValue("apiID")]
+	b, ok := a.d.Snapshots.Current().AppendAPIDoc(nil, r.PathValue("apiID"))
 	if !ok {
 		writeError(w, http.StatusNotFound, msgAPINotFound)
 		return
 	}
-	writeRaw(w, http.StatusOK, append(api.AppendJSON(nil), '\n'))
+	writeRaw(w, http.StatusOK, append(b, '\n'))
 }
 
 // POST /tyk/apis: an empty api_id gets a generated one, as in Tyk.
 func (a *API) createAPI(w http.ResponseWriter, r *http.Request) {
-	api, ok := a.decodeAPI(w, r)
+	doc, ok := a.readAPI(w, r)
 	if !ok {
 		return
 	}
-	if api.APIID == "" {
+	id := doc.id
+	if id == "" {
 		var b [16]byte
 		_, _ = rand.Read(b[:]) // never fails: since Go 1.24 it crashes the program instead
-		api.APIID = hex.EncodeToString(b[:])
+		id = hex.EncodeToString(b[:])
 	}
-	a.storeAPI(w, r, api, "added")
+	a.storeAPI(w, r, doc, id, "added")
 }
 
 // PUT /tyk/apis/{apiID}
 func (a *API) updateAPI(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("apiID")
-	api, ok := a.decodeAPI(w, r)
+	doc, ok := a.readAPI(w, r)
 	if !ok {
 		return
 	}
-	if api.APIID == "" {
-		api.APIID = id
-	} else if api.APIID != id {
+	if doc.id != "" && doc.id != id {
 		writeError(w, http.StatusBadRequest, msgAPIIDChanged)
 		return
 	}
@@ -155,33 +153,37 @@ func (a *API) updateAPI(w http.ResponseWriter, r *http.Request) {
 		a.storageError(w, r, err)
 		return
 	}
-	a.storeAPI(w, r, api, "modified")
+	a.storeAPI(w, r, doc, id, "modified")
 }
 
-func (a *API) decodeAPI(w http.ResponseWriter, r *http.Request) (*model.APIDefinition, bool) {
+// readAPI reads and checks an API definition body.
+func (a *API) readAPI(w http.ResponseWriter, r *http.Request) (*apiDoc, bool) {
 	body, ok := a.readBody(w, r)
 	if !ok {
 		return nil, false
 	}
-	api, err := model.DecodeAPIDefinition(body)
-	if err == nil {
-		err = access.ValidateAPI(api)
-	}
+	doc, err := parseAPI(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, msgMalformed+": "+err.Error())
+		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, false
 	}
-	return api, true
+	return doc, true
 }
 
-func (a *API) storeAPI(w http.ResponseWriter, r *http.Request, api *model.APIDefinition, action string) {
-	if _, err := a.d.Store.Put(r.Context(), store.APIs, api.APIID, api.AppendJSON(nil)); err != nil {
+// storeAPI stores the document as sent, with api_id set to id.
+func (a *API) storeAPI(w http.ResponseWriter, r *http.Request, doc *apiDoc, id, action string) {
+	data, err := doc.withID(id)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if _, err := a.d.Store.Put(r.Context(), store.APIs, id, data); err != nil {
 		a.storageError(w, r, err)
 		return
 	}
 	a.reloadAfterWrite(r.Context())
-	a.d.Logger.Info("api stored", "api_id", api.APIID, "action", action)
-	writeOK(w, api.APIID, action)
+	a.d.Logger.Info("api stored", "api_id", id, "action", action)
+	writeOK(w, id, action)
 }
 
 // DELETE /tyk/apis/{apiID}

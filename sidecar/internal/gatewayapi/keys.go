@@ -47,54 +47,79 @@ func (a *API) updateKey(w http.ResponseWriter, r *http.Request) {
 	a.writeKey(w, r, id, hash, old, r.URL.Query().Get("suppress_reset") == "1", "modified")
 }
 
-// writeKey validates a session body, applies policies, resets quotas unless
-// suppressed and stores the result. old is the stored session on update.
-func (a *API) writeKey(w http.ResponseWriter, r *http.Request, id, hash string, old *model.Session, suppressReset bool, action string) {
-	body, ok := a.readBody(w, r)
+// POST /tyk/keys/preview: the session as POST /tyk/keys would create it
+// (checked, policies applied, dates and quota windows set); nothing is
+// stored and no key is generated.
+func (a *API) previewKey(w http.ResponseWriter, r *http.Request) {
+	s, _, _, ok := a.prepareKey(w, r, nil, false)
 	if !ok {
 		return
 	}
-	s, err := model.DecodeSession(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, msgMalformed+": "+err.Error())
+	writeRaw(w, http.StatusOK, append(s.AppendJSON(nil), '\n'))
+}
+
+// writeKey stores a prepared session and resets its quota counters unless
+// suppressed. old is the stored session on update.
+func (a *API) writeKey(w http.ResponseWriter, r *http.Request, id, hash string, old *model.Session, suppressReset bool, action string) {
+	s, snap, reset, ok := a.prepareKey(w, r, old, suppressReset)
+	if !ok {
 		return
 	}
-	snap := a.d.Snapshots.Current()
-	ids := s.PolicyIDs()
-	for _, pid := range ids {
-		if _, ok := snap.Policy(pid); !ok {
-			writeError(w, http.StatusBadRequest, msgKeyFailed+` Policy not found: "`+pid+`"`)
-			return
-		}
+	var counters []string
+	if reset {
+		counters = quotaKeys(hash, s, old)
 	}
-	if err := validateSession(s); err != nil {
-		writeError(w, http.StatusBadRequest, msgKeyFailed+" "+err.Error())
-		return
-	}
-	if err := policy.Apply(s, snap, nil); err != nil {
-		writeError(w, http.StatusBadRequest, msgKeyFailed+" "+err.Error())
-		return
-	}
-	if len(s.AccessRights) == 0 && !a.d.AllowMasterKeys {
-		writeError(w, http.StatusBadRequest, msgNoAccessRights)
-		return
-	}
-	now := a.d.Now()
-	a.stamp(s, old, ids, snap, now)
-	var reset []string
-	if suppressReset && old != nil {
-		keepWindows(s, old)
-	} else if !dontResetQuota(s, snap) {
-		reset = quotaKeys(hash, s, old)
-		startWindows(s, now)
-	}
-	err = a.d.Store.PutSession(r.Context(), hash, s.AppendJSON(nil), lifetime(s, snap), reset)
+	err := a.d.Store.PutSession(r.Context(), hash, s.AppendJSON(nil), lifetime(s, snap), counters)
 	if err != nil {
 		a.storageError(w, r, err)
 		return
 	}
-	a.d.Logger.Info("key stored", "key_hash", hash, "action", action, "quota_reset", len(reset) > 0)
+	a.d.Logger.Info("key stored", "key_hash", hash, "action", action, "quota_reset", reset)
 	writeValue(w, http.StatusOK, modified{Key: id, Status: "ok", Action: action, KeyHash: hash})
+}
+
+// prepareKey validates a session body, applies policies and sets dates and
+// quota windows as a create (old == nil) or update stores them, with the
+// snapshot it used; reset says whether the quota counters are to be reset. It answers errors itself.
+func (a *API) prepareKey(w http.ResponseWriter, r *http.Request, old *model.Session, suppressReset bool) (s *model.Session, snap *snapshot.Snapshot, reset, ok bool) {
+	body, ok := a.readBody(w, r)
+	if !ok {
+		return nil, nil, false, false
+	}
+	s, err := model.DecodeSession(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, msgMalformed+": "+err.Error())
+		return nil, nil, false, false
+	}
+	snap = a.d.Snapshots.Current()
+	ids := s.PolicyIDs()
+	for _, pid := range ids {
+		if _, ok := snap.Policy(pid); !ok {
+			writeError(w, http.StatusBadRequest, msgKeyFailed+` Policy not found: "`+pid+`"`)
+			return nil, nil, false, false
+		}
+	}
+	if err := validateSession(s); err != nil {
+		writeError(w, http.StatusBadRequest, msgKeyFailed+" "+err.Error())
+		return nil, nil, false, false
+	}
+	if err := policy.Apply(s, snap, nil); err != nil {
+		writeError(w, http.StatusBadRequest, msgKeyFailed+" "+err.Error())
+		return nil, nil, false, false
+	}
+	if len(s.AccessRights) == 0 && !a.d.AllowMasterKeys {
+		writeError(w, http.StatusBadRequest, msgNoAccessRights)
+		return nil, nil, false, false
+	}
+	now := a.d.Now()
+	a.stamp(s, old, ids, snap, now)
+	if suppressReset && old != nil {
+		keepWindows(s, old)
+	} else if !dontResetQuota(s, snap) {
+		reset = true
+		startWindows(s, now)
+	}
+	return s, snap, reset, true
 }
 
 // stamp sets the creation, expiry and update times (Tyk §7.2).

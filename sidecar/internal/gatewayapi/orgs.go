@@ -97,24 +97,6 @@ func (a *API) deleteOrg(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, org, "deleted")
 }
 
-// GET /tyk/reload: reload this replica now.
-func (a *API) reload(w http.ResponseWriter, r *http.Request) {
-	if err := a.d.Snapshots.Reload(r.Context()); err != nil {
-		a.storageError(w, r, err)
-		return
-	}
-	writeValue(w, http.StatusOK, statusMessage{Status: "ok"})
-}
-
-// GET /tyk/reload/group: every replica reloads at its next version poll.
-func (a *API) reloadGroup(w http.ResponseWriter, r *http.Request) {
-	if err := a.d.Store.BumpConfigVersion(r.Context()); err != nil {
-		a.storageError(w, r, err)
-		return
-	}
-	a.reload(w, r)
-}
-
 type healthCheck struct {
 	Status      string                  `json:"status"`
 	Version     string                  `json:"version"`

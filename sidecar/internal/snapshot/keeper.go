@@ -1,8 +1,10 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -35,11 +37,22 @@ type Keeper struct {
 	lastVersion int64
 	redisPols   map[string]*model.Policy
 	apis        map[string]*model.APIDefinition
+	apiDocs     map[string][]byte
 	orgs        map[string]*model.OrgSession
 	filePols    map[string]*model.Policy
 	fileInfo    os.FileInfo
 	fileSum     [32]byte
 	fileErr     string // last file problem reported, to log it once
+	failing     failures
+	now         func() time.Time // clock for log throttling (tests set it)
+}
+
+// failures tracks a run of failed version checks, so that a Redis outage
+// logs its start, one line a minute with the count, and its end, instead of
+// one line per poll.
+type failures struct {
+	count          int
+	since, lastLog time.Time
 }
 
 // New makes a Keeper. With a policies file, the file is read now: a file
@@ -51,7 +64,7 @@ func New(opt Options) (*Keeper, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	k := &Keeper{opt: opt}
+	k := &Keeper{opt: opt, now: time.Now}
 	if opt.PoliciesFile != "" {
 		if _, err := k.checkFile(); err != nil {
 			return nil, fmt.Errorf("policies file: %w", err)
@@ -120,13 +133,41 @@ func (k *Keeper) Poll(ctx context.Context) {
 	}
 	v, err := k.opt.Store.ConfigVersion(ctx)
 	if err != nil {
-		k.opt.Logger.Warn("config version check failed", "error", err)
+		k.versionCheckFailed(err)
 		return
 	}
+	k.versionCheckSucceeded()
 	if !k.loaded || v != k.lastVersion {
 		if err := k.loadRedis(ctx); err != nil {
 			k.opt.Logger.Warn("config reload failed", "error", err)
 		}
+	}
+}
+
+// versionCheckFailed logs the first failure of a run, then at most one line
+// a minute with the count. Called with mu held.
+func (k *Keeper) versionCheckFailed(err error) {
+	f, now := &k.failing, k.now()
+	f.count++
+	switch {
+	case f.count == 1:
+		f.since, f.lastLog = now, now
+		k.opt.Logger.Warn("config version check failed; retrying every poll, logging once a minute until it recovers",
+			"error", err)
+	case now.Sub(f.lastLog) >= time.Minute:
+		f.lastLog = now
+		k.opt.Logger.Warn("config version check still failing", "failures", f.count,
+			"failing_for", now.Sub(f.since).Round(time.Second), "error", err)
+	}
+}
+
+// versionCheckSucceeded logs the end of a run of failures. Called with mu
+// held.
+func (k *Keeper) versionCheckSucceeded() {
+	if f := k.failing; f.count > 0 {
+		k.opt.Logger.Info("config version check recovered", "failures", f.count,
+			"failed_for", k.now().Sub(f.since).Round(time.Millisecond))
+		k.failing = failures{}
 	}
 }
 
@@ -145,19 +186,25 @@ func (k *Keeper) loadRedis(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		pols = decodeAll(k.opt.Logger, "policy", raw, model.DecodePolicy)
+		pols = decodeAll(k.opt.Logger, "policy", raw, DecodePolicy)
 	}
 	raw, err := k.opt.Store.All(ctx, store.APIs)
 	if err != nil {
 		return err
 	}
 	apis := decodeAll(k.opt.Logger, "api", raw, model.DecodeAPIDefinition)
+	apiDocs := make(map[string][]byte, len(apis))
+	for id := range apis {
+		if doc, ok := compactObject(raw[id]); ok {
+			apiDocs[id] = doc
+		}
+	}
 	raw, err = k.opt.Store.Orgs(ctx)
 	if err != nil {
 		return err
 	}
 	orgs := decodeAll(k.opt.Logger, "org", raw, model.DecodeSession)
-	k.redisPols, k.apis, k.orgs = pols, apis, orgs
+	k.redisPols, k.apis, k.apiDocs, k.orgs = pols, apis, apiDocs, orgs
 	k.lastVersion, k.loaded = v, true
 	k.publish()
 	return nil
@@ -185,7 +232,7 @@ func (k *Keeper) checkFile() (changed bool, err error) {
 		k.fileInfo = fi
 		return false, nil
 	}
-	pols, err := model.DecodePolicies(data)
+	pols, err := DecodePolicies(data)
 	if err != nil {
 		// Remember the broken file's identity so it is not re-parsed every
 		// poll; its sum is not remembered, so reverting to the last good
@@ -203,13 +250,26 @@ func (k *Keeper) publish() {
 	if k.opt.PoliciesFile != "" {
 		pols = k.filePols
 	}
-	k.cur.Store(Build(pols, k.apis, k.orgs))
+	active, inactive := splitActive(pols)
+	s := BuildDocs(active, k.apis, k.apiDocs, k.orgs)
+	s.Inactive = inactive
+	k.cur.Store(s)
 }
 
 func (k *Keeper) report(source string, err error) {
 	if k.opt.OnReload != nil {
 		k.opt.OnReload(source, err)
 	}
+}
+
+// compactObject is a stored document without insignificant whitespace, if
+// it is a JSON object (anything else is encoded from its model instead).
+func compactObject(raw []byte) ([]byte, bool) {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil || b.Len() == 0 || b.Bytes()[0] != '{' {
+		return nil, false
+	}
+	return b.Bytes(), true
 }
 
 // decodeAll decodes stored objects, skipping (and logging) any that no

@@ -2,14 +2,17 @@ package snapshot
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
+	"github.com/turnpike-dev/turnpike/tests/testenv"
 )
 
 func embedded(t *testing.T) *store.Store {
@@ -182,4 +185,112 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+func TestPoliciesFileActiveFlag(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "policies.json")
+	writeFile(t, file, `{"implicit":{"rate":1},"null":{"active":null},"on":{"active":true},"off":{"active":false}}`)
+	k, err := New(Options{Store: embedded(t), PoliciesFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := k.Current()
+	for _, id := range []string{"implicit", "null", "on"} {
+		if _, ok := s.Policy(id); !ok {
+			t.Errorf("policy %q not loaded", id)
+		}
+	}
+	if _, ok := s.Policy("off"); ok || s.Inactive["off"] == nil || strings.Contains(string(s.JSON), `"off"`) {
+		t.Errorf(`"active": false must be stored apart and left out of the snapshot: %s`, s.JSON)
+	}
+	if p, ok := s.StoredPolicy("off"); !ok || p.Active || len(s.SortedPolicies()) != 4 {
+		t.Error("the Gateway API view must show the inactive policy")
+	}
+	writeFile(t, file, `[{"id":"a"},{"id":"b","active":false}]`)
+	k.Poll(context.Background())
+	if _, ok := k.Current().Policy("a"); !ok || k.Current().Inactive["b"] == nil {
+		t.Errorf("array form: %s", k.Current().JSON)
+	}
+}
+
+// logRecorder keeps every log record's level, message and attributes.
+type logRecorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	line := r.Level.String() + " " + r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *logRecorder) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.lines
+	l.lines = nil
+	return out
+}
+
+// While Redis is down every poll fails; the log gets the first failure, one
+// line a minute with the count, and the recovery (it used to get one line
+// per poll: 162 in 37 s).
+func TestVersionCheckFailuresLoggedOncePerMinute(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	c, err := store.Dial(r.URL()+"?max_retries=-1", 200*time.Millisecond) // fail fast
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	logs := &logRecorder{}
+	k, err := New(Options{Store: store.New(c, 200*time.Millisecond), Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	k.now = func() time.Time { return now }
+	ctx := context.Background()
+	k.Poll(ctx)
+	logs.take()
+
+	r.Stop()
+	for range 10 { // 20 s of polls
+		k.Poll(ctx)
+		now = now.Add(2 * time.Second)
+	}
+	if got := logs.take(); len(got) != 1 || !strings.Contains(got[0], "config version check failed") {
+		t.Fatalf("20 s of failures logged %d lines, want 1: %q", len(got), got)
+	}
+	for range 25 { // 50 s more: past the minute
+		k.Poll(ctx)
+		now = now.Add(2 * time.Second)
+	}
+	if got := logs.take(); len(got) != 1 || !strings.Contains(got[0], "still failing failures=") {
+		t.Fatalf("the next minute logged %q, want one line with the count", got)
+	}
+
+	r.Start()
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond) // the client backs off dialling after failures
+		k.Poll(ctx)
+		got = logs.take()
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "INFO config version check recovered failures=") {
+		t.Fatalf("recovery logged %q", got)
+	}
+	k.Poll(ctx)
+	if got := logs.take(); len(got) != 0 {
+		t.Errorf("a healthy poll logged %q", got)
+	}
 }

@@ -20,16 +20,31 @@ import (
 // Snapshot is one consistent view of the config. Never modify it (or
 // anything it points to): it is shared by concurrent requests.
 type Snapshot struct {
-	Policies map[string]*model.Policy
+	Policies map[string]*model.Policy // the loaded ones: keys are evaluated against these
+	// Inactive holds the stored policies with "active": false (active.go):
+	// shown by the Gateway API, not applied, not sent to the filters.
+	Inactive map[string]*model.Policy
 	APIs     map[string]*model.APIDefinition
-	Orgs     map[string]*model.OrgSession
-	Version  string // hex SHA-256 of JSON
-	JSON     []byte // {"policies":{id:policy},"apis":[def...],"orgs":{org_id:session}}
+	// APIDocs holds the API definitions as stored (compact JSON objects),
+	// every field the user sent included; an API without one is encoded
+	// from its model.
+	APIDocs map[string][]byte
+	Orgs    map[string]*model.OrgSession
+	Version string // hex SHA-256 of JSON
+	JSON    []byte // {"policies":{id:policy},"apis":[def...],"orgs":{org_id:session}}
 }
 
-// Build makes a snapshot. Nil maps are treated as empty.
+// Build makes a snapshot with API definitions encoded from their models.
+// Nil maps are treated as empty.
 func Build(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, orgs map[string]*model.OrgSession) *Snapshot {
-	s := &Snapshot{Policies: orEmpty(policies), APIs: orEmpty(apis), Orgs: orEmpty(orgs)}
+	return BuildDocs(policies, apis, nil, orgs)
+}
+
+// BuildDocs makes a snapshot whose API definitions are the stored documents
+// in apiDocs (api_id -> compact JSON object) where there is one: the filter
+// decodes what it enforces from them and ignores the rest.
+func BuildDocs(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, apiDocs map[string][]byte, orgs map[string]*model.OrgSession) *Snapshot {
+	s := &Snapshot{Policies: orEmpty(policies), APIs: orEmpty(apis), APIDocs: orEmpty(apiDocs), Orgs: orEmpty(orgs)}
 	b := append(make([]byte, 0, 4096), `{"policies":{`...)
 	for i, id := range slices.Sorted(maps.Keys(s.Policies)) {
 		b = appendSep(b, i)
@@ -40,7 +55,7 @@ func Build(policies map[string]*model.Policy, apis map[string]*model.APIDefiniti
 	b = append(b, `},"apis":[`...)
 	for i, id := range slices.Sorted(maps.Keys(s.APIs)) {
 		b = appendSep(b, i)
-		b = s.APIs[id].AppendJSON(b)
+		b = s.appendAPI(b, id)
 	}
 	b = append(b, `],"orgs":{`...)
 	for i, id := range slices.Sorted(maps.Keys(s.Orgs)) {
@@ -62,11 +77,51 @@ func (s *Snapshot) Policy(id string) (*model.Policy, bool) {
 	return p, ok
 }
 
-// SortedPolicies returns the policies ordered by id.
-func (s *Snapshot) SortedPolicies() []*model.Policy { return sortedValues(s.Policies) }
+// StoredPolicy finds a policy whether it is active or not (for the Gateway
+// API, which shows and edits both).
+func (s *Snapshot) StoredPolicy(id string) (*model.Policy, bool) {
+	if p, ok := s.Policies[id]; ok {
+		return p, true
+	}
+	p, ok := s.Inactive[id]
+	return p, ok
+}
+
+// SortedPolicies returns every stored policy, active or not, ordered by id.
+func (s *Snapshot) SortedPolicies() []*model.Policy {
+	all := maps.Clone(s.Policies)
+	maps.Copy(all, s.Inactive)
+	return sortedValues(all)
+}
 
 // SortedAPIs returns the API definitions ordered by api_id.
 func (s *Snapshot) SortedAPIs() []*model.APIDefinition { return sortedValues(s.APIs) }
+
+// AppendAPIDocs appends a JSON array of the API definitions as stored,
+// ordered by api_id.
+func (s *Snapshot) AppendAPIDocs(b []byte) []byte {
+	b = append(b, '[')
+	for i, id := range slices.Sorted(maps.Keys(s.APIs)) {
+		b = appendSep(b, i)
+		b = s.appendAPI(b, id)
+	}
+	return append(b, ']')
+}
+
+// AppendAPIDoc appends the API definition as stored; false if there is none.
+func (s *Snapshot) AppendAPIDoc(b []byte, id string) ([]byte, bool) {
+	if _, ok := s.APIs[id]; !ok {
+		return b, false
+	}
+	return s.appendAPI(b, id), true
+}
+
+func (s *Snapshot) appendAPI(b []byte, id string) []byte {
+	if doc, ok := s.APIDocs[id]; ok {
+		return append(b, doc...)
+	}
+	return s.APIs[id].AppendJSON(b)
+}
 
 func appendSep(b []byte, i int) []byte {
 	if i > 0 {

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
 // Policies, API definitions and org sessions form the "config": every write
@@ -178,4 +179,52 @@ func (s *Store) DeleteOrg(ctx context.Context, orgID string) (bool, error) {
 		return false, err
 	}
 	return cmds[0].(*redis.IntCmd).Val() > 0, nil
+}
+
+// policiesActiveKey marks the policies hash as migrated to explicit
+// "active" flags. The hash tag keeps it in the hash's Redis Cluster slot, so
+// both can be watched in one transaction.
+const policiesActiveKey = "{" + policiesKey + "}-explicit-active"
+
+// MigratePolicyActive runs once per Redis, before a replica first loads the
+// config. Earlier versions stored every policy with "active" written from a
+// flag that defaulted to false and was never read, so a stored false is not
+// the user's; since "active": false now unloads a policy, such policies are
+// rewritten with "active": true, keeping their behaviour. It reports how
+// many policies it rewrote.
+func (s *Store) MigratePolicyActive(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*s.timeout)
+	defer cancel()
+	for {
+		rewritten := 0
+		err := s.c.Watch(ctx, func(tx *redis.Tx) error {
+			rewritten = 0
+			if n, err := tx.Exists(ctx, policiesActiveKey).Result(); err != nil || n == 1 {
+				return err
+			}
+			all, err := tx.HGetAll(ctx, policiesKey).Result()
+			if err != nil {
+				return err
+			}
+			fixed := map[string]any{}
+			for id, doc := range all {
+				if p, err := model.DecodePolicy([]byte(doc)); err == nil && !p.Active {
+					p.Active = true
+					fixed[id] = p.AppendJSON(nil)
+				}
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				if len(fixed) > 0 {
+					p.HSet(ctx, policiesKey, fixed)
+				}
+				p.Set(ctx, policiesActiveKey, "1", 0)
+				return nil
+			})
+			rewritten = len(fixed)
+			return err
+		}, policiesKey, policiesActiveKey)
+		if !errors.Is(err, redis.TxFailedErr) { // else a concurrent write: read again
+			return rewritten, err
+		}
+	}
 }

@@ -330,3 +330,67 @@ func TestDial(t *testing.T) {
 		}
 	}
 }
+
+// Policies stored by earlier versions carry a meaningless "active": false;
+// the one-time migration makes them explicitly active, and runs only once.
+func TestMigratePolicyActive(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		legacy := `{"_id":"","id":"old","name":"","rate":5,"per":1,"active":false,"is_inactive":false}`
+		if _, err := s.Put(ctx, Policies, "old", []byte(legacy)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(ctx, Policies, "on", []byte(`{"id":"on","active":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.MigratePolicyActive(ctx); err != nil || n != 1 {
+			t.Fatalf("first run rewrote %d policies (err %v), want 1", n, err)
+		}
+		if doc, _ := s.Get(ctx, Policies, "old"); !strings.Contains(string(doc), `"active":true`) || !strings.Contains(string(doc), `"rate":5`) {
+			t.Errorf("migrated policy: %s", doc)
+		}
+		// A policy deactivated after the migration stays inactive.
+		if _, err := s.Put(ctx, Policies, "off", []byte(`{"id":"off","active":false}`)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.MigratePolicyActive(ctx); err != nil || n != 0 {
+			t.Fatalf("second run rewrote %d policies (err %v), want none", n, err)
+		}
+		if doc, _ := s.Get(ctx, Policies, "off"); string(doc) != `{"id":"off","active":false}` {
+			t.Errorf("second run changed a policy: %s", doc)
+		}
+	})
+}
+
+func TestFilterTracking(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		const ttl = 300 * time.Millisecond
+		for _, p := range []struct{ vm, version string }{{"a", "v1"}, {"b", "v1"}, {"a", "v2"}} {
+			if ok, err := s.FilterPolled(ctx, p.vm, p.version, ttl, 3); !ok || err != nil {
+				t.Fatalf("poll %v: tracked %v, err %v", p, ok, err)
+			}
+		}
+		if got, err := s.Filters(ctx, ttl); err != nil || len(got) != 2 || got["a"] != "v2" || got["b"] != "v1" {
+			t.Fatalf("Filters = %v, %v", got, err)
+		}
+		// Bounded: past max, new VMs are not tracked while the others are recent.
+		if ok, _ := s.FilterPolled(ctx, "c", "v2", ttl, 2); ok {
+			t.Error("a third VM was tracked with max 2")
+		}
+		if ok, _ := s.FilterPolled(ctx, "a", "v3", ttl, 2); !ok {
+			t.Error("a tracked VM's poll was refused")
+		}
+		// Recent means within ttl; stale entries make room for new VMs.
+		time.Sleep(ttl + 50*time.Millisecond)
+		if ok, _ := s.FilterPolled(ctx, "d", "v3", ttl, 2); !ok {
+			t.Error("stale entries did not make room")
+		}
+		if got, _ := s.Filters(ctx, ttl); len(got) != 1 || got["d"] != "v3" {
+			t.Errorf("after the ttl: %v", got)
+		}
+		if n, err := s.Client().HLen(ctx, filtersKey).Result(); err != nil || n != 1 {
+			t.Errorf("hash holds %d entries (err %v), want the stale ones dropped", n, err)
+		}
+	})
+}

@@ -1,0 +1,110 @@
+package gatewayapi
+
+import (
+	"strings"
+
+	"github.com/valyala/fastjson"
+)
+
+// What an API definition may not enable: settings that concern access and
+// that Turnpike does not enforce. Stored, they would be ignored and the API
+// enforced differently from Tyk (an API with use_basic_auth would take auth
+// tokens), so the Gateway API refuses them with 400 naming the field. A row
+// goes when its method lands in the filter.
+//
+// field is a path into the document ("*" matches any key of an object); a
+// field counts as set when it is true, a non-empty string, array or object,
+// or a non-zero number. authMethod rows are moot on a keyless API: Tyk runs
+// no auth at all when use_keyless is true, and neither does Turnpike.
+var refusedFields = []struct {
+	field      string
+	authMethod bool
+	unless     string // a field that, when set, disables this one
+	message    string
+}{
+	{"use_basic_auth", true, "", notYet("basic authentication")},
+	{"enable_signature_checking", true, "", notYet("HMAC request signing")},
+	{"enable_jwt", true, "", notYet("JWT authentication")},
+	{"use_oauth2", true, "", notYet("OAuth 2.0")},
+	{"use_openid", true, "", notYet("OpenID Connect")},
+	{"use_mutual_tls_auth", true, "", notYet("mutual TLS authentication")},
+	{"base_identity_provided_by", true, "", notYet("chained authentication (several methods)")},
+	{"use_go_plugin_auth", true, "", never("Go plugins")},
+	{"enable_coprocess_auth", true, "", never("coprocess (gRPC, Python) authentication plugins")},
+	{"custom_middleware_bundle", false, "custom_middleware_bundle_disabled", never("custom middleware bundles")},
+	{"custom_middleware.pre", false, "", never("custom middleware")},
+	{"custom_middleware.post_key_auth", false, "", never("custom middleware")},
+	{"custom_middleware.post", false, "", never("custom middleware")},
+	{"custom_middleware.auth_check.name", false, "", never("custom middleware")},
+	{"enable_ip_whitelisting", false, "", notYet("IP allow lists")},
+	{"enable_ip_blacklisting", false, "", notYet("IP block lists")},
+	{"internal", false, "", notYet("internal APIs (reachable only from other APIs)")},
+	{"version_data.versions.*.extended_paths.white_list", false, "", notYet("endpoint allow lists")},
+	{"version_data.versions.*.extended_paths.black_list", false, "", notYet("endpoint block lists")},
+	{"version_data.versions.*.extended_paths.ignored", false, "", notYet("endpoints without authentication")},
+	{"version_data.versions.*.paths.white_list", false, "", notYet("endpoint allow lists")},
+	{"version_data.versions.*.paths.black_list", false, "", notYet("endpoint block lists")},
+	{"version_data.versions.*.paths.ignored", false, "", notYet("endpoints without authentication")},
+}
+
+func notYet(what string) string {
+	return what + " is not supported yet (Turnpike enforces auth-token and keyless APIs)"
+}
+
+func never(what string) string {
+	return "Turnpike does not run " + what + " and never will: access is decided in a WebAssembly filter"
+}
+
+// refusal names every refused setting the document enables; "" if none.
+func refusal(v *fastjson.Value) string {
+	keyless := isSet(v.Get("use_keyless"))
+	var msgs []string
+	for _, r := range refusedFields {
+		if (r.authMethod && keyless) || (r.unless != "" && anySet(v, r.unless)) || !anySet(v, r.field) {
+			continue
+		}
+		msgs = append(msgs, `"`+r.field+`": `+r.message)
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	return "API definition refused: " + strings.Join(msgs, "; ")
+}
+
+// anySet reports whether the field at path is set, for any key "*" matches.
+func anySet(v *fastjson.Value, path string) bool {
+	name, rest, more := strings.Cut(path, ".")
+	var next []*fastjson.Value
+	if name == "*" {
+		if o, err := v.Object(); err == nil {
+			o.Visit(func(_ []byte, c *fastjson.Value) { next = append(next, c) })
+		}
+	} else if c := v.Get(name); c != nil {
+		next = append(next, c)
+	}
+	for _, c := range next {
+		if (more && anySet(c, rest)) || (!more && isSet(c)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSet(v *fastjson.Value) bool {
+	if v == nil {
+		return false
+	}
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return true
+	case fastjson.TypeString:
+		return len(v.GetStringBytes()) > 0
+	case fastjson.TypeNumber:
+		return v.GetFloat64() != 0
+	case fastjson.TypeArray:
+		return len(v.GetArray()) > 0
+	case fastjson.TypeObject:
+		return v.GetObject().Len() > 0
+	}
+	return false
+}

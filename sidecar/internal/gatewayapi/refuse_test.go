@@ -1,0 +1,70 @@
+package gatewayapi
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/valyala/fastjson"
+)
+
+func TestRefusal(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      []string // refused fields, in table order; none = accepted
+	}{
+		{"auth token API", `{"api_id":"a","use_standard_auth":true,"auth_configs":{"authToken":{"auth_header_name":"X-Key"}}}`, nil},
+		{"keyless API", `{"use_keyless":true}`, nil},
+		{"Tyk export with everything off", `{"use_basic_auth":false,"enable_jwt":false,"use_oauth2":false,"base_identity_provided_by":"",
+			"custom_middleware_bundle":"","custom_middleware":{"pre":[],"post":[],"post_key_auth":[],"auth_check":{"name":"","path":""},"driver":""},
+			"enable_ip_whitelisting":false,"allowed_ips":[],"internal":false,
+			"version_data":{"versions":{"Default":{"use_extended_paths":true,"extended_paths":{"white_list":[],"black_list":[],"ignored":[]},"paths":{"ignored":[]}}}}}`, nil},
+		{"basic auth", `{"use_basic_auth":true}`, []string{"use_basic_auth"}},
+		{"HMAC", `{"enable_signature_checking":true}`, []string{"enable_signature_checking"}},
+		{"JWT", `{"enable_jwt":true}`, []string{"enable_jwt"}},
+		{"OAuth 2.0", `{"use_oauth2":true}`, []string{"use_oauth2"}},
+		{"OpenID", `{"use_openid":true}`, []string{"use_openid"}},
+		{"mutual TLS", `{"use_mutual_tls_auth":true}`, []string{"use_mutual_tls_auth"}},
+		{"chained auth", `{"base_identity_provided_by":"auth_token"}`, []string{"base_identity_provided_by"}},
+		{"Go plugin", `{"use_go_plugin_auth":true}`, []string{"use_go_plugin_auth"}},
+		{"coprocess", `{"enable_coprocess_auth":true}`, []string{"enable_coprocess_auth"}},
+		{"keyless wins over auth methods, as in Tyk", `{"use_keyless":true,"use_basic_auth":true,"enable_jwt":true,"use_go_plugin_auth":true}`, nil},
+		{"bundle", `{"custom_middleware_bundle":"bundle.zip"}`, []string{"custom_middleware_bundle"}},
+		{"bundle on a keyless API", `{"use_keyless":true,"custom_middleware_bundle":"bundle.zip"}`, []string{"custom_middleware_bundle"}},
+		{"disabled bundle", `{"custom_middleware_bundle":"bundle.zip","custom_middleware_bundle_disabled":true}`, nil},
+		{"custom middleware", `{"custom_middleware":{"pre":[{"name":"checkIP","path":"m.js"}],"auth_check":{"name":"auth"}}}`,
+			[]string{"custom_middleware.pre", "custom_middleware.auth_check.name"}},
+		{"IP lists", `{"enable_ip_whitelisting":true,"enable_ip_blacklisting":true}`, []string{"enable_ip_whitelisting", "enable_ip_blacklisting"}},
+		{"internal", `{"internal":true}`, []string{"internal"}},
+		{"endpoint lists in any version", `{"version_data":{"versions":{"v1":{},"v2":{"extended_paths":{"black_list":[{"path":"/admin"}]},"paths":{"ignored":["/health"]}}}}}`,
+			[]string{"version_data.versions.*.extended_paths.black_list", "version_data.versions.*.paths.ignored"}},
+		{"several methods", `{"use_basic_auth":true,"enable_jwt":true}`, []string{"use_basic_auth", "enable_jwt"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := refusal(fastjson.MustParse(tt.doc))
+			if len(tt.want) == 0 {
+				if msg != "" {
+					t.Fatalf("refused: %s", msg)
+				}
+				return
+			}
+			if !strings.HasPrefix(msg, "API definition refused: ") || strings.Count(msg, `": `) != len(tt.want) {
+				t.Fatalf("message %q; want %d refused fields", msg, len(tt.want))
+			}
+			for _, f := range tt.want {
+				if !strings.Contains(msg, `"`+f+`": `) {
+					t.Errorf("message %q does not name %q", msg, f)
+				}
+			}
+		})
+	}
+}
+
+// Every row has a message saying whether the method may come later.
+func TestRefusedFieldMessages(t *testing.T) {
+	for _, r := range refusedFields {
+		if !strings.Contains(r.message, "not supported yet") && !strings.Contains(r.message, "never will") {
+			t.Errorf("%s: message %q says neither 'not supported yet' nor 'never will'", r.field, r.message)
+		}
+	}
+}
