@@ -49,6 +49,11 @@ func init() {
 	}
 }
 
+// HeaderAPIID marks the API a request matched, so the host can route it to
+// that API's upstream. The filter always sets or removes it: a client
+// cannot choose an upstream with its own copy.
+const HeaderAPIID = "x-turnpike-api-id"
+
 // Identity headers added for the upstream (identity_headers: true). Any
 // copy the client sent is removed first, so the upstream can trust them.
 const (

@@ -505,3 +505,15 @@ func TestPathIsNormalizedBeforeItIsAuthorized(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchedAPIIsMarkedForRouting(t *testing.T) {
+	fx := newFixture(t, "", testSnapshot)
+	s := fx.do("/open/x", "", "", "x-turnpike-api-id", "api1")
+	if status(s) != 200 || s.RequestHeaders["x-turnpike-api-id"] != "open" {
+		t.Fatalf("keyless: %d %q", status(s), s.RequestHeaders["x-turnpike-api-id"])
+	}
+	s = fx.do("/elsewhere", "", "", "x-turnpike-api-id", "api1")
+	if _, spoofed := s.RequestHeaders["x-turnpike-api-id"]; status(s) != 200 || spoofed {
+		t.Fatalf("unmatched kept the client's marker: %v", s.RequestHeaders)
+	}
+}

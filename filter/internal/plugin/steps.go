@@ -56,10 +56,15 @@ func (h *httpContext) matchAPI() verdict {
 		if r.cfg.RejectUnmatched {
 			return h.reply(replyNoAPI, outNoAPI)
 		}
+		// A client's own copy must not pick an API's upstream.
+		h.host.RemoveRequestHeader(HeaderAPIID)
 		r.m.decision(outUnmatched)
 		return forward
 	}
 	h.api = api
+	// The host routes on it (turnpike-gateway, Envoy's route table) and
+	// removes it before the upstream; it replaces any client copy.
+	h.host.SetRequestHeader(HeaderAPIID, api.APIID)
 	if api.UseKeylessAccess {
 		r.m.decision(outKeyless)
 		return forward
