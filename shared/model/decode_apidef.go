@@ -25,10 +25,11 @@ func (a *APIDefinition) UnmarshalJSON(data []byte) error {
 
 // apiDefinition is written by hand around the generated apiDefinitionField
 // because two of Tyk's members are read from two places each: the key
-// source from auth_configs.authToken, falling back to the deprecated auth
-// object, and fallback_to_default from definition (where Tyk has it) or
+// source (Auth) from auth_configs.authToken, falling back to the deprecated
+// auth object, and fallback_to_default from definition (where Tyk has it) or
 // version_data. Either can come first, so they are collected during the
-// walk and combined after it.
+// walk and combined after it. The other auth_configs entries go to
+// AuthConfigs.
 func (d *decoder) apiDefinition(v *fastjson.Value) *APIDefinition {
 	a := new(APIDefinition)
 	var legacyAuth, authToken *AuthConfig
@@ -38,10 +39,20 @@ func (d *decoder) apiDefinition(v *fastjson.Value) *APIDefinition {
 		case "auth":
 			legacyAuth = d.authConfig(v)
 		case "auth_configs":
+			a.AuthConfigs = nil
 			d.fields(v, func(key []byte, v *fastjson.Value) {
+				c := d.authConfig(v)
 				if string(key) == "authToken" {
-					authToken = d.authConfig(v)
+					authToken = c
+					return
 				}
+				if c == nil {
+					c = new(AuthConfig) // null: a zero entry, as Tyk reads it
+				}
+				if a.AuthConfigs == nil {
+					a.AuthConfigs = make(map[string]AuthConfig)
+				}
+				a.AuthConfigs[validUTF8(key)] = *c
 			})
 		case "definition":
 			a.VersionDefinition, fallback = d.versionDefinition(v)

@@ -374,6 +374,32 @@ func (d *decoder) apiDefinitionField(out *APIDefinition, key []byte, v *fastjson
 		out.Active = d.boolean(v)
 	case "use_keyless":
 		out.UseKeylessAccess = d.boolean(v)
+	case "use_standard_auth":
+		out.UseStandardAuth = d.boolean(v)
+	case "use_basic_auth":
+		out.UseBasicAuth = d.boolean(v)
+	case "enable_signature_checking":
+		out.EnableSignatureChecking = d.boolean(v)
+	case "enable_jwt":
+		out.EnableJWT = d.boolean(v)
+	case "use_oauth2":
+		out.UseOauth2 = d.boolean(v)
+	case "use_openid":
+		out.UseOpenID = d.boolean(v)
+	case "use_mutual_tls_auth":
+		out.UseMutualTLSAuth = d.boolean(v)
+	case "use_go_plugin_auth":
+		out.UseGoPluginAuth = d.boolean(v)
+	case "enable_coprocess_auth":
+		out.EnableCoProcessAuth = d.boolean(v)
+	case "custom_plugin_auth_enabled":
+		out.CustomPluginAuthEnabled = d.boolean(v)
+	case "base_identity_provided_by":
+		out.BaseIdentityProvidedBy = d.str(v)
+	case "custom_middleware_bundle":
+		out.CustomMiddlewareBundle = d.str(v)
+	case "custom_middleware_bundle_disabled":
+		out.CustomMiddlewareBundleDisabled = d.boolean(v)
 	case "domain":
 		out.Domain = d.str(v)
 	case "proxy":

@@ -1,5 +1,7 @@
 package model
 
+import "maps"
+
 // AppendJSON appends the API definition's Turnpike subset as a Tyk classic
 // API definition.
 func (a *APIDefinition) AppendJSON(dst []byte) []byte {
@@ -12,13 +14,20 @@ func (a *APIDefinition) MarshalJSON() ([]byte, error) {
 	return a.AppendJSON(nil), nil
 }
 
-// apiDefinitionAuth writes the key source both as auth_configs.authToken,
-// which Tyk reads, and as the deprecated auth, which older tools read.
+// apiDefinitionAuth writes the deprecated auth, which older tools read; Tyk
+// reads auth_configs.authToken (apiDefinitionAuthConfigs).
 func apiDefinitionAuth(o object, a *APIDefinition) object {
 	o.close(authConfig(o.open("auth"), a.Auth))
-	configs := o.open("auth_configs")
-	configs.close(authConfig(configs.open("authToken"), a.Auth))
-	o.close(configs)
+	return o
+}
+
+// apiDefinitionAuthConfigs writes auth_configs: AuthConfigs with Auth as
+// its authToken entry, which is therefore always present.
+func apiDefinitionAuthConfigs(o object, a *APIDefinition) object {
+	configs := make(map[string]AuthConfig, len(a.AuthConfigs)+1)
+	maps.Copy(configs, a.AuthConfigs)
+	configs["authToken"] = a.Auth
+	objectMap(&o, "auth_configs", configs, authConfig)
 	return o
 }
 

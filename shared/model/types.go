@@ -226,22 +226,83 @@ func (p PolicyPartitions) IsPartitioned() bool {
 
 // APIDefinition is the subset of a Tyk API definition that Turnpike uses.
 type APIDefinition struct {
-	APIID                string            `json:"api_id"`
-	Name                 string            `json:"name"`
-	OrgID                string            `json:"org_id"`
-	Active               bool              `json:"active"`
-	UseKeylessAccess     bool              `json:"use_keyless"`
-	Domain               string            `json:"domain"` // host to match; "" matches any host
-	Proxy                Proxy             `json:"proxy"`
-	Auth                 AuthConfig        `json:"auth" model:"custom"` // from auth_configs.authToken, falling back to auth
-	StripAuthData        bool              `json:"strip_auth_data"`
-	VersionData          VersionData       `json:"version_data"`
-	VersionDefinition    VersionDefinition `json:"definition" model:"custom"`
-	SessionLifetime      int64             `json:"session_lifetime"`
-	DontSetQuotaOnCreate bool              `json:"dont_set_quota_on_create"`
-	DisableRateLimit     bool              `json:"disable_rate_limit"`
-	DisableQuota         bool              `json:"disable_quota"`
-	GlobalRateLimit      GlobalRateLimit   `json:"global_rate_limit"`
+	APIID            string `json:"api_id"`
+	Name             string `json:"name"`
+	OrgID            string `json:"org_id"`
+	Active           bool   `json:"active"`
+	UseKeylessAccess bool   `json:"use_keyless"`
+	// Tyk's authentication switches (see AuthMethods). Turnpike keeps them so
+	// that a stored definition is returned as it was given and the filter
+	// can refuse a method it does not enforce.
+	UseStandardAuth                bool   `json:"use_standard_auth"` // auth token (Auth)
+	UseBasicAuth                   bool   `json:"use_basic_auth"`
+	EnableSignatureChecking        bool   `json:"enable_signature_checking"` // HMAC request signing
+	EnableJWT                      bool   `json:"enable_jwt"`
+	UseOauth2                      bool   `json:"use_oauth2"`
+	UseOpenID                      bool   `json:"use_openid"`
+	UseMutualTLSAuth               bool   `json:"use_mutual_tls_auth"`
+	UseGoPluginAuth                bool   `json:"use_go_plugin_auth"`
+	EnableCoProcessAuth            bool   `json:"enable_coprocess_auth"` // rich (gRPC, Python, JS) plugin auth
+	CustomPluginAuthEnabled        bool   `json:"custom_plugin_auth_enabled"`
+	BaseIdentityProvidedBy         string `json:"base_identity_provided_by"` // with several methods: whose session counts
+	CustomMiddlewareBundle         string `json:"custom_middleware_bundle"`  // plugin bundle file name
+	CustomMiddlewareBundleDisabled bool   `json:"custom_middleware_bundle_disabled"`
+
+	Domain string     `json:"domain"` // host to match; "" matches any host
+	Proxy  Proxy      `json:"proxy"`
+	Auth   AuthConfig `json:"auth" model:"custom"` // auth_configs.authToken, falling back to auth
+	// AuthConfigs are the other entries of auth_configs (basic, hmac, jwt,
+	// oauth, oidc, coprocess, ...), kept as given; nil when there are none.
+	// The authToken entry is Auth, and is written from it.
+	AuthConfigs          map[string]AuthConfig `json:"auth_configs" model:"custom"`
+	StripAuthData        bool                  `json:"strip_auth_data"`
+	VersionData          VersionData           `json:"version_data"`
+	VersionDefinition    VersionDefinition     `json:"definition" model:"custom"`
+	SessionLifetime      int64                 `json:"session_lifetime"`
+	DontSetQuotaOnCreate bool                  `json:"dont_set_quota_on_create"`
+	DisableRateLimit     bool                  `json:"disable_rate_limit"`
+	DisableQuota         bool                  `json:"disable_quota"`
+	GlobalRateLimit      GlobalRateLimit       `json:"global_rate_limit"`
+}
+
+// AuthMethods lists the authentication Tyk applies to the API as the JSON
+// names of the switches that enable it, in the order of Tyk's middleware
+// chain: use_mutual_tls_auth, use_oauth2, use_basic_auth,
+// enable_signature_checking, enable_jwt, use_openid, enable_coprocess_auth,
+// use_go_plugin_auth, custom_plugin_auth_enabled, use_standard_auth, then
+// custom_middleware_bundle when a bundle is set and not disabled (it may
+// carry an auth check, and its plugins run in any case).
+//
+// A keyless API runs no authentication whatever its other switches say: the
+// list is just use_keyless. An empty list means auth-token authentication
+// only, which is what Tyk does when no switch is set.
+// base_identity_provided_by chooses among the methods and is not one.
+func (a *APIDefinition) AuthMethods() []string {
+	if a.UseKeylessAccess {
+		return []string{"use_keyless"}
+	}
+	var methods []string
+	for _, s := range []struct {
+		on   bool
+		name string
+	}{
+		{a.UseMutualTLSAuth, "use_mutual_tls_auth"},
+		{a.UseOauth2, "use_oauth2"},
+		{a.UseBasicAuth, "use_basic_auth"},
+		{a.EnableSignatureChecking, "enable_signature_checking"},
+		{a.EnableJWT, "enable_jwt"},
+		{a.UseOpenID, "use_openid"},
+		{a.EnableCoProcessAuth, "enable_coprocess_auth"},
+		{a.UseGoPluginAuth, "use_go_plugin_auth"},
+		{a.CustomPluginAuthEnabled, "custom_plugin_auth_enabled"},
+		{a.UseStandardAuth, "use_standard_auth"},
+		{a.CustomMiddlewareBundle != "" && !a.CustomMiddlewareBundleDisabled, "custom_middleware_bundle"},
+	} {
+		if s.on {
+			methods = append(methods, s.name)
+		}
+	}
+	return methods
 }
 
 // Proxy is the routing part of an API definition.
