@@ -34,7 +34,7 @@ func apiDefinitionAuthConfigs(o object, a *APIDefinition) object {
 // apiDefinitionVersionDefinition writes definition with the
 // fallback_to_default the model keeps in VersionData, where Tyk has it.
 func apiDefinitionVersionDefinition(o object, a *APIDefinition) object {
-	def := versionDefinition(o.open("definition"), a.VersionDefinition)
+	def := versionDefinition(o.open("definition"), &a.VersionDefinition)
 	def.bool("fallback_to_default", a.VersionData.FallbackToDefault)
 	o.close(def)
 	return o

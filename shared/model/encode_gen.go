@@ -25,8 +25,13 @@ func session(o object, in *Session) object {
 	o.str("oauth_client_id", in.OauthClientID)
 	o.stringMap("oauth_keys", in.OauthKeys)
 	o.str("certificate", in.Certificate)
-	o.close(basicAuthData(o.open("basic_auth_data"), in.BasicAuthData))
-	o.close(jwtData(o.open("jwt_data"), in.JWTData))
+	o1 := o.open("basic_auth_data")
+	o1.str("password", in.BasicAuthData.Password)
+	o1.str("hash_type", in.BasicAuthData.HashType)
+	o.close(o1)
+	o2 := o.open("jwt_data")
+	o2.str("secret", in.JWTData.Secret)
+	o.close(o2)
 	o.bool("hmac_enabled", in.HMACEnabled)
 	o.bool("enable_http_signature_validation", in.EnableHTTPSignatureValidation)
 	o.str("hmac_string", in.HmacSecret)
@@ -35,7 +40,9 @@ func session(o object, in *Session) object {
 	o.str("apply_policy_id", in.ApplyPolicyID)
 	o.strings("apply_policies", in.ApplyPolicies)
 	o.int("data_expires", in.DataExpires)
-	o.close(monitor(o.open("monitor"), in.Monitor))
+	o3 := o.open("monitor")
+	o3.floats("trigger_limits", in.Monitor.TriggerLimits)
+	o.close(o3)
 	o.bool("enable_detail_recording", in.EnableDetailRecording)
 	o.bool("enable_detailed_recording", in.EnableDetailedRecording)
 	o.rawMap("meta_data", in.MetaData)
@@ -48,29 +55,13 @@ func session(o object, in *Session) object {
 		o.null("smoothing")
 	} else {
 		o.key("smoothing")
-		e := smoothing(o.inner(o.b), *in.Smoothing)
+		e := smoothing(o.inner(o.b), in.Smoothing)
 		o.b = e.end()
 	}
 	return o
 }
 
-func basicAuthData(o object, in BasicAuthData) object {
-	o.str("password", in.Password)
-	o.str("hash_type", in.HashType)
-	return o
-}
-
-func jwtData(o object, in JWTData) object {
-	o.str("secret", in.Secret)
-	return o
-}
-
-func monitor(o object, in Monitor) object {
-	o.floats("trigger_limits", in.TriggerLimits)
-	return o
-}
-
-func smoothing(o object, in Smoothing) object {
+func smoothing(o object, in *Smoothing) object {
 	o.bool("enabled", in.Enabled)
 	o.int("threshold", in.Threshold)
 	o.float("trigger", in.Trigger)
@@ -86,7 +77,24 @@ func accessDefinition(o object, in AccessDefinition) object {
 	objects(&o, "allowed_urls", in.AllowedURLs, accessSpec)
 	objects(&o, "restricted_types", in.RestrictedTypes, graphQLType)
 	objects(&o, "allowed_types", in.AllowedTypes, graphQLType)
-	o.close(apiLimit(o.open("limit"), in.Limit))
+	o1 := o.open("limit")
+	o1.float("rate", in.Limit.Rate)
+	o1.float("per", in.Limit.Per)
+	if in.Limit.Smoothing == nil {
+		o1.null("smoothing")
+	} else {
+		o1.key("smoothing")
+		e := smoothing(o1.inner(o1.b), in.Limit.Smoothing)
+		o1.b = e.end()
+	}
+	o1.float("throttle_interval", in.Limit.ThrottleInterval)
+	o1.int("throttle_retry_limit", int64(in.Limit.ThrottleRetryLimit))
+	o1.int("max_query_depth", int64(in.Limit.MaxQueryDepth))
+	o1.int("quota_max", in.Limit.QuotaMax)
+	o1.int("quota_renews", in.Limit.QuotaRenews)
+	o1.int("quota_remaining", in.Limit.QuotaRemaining)
+	o1.int("quota_renewal_rate", in.Limit.QuotaRenewalRate)
+	o.close(o1)
 	objects(&o, "field_access_rights", in.FieldAccessRights, fieldAccessDefinition)
 	o.bool("disable_introspection", in.DisableIntrospection)
 	o.str("allowance_scope", in.AllowanceScope)
@@ -111,12 +119,9 @@ func graphQLType(o object, in GraphQLType) object {
 func fieldAccessDefinition(o object, in FieldAccessDefinition) object {
 	o.str("type_name", in.TypeName)
 	o.str("field_name", in.FieldName)
-	o.close(fieldLimits(o.open("limits"), in.Limits))
-	return o
-}
-
-func fieldLimits(o object, in FieldLimits) object {
-	o.int("max_query_depth", int64(in.MaxQueryDepth))
+	o1 := o.open("limits")
+	o1.int("max_query_depth", int64(in.Limits.MaxQueryDepth))
+	o.close(o1)
 	return o
 }
 
@@ -128,33 +133,10 @@ func endpoint(o object, in Endpoint) object {
 
 func endpointMethod(o object, in EndpointMethod) object {
 	o.str("name", in.Name)
-	o.close(rateLimit(o.open("limit"), in.Limit))
-	return o
-}
-
-func rateLimit(o object, in RateLimit) object {
-	o.float("rate", in.Rate)
-	o.float("per", in.Per)
-	return o
-}
-
-func apiLimit(o object, in APILimit) object {
-	o.float("rate", in.Rate)
-	o.float("per", in.Per)
-	if in.Smoothing == nil {
-		o.null("smoothing")
-	} else {
-		o.key("smoothing")
-		e := smoothing(o.inner(o.b), *in.Smoothing)
-		o.b = e.end()
-	}
-	o.float("throttle_interval", in.ThrottleInterval)
-	o.int("throttle_retry_limit", int64(in.ThrottleRetryLimit))
-	o.int("max_query_depth", int64(in.MaxQueryDepth))
-	o.int("quota_max", in.QuotaMax)
-	o.int("quota_renews", in.QuotaRenews)
-	o.int("quota_remaining", in.QuotaRemaining)
-	o.int("quota_renewal_rate", in.QuotaRenewalRate)
+	o1 := o.open("limit")
+	o1.float("rate", in.Limit.Rate)
+	o1.float("per", in.Limit.Per)
+	o.close(o1)
 	return o
 }
 
@@ -177,7 +159,13 @@ func policy(o object, in *Policy) object {
 	o.bool("is_inactive", in.IsInactive)
 	o.strings("tags", in.Tags)
 	o.int("key_expires_in", in.KeyExpiresIn)
-	o.close(policyPartitions(o.open("partitions"), in.Partitions))
+	o1 := o.open("partitions")
+	o1.bool("quota", in.Partitions.Quota)
+	o1.bool("rate_limit", in.Partitions.RateLimit)
+	o1.bool("complexity", in.Partitions.Complexity)
+	o1.bool("acl", in.Partitions.Acl)
+	o1.bool("per_api", in.Partitions.PerAPI)
+	o.close(o1)
 	o.str("last_updated", in.LastUpdated)
 	o.rawMap("meta_data", in.MetaData)
 	o.null("graphql_access_rights")
@@ -185,18 +173,9 @@ func policy(o object, in *Policy) object {
 		o.null("smoothing")
 	} else {
 		o.key("smoothing")
-		e := smoothing(o.inner(o.b), *in.Smoothing)
+		e := smoothing(o.inner(o.b), in.Smoothing)
 		o.b = e.end()
 	}
-	return o
-}
-
-func policyPartitions(o object, in PolicyPartitions) object {
-	o.bool("quota", in.Quota)
-	o.bool("rate_limit", in.RateLimit)
-	o.bool("complexity", in.Complexity)
-	o.bool("acl", in.Acl)
-	o.bool("per_api", in.PerAPI)
 	return o
 }
 
@@ -220,24 +199,30 @@ func apiDefinition(o object, in *APIDefinition) object {
 	o.str("custom_middleware_bundle", in.CustomMiddlewareBundle)
 	o.bool("custom_middleware_bundle_disabled", in.CustomMiddlewareBundleDisabled)
 	o.str("domain", in.Domain)
-	o.close(proxy(o.open("proxy"), in.Proxy))
+	o1 := o.open("proxy")
+	o1.str("listen_path", in.Proxy.ListenPath)
+	o1.str("target_url", in.Proxy.TargetURL)
+	o1.bool("strip_listen_path", in.Proxy.StripListenPath)
+	o.close(o1)
 	o = apiDefinitionAuth(o, in)
 	o = apiDefinitionAuthConfigs(o, in)
 	o.bool("strip_auth_data", in.StripAuthData)
-	o.close(versionData(o.open("version_data"), in.VersionData))
+	o2 := o.open("version_data")
+	o2.bool("not_versioned", in.VersionData.NotVersioned)
+	o2.str("default_version", in.VersionData.DefaultVersion)
+	o2.bool("fallback_to_default", in.VersionData.FallbackToDefault)
+	objectMap(&o2, "versions", in.VersionData.Versions, versionInfo)
+	o.close(o2)
 	o = apiDefinitionVersionDefinition(o, in)
 	o.int("session_lifetime", in.SessionLifetime)
 	o.bool("dont_set_quota_on_create", in.DontSetQuotaOnCreate)
 	o.bool("disable_rate_limit", in.DisableRateLimit)
 	o.bool("disable_quota", in.DisableQuota)
-	o.close(globalRateLimit(o.open("global_rate_limit"), in.GlobalRateLimit))
-	return o
-}
-
-func proxy(o object, in Proxy) object {
-	o.str("listen_path", in.ListenPath)
-	o.str("target_url", in.TargetURL)
-	o.bool("strip_listen_path", in.StripListenPath)
+	o3 := o.open("global_rate_limit")
+	o3.bool("disabled", in.GlobalRateLimit.Disabled)
+	o3.float("rate", in.GlobalRateLimit.Rate)
+	o3.float("per", in.GlobalRateLimit.Per)
+	o.close(o3)
 	return o
 }
 
@@ -251,30 +236,15 @@ func authConfig(o object, in AuthConfig) object {
 	return o
 }
 
-func versionData(o object, in VersionData) object {
-	o.bool("not_versioned", in.NotVersioned)
-	o.str("default_version", in.DefaultVersion)
-	o.bool("fallback_to_default", in.FallbackToDefault)
-	objectMap(&o, "versions", in.Versions, versionInfo)
-	return o
-}
-
 func versionInfo(o object, in VersionInfo) object {
 	o.str("name", in.Name)
 	o.str("expires", in.Expires)
 	return o
 }
 
-func versionDefinition(o object, in VersionDefinition) object {
+func versionDefinition(o object, in *VersionDefinition) object {
 	o.str("location", in.Location)
 	o.str("key", in.Key)
 	o.bool("strip_path", in.StripPath)
-	return o
-}
-
-func globalRateLimit(o object, in GlobalRateLimit) object {
-	o.bool("disabled", in.Disabled)
-	o.float("rate", in.Rate)
-	o.float("per", in.Per)
 	return o
 }

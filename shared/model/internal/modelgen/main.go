@@ -20,7 +20,9 @@
 //
 // A struct with custom members, or reached only through custom members, gets
 // a field switch (<type>Field) instead of a whole decoder: the hand-written
-// code walks its object. The rest is decided by the Go type: strings, bools,
+// code walks its object. Encoding, a nested struct that is only ever a
+// member of one parent is written inline by the parent's writer; documents,
+// pointed-to structs and elements of slices and maps get a writer function. The rest is decided by the Go type: strings, bools,
 // int, int64, float64, nested structs (an object in the compact form left out
 // when all its members are), pointers to structs (null when nil), slices of
 // strings, float64s or structs, and maps with string keys of strings,
@@ -74,6 +76,7 @@ type structType struct {
 	fields   []field
 	root     bool // no field refers to it: decoded into a new *T
 	pointer  bool // referred to through a pointer: null decodes as nil
+	element  bool // an element of a slice or map: written from a value
 	custom   bool // has custom members
 	walkless bool // only a field switch is generated
 }
@@ -137,6 +140,7 @@ func parse(file string) ([]*structType, error) {
 				if ref, ok := byName[fd.typ]; ok && fd.kind != scalar {
 					ref.root = false
 					ref.pointer = ref.pointer || fd.kind == structPtr
+					ref.element = ref.element || fd.kind == sliceOf || fd.kind == mapOf
 					if _, seen := viaCustomOnly[fd.typ]; !seen || !fd.custom {
 						viaCustomOnly[fd.typ] = fd.custom
 					}
@@ -309,62 +313,110 @@ func genSwitch(b *bytes.Buffer, t *structType) {
 	b.WriteString("}\n")
 }
 
+// The writers take the object, the member name and the value.
 var scalarWriters = map[string]string{
-	"string": "o.str(%q, in.%s)", "bool": "o.bool(%q, in.%s)", "int": "o.int(%q, int64(in.%s))",
-	"int64": "o.int(%q, in.%s)", "float64": "o.float(%q, in.%s)",
+	"string": "%s.str(%q, %s)", "bool": "%s.bool(%q, %s)", "int": "%s.int(%q, int64(%s))",
+	"int64": "%s.int(%q, %s)", "float64": "%s.float(%q, %s)",
 }
 
-var sliceWriters = map[string]string{"string": "o.strings(%q, in.%s)", "float64": "o.floats(%q, in.%s)"}
+var sliceWriters = map[string]string{"string": "%s.strings(%q, %s)", "float64": "%s.floats(%q, %s)"}
 
-var mapWriters = map[string]string{"string": "o.stringMap(%q, in.%s)", "RawValue": "o.rawMap(%q, in.%s)"}
+var mapWriters = map[string]string{"string": "%s.stringMap(%q, %s)", "RawValue": "%s.rawMap(%q, %s)"}
+
+// A struct gets a writer function when it is a document (root), pointed to,
+// an element of a slice or map, or needed by hand-written code (walkless).
+// Other nested structs are written inline by their parent's writer, as
+// hand-written code would: a call per nested object costs measurably.
+func hasWriter(t *structType) bool {
+	return t.root || t.pointer || t.element || t.walkless
+}
 
 func genEncode(b *bytes.Buffer, types []*structType) {
+	structs := map[string]*structType{}
+	for _, t := range types {
+		structs[t.name] = t
+	}
 	b.WriteString(header)
 	for _, t := range types {
-		fn, param := lower(t.name), t.name
-		if t.root {
-			param = "*" + t.name
+		if !hasWriter(t) {
+			continue
 		}
-		fmt.Fprintf(b, "\nfunc %s(o object, in %s) object {\n", fn, param)
-		for _, f := range t.fields {
-			if f.json == "" {
-				continue
-			}
-			if f.omitempty {
-				fmt.Fprintf(b, "if len(in.%s) > 0 {\n", f.name)
-			}
-			switch {
-			case f.custom:
-				fmt.Fprintf(b, "o = %s%s(o, in)\n", fn, f.name)
-			case f.kind == placeholder:
-				fmt.Fprintf(b, "o.null(%q)\n", f.json)
-			case f.def != "":
-				fmt.Fprintf(b, "if in.%s == \"\" && o.form == classic {\no.str(%q, %q)\n} else {\no.str(%[2]q, in.%[1]s)\n}\n",
-					f.name, f.json, f.def)
-			case f.kind == scalar:
-				fmt.Fprintf(b, scalarWriters[f.typ]+"\n", f.json, f.name)
-			case f.kind == structVal:
-				fmt.Fprintf(b, "o.close(%s(o.open(%q), in.%s))\n", lower(f.typ), f.json, f.name)
-			case f.kind == structPtr:
-				// A non-nil pointer is kept even when all its members are
-				// zero: decoded, {} is a pointer and a missing member nil.
-				fmt.Fprintf(b, "if in.%s == nil {\no.null(%q)\n} else {\no.key(%[2]q)\ne := %s(o.inner(o.b), *in.%[1]s)\no.b = e.end()\n}\n",
-					f.name, f.json, lower(f.typ))
-			case f.kind == sliceOf && sliceWriters[f.typ] != "":
-				fmt.Fprintf(b, sliceWriters[f.typ]+"\n", f.json, f.name)
-			case f.kind == sliceOf:
-				fmt.Fprintf(b, "objects(&o, %q, in.%s, %s)\n", f.json, f.name, lower(f.typ))
-			case f.kind == mapOf && mapWriters[f.typ] != "":
-				fmt.Fprintf(b, mapWriters[f.typ]+"\n", f.json, f.name)
-			case f.kind == mapOf:
-				fmt.Fprintf(b, "objectMap(&o, %q, in.%s, %s)\n", f.json, f.name, lower(f.typ))
-			}
-			if f.omitempty {
-				b.WriteString("}\n")
-			}
+		// Elements are passed by value: objects and objectMap call their
+		// writer through a func value, and a pointer would escape. Other
+		// structs are passed by pointer, which saves copying them.
+		param := "*" + t.name
+		if t.element {
+			param = t.name
 		}
+		fmt.Fprintf(b, "\nfunc %s(o object, in %s) object {\n", lower(t.name), param)
+		w := writer{b: b, structs: structs}
+		w.members(t, "o", "in")
 		b.WriteString("return o\n}\n")
 	}
+}
+
+type writer struct {
+	b       *bytes.Buffer
+	structs map[string]*structType
+	objects int // nested objects declared so far in this function
+}
+
+// members writes the members of in, a value of type t, into the object o.
+func (w *writer) members(t *structType, o, in string) {
+	b := w.b
+	for _, f := range t.fields {
+		if f.json == "" {
+			continue
+		}
+		v := in + "." + f.name
+		if f.omitempty {
+			fmt.Fprintf(b, "if len(%s) > 0 {\n", v)
+		}
+		switch {
+		case f.custom:
+			fmt.Fprintf(b, "%[1]s = %[2]s%[3]s(%[1]s, %[4]s)\n", o, lower(t.name), f.name, in)
+		case f.kind == placeholder:
+			fmt.Fprintf(b, "%s.null(%q)\n", o, f.json)
+		case f.def != "":
+			fmt.Fprintf(b, "if %[1]s == \"\" && %[2]s.form == classic {\n%[2]s.str(%[3]q, %[4]q)\n} else {\n%[2]s.str(%[3]q, %[1]s)\n}\n",
+				v, o, f.json, f.def)
+		case f.kind == scalar:
+			fmt.Fprintf(b, scalarWriters[f.typ]+"\n", o, f.json, v)
+		case f.kind == structVal && !hasWriter(w.structs[f.typ]):
+			w.objects++
+			inner := fmt.Sprintf("o%d", w.objects)
+			fmt.Fprintf(b, "%s := %s.open(%q)\n", inner, o, f.json)
+			w.members(w.structs[f.typ], inner, v)
+			fmt.Fprintf(b, "%s.close(%s)\n", o, inner)
+		case f.kind == structVal:
+			fmt.Fprintf(b, "%[1]s.close(%[2]s(%[1]s.open(%[3]q), %[4]s))\n", o, lower(f.typ), f.json, arg(w.structs[f.typ], "&"+v))
+		case f.kind == structPtr:
+			// A non-nil pointer is kept even when all its members are
+			// zero: decoded, {} is a pointer and a missing member nil.
+			fmt.Fprintf(b, "if %[1]s == nil {\n%[2]s.null(%[3]q)\n} else {\n%[2]s.key(%[3]q)\ne := %[4]s(%[2]s.inner(%[2]s.b), %[5]s)\n%[2]s.b = e.end()\n}\n",
+				v, o, f.json, lower(f.typ), arg(w.structs[f.typ], v))
+		case f.kind == sliceOf && sliceWriters[f.typ] != "":
+			fmt.Fprintf(b, sliceWriters[f.typ]+"\n", o, f.json, v)
+		case f.kind == sliceOf:
+			fmt.Fprintf(b, "objects(&%s, %q, %s, %s)\n", o, f.json, v, lower(f.typ))
+		case f.kind == mapOf && mapWriters[f.typ] != "":
+			fmt.Fprintf(b, mapWriters[f.typ]+"\n", o, f.json, v)
+		case f.kind == mapOf:
+			fmt.Fprintf(b, "objectMap(&%s, %q, %s, %s)\n", o, f.json, v, lower(f.typ))
+		}
+		if f.omitempty {
+			b.WriteString("}\n")
+		}
+	}
+}
+
+// arg is the argument that passes ptr, a pointer to a value of type t, to
+// t's writer.
+func arg(t *structType, ptr string) string {
+	if t.element {
+		return "*" + strings.TrimPrefix(ptr, "&")
+	}
+	return ptr
 }
 
 func genClone(b *bytes.Buffer, types []*structType) {
