@@ -20,14 +20,15 @@
 //
 // A struct with custom members, or reached only through custom members, gets
 // a field switch (<type>Field) instead of a whole decoder: the hand-written
-// code walks its object. Encoding, a nested struct that is only ever a
-// member of one parent is written inline by the parent's writer; documents,
-// pointed-to structs and elements of slices and maps get a writer function. The rest is decided by the Go type: strings, bools,
+// code walks its object. The rest is decided by the Go type: strings, bools,
 // int, int64, float64, nested structs (an object in the compact form left out
 // when all its members are), pointers to structs (null when nil), slices of
 // strings, float64s or structs, and maps with string keys of strings,
-// RawValues or structs. The codec's semantics live in decode.go and
-// encode.go; this program only writes the per-field code.
+// RawValues or structs. A nested struct that is only ever a member of its
+// parent is written inline by the parent's writer; documents, pointed-to
+// structs and elements of slices and maps get a writer function. The codec's
+// semantics live in decode.go and encode.go; this program only writes the
+// per-field code.
 package main
 
 import (
@@ -121,7 +122,10 @@ func parse(file string) ([]*structType, error) {
 		}
 		for _, s := range g.Specs {
 			ts, ok := s.(*ast.TypeSpec)
-			if _, isStruct := ts.Type.(*ast.StructType); ok && isStruct && !ts.Assign.IsValid() {
+			if !ok || ts.Assign.IsValid() { // OrgSession = Session
+				continue
+			}
+			if _, isStruct := ts.Type.(*ast.StructType); isStruct {
 				specs = append(specs, ts)
 				byName[ts.Name.Name] = &structType{name: ts.Name.Name, root: true}
 			}
@@ -220,6 +224,16 @@ func parseField(af *ast.Field, structs map[string]*structType) ([]field, error) 
 	}
 	if err != nil {
 		return nil, err
+	}
+	_, isStruct := structs[fd.typ]
+	supported := map[kind]bool{
+		scalar:    scalarWriters[fd.typ] != "",
+		structVal: true, structPtr: isStruct, placeholder: true,
+		sliceOf: isStruct || sliceWriters[fd.typ] != "",
+		mapOf:   isStruct || mapWriters[fd.typ] != "",
+	}
+	if fd.json != "" && !fd.custom && !supported[fd.kind] {
+		return nil, fmt.Errorf("field of type %s: not supported by the codec", fd.typ)
 	}
 	var out []field
 	for _, n := range af.Names {
