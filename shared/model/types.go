@@ -252,8 +252,9 @@ type APIDefinition struct {
 	Proxy  Proxy      `json:"proxy"`
 	Auth   AuthConfig `json:"auth" model:"custom"` // auth_configs.authToken, falling back to auth
 	// AuthConfigs are the other entries of auth_configs (basic, hmac, jwt,
-	// oauth, oidc, coprocess, ...), kept as given; nil when there are none.
-	// The authToken entry is Auth, and is written from it.
+	// oauth, oidc, coprocess, ...), each with the members AuthConfig knows;
+	// nil when there are none. The authToken entry is Auth, and is written
+	// from it.
 	AuthConfigs          map[string]AuthConfig `json:"auth_configs" model:"custom"`
 	StripAuthData        bool                  `json:"strip_auth_data"`
 	VersionData          VersionData           `json:"version_data"`
