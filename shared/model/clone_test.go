@@ -51,3 +51,16 @@ func TestCloneSession(t *testing.T) {
 		t.Fatal("nil clone must be nil")
 	}
 }
+
+func TestCloneAPIDefinition(t *testing.T) {
+	a := fullAPIDefinition()
+	c := a.Clone()
+	if !reflect.DeepEqual(a, c) {
+		t.Fatalf("clone differs: %+v", c)
+	}
+	c.AuthConfigs["jwt"] = AuthConfig{}
+	c.VersionData.Versions["v1"] = VersionInfo{}
+	if a.AuthConfigs["jwt"].AuthHeaderName != "X-JWT" || a.VersionData.Versions["v1"].Name != "v1" {
+		t.Fatal("API definition clone shares memory with the original")
+	}
+}

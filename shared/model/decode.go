@@ -27,9 +27,10 @@ var parsers fastjson.ParserPool
 
 // decodeBytes decodes the root value of data, which must be strict JSON: the
 // grammar Tyk's Go decoder accepts. fastjson's parser alone lets NaN, 01 and
-// bad escapes through, so a successful parse is followed by validation; in
-// that order because the parser bounds nesting depth and the validator's
-// recursion does not.
+// bad escapes through (also in members the model ignores), so a successful
+// parse is followed by validation of the whole document; in that order
+// because the parser bounds nesting depth and the validator's recursion does
+// not. Numbers then need no check of their own (see numberText).
 func decodeBytes[T any](data []byte, decode func(*decoder, *fastjson.Value) T) (T, error) {
 	var zero T
 	p := parsers.Get()
@@ -41,12 +42,16 @@ func decodeBytes[T any](data []byte, decode func(*decoder, *fastjson.Value) T) (
 	if err != nil {
 		return zero, errors.New("invalid JSON: " + err.Error())
 	}
-	return decodeValue(v, decode)
+	return decodeWith(decoder{validated: true}, v, decode)
 }
 
 // decodeValue decodes an already parsed value (the *FromValue entry points).
+// Its text was never validated: numberText checks each number.
 func decodeValue[T any](v *fastjson.Value, decode func(*decoder, *fastjson.Value) T) (T, error) {
-	var d decoder
+	return decodeWith(decoder{}, v, decode)
+}
+
+func decodeWith[T any](d decoder, v *fastjson.Value, decode func(*decoder, *fastjson.Value) T) (T, error) {
 	if v == nil {
 		v = jsonNull
 	}
@@ -67,6 +72,8 @@ type decoder struct {
 	err  error
 	path []segment
 	num  []byte
+	// validated is set when the whole document passed fastjson's validator.
+	validated bool
 }
 
 // segment is one step of a path: an object key, or an array index when key
@@ -222,8 +229,9 @@ func (d *decoder) numberText(v *fastjson.Value, want string) (lit []byte, ok boo
 	}
 	d.num = v.MarshalTo(d.num[:0])
 	// Values handed to *FromValue skipped decodeBytes' validation, and fastjson
-	// parses NaN, Inf and 01 as numbers.
-	if fastjson.ValidateBytes(d.num) != nil {
+	// parses NaN, Inf and 01 as numbers; after decodeBytes every literal is
+	// valid and checking it again would only cost time.
+	if !d.validated && fastjson.ValidateBytes(d.num) != nil {
 		d.fail("invalid number " + strconv.Quote(string(d.num)))
 		return nil, false
 	}

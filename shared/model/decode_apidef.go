@@ -23,54 +23,41 @@ func (a *APIDefinition) UnmarshalJSON(data []byte) error {
 	return err
 }
 
+// apiDefinition is written by hand around the generated apiDefinitionField
+// because two of Tyk's members are read from two places each: the key
+// source (Auth) from auth_configs.authToken, falling back to the deprecated
+// auth object, and fallback_to_default from definition (where Tyk has it) or
+// version_data. Either can come first, so they are collected during the
+// walk and combined after it. The other auth_configs entries go to
+// AuthConfigs.
 func (d *decoder) apiDefinition(v *fastjson.Value) *APIDefinition {
 	a := new(APIDefinition)
-	// Tyk reads auth_configs.authToken and falls back to the deprecated auth
-	// object; fallback_to_default lives in definition in Tyk but is also
-	// accepted in version_data. Both can appear in any order, so they are
-	// collected first and combined after the walk.
 	var legacyAuth, authToken *AuthConfig
 	var fallback bool
 	d.fields(v, func(key []byte, v *fastjson.Value) {
 		switch string(key) {
-		case "api_id":
-			a.APIID = d.str(v)
-		case "name":
-			a.Name = d.str(v)
-		case "org_id":
-			a.OrgID = d.str(v)
-		case "active":
-			a.Active = d.boolean(v)
-		case "use_keyless":
-			a.UseKeylessAccess = d.boolean(v)
-		case "domain":
-			a.Domain = d.str(v)
-		case "proxy":
-			a.Proxy = d.proxy(v)
 		case "auth":
 			legacyAuth = d.authConfig(v)
 		case "auth_configs":
+			a.AuthConfigs = nil
 			d.fields(v, func(key []byte, v *fastjson.Value) {
+				c := d.authConfig(v)
 				if string(key) == "authToken" {
-					authToken = d.authConfig(v)
+					authToken = c
+					return
 				}
+				if c == nil {
+					c = new(AuthConfig) // null: a zero entry, as Tyk reads it
+				}
+				if a.AuthConfigs == nil {
+					a.AuthConfigs = make(map[string]AuthConfig)
+				}
+				a.AuthConfigs[validUTF8(key)] = *c
 			})
-		case "strip_auth_data":
-			a.StripAuthData = d.boolean(v)
-		case "version_data":
-			a.VersionData = d.versionData(v)
 		case "definition":
 			a.VersionDefinition, fallback = d.versionDefinition(v)
-		case "session_lifetime":
-			a.SessionLifetime = d.i64(v)
-		case "dont_set_quota_on_create":
-			a.DontSetQuotaOnCreate = d.boolean(v)
-		case "disable_rate_limit":
-			a.DisableRateLimit = d.boolean(v)
-		case "disable_quota":
-			a.DisableQuota = d.boolean(v)
-		case "global_rate_limit":
-			a.GlobalRateLimit = d.globalRateLimit(v)
+		default:
+			d.apiDefinitionField(a, key, v)
 		}
 	})
 	switch {
@@ -83,20 +70,6 @@ func (d *decoder) apiDefinition(v *fastjson.Value) *APIDefinition {
 	return a
 }
 
-func (d *decoder) proxy(v *fastjson.Value) (p Proxy) {
-	d.fields(v, func(key []byte, v *fastjson.Value) {
-		switch string(key) {
-		case "listen_path":
-			p.ListenPath = d.str(v)
-		case "target_url":
-			p.TargetURL = d.str(v)
-		case "strip_listen_path":
-			p.StripListenPath = d.boolean(v)
-		}
-	})
-	return p
-}
-
 // authConfig returns nil for null, which counts as an absent config.
 func (d *decoder) authConfig(v *fastjson.Value) *AuthConfig {
 	if v.Type() == fastjson.TypeNull {
@@ -104,78 +77,20 @@ func (d *decoder) authConfig(v *fastjson.Value) *AuthConfig {
 	}
 	c := new(AuthConfig)
 	d.fields(v, func(key []byte, v *fastjson.Value) {
-		switch string(key) {
-		case "auth_header_name":
-			c.AuthHeaderName = d.str(v)
-		case "use_param":
-			c.UseParam = d.boolean(v)
-		case "param_name":
-			c.ParamName = d.str(v)
-		case "use_cookie":
-			c.UseCookie = d.boolean(v)
-		case "cookie_name":
-			c.CookieName = d.str(v)
-		case "disable_header":
-			c.DisableHeader = d.boolean(v)
-		}
+		d.authConfigField(c, key, v)
 	})
 	return c
 }
 
-func (d *decoder) versionData(v *fastjson.Value) (vd VersionData) {
-	d.fields(v, func(key []byte, v *fastjson.Value) {
-		switch string(key) {
-		case "not_versioned":
-			vd.NotVersioned = d.boolean(v)
-		case "default_version":
-			vd.DefaultVersion = d.str(v)
-		case "fallback_to_default":
-			vd.FallbackToDefault = d.boolean(v)
-		case "versions":
-			vd.Versions = decodeMap(d, v, (*decoder).versionInfo)
-		}
-	})
-	return vd
-}
-
-func (d *decoder) versionInfo(v *fastjson.Value) (vi VersionInfo) {
-	d.fields(v, func(key []byte, v *fastjson.Value) {
-		switch string(key) {
-		case "name":
-			vi.Name = d.str(v)
-		case "expires":
-			vi.Expires = d.str(v)
-		}
-	})
-	return vi
-}
-
+// versionDefinition also returns the fallback_to_default of the definition
+// object, which the model keeps in VersionData.
 func (d *decoder) versionDefinition(v *fastjson.Value) (vd VersionDefinition, fallback bool) {
 	d.fields(v, func(key []byte, v *fastjson.Value) {
-		switch string(key) {
-		case "location":
-			vd.Location = d.str(v)
-		case "key":
-			vd.Key = d.str(v)
-		case "strip_path":
-			vd.StripPath = d.boolean(v)
-		case "fallback_to_default":
+		if string(key) == "fallback_to_default" {
 			fallback = d.boolean(v)
+		} else {
+			d.versionDefinitionField(&vd, key, v)
 		}
 	})
 	return vd, fallback
-}
-
-func (d *decoder) globalRateLimit(v *fastjson.Value) (g GlobalRateLimit) {
-	d.fields(v, func(key []byte, v *fastjson.Value) {
-		switch string(key) {
-		case "rate":
-			g.Rate = d.f64(v)
-		case "per":
-			g.Per = d.f64(v)
-		case "disabled":
-			g.Disabled = d.boolean(v)
-		}
-	})
-	return g
 }

@@ -143,6 +143,7 @@ func TestDecodeAPIDefinition(t *testing.T) {
 		Proxy: Proxy{ListenPath: "/tyk-api-test/", TargetURL: "https://httpbin.org", StripListenPath: true},
 		// auth_configs.authToken wins over the deprecated auth.
 		Auth:          AuthConfig{AuthHeaderName: "X-Api-Key", UseParam: true, ParamName: "api_key"},
+		AuthConfigs:   map[string]AuthConfig{"jwt": {AuthHeaderName: "Authorization"}},
 		StripAuthData: true,
 		VersionData: VersionData{DefaultVersion: "v1", FallbackToDefault: true, Versions: map[string]VersionInfo{
 			"v1": {Name: "v1"},

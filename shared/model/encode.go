@@ -284,6 +284,12 @@ func (o *object) rawMap(k string, m map[string]RawValue) {
 	o.b = appendMap(o.b, m, appendRaw)
 }
 
+// The struct writers (encode_gen.go, one per model struct) fill o, an empty
+// object, with the members of one value and return it. They take and return
+// o, and take their value, by value rather than by pointer because objects
+// and objectMap call them through a func value: a pointer would make every
+// element escape to the heap.
+
 // objects writes member k, an array of structs each written by members
 // (which takes an empty object in o's form and returns it filled).
 // Elements are kept even when zero: they are positions.

@@ -83,7 +83,10 @@ func TestEncodeZeroValues(t *testing.T) {
 			`"key_expires_in":0,"partitions":{"quota":false,"rate_limit":false,"complexity":false,"acl":false,"per_api":false},` +
 			`"last_updated":"","meta_data":null,"graphql_access_rights":null,"smoothing":null}`},
 		{"api definition", (&APIDefinition{}).AppendJSON(nil), `{"api_id":"","name":"","org_id":"","active":false,` +
-			`"use_keyless":false,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
+			`"use_keyless":false,"use_standard_auth":false,"use_basic_auth":false,"enable_signature_checking":false,` +
+			`"enable_jwt":false,"use_oauth2":false,"use_openid":false,"use_mutual_tls_auth":false,"use_go_plugin_auth":false,` +
+			`"enable_coprocess_auth":false,"custom_plugin_auth_enabled":false,"base_identity_provided_by":"",` +
+			`"custom_middleware_bundle":"","custom_middleware_bundle_disabled":false,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
 			`"auth":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false},` +
 			`"auth_configs":{"authToken":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false}},` +
 			`"strip_auth_data":false,"version_data":{"not_versioned":false,"default_version":"","fallback_to_default":false,"versions":null},` +
@@ -160,8 +163,15 @@ func fullPolicy() *Policy {
 func fullAPIDefinition() *APIDefinition {
 	return &APIDefinition{
 		APIID: "api-a", Name: "A", OrgID: "org", Active: true, UseKeylessAccess: true, Domain: "api.example.com",
-		Proxy:         Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
-		Auth:          AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true},
+		UseStandardAuth: true, UseBasicAuth: true, EnableSignatureChecking: true, EnableJWT: true, UseOauth2: true,
+		UseOpenID: true, UseMutualTLSAuth: true, UseGoPluginAuth: true, EnableCoProcessAuth: true,
+		CustomPluginAuthEnabled: true, BaseIdentityProvidedBy: "auth_token", CustomMiddlewareBundle: "bundle.zip",
+		CustomMiddlewareBundleDisabled: true,
+		Proxy:                          Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
+		Auth:                           AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true},
+		AuthConfigs: map[string]AuthConfig{
+			"jwt": {AuthHeaderName: "X-JWT", UseParam: true, ParamName: "jwt", UseCookie: true, CookieName: "j", DisableHeader: true},
+		},
 		StripAuthData: true,
 		VersionData: VersionData{NotVersioned: true, DefaultVersion: "v1", FallbackToDefault: true,
 			Versions: map[string]VersionInfo{"v1": {Name: "v1", Expires: "2030-01-02 15:04"}}},

@@ -4,7 +4,14 @@
 //
 // Field meanings follow Tyk 5.8 (user/session.go and user/policy.go in
 // github.com/TykTechnologies/tyk); ../policy/README.md summarises them.
+//
+// The codec and the Clone methods are generated from the struct definitions
+// in this file by internal/modelgen (go generate; see its doc comment for the
+// tags it reads). Field order is JSON member order in the classic form, so a
+// new field is one tagged line here followed by go generate.
 package model
+
+//go:generate go run ./internal/modelgen
 
 // RawValue is one JSON value kept as its compact JSON text. It is how
 // free-form meta_data values travel through the model without reflection.
@@ -12,44 +19,44 @@ type RawValue []byte
 
 // Session is a key's state: Tyk's SessionState, stored at apikey-<hash>.
 type Session struct {
-	LastCheck                     int64
-	Allowance                     float64
-	Rate                          float64 // requests per Per seconds; <= 0 means unlimited
-	Per                           float64 // window in seconds
-	ThrottleInterval              float64
-	ThrottleRetryLimit            int
-	MaxQueryDepth                 int
-	DateCreated                   string // RFC 3339; "" encodes as 0001-01-01T00:00:00Z
-	Expires                       int64  // unix seconds; < 1 means never
-	QuotaMax                      int64  // <= 0 means not enforced
-	QuotaRenews                   int64  // unix seconds
-	QuotaRemaining                int64
-	QuotaRenewalRate              int64 // seconds; <= 0 means never renews
-	AccessRights                  map[string]AccessDefinition
-	OrgID                         string
-	OauthClientID                 string
-	OauthKeys                     map[string]string
-	Certificate                   string
-	BasicAuthData                 BasicAuthData
-	JWTData                       JWTData
-	HMACEnabled                   bool
-	EnableHTTPSignatureValidation bool
-	HmacSecret                    string // JSON "hmac_string"
-	RSACertificateID              string
-	IsInactive                    bool
-	ApplyPolicyID                 string // deprecated; used only when ApplyPolicies is empty
-	ApplyPolicies                 []string
-	DataExpires                   int64
-	Monitor                       Monitor
-	EnableDetailRecording         bool
-	EnableDetailedRecording       bool
-	MetaData                      map[string]RawValue
-	Tags                          []string
-	Alias                         string
-	LastUpdated                   string // unix seconds as a decimal string
-	IDExtractorDeadline           int64
-	SessionLifetime               int64
-	Smoothing                     *Smoothing
+	LastCheck                     int64                       `json:"last_check"`
+	Allowance                     float64                     `json:"allowance"`
+	Rate                          float64                     `json:"rate"` // requests per Per seconds; <= 0 means unlimited
+	Per                           float64                     `json:"per"`  // window in seconds
+	ThrottleInterval              float64                     `json:"throttle_interval"`
+	ThrottleRetryLimit            int                         `json:"throttle_retry_limit"`
+	MaxQueryDepth                 int                         `json:"max_query_depth"`
+	DateCreated                   string                      `json:"date_created" model:"default=0001-01-01T00:00:00Z"` // RFC 3339; "" (unset) is written as Go's zero time
+	Expires                       int64                       `json:"expires"`                                           // unix seconds; < 1 means never
+	QuotaMax                      int64                       `json:"quota_max"`                                         // <= 0 means not enforced
+	QuotaRenews                   int64                       `json:"quota_renews"`                                      // unix seconds
+	QuotaRemaining                int64                       `json:"quota_remaining"`
+	QuotaRenewalRate              int64                       `json:"quota_renewal_rate"` // seconds; <= 0 means never renews
+	AccessRights                  map[string]AccessDefinition `json:"access_rights"`
+	OrgID                         string                      `json:"org_id"`
+	OauthClientID                 string                      `json:"oauth_client_id"`
+	OauthKeys                     map[string]string           `json:"oauth_keys"`
+	Certificate                   string                      `json:"certificate"`
+	BasicAuthData                 BasicAuthData               `json:"basic_auth_data"`
+	JWTData                       JWTData                     `json:"jwt_data"`
+	HMACEnabled                   bool                        `json:"hmac_enabled"`
+	EnableHTTPSignatureValidation bool                        `json:"enable_http_signature_validation"`
+	HmacSecret                    string                      `json:"hmac_string"`
+	RSACertificateID              string                      `json:"rsa_certificate_id"`
+	IsInactive                    bool                        `json:"is_inactive"`
+	ApplyPolicyID                 string                      `json:"apply_policy_id"` // deprecated; used only when ApplyPolicies is empty
+	ApplyPolicies                 []string                    `json:"apply_policies"`
+	DataExpires                   int64                       `json:"data_expires"`
+	Monitor                       Monitor                     `json:"monitor"`
+	EnableDetailRecording         bool                        `json:"enable_detail_recording"`
+	EnableDetailedRecording       bool                        `json:"enable_detailed_recording"`
+	MetaData                      map[string]RawValue         `json:"meta_data"`
+	Tags                          []string                    `json:"tags"`
+	Alias                         string                      `json:"alias"`
+	LastUpdated                   string                      `json:"last_updated" model:"decode=lastUpdated"` // unix seconds as a decimal string
+	IDExtractorDeadline           int64                       `json:"id_extractor_deadline"`
+	SessionLifetime               int64                       `json:"session_lifetime"`
+	Smoothing                     *Smoothing                  `json:"smoothing"`
 }
 
 // PolicyIDs returns the ids of the policies the key names: apply_policies,
@@ -70,100 +77,100 @@ type OrgSession = Session
 
 // BasicAuthData is the basic-auth password of a key.
 type BasicAuthData struct {
-	Password string
-	HashType string
+	Password string `json:"password"`
+	HashType string `json:"hash_type"`
 }
 
 // JWTData is the per-key JWT secret.
 type JWTData struct {
-	Secret string
+	Secret string `json:"secret"`
 }
 
 // Monitor holds quota-usage trigger thresholds.
 type Monitor struct {
-	TriggerLimits []float64
+	TriggerLimits []float64 `json:"trigger_limits"`
 }
 
 // Smoothing is Tyk 5.4+ rate-limit smoothing configuration.
 type Smoothing struct {
-	Enabled   bool
-	Threshold int64
-	Trigger   float64
-	Step      int64
-	Delay     int64
+	Enabled   bool    `json:"enabled"`
+	Threshold int64   `json:"threshold"`
+	Trigger   float64 `json:"trigger"`
+	Step      int64   `json:"step"`
+	Delay     int64   `json:"delay"`
 }
 
 // AccessDefinition is one entry of access_rights, keyed by API id.
 type AccessDefinition struct {
-	APIName              string
-	APIID                string
-	Versions             []string
-	AllowedURLs          []AccessSpec
-	RestrictedTypes      []GraphQLType
-	AllowedTypes         []GraphQLType
-	Limit                APILimit
-	FieldAccessRights    []FieldAccessDefinition
-	DisableIntrospection bool
-	AllowanceScope       string // counter namespace for rate and quota
-	Endpoints            []Endpoint
+	APIName              string                  `json:"api_name"`
+	APIID                string                  `json:"api_id"`
+	Versions             []string                `json:"versions"`
+	AllowedURLs          []AccessSpec            `json:"allowed_urls"`
+	RestrictedTypes      []GraphQLType           `json:"restricted_types"`
+	AllowedTypes         []GraphQLType           `json:"allowed_types"`
+	Limit                APILimit                `json:"limit"`
+	FieldAccessRights    []FieldAccessDefinition `json:"field_access_rights"`
+	DisableIntrospection bool                    `json:"disable_introspection"`
+	AllowanceScope       string                  `json:"allowance_scope"` // counter namespace for rate and quota
+	Endpoints            []Endpoint              `json:"endpoints,omitempty"`
 }
 
 // AccessSpec is one allowed_urls entry: a path regex and the methods it allows.
 type AccessSpec struct {
-	URL     string
-	Methods []string
+	URL     string   `json:"url"`
+	Methods []string `json:"methods"`
 }
 
 // GraphQLType is a GraphQL type name and its fields (restricted/allowed types).
 type GraphQLType struct {
-	Name   string
-	Fields []string
+	Name   string   `json:"name"`
+	Fields []string `json:"fields"`
 }
 
 // FieldAccessDefinition is a GraphQL field-level depth limit.
 type FieldAccessDefinition struct {
-	TypeName  string
-	FieldName string
-	Limits    FieldLimits
+	TypeName  string      `json:"type_name"`
+	FieldName string      `json:"field_name"`
+	Limits    FieldLimits `json:"limits"`
 }
 
 // FieldLimits holds the limits of a GraphQL field.
 type FieldLimits struct {
-	MaxQueryDepth int
+	MaxQueryDepth int `json:"max_query_depth"`
 }
 
 // Endpoint is a per-endpoint rate limit (Tyk 5.6+).
 type Endpoint struct {
-	Path    string
-	Methods []EndpointMethod
+	Path    string           `json:"path"`
+	Methods []EndpointMethod `json:"methods"`
 }
 
 // EndpointMethod is the rate limit of one method of an Endpoint.
 type EndpointMethod struct {
-	Name  string
-	Limit RateLimit
+	Name  string    `json:"name"`
+	Limit RateLimit `json:"limit"`
 }
 
 // RateLimit is a bare rate: Rate requests per Per seconds.
 type RateLimit struct {
-	Rate float64
-	Per  float64
+	Rate float64 `json:"rate"`
+	Per  float64 `json:"per"`
 }
 
 // APILimit is a per-API limit. An empty limit (IsEmpty) means "use the
 // session's root values".
 type APILimit struct {
-	Rate               float64
-	Per                float64
-	Smoothing          *Smoothing
-	ThrottleInterval   float64
-	ThrottleRetryLimit int
-	MaxQueryDepth      int
-	QuotaMax           int64
-	QuotaRenews        int64
-	QuotaRemaining     int64
-	QuotaRenewalRate   int64
-	SetBy              string // policy id that set this limit; never serialized
+	Rate               float64    `json:"rate"`
+	Per                float64    `json:"per"`
+	Smoothing          *Smoothing `json:"smoothing"`
+	ThrottleInterval   float64    `json:"throttle_interval"`
+	ThrottleRetryLimit int        `json:"throttle_retry_limit"`
+	MaxQueryDepth      int        `json:"max_query_depth"`
+	QuotaMax           int64      `json:"quota_max"`
+	QuotaRenews        int64      `json:"quota_renews"`
+	QuotaRemaining     int64      `json:"quota_remaining"`
+	QuotaRenewalRate   int64      `json:"quota_renewal_rate"`
+	SetBy              string     `json:"-"` // policy id that set this limit; never serialized
 }
 
 // IsEmpty reports whether every numeric field is zero (smoothing is ignored),
@@ -176,37 +183,41 @@ func (l APILimit) IsEmpty() bool {
 
 // Policy is a Tyk security policy.
 type Policy struct {
-	MID                           string // JSON "_id": 24 hex digits or empty
-	ID                            string
-	Name                          string
-	OrgID                         string
-	Rate                          float64
-	Per                           float64
-	QuotaMax                      int64
-	QuotaRenewalRate              int64
-	ThrottleInterval              float64
-	ThrottleRetryLimit            int
-	MaxQueryDepth                 int
-	AccessRights                  map[string]AccessDefinition
-	HMACEnabled                   bool
-	EnableHTTPSignatureValidation bool
-	Active                        bool
-	IsInactive                    bool
-	Tags                          []string
-	KeyExpiresIn                  int64
-	Partitions                    PolicyPartitions
-	LastUpdated                   string
-	MetaData                      map[string]RawValue
-	Smoothing                     *Smoothing
+	MID                           string                      `json:"_id" model:"decode=objectID"` // 24 hex digits or empty
+	ID                            string                      `json:"id"`
+	Name                          string                      `json:"name"`
+	OrgID                         string                      `json:"org_id"`
+	Rate                          float64                     `json:"rate"`
+	Per                           float64                     `json:"per"`
+	QuotaMax                      int64                       `json:"quota_max"`
+	QuotaRenewalRate              int64                       `json:"quota_renewal_rate"`
+	ThrottleInterval              float64                     `json:"throttle_interval"`
+	ThrottleRetryLimit            int                         `json:"throttle_retry_limit"`
+	MaxQueryDepth                 int                         `json:"max_query_depth"`
+	AccessRights                  map[string]AccessDefinition `json:"access_rights"`
+	HMACEnabled                   bool                        `json:"hmac_enabled"`
+	EnableHTTPSignatureValidation bool                        `json:"enable_http_signature_validation"`
+	Active                        bool                        `json:"active"`
+	IsInactive                    bool                        `json:"is_inactive"`
+	Tags                          []string                    `json:"tags"`
+	KeyExpiresIn                  int64                       `json:"key_expires_in"`
+	Partitions                    PolicyPartitions            `json:"partitions"`
+	LastUpdated                   string                      `json:"last_updated" model:"decode=lastUpdated"`
+	MetaData                      map[string]RawValue         `json:"meta_data"`
+	// Tyk's unused GraphQL placeholder map, never set by its gateway: always
+	// written as null, ignored when read. (Not a json tag: vet rejects those
+	// on a blank field.)
+	_         struct{}   `model:"null=graphql_access_rights"`
+	Smoothing *Smoothing `json:"smoothing"`
 }
 
 // PolicyPartitions selects which aspects a policy governs.
 type PolicyPartitions struct {
-	Quota      bool
-	RateLimit  bool // JSON "rate_limit"
-	Complexity bool
-	Acl        bool
-	PerAPI     bool // JSON "per_api"
+	Quota      bool `json:"quota"`
+	RateLimit  bool `json:"rate_limit"`
+	Complexity bool `json:"complexity"`
+	Acl        bool `json:"acl"`
+	PerAPI     bool `json:"per_api"`
 }
 
 // IsPartitioned reports whether any of quota, rate_limit, acl, complexity is set.
@@ -216,65 +227,127 @@ func (p PolicyPartitions) IsPartitioned() bool {
 
 // APIDefinition is the subset of a Tyk API definition that Turnpike uses.
 type APIDefinition struct {
-	APIID                string
-	Name                 string
-	OrgID                string
-	Active               bool
-	UseKeylessAccess     bool
-	Domain               string // JSON "domain": host to match; "" matches any host
-	Proxy                Proxy
-	Auth                 AuthConfig // from auth_configs.authToken, falling back to auth
-	StripAuthData        bool
-	VersionData          VersionData
-	VersionDefinition    VersionDefinition // JSON "definition"
-	SessionLifetime      int64
-	DontSetQuotaOnCreate bool
-	DisableRateLimit     bool
-	DisableQuota         bool
-	GlobalRateLimit      GlobalRateLimit
+	APIID            string `json:"api_id"`
+	Name             string `json:"name"`
+	OrgID            string `json:"org_id"`
+	Active           bool   `json:"active"`
+	UseKeylessAccess bool   `json:"use_keyless"`
+	// Tyk's authentication switches (see AuthMethods). Turnpike keeps them so
+	// that a stored definition is returned as it was given and the filter
+	// can refuse a method it does not enforce.
+	UseStandardAuth                bool   `json:"use_standard_auth"` // auth token (Auth)
+	UseBasicAuth                   bool   `json:"use_basic_auth"`
+	EnableSignatureChecking        bool   `json:"enable_signature_checking"` // HMAC request signing
+	EnableJWT                      bool   `json:"enable_jwt"`
+	UseOauth2                      bool   `json:"use_oauth2"`
+	UseOpenID                      bool   `json:"use_openid"`
+	UseMutualTLSAuth               bool   `json:"use_mutual_tls_auth"`
+	UseGoPluginAuth                bool   `json:"use_go_plugin_auth"`
+	EnableCoProcessAuth            bool   `json:"enable_coprocess_auth"` // rich (gRPC, Python, JS) plugin auth
+	CustomPluginAuthEnabled        bool   `json:"custom_plugin_auth_enabled"`
+	BaseIdentityProvidedBy         string `json:"base_identity_provided_by"` // with several methods: whose session counts
+	CustomMiddlewareBundle         string `json:"custom_middleware_bundle"`  // plugin bundle file name
+	CustomMiddlewareBundleDisabled bool   `json:"custom_middleware_bundle_disabled"`
+
+	Domain string     `json:"domain"` // host to match; "" matches any host
+	Proxy  Proxy      `json:"proxy"`
+	Auth   AuthConfig `json:"auth" model:"custom"` // auth_configs.authToken, falling back to auth
+	// AuthConfigs are the other entries of auth_configs (basic, hmac, jwt,
+	// oauth, oidc, coprocess, ...), each with the members AuthConfig knows;
+	// nil when there are none. The authToken entry is Auth, and is written
+	// from it.
+	AuthConfigs          map[string]AuthConfig `json:"auth_configs" model:"custom"`
+	StripAuthData        bool                  `json:"strip_auth_data"`
+	VersionData          VersionData           `json:"version_data"`
+	VersionDefinition    VersionDefinition     `json:"definition" model:"custom"`
+	SessionLifetime      int64                 `json:"session_lifetime"`
+	DontSetQuotaOnCreate bool                  `json:"dont_set_quota_on_create"`
+	DisableRateLimit     bool                  `json:"disable_rate_limit"`
+	DisableQuota         bool                  `json:"disable_quota"`
+	GlobalRateLimit      GlobalRateLimit       `json:"global_rate_limit"`
+}
+
+// AuthMethods lists the authentication Tyk applies to the API as the JSON
+// names of the switches that enable it, in the order of Tyk's middleware
+// chain: use_mutual_tls_auth, use_oauth2, use_basic_auth,
+// enable_signature_checking, enable_jwt, use_openid, enable_coprocess_auth,
+// use_go_plugin_auth, custom_plugin_auth_enabled, use_standard_auth, then
+// custom_middleware_bundle when a bundle is set and not disabled (it may
+// carry an auth check, and its plugins run in any case).
+//
+// A keyless API runs no authentication whatever its other switches say: the
+// list is just use_keyless. An empty list means auth-token authentication
+// only, which is what Tyk does when no switch is set.
+// base_identity_provided_by chooses among the methods and is not one.
+func (a *APIDefinition) AuthMethods() []string {
+	if a.UseKeylessAccess {
+		return []string{"use_keyless"}
+	}
+	var methods []string
+	for _, s := range []struct {
+		on   bool
+		name string
+	}{
+		{a.UseMutualTLSAuth, "use_mutual_tls_auth"},
+		{a.UseOauth2, "use_oauth2"},
+		{a.UseBasicAuth, "use_basic_auth"},
+		{a.EnableSignatureChecking, "enable_signature_checking"},
+		{a.EnableJWT, "enable_jwt"},
+		{a.UseOpenID, "use_openid"},
+		{a.EnableCoProcessAuth, "enable_coprocess_auth"},
+		{a.UseGoPluginAuth, "use_go_plugin_auth"},
+		{a.CustomPluginAuthEnabled, "custom_plugin_auth_enabled"},
+		{a.UseStandardAuth, "use_standard_auth"},
+		{a.CustomMiddlewareBundle != "" && !a.CustomMiddlewareBundleDisabled, "custom_middleware_bundle"},
+	} {
+		if s.on {
+			methods = append(methods, s.name)
+		}
+	}
+	return methods
 }
 
 // Proxy is the routing part of an API definition.
 type Proxy struct {
-	ListenPath      string
-	TargetURL       string
-	StripListenPath bool
+	ListenPath      string `json:"listen_path"`
+	TargetURL       string `json:"target_url"`
+	StripListenPath bool   `json:"strip_listen_path"`
 }
 
 // AuthConfig says where a request carries its key.
 type AuthConfig struct {
-	AuthHeaderName string // default "Authorization"
-	UseParam       bool
-	ParamName      string // default: the header name
-	UseCookie      bool
-	CookieName     string // default: the header name
-	DisableHeader  bool
+	AuthHeaderName string `json:"auth_header_name"` // default "Authorization"
+	UseParam       bool   `json:"use_param"`
+	ParamName      string `json:"param_name"` // default: the header name
+	UseCookie      bool   `json:"use_cookie"`
+	CookieName     string `json:"cookie_name"` // default: the header name
+	DisableHeader  bool   `json:"disable_header"`
 }
 
 // VersionData lists an API's versions.
 type VersionData struct {
-	NotVersioned      bool
-	DefaultVersion    string
-	FallbackToDefault bool
-	Versions          map[string]VersionInfo
+	NotVersioned      bool                   `json:"not_versioned"`
+	DefaultVersion    string                 `json:"default_version"`
+	FallbackToDefault bool                   `json:"fallback_to_default"`
+	Versions          map[string]VersionInfo `json:"versions"`
 }
 
 // VersionInfo is one API version.
 type VersionInfo struct {
-	Name    string
-	Expires string
+	Name    string `json:"name"`
+	Expires string `json:"expires"`
 }
 
 // VersionDefinition says where a request carries its API version.
 type VersionDefinition struct {
-	Location  string // "header", "url-param" or "url"
-	Key       string
-	StripPath bool
+	Location  string `json:"location"` // "header", "url-param" or "url"
+	Key       string `json:"key"`
+	StripPath bool   `json:"strip_path"`
 }
 
 // GlobalRateLimit is an API-wide rate limit.
 type GlobalRateLimit struct {
-	Rate     float64
-	Per      float64
-	Disabled bool
+	Disabled bool    `json:"disabled"`
+	Rate     float64 `json:"rate"`
+	Per      float64 `json:"per"`
 }
