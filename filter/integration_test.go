@@ -546,3 +546,36 @@ func TestPathIsNormalizedBeforeItIsAuthorized(t *testing.T) {
 		}
 	}
 }
+
+// An API whose auth method Turnpike does not enforce never falls back to a
+// plain key (issue: on a basic-auth API "Authorization: bob" got 200, on an
+// HMAC API "Authorization: <key id>" got 200). Such APIs reach the filter
+// as static definitions or as data written before the Gateway API refused
+// them.
+func TestUnenforcedAuthMethodsAreNeverAPlainKey(t *testing.T) {
+	sc := newFakeSidecar(t)
+	sc.putKey("bob", session(""))
+	sc.putKey("hmac-key-id", session(""))
+	static := func(id, field string) string {
+		return `{"api_id":"` + id + `","org_id":"org1","active":true,` + field + `,"proxy":{"listen_path":"/` + id + `/"},` +
+			`"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}}}`
+	}
+	h := start(t, sc.srv.URL, 1, `,"apis":[`+static("api1", `"use_basic_auth":true`)+`,`+
+		static("hmac", `"enable_signature_checking":true`)+`]`)
+	for _, tc := range []struct{ path, auth string }{
+		{"/api1/x", "bob"}, {"/api1/x", "Basic Ym9iOnNlY3JldA=="}, {"/hmac/x", "hmac-key-id"},
+	} {
+		if o := do(t, h, request(tc.path, tc.auth)); o.status != 403 || o.body != errorBody("Access to this API has been disallowed") {
+			t.Errorf("%s with %q: %d %s", tc.path, tc.auth, o.status, o.body)
+		}
+	}
+	logged := 0
+	for _, l := range h.Logs() {
+		if strings.Contains(l.Message, "Turnpike does not enforce that authentication method") {
+			logged++
+		}
+	}
+	if logged != 2 {
+		t.Errorf("%d log lines about refused APIs, want one per API", logged)
+	}
+}

@@ -40,6 +40,7 @@ type Denial struct {
 const (
 	OutMissingKey  = "missing_key"   // 401 Authorization field missing
 	OutKeyNotFound = "key_not_found" // 403 unknown, malformed or too short key
+	OutRefused     = "auth_refused"  // 403 the API enables an auth method Turnpike does not enforce
 )
 
 var (
@@ -48,6 +49,10 @@ var (
 	// DenyUnknown: a credential that names no session. Tyk answers 403
 	// without saying whether the key exists.
 	DenyUnknown = &Denial{access.StatusForbidden, access.MsgKeyNotFound, OutKeyNotFound}
+	// DenyRefused: the API asks for an auth method Turnpike does not
+	// enforce. Never a decision by another method: falling back to the
+	// auth token would let a key through where, say, a JWT is required.
+	DenyRefused = &Denial{access.StatusForbidden, access.MsgKeyNotFound, OutRefused}
 )
 
 // Method authenticates the requests of one API.
@@ -57,8 +62,19 @@ type Method interface {
 	Identify(req Headers, path string) (Identity, *Denial)
 }
 
-// For returns the method that authenticates requests to api. It allocates
-// nothing: it runs on every request.
+// For returns the method that authenticates requests to api: the auth
+// token, or Refused when api enables an auth method Turnpike does not
+// enforce. It is meant to run once per API and snapshot, not per request.
 func For(api *model.APIDefinition) Method {
+	for _, m := range api.AuthMethods() {
+		switch m {
+		case "use_standard_auth", "use_keyless": // keyless APIs never get here
+		default:
+			return Refused{Field: m}
+		}
+	}
+	if api.BaseIdentityProvidedBy != "" {
+		return Refused{Field: "base_identity_provided_by"}
+	}
 	return AuthToken{&api.Auth}
 }

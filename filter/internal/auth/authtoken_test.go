@@ -72,3 +72,41 @@ func TestStrip(t *testing.T) {
 		}
 	}
 }
+
+func TestForRefusesMethodsTurnpikeDoesNotEnforce(t *testing.T) {
+	for _, tc := range []struct {
+		api   model.APIDefinition
+		field string // "" = auth token
+	}{
+		{model.APIDefinition{}, ""},
+		{model.APIDefinition{UseStandardAuth: true}, ""},
+		{model.APIDefinition{UseBasicAuth: true}, "use_basic_auth"},
+		{model.APIDefinition{EnableSignatureChecking: true}, "enable_signature_checking"},
+		{model.APIDefinition{EnableJWT: true, UseStandardAuth: true}, "enable_jwt"},
+		{model.APIDefinition{UseOauth2: true}, "use_oauth2"},
+		{model.APIDefinition{UseOpenID: true}, "use_openid"},
+		{model.APIDefinition{UseMutualTLSAuth: true}, "use_mutual_tls_auth"},
+		{model.APIDefinition{UseGoPluginAuth: true}, "use_go_plugin_auth"},
+		{model.APIDefinition{EnableCoProcessAuth: true}, "enable_coprocess_auth"},
+		{model.APIDefinition{CustomMiddlewareBundle: "b.zip"}, "custom_middleware_bundle"},
+		{model.APIDefinition{CustomMiddlewareBundle: "b.zip", CustomMiddlewareBundleDisabled: true}, ""},
+		{model.APIDefinition{BaseIdentityProvidedBy: "auth_token"}, "base_identity_provided_by"},
+	} {
+		m := For(&tc.api)
+		r, refused := m.(Refused)
+		if tc.field == "" {
+			if refused {
+				t.Errorf("%+v refused: %s", tc.api, r.Reason())
+			}
+			continue
+		}
+		if !refused || r.Field != tc.field {
+			t.Errorf("%s: got %#v", tc.field, m)
+			continue
+		}
+		// Even a valid key is refused: never a plain-key decision.
+		if _, d := m.Identify(headers{"authorization": "a-real-key"}, "/"); d != DenyRefused || d.Status != 403 {
+			t.Errorf("%s: denial %+v", tc.field, d)
+		}
+	}
+}

@@ -517,3 +517,29 @@ func TestMatchedAPIIsMarkedForRouting(t *testing.T) {
 		t.Fatalf("unmatched kept the client's marker: %v", s.RequestHeaders)
 	}
 }
+
+func TestAPIWithAnUnenforcedAuthMethodRefusesEveryRequest(t *testing.T) {
+	basic := strings.Replace(testAPI, `"api_id":"api1"`, `"api_id":"api1","use_basic_auth":true`, 1)
+	fx := newFixture(t, "", strings.Replace(testSnapshot, testAPI, basic, 1))
+	for _, key := range []string{"good-key", "bob", ""} {
+		s, _, _ := fx.send("/api1/x", key)
+		if status(s) != 403 || !strings.Contains(s.Reply.Body, "Access to this API has been disallowed") {
+			t.Fatalf("key %q: %d %+v", key, status(s), s.Reply)
+		}
+	}
+	if len(fx.f.Calls) != 0 {
+		t.Fatalf("%d sidecar calls: a refused API must not look keys up", len(fx.f.Calls))
+	}
+	// A new snapshot with the same API does not log it again.
+	fx.r.OnTick()
+	fx.sync(`{"version":"v3","cursor":"1-0","keys":[],"snapshot":` + strings.Replace(testSnapshot, testAPI, basic, 1) + `}`)
+	n := 0
+	for _, l := range fx.f.Logs {
+		if strings.Contains(l, "Turnpike does not enforce") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("logged %d times, want once: %v", n, fx.f.Logs)
+	}
+}

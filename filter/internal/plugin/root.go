@@ -83,6 +83,9 @@ type Root struct {
 	buckets map[string]int64
 
 	sync syncState
+	// refusedLogged are the APIs (id and field) whose refused auth method
+	// was logged (logRefusedAPIs).
+	refusedLogged map[string]struct{}
 	// vmID names this VM to the sidecar in sync polls, so it can tell
 	// which filters run the current configuration (GET /tyk/reload?block=true).
 	vmID string

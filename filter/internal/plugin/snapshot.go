@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"github.com/turnpike-dev/turnpike/filter/internal/auth"
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/shared/model"
@@ -23,6 +24,8 @@ type snapshot struct {
 	// apiBuckets holds the shared-data key of every API with a
 	// global_rate_limit, so a request does not build it.
 	apiBuckets map[*model.APIDefinition]string
+	// methods is the auth method of every API, chosen once per snapshot.
+	methods map[*model.APIDefinition]auth.Method
 }
 
 // newSnapshot combines a sync snapshot with the static API definitions; the
@@ -40,7 +43,9 @@ func newSnapshot(seq uint64, version string, s *wire.Snapshot, static []*model.A
 		}
 	}
 	buckets := map[*model.APIDefinition]string{}
+	methods := make(map[*model.APIDefinition]auth.Method, len(apis))
 	for _, a := range apis {
+		methods[a] = auth.For(a)
 		if g := a.GlobalRateLimit; !g.Disabled && g.Rate > 0 && g.Per > 0 {
 			buckets[a] = shm.APIBucketKey(a.APIID)
 		}
@@ -52,5 +57,6 @@ func newSnapshot(seq uint64, version string, s *wire.Snapshot, static []*model.A
 		orgs:       s.Orgs,
 		routes:     route.New(apis),
 		apiBuckets: buckets,
+		methods:    methods,
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/turnpike-dev/turnpike/filter/config"
-	"github.com/turnpike-dev/turnpike/filter/internal/auth"
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
@@ -85,7 +84,7 @@ func (h *httpContext) checkVersion() verdict {
 // authenticate finds the credential with the API's auth method and hashes
 // the key it names.
 func (h *httpContext) authenticate() verdict {
-	id, d := auth.For(h.api).Identify(h.host, h.path)
+	id, d := h.root.snap.methods[h.api].Identify(h.host, h.path)
 	if d != nil {
 		return h.deny(d)
 	}

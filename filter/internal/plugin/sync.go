@@ -1,8 +1,10 @@
 package plugin
 
 import (
+	"strconv"
 	"time"
 
+	"github.com/turnpike-dev/turnpike/filter/internal/auth"
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/shared/wire"
@@ -81,6 +83,7 @@ func (r *Root) applySync(resp *wire.SyncResponse, now int64) {
 	if resp.Snapshot != nil {
 		r.snapSeq++
 		r.snap = newSnapshot(r.snapSeq, resp.Version, resp.Snapshot, r.cfg.APIs)
+		r.logRefusedAPIs()
 		r.m.snapshots.Increment(1)
 	}
 	keep := now + int64(r.recentTTL())
@@ -116,4 +119,24 @@ func (r *Root) recentTTL() time.Duration {
 func (r *Root) evictedAfter(hash, cursor string, now int64) bool {
 	at, ok := r.recent.Get(hash, now)
 	return ok && shm.CompareCursors(at, cursor) > 0
+}
+
+// logRefusedAPIs says, once per API and field, why an API refuses every
+// request (auth.Refused): an operator sees 403s and needs the reason.
+func (r *Root) logRefusedAPIs() {
+	for api, m := range r.snap.methods {
+		ref, ok := m.(auth.Refused)
+		if !ok {
+			continue
+		}
+		key := api.APIID + "\x00" + ref.Field
+		if _, done := r.refusedLogged[key]; done {
+			continue
+		}
+		if r.refusedLogged == nil {
+			r.refusedLogged = map[string]struct{}{}
+		}
+		r.refusedLogged[key] = struct{}{}
+		r.log(host.Error, "API "+strconv.Quote(api.APIID)+": "+ref.Reason())
+	}
 }

@@ -1,0 +1,18 @@
+package auth
+
+// Refused stands for an API whose auth method Turnpike does not enforce
+// (yet, or ever: Go plugins, coprocess, custom middleware bundles). The
+// Gateway API refuses such definitions; one can still reach the filter as
+// a static API of the plugin configuration or as data written before the
+// refusal existed. Every request to it is refused.
+type Refused struct {
+	Field string // the API definition field that enables the method
+}
+
+// Identify refuses the request.
+func (r Refused) Identify(Headers, string) (Identity, *Denial) { return Identity{}, DenyRefused }
+
+// Reason says why, for the log.
+func (r Refused) Reason() string {
+	return r.Field + " is set, and Turnpike does not enforce that authentication method: every request is refused"
+}
