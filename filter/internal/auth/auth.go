@@ -7,14 +7,19 @@
 package auth
 
 import (
+	"strings"
+
 	"github.com/turnpike-dev/turnpike/shared/access"
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
-// Headers gives a request's headers by lower-case name ("" when absent).
-// Results may be views of the callback's memory. host.Host is one.
-type Headers interface {
+// Request is what a method reads of a request: its headers by lower-case
+// name ("" when absent; :method, :path and :authority included) and the
+// host's properties (Envoy attributes such as connection.mtls). Results may
+// be views of the callback's memory. host.Host is one.
+type Request interface {
 	RequestHeader(name string) string
+	Property(path ...string) ([]byte, bool)
 }
 
 // Identity is who a request says it is.
@@ -26,6 +31,13 @@ type Identity struct {
 	// Cred is where the credential was, so it can be stripped before the
 	// request goes upstream.
 	Cred Credential
+}
+
+// Detach copies what the identity holds of the request's memory, before the
+// request pauses (the views are only valid during one callback). A field
+// added to Identity that may be a view is copied here too.
+func (id *Identity) Detach() {
+	id.Key = strings.Clone(id.Key)
 }
 
 // Denial is a request refused by authentication: the status and Tyk's
@@ -58,8 +70,15 @@ var (
 // Method authenticates the requests of one API.
 type Method interface {
 	// Identify finds the request's credential and the session it names.
-	// path is the request's :path, with its query string.
-	Identify(req Headers, path string) (Identity, *Denial)
+	// path is the request's normalized :path, with its query string.
+	Identify(req Request, path string) (Identity, *Denial)
+}
+
+// Verifier is a Method whose credential is checked against the session it
+// names once the session is resolved (a password, a signature): the
+// pipeline's "verify credential" step calls it with the effective session.
+type Verifier interface {
+	Verify(req Request, path string, id *Identity, s *model.Session) *Denial
 }
 
 // For returns the method that authenticates requests to api: the auth

@@ -19,7 +19,7 @@ type AuthToken struct {
 // Identify extracts the key. Keys that cannot exist are refused without a
 // lookup: too short for Tyk, too long for any key, or a generated key whose
 // checksum fails (a typo or a forgery).
-func (a AuthToken) Identify(req Headers, path string) (Identity, *Denial) {
+func (a AuthToken) Identify(req Request, path string) (Identity, *Denial) {
 	c := Extract(a.Config, req.RequestHeader, path)
 	key := c.Key
 	// The key is a view of the request and, once hashed, never needed

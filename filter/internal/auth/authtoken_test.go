@@ -8,8 +8,10 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
-// headers is a request's header map, as Headers and Rewriter.
+// headers is a request's header map, as Request and Rewriter.
 type headers map[string]string
+
+func (h headers) Property(...string) ([]byte, bool) { return nil, false }
 
 func (h headers) RequestHeader(n string) string { return h[n] }
 func (h headers) SetRequestHeader(n, v string)  { h[n] = v }

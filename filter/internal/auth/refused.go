@@ -10,7 +10,7 @@ type Refused struct {
 }
 
 // Identify refuses the request.
-func (r Refused) Identify(Headers, string) (Identity, *Denial) { return Identity{}, DenyRefused }
+func (r Refused) Identify(Request, string) (Identity, *Denial) { return Identity{}, DenyRefused }
 
 // Reason says why, for the log.
 func (r Refused) Reason() string {

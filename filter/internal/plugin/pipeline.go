@@ -41,6 +41,7 @@ func init() {
 		{"authenticate", (*httpContext).authenticate},
 		{"resolve session", (*httpContext).resolveSession},
 		{"apply policies", (*httpContext).applyPolicies},
+		{"verify credential", (*httpContext).verifyCredential},
 		{"check access", (*httpContext).checkAccess},
 		{"org limits", (*httpContext).orgLimits},
 		{"rate limit", (*httpContext).rateLimit},
@@ -85,8 +86,11 @@ type httpContext struct {
 	authority string
 	version   string
 	detached  bool
-	cred      auth.Credential
-	hash      string
+	// authMethod identified the request; identity is what it found.
+	authMethod auth.Method
+	identity   auth.Identity
+	cred       auth.Credential
+	hash       string
 
 	// Session resolution: the entry found, or the lookup's outcome.
 	entry        *sessionEntry
@@ -169,6 +173,7 @@ func (h *httpContext) detach() {
 	h.method = strings.Clone(h.method)
 	h.path = strings.Clone(h.path)
 	h.authority = strings.Clone(h.authority)
+	h.identity.Detach()
 	h.version = strings.Clone(h.version)
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/turnpike-dev/turnpike/filter/config"
+	"github.com/turnpike-dev/turnpike/filter/internal/auth"
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
@@ -84,10 +85,12 @@ func (h *httpContext) checkVersion() verdict {
 // authenticate finds the credential with the API's auth method and hashes
 // the key it names.
 func (h *httpContext) authenticate() verdict {
-	id, d := h.root.snap.methods[h.api].Identify(h.host, h.path)
+	h.authMethod = h.root.snap.methods[h.api]
+	id, d := h.authMethod.Identify(h.host, h.path)
 	if d != nil {
 		return h.deny(d)
 	}
+	h.identity = id
 	h.cred = id.Cred
 	h.hash = h.root.hashKey(id.Key, h.now)
 	return next
@@ -155,6 +158,17 @@ func (h *httpContext) applyPolicies() verdict {
 		return h.reply(replyKeyNotFound, outKeyNotFound)
 	}
 	h.eff = eff
+	return next
+}
+
+// verifyCredential checks the credential against the session it names, for
+// methods that carry more than a lookup key (auth.Verifier).
+func (h *httpContext) verifyCredential() verdict {
+	if v, ok := h.authMethod.(auth.Verifier); ok {
+		if d := v.Verify(h.host, h.path, &h.identity, h.session()); d != nil {
+			return h.deny(d)
+		}
+	}
 	return next
 }
 
