@@ -95,7 +95,15 @@ func (a *APIDefinition) Clone() *APIDefinition {
 	c := *a
 	c.AuthConfigs = maps.Clone(a.AuthConfigs)
 	c.VersionData = a.VersionData.Clone()
+	c.Oauth2Meta = a.Oauth2Meta.Clone()
 	return &c
+}
+
+// Clone returns a deep copy of o.
+func (o Oauth2Meta) Clone() Oauth2Meta {
+	o.AllowedAccessTypes = slices.Clone(o.AllowedAccessTypes)
+	o.AllowedAuthorizeTypes = slices.Clone(o.AllowedAuthorizeTypes)
+	return o
 }
 
 // Clone returns a deep copy of v.

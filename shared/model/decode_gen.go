@@ -418,7 +418,23 @@ func (d *decoder) apiDefinitionField(out *APIDefinition, key []byte, v *fastjson
 		out.DisableQuota = d.boolean(v)
 	case "global_rate_limit":
 		out.GlobalRateLimit = d.globalRateLimit(v)
+	case "oauth_meta":
+		out.Oauth2Meta = d.oauth2Meta(v)
 	}
+}
+
+func (d *decoder) oauth2Meta(v *fastjson.Value) (out Oauth2Meta) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "allowed_access_types":
+			out.AllowedAccessTypes = decodeSlice(d, v, (*decoder).str)
+		case "allowed_authorize_types":
+			out.AllowedAuthorizeTypes = decodeSlice(d, v, (*decoder).str)
+		case "auth_login_redirect":
+			out.AuthorizeLoginRedirect = d.str(v)
+		}
+	})
+	return out
 }
 
 func (d *decoder) proxy(v *fastjson.Value) (out Proxy) {

@@ -223,6 +223,11 @@ func apiDefinition(o object, in *APIDefinition) object {
 	o3.float("rate", in.GlobalRateLimit.Rate)
 	o3.float("per", in.GlobalRateLimit.Per)
 	o.close(o3)
+	o4 := o.open("oauth_meta")
+	o4.strings("allowed_access_types", in.Oauth2Meta.AllowedAccessTypes)
+	o4.strings("allowed_authorize_types", in.Oauth2Meta.AllowedAuthorizeTypes)
+	o4.str("auth_login_redirect", in.Oauth2Meta.AuthorizeLoginRedirect)
+	o.close(o4)
 	return o
 }
 

@@ -92,7 +92,8 @@ func TestEncodeZeroValues(t *testing.T) {
 			`"strip_auth_data":false,"version_data":{"not_versioned":false,"default_version":"","fallback_to_default":false,"versions":null},` +
 			`"definition":{"location":"","key":"","strip_path":false,"fallback_to_default":false},"session_lifetime":0,` +
 			`"dont_set_quota_on_create":false,"disable_rate_limit":false,"disable_quota":false,` +
-			`"global_rate_limit":{"disabled":false,"rate":0,"per":0}}`},
+			`"global_rate_limit":{"disabled":false,"rate":0,"per":0},` +
+			`"oauth_meta":{"allowed_access_types":null,"allowed_authorize_types":null,"auth_login_redirect":""}}`},
 	}
 	for _, tt := range tests {
 		if string(tt.got) != tt.want {
@@ -178,6 +179,8 @@ func fullAPIDefinition() *APIDefinition {
 		VersionDefinition: VersionDefinition{Location: "url-param", Key: "version", StripPath: true},
 		SessionLifetime:   60, DontSetQuotaOnCreate: true, DisableRateLimit: true, DisableQuota: true,
 		GlobalRateLimit: GlobalRateLimit{Rate: 100, Per: 60, Disabled: true},
+		Oauth2Meta: Oauth2Meta{AllowedAccessTypes: []string{"client_credentials"},
+			AllowedAuthorizeTypes: []string{"code"}, AuthorizeLoginRedirect: "http://login.example.com/"},
 	}
 }
 

@@ -212,4 +212,9 @@ type tykAPIDefinition struct {
 		Rate     float64 `json:"rate"`
 		Per      float64 `json:"per"`
 	} `json:"global_rate_limit"`
+	Oauth2Meta struct {
+		AllowedAccessTypes     []string `json:"allowed_access_types"`
+		AllowedAuthorizeTypes  []string `json:"allowed_authorize_types"`
+		AuthorizeLoginRedirect string   `json:"auth_login_redirect"`
+	} `json:"oauth_meta"`
 }

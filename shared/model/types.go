@@ -265,6 +265,17 @@ type APIDefinition struct {
 	DisableRateLimit     bool                  `json:"disable_rate_limit"`
 	DisableQuota         bool                  `json:"disable_quota"`
 	GlobalRateLimit      GlobalRateLimit       `json:"global_rate_limit"`
+	// Oauth2Meta configures the OAuth 2.0 server of a use_oauth2 API.
+	Oauth2Meta Oauth2Meta `json:"oauth_meta"`
+}
+
+// Oauth2Meta is Tyk's oauth_meta: the grants an OAuth 2.0 API accepts at
+// <listen_path>/oauth/token, the response types at /oauth/authorize, and
+// where /oauth/authorize sends the user to log in.
+type Oauth2Meta struct {
+	AllowedAccessTypes     []string `json:"allowed_access_types"`    // client_credentials, authorization_code, refresh_token, ...
+	AllowedAuthorizeTypes  []string `json:"allowed_authorize_types"` // code, token
+	AuthorizeLoginRedirect string   `json:"auth_login_redirect"`
 }
 
 // AuthMethods lists the authentication Tyk applies to the API as the JSON
