@@ -20,6 +20,7 @@ import (
 	"github.com/turnpike-dev/turnpike/sidecar/internal/filterapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/gatewayapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/metrics"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/oauth"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
@@ -79,14 +80,15 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.keeper = keeper
 
 	mux := http.NewServeMux()
+	oauthServer := oauth.New(oauth.Deps{Store: a.store, Snapshots: keeper, Rand: rand.Reader, Now: time.Now, Logger: log})
 	gatewayapi.New(gatewayapi.Deps{
 		Store: a.store, Snapshots: keeper, Secret: cfg.Secret, AllowMasterKeys: cfg.AllowMasterKeys,
 		MaxBodyBytes: cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
-		Version: Version, PolicyFile: cfg.PoliciesFile,
+		Version: Version, PolicyFile: cfg.PoliciesFile, OAuth: oauthServer,
 	}).Register(mux)
 	filterapi.New(filterapi.Deps{
 		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log,
-		OnQuota: a.metrics.Quota,
+		OnQuota: a.metrics.Quota, OAuth: oauthServer,
 	}).Register(mux)
 	// /metrics needs no authentication: with --metrics-listen it moves to its
 	// own listener, so that operators can keep it off the public address.

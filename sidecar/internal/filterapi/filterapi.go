@@ -16,6 +16,7 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/quota"
 	"github.com/turnpike-dev/turnpike/shared/wire"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/oauth"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 	"github.com/valyala/fastjson"
@@ -40,6 +41,8 @@ type Deps struct {
 	// OnQuota, if set, is told each reservation's decision: granted,
 	// partial, exhausted or unlimited.
 	OnQuota func(decision string)
+	// OAuth answers the OAuth endpoints the filter relays; nil = 404.
+	OAuth *oauth.Server
 }
 
 // API is the Filter API handler set.
@@ -62,6 +65,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	v1.HandleFunc("GET "+wire.PathSessions+"{keyHash}", a.session)
 	v1.HandleFunc("GET "+wire.PathSync, a.sync)
 	v1.HandleFunc("POST "+wire.PathQuota, a.quota)
+	v1.HandleFunc("POST "+wire.PathOAuth, a.oauth)
 	v1.HandleFunc(wire.PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, wire.StatusNotFound, "no such endpoint")
 	})
@@ -193,6 +197,31 @@ func (a *API) quota(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, wire.StatusOK, wire.AppendQuotaResponse(make([]byte, 0, 96), wire.QuotaResponse{
 		Granted: res.Granted, Remaining: res.Remaining, Reset: res.ResetAt, QuotaMax: req.QuotaMax,
 	}))
+}
+
+// POST /turnpike/v1/oauth: a request to an OAuth endpoint under an API's
+// listen path, relayed by the filter; the answer is the response it sends.
+func (a *API) oauth(w http.ResponseWriter, r *http.Request) {
+	if a.d.OAuth == nil {
+		writeError(w, wire.StatusNotFound, "no such endpoint")
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, "malformed oauth request: "+err.Error())
+		return
+	}
+	req, err := wire.DecodeOAuthRequest(body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, err.Error())
+		return
+	}
+	res, err := a.d.OAuth.Handle(r.Context(), req)
+	if err != nil {
+		a.storageFailed(w, err)
+		return
+	}
+	writeRaw(w, wire.StatusOK, wire.AppendOAuthResponse(make([]byte, 0, 64+len(res.Body)+len(res.Location)), res))
 }
 
 func decision(r quota.Result, units int64) string {

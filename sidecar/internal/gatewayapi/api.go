@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/oauth"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
@@ -64,6 +65,7 @@ type Deps struct {
 	Ready           func() error     // nil when Redis is reachable and the config loaded
 	Version         string           // reported by /hello
 	PolicyFile      string           // set when policies come from a file
+	OAuth           *oauth.Server    // OAuth clients and tokens; nil = made from the fields above
 }
 
 // API is the Gateway API handler set.
@@ -77,16 +79,16 @@ func New(d Deps) *API {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.OAuth == nil {
+		d.OAuth = oauth.New(oauth.Deps{Store: d.Store, Snapshots: d.Snapshots, Rand: d.Rand, Now: d.Now, Logger: d.Logger})
+	}
 	return &API{d: d}
 }
 
 // Register adds /tyk/..., /hello and /ready to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	tyk := http.NewServeMux()
-	routes := []struct {
-		path    string
-		methods map[string]http.HandlerFunc
-	}{
+	routes := []route{
 		{"/tyk/keys", map[string]http.HandlerFunc{"GET": a.listKeys, "POST": a.createGeneratedKey}},
 		{"/tyk/keys/create", map[string]http.HandlerFunc{"POST": a.createGeneratedKey}},
 		{"/tyk/keys/preview", map[string]http.HandlerFunc{"POST": a.previewKey}},
@@ -103,12 +105,13 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"/tyk/reload", map[string]http.HandlerFunc{"GET": a.reload}},
 		{"/tyk/reload/group", map[string]http.HandlerFunc{"GET": a.reloadGroup}},
 	}
+	routes = append(routes, a.oauthRoutes()...)
 	for _, r := range routes {
 		for method, h := range r.methods {
 			tyk.HandleFunc(method+" "+r.path, h)
 		}
-		if r.path == "/tyk/keys/create" || r.path == "/tyk/keys/preview" {
-			continue // other methods fall to /tyk/keys/{keyID}'s handlers
+		if r.path == "/tyk/keys/create" || r.path == "/tyk/keys/preview" || r.path == "/tyk/oauth/clients/create" {
+			continue // other methods fall to /tyk/keys/{keyID}'s (/tyk/oauth/clients/{apiID}'s) handlers
 		}
 		// Without a method the pattern catches every other method: Tyk
 		// answers those with its own 405 envelope, not net/http's text.
@@ -122,6 +125,12 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("/tyk/", a.authenticate(tyk))
 	mux.HandleFunc("GET /hello", a.hello)
 	mux.HandleFunc("GET /ready", a.ready)
+}
+
+// route is a path and its handler per method.
+type route struct {
+	path    string
+	methods map[string]http.HandlerFunc
 }
 
 // errConfigNotLoaded is logged for requests refused before the first config

@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"strings"
 
+	"github.com/turnpike-dev/turnpike/shared/oauth"
 	"github.com/valyala/fastjson"
 )
 
@@ -25,7 +26,6 @@ var refusedFields = []struct {
 	{"use_basic_auth", true, "", notYet("basic authentication")},
 	{"enable_signature_checking", true, "", notYet("HMAC request signing")},
 	{"enable_jwt", true, "", notYet("JWT authentication")},
-	{"use_oauth2", true, "", notYet("OAuth 2.0")},
 	{"use_openid", true, "", notYet("OpenID Connect")},
 	{"use_mutual_tls_auth", true, "", notYet("mutual TLS authentication")},
 	{"base_identity_provided_by", true, "", notYet("chained authentication (several methods)")},
@@ -64,6 +64,9 @@ func refusal(v *fastjson.Value) string {
 			continue
 		}
 		msgs = append(msgs, `"`+r.field+`": `+r.message)
+	}
+	if !keyless && isSet(v.Get("use_oauth2")) {
+		msgs = append(msgs, oauthRefusals(v)...)
 	}
 	if len(msgs) == 0 {
 		return ""
@@ -107,4 +110,28 @@ func isSet(v *fastjson.Value) bool {
 		return v.GetObject().Len() > 0
 	}
 	return false
+}
+
+// oauthRefusals names the grant and response types an OAuth API allows
+// that Turnpike does not implement: the token endpoint issues tokens for
+// client_credentials, authorization_code and refresh_token, and
+// /oauth/authorize serves the code flow.
+func oauthRefusals(v *fastjson.Value) []string {
+	var msgs []string
+	for _, c := range []struct {
+		field string
+		ok    func(string) bool
+		what  string
+	}{
+		{"allowed_access_types", oauth.Supported, "client_credentials, authorization_code and refresh_token"},
+		{"allowed_authorize_types", func(s string) bool { return s == oauth.ResponseCode }, "the code response type"},
+	} {
+		for _, t := range v.GetArray("oauth_meta", c.field) {
+			if s := string(t.GetStringBytes()); !c.ok(s) {
+				msgs = append(msgs, `"oauth_meta.`+c.field+`": `+string(t.MarshalTo(nil))+
+					" is not supported yet (Turnpike's OAuth 2.0 server implements "+c.what+")")
+			}
+		}
+	}
+	return msgs
 }
