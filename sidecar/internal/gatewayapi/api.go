@@ -110,8 +110,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		for method, h := range r.methods {
 			tyk.HandleFunc(method+" "+r.path, h)
 		}
-		if r.path == "/tyk/keys/create" || r.path == "/tyk/keys/preview" || r.path == "/tyk/oauth/clients/create" {
-			continue // other methods fall to /tyk/keys/{keyID}'s (/tyk/oauth/clients/{apiID}'s) handlers
+		switch r.path {
+		case "/tyk/keys/create", "/tyk/keys/preview", "/tyk/oauth/clients/create", "/tyk/oauth/clients/apis/{appID}":
+			continue // other methods fall to /tyk/keys/{keyID}'s (/tyk/oauth/clients/{apiID}[/{clientID}]'s) handlers
 		}
 		// Without a method the pattern catches every other method: Tyk
 		// answers those with its own 405 envelope, not net/http's text.
