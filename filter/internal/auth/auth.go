@@ -82,12 +82,16 @@ type Verifier interface {
 }
 
 // For returns the method that authenticates requests to api: the auth
-// token, or Refused when api enables an auth method Turnpike does not
-// enforce. It is meant to run once per API and snapshot, not per request.
+// token, OAuth 2.0 bearer tokens (use_oauth2), or Refused when api enables
+// an auth method Turnpike does not enforce. It is meant to run once per API
+// and snapshot, not per request.
 func For(api *model.APIDefinition) Method {
+	oauth := false
 	for _, m := range api.AuthMethods() {
 		switch m {
 		case "use_standard_auth", "use_keyless": // keyless APIs never get here
+		case "use_oauth2": // with use_standard_auth too: the bearer token is the key both check
+			oauth = true
 		default:
 			return Refused{Field: m}
 		}
@@ -95,5 +99,14 @@ func For(api *model.APIDefinition) Method {
 	if api.BaseIdentityProvidedBy != "" {
 		return Refused{Field: "base_identity_provided_by"}
 	}
+	if oauth {
+		return NewOAuth(api)
+	}
 	return AuthToken{&api.Auth}
+}
+
+// Unknowner is a Method with its own answer to a credential that names no
+// session (Tyk's OAuth: 403 Key not authorised).
+type Unknowner interface {
+	Unknown() *Denial
 }

@@ -85,7 +85,7 @@ func TestForRefusesMethodsTurnpikeDoesNotEnforce(t *testing.T) {
 		{model.APIDefinition{UseBasicAuth: true}, "use_basic_auth"},
 		{model.APIDefinition{EnableSignatureChecking: true}, "enable_signature_checking"},
 		{model.APIDefinition{EnableJWT: true, UseStandardAuth: true}, "enable_jwt"},
-		{model.APIDefinition{UseOauth2: true}, "use_oauth2"},
+		{model.APIDefinition{UseOauth2: true, UseBasicAuth: true}, "use_basic_auth"},
 		{model.APIDefinition{UseOpenID: true}, "use_openid"},
 		{model.APIDefinition{UseMutualTLSAuth: true}, "use_mutual_tls_auth"},
 		{model.APIDefinition{UseGoPluginAuth: true}, "use_go_plugin_auth"},

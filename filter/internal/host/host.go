@@ -68,6 +68,9 @@ type Host interface {
 	SetRequestHeader(name, value string)
 	RemoveRequestHeader(name string)
 	SetResponseHeader(name string, value []byte)
+	// RequestBody returns the first size bytes of the request body the
+	// host buffered (a view, valid until the callback returns).
+	RequestBody(size int) ([]byte, error)
 	// Reply sends a local response instead of forwarding the request.
 	Reply(status uint32, headers [][2]string, body []byte) error
 	// Resume lets a paused request go upstream; Close resets it.

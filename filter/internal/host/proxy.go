@@ -73,6 +73,8 @@ func (Proxy) SetResponseHeader(n string, v []byte) {
 	_ = proxywasm.ReplaceHttpResponseHeaderBytes(n, v)
 }
 
+func (Proxy) RequestBody(size int) ([]byte, error) { return proxywasm.GetHttpRequestBody(0, size) }
+
 func (Proxy) Reply(status uint32, headers [][2]string, body []byte) error {
 	return proxywasm.SendHttpResponse(status, headers, body, -1)
 }

@@ -37,6 +37,7 @@ func init() {
 	pipeline = []step{
 		{"normalize path", (*httpContext).normalizePath},
 		{"match API", (*httpContext).matchAPI},
+		{"OAuth endpoint", (*httpContext).oauthEndpoint}, // oauth.go
 		{"check version", (*httpContext).checkVersion},
 		{"authenticate", (*httpContext).authenticate},
 		{"resolve session", (*httpContext).resolveSession},
@@ -102,6 +103,10 @@ type httpContext struct {
 	limit access.Limit
 	rate  ratelimit.Result
 	rated bool
+	// bodyFollows: the request has a body (its headers did not end the
+	// stream); oauth is set for a request to an OAuth endpoint (oauth.go).
+	bodyFollows bool
+	oauth       *oauthRequest
 	// quotaAnswer is the sidecar's answer to the quota call.
 	quotaAnswer *host.CallResponse
 	quota       quotaGrant
@@ -114,7 +119,8 @@ type httpContext struct {
 func (h *httpContext) session() *model.Session { return h.eff.s }
 
 // OnHttpRequestHeaders runs the pipeline from its first step.
-func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
+func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) proxywasm.Action {
+	h.bodyFollows = !endOfStream
 	if h.root.cfg.IdentityHeaders {
 		for _, n := range [...]string{hdrKeyHash, hdrAlias, hdrPolicies} {
 			h.host.RemoveRequestHeader(n)

@@ -380,7 +380,7 @@ func TestPipelineNames(t *testing.T) {
 	for _, s := range pipeline {
 		names = append(names, s.name)
 	}
-	want := "normalize path, match API, check version, authenticate, resolve session, apply policies, verify credential, check access, " +
+	want := "normalize path, match API, OAuth endpoint, check version, authenticate, resolve session, apply policies, verify credential, check access, " +
 		"org limits, rate limit, quota, admit"
 	if got := strings.Join(names, ", "); got != want {
 		t.Fatalf("pipeline %s", got)

@@ -105,14 +105,14 @@ func (h *httpContext) resolveSession() verdict {
 		case h.lookupFailed:
 			return h.sessionUnavailable()
 		case h.entry.unknown():
-			return h.reply(replyKeyNotFound, outKeyNotFound)
+			return h.keyNotFound()
 		}
 		return next
 	}
 	if e, ok := r.sessions.Get(h.hash, h.now); ok {
 		if e.unknown() {
 			r.m.cacheNegative.Increment(1)
-			return h.reply(replyKeyNotFound, outKeyNotFound)
+			return h.keyNotFound()
 		}
 		if h.now-e.fetched < r.ttl() {
 			r.m.cacheHit.Increment(1)
@@ -155,7 +155,7 @@ func (h *httpContext) applyPolicies() verdict {
 	if eff.err != nil {
 		// Tyk answers a key whose policies cannot be applied as unknown.
 		h.root.log(host.Debug, "applying policies: "+eff.err.Error())
-		return h.reply(replyKeyNotFound, outKeyNotFound)
+		return h.keyNotFound()
 	}
 	h.eff = eff
 	return next
