@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
+	oa "github.com/turnpike-dev/turnpike/shared/oauth"
 	"github.com/turnpike-dev/turnpike/shared/quota"
+	"github.com/turnpike-dev/turnpike/shared/wire"
 )
 
 // fakeSidecar serves the sidecar's Filter API (.helpers/FILTER_API.md) from
@@ -36,6 +39,10 @@ type fakeSidecar struct {
 	quotas   map[string]quota.State
 	cfgVer   int
 
+	oauthClients map[string]string // OAuth client id -> secret
+	oauthSession string            // the session of minted access tokens
+	oauthCalls   atomic.Int64
+
 	down         atomic.Bool // answer every request with 503
 	lookups      atomic.Int64
 	quotaCalls   atomic.Int64
@@ -48,6 +55,7 @@ func newFakeSidecar(t testing.TB) *fakeSidecar {
 	f := &fakeSidecar{
 		t: t, token: "test-token",
 		sessions: map[string]string{}, policies: map[string]string{}, quotas: map[string]quota.State{},
+		oauthClients: map[string]string{},
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -124,6 +132,8 @@ func (f *fakeSidecar) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveSync(w, r.URL.Query().Get("cursor"), r.URL.Query().Get("version"))
 	case r.Method == "POST" && r.URL.Path == "/turnpike/v1/quota":
 		f.serveQuota(w, r)
+	case r.Method == "POST" && r.URL.Path == wire.PathOAuth:
+		f.serveOAuth(w, r)
 	default:
 		writeError(w, 404, "not found")
 	}
@@ -214,4 +224,38 @@ func (f *fakeSidecar) serveQuota(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]int64{
 		"granted": res.Granted, "remaining": res.Remaining, "reset": res.ResetAt, "quota_max": req.QuotaMax,
 	})
+}
+
+// serveOAuth is a minimal authorization server: client_credentials mints a
+// key (tok-<n>) with oauthSession, revoke deletes one; other requests are
+// answered invalid_request. The real one is sidecar/internal/oauth.
+func (f *fakeSidecar) serveOAuth(w http.ResponseWriter, r *http.Request) {
+	f.oauthCalls.Add(1)
+	body, _ := io.ReadAll(r.Body)
+	req, err := wire.DecodeOAuthRequest(body)
+	if err != nil {
+		writeError(w, 400, err.Error())
+		return
+	}
+	form, _ := oa.ParseRequest(req.Method, req.Authorization, req.ContentType, req.Query, []byte(req.Body))
+	res := wire.OAuthResponse{Status: oa.ErrorStatus, Body: string(oa.AppendError(nil, oa.Err(oa.ErrInvalidRequest)))}
+	switch req.Endpoint {
+	case oa.EndpointToken:
+		id, secret, _, _ := oa.ParseBasic(req.Authorization)
+		f.mu.Lock()
+		want, ok := f.oauthClients[id]
+		n := f.seq
+		f.mu.Unlock()
+		if !ok || want != secret {
+			res.Body = string(oa.AppendError(nil, oa.Err(oa.ErrUnauthorizedClient)))
+			break
+		}
+		token := "tok-" + strconv.FormatInt(n+1, 10)
+		f.putKey(token, f.oauthSession)
+		res = wire.OAuthResponse{Status: 200, Body: string(oa.AppendToken(nil, oa.Token{AccessToken: token, ExpiresIn: 3600}))}
+	case oa.EndpointRevoke:
+		f.deleteKey(form.Params.Get("token"))
+		res = wire.OAuthResponse{Status: 200, Body: string(oa.AppendStatus(nil, "ok", oa.MsgTokenRevoked))}
+	}
+	_, _ = w.Write(wire.AppendOAuthResponse(nil, res))
 }

@@ -93,6 +93,13 @@ type Config struct {
 	// IdentityHeaders adds X-Turnpike-Key-Hash, X-Turnpike-Alias and
 	// X-Turnpike-Policies to upstream requests (identity_headers).
 	IdentityHeaders bool
+	// HeadersStopIteration says the host keeps delivering the body while
+	// the headers are paused (Envoy's allow_on_headers_stop_iteration:
+	// true; allow_on_headers_stop_iteration here). The filter then holds
+	// the headers of a request to an OAuth endpoint until it has answered
+	// it; without it they go on (credentials removed) while the filter
+	// holds the body and answers before the body is sent.
+	HeadersStopIteration bool
 	// APIs are static API definitions (apis), used alongside those of the
 	// sidecar's snapshot; the snapshot wins for the same api_id.
 	APIs []*model.APIDefinition
@@ -226,6 +233,8 @@ func Parse(data []byte) (Config, error) {
 			c.StripCredential = d.boolean("strip_credential", v)
 		case "identity_headers":
 			c.IdentityHeaders = d.boolean("identity_headers", v)
+		case "allow_on_headers_stop_iteration":
+			c.HeadersStopIteration = d.boolean("allow_on_headers_stop_iteration", v)
 		case "apis":
 			c.APIs = d.apis(v)
 		default:

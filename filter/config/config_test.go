@@ -35,6 +35,7 @@ func TestParseAll(t *testing.T) {
 		"ietf_rate_limit_headers": true,
 		"strip_credential": true,
 		"identity_headers": true,
+		"allow_on_headers_stop_iteration": true,
 		"apis": [{"api_id": "a1", "proxy": {"listen_path": "/a/"}}]
 	}`))
 	if err != nil {
@@ -44,7 +45,7 @@ func TestParseAll(t *testing.T) {
 		c.SyncTimeoutMS != 900 || c.SyncIntervalMS != 50 || c.CacheSize != 7 || c.CacheTTLMS != 1234 ||
 		c.NegativeTTLMS != 0 || c.MaxStaleMS != 5000 || c.QuotaFailure != Open || !c.RejectUnmatched ||
 		c.QuotaExceededStatus != 429 || c.RateLimitHeaders != HeadersRateLimits || !c.IETFHeaders ||
-		!c.StripCredential || !c.IdentityHeaders {
+		!c.StripCredential || !c.IdentityHeaders || !c.HeadersStopIteration {
 		t.Fatalf("got %+v", c)
 	}
 	if len(c.APIs) != 1 || c.APIs[0].APIID != "a1" || c.APIs[0].Proxy.ListenPath != "/a/" {

@@ -30,10 +30,13 @@ const (
 
 // oauthRequest is a request to an OAuth endpoint, across its callbacks.
 type oauthRequest struct {
-	endpoint     string
-	awaitingBody bool   // headers seen, the body is still coming
-	body         string // copied at the end of the stream
-	answer       *host.CallResponse
+	endpoint string
+	// The client's headers, copied when the body follows (the
+	// authorization header is then removed from the request).
+	authorization, contentType string
+	awaitingBody               bool   // headers seen, the body is still coming
+	body                       string // copied at the end of the stream
+	answer                     *host.CallResponse
 }
 
 // oauthEndpoint answers requests to an OAuth API's endpoints; any other
@@ -48,11 +51,23 @@ func (h *httpContext) oauthEndpoint() verdict {
 		if ep == "" {
 			return next
 		}
-		o = &oauthRequest{endpoint: ep}
+		o = &oauthRequest{endpoint: ep, authorization: h.host.RequestHeader("authorization"),
+			contentType: h.host.RequestHeader("content-type")}
 		h.oauth = o
 		if h.bodyFollows {
+			// OnHttpRequestBody runs this step again at the end of the
+			// stream. A host that holds the body while the headers are
+			// paused (Envoy's default) must be let go on to deliver it:
+			// the headers then go on without the client's credentials,
+			// and the body is held until the request is answered.
 			o.awaitingBody = true
-			return wait // OnHttpRequestBody runs this step again at the end of the stream
+			o.authorization, o.contentType = strings.Clone(o.authorization), strings.Clone(o.contentType)
+			if h.root.cfg.HeadersStopIteration {
+				return wait
+			}
+			h.host.RemoveRequestHeader("authorization")
+			h.detach() // the body callback reads the method and path
+			return forward
 		}
 	}
 	if o.answer != nil {
@@ -60,8 +75,7 @@ func (h *httpContext) oauthEndpoint() verdict {
 	}
 	r := h.root
 	method := h.method
-	authorization := h.host.RequestHeader("authorization")
-	contentType := h.host.RequestHeader("content-type")
+	authorization, contentType := o.authorization, o.contentType
 	_, query, _ := strings.Cut(h.path, "?")
 	query, _, _ = strings.Cut(query, "#")
 	if o.endpoint == oa.EndpointToken {

@@ -32,8 +32,19 @@ func (fx *fixture) post(path, authorization, body string) (*hosttest.Stream, pro
 	fx.next++
 	s := fx.f.Stream(fx.next, hdrs)
 	h := fx.r.NewHttpContext(fx.next).(*httpContext)
-	if act := h.OnHttpRequestHeaders(len(hdrs), body == ""); body == "" || act != proxywasm.ActionPause || s.Reply != nil {
+	act := h.OnHttpRequestHeaders(len(hdrs), body == "")
+	if body == "" || s.Reply != nil {
 		return s, act
+	}
+	// The headers go on, without the credentials, unless the host delivers
+	// the body while they are paused.
+	if want := proxywasm.ActionContinue; fx.r.cfg.HeadersStopIteration {
+		want = proxywasm.ActionPause
+		if act != want {
+			fx.t.Fatalf("headers: %v, want %v", act, want)
+		}
+	} else if act != want || s.RequestHeaders["authorization"] != "" {
+		fx.t.Fatalf("headers: %v %v, want %v without authorization", act, s.RequestHeaders, want)
 	}
 	if len(fx.f.Calls) != 0 {
 		fx.t.Fatalf("a call before the body arrived: %v", fx.f.Calls[0].Path())
@@ -175,5 +186,23 @@ func TestOAuthBearerTokens(t *testing.T) {
 	// The cached negative answer says the same.
 	if s, _, _ := fx.send("/oa/items", "Bearer revoked-token"); s.Reply == nil || !strings.Contains(s.Reply.Body, "Key not authorised") {
 		t.Errorf("cached unknown token: %+v", s.Reply)
+	}
+}
+
+// With a host that delivers the body while the headers are paused, the
+// headers are held (with their credentials) until the request is answered.
+func TestOAuthTokenEndpointHeadersHeld(t *testing.T) {
+	fx := newFixture(t, `,"allow_on_headers_stop_iteration":true`, testOAuthSnapshot)
+	basic := string(oa.AppendBasic(nil, "c1", "s1"))
+	s, act := fx.post("/oa/oauth/token", basic, "grant_type=client_credentials")
+	if act != proxywasm.ActionPause || s.RequestHeaders["authorization"] != basic {
+		t.Fatalf("token request: %v %v", act, s.RequestHeaders)
+	}
+	req := fx.answerOAuth(wire.OAuthResponse{Status: 403, Body: string(oa.AppendError(nil, oa.Err(oa.ErrUnauthorizedClient)))})
+	if req.Authorization != basic || req.Body != "grant_type=client_credentials" {
+		t.Errorf("relayed %+v", req)
+	}
+	if status(s) != 403 || !strings.Contains(s.Reply.Body, "unauthorized_client") || s.Resumed {
+		t.Errorf("reply %+v", s.Reply)
 	}
 }
