@@ -41,6 +41,10 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 	if err != nil {
 		return nil, err
 	}
+	tokens, err := e.oauthTokens(ctx, o.keys)
+	if err != nil {
+		return nil, err
+	}
 	quota, err := e.createKeys(ctx, "gw-quota", o.keys, keySession(
 		`"rate":1000000000,"per":1,"quota_max":1000000000000,"quota_renewal_rate":3600`))
 	if err != nil {
@@ -58,22 +62,27 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 	type target struct {
 		name  string
 		start func(addr string) (*proc, error)
-		keys  []string
+		keys  []string // Authorization header values
 		redis bool
+		path  string // "" = /bench/items
 	}
 	targets := []target{
 		{"plain Go reverse proxy (no wasm)", func(addr string) (*proc, error) {
 			return startProc(ctx, e.dir, "plain-proxy", addr, e.self, "-role", "proxy", "-addr", addr, "-upstream", e.upstreamURL)
-		}, warm, false},
+		}, warm, false, ""},
 		{"turnpike-gateway + no-op filter", func(addr string) (*proc, error) {
 			return startProc(ctx, e.dir, "gateway-noop", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, noopWasm)...)
-		}, warm, false},
+		}, warm, false, ""},
 		{"turnpike-gateway + filter.wasm, warm keys (rate limit)", func(addr string) (*proc, error) {
 			return startProc(ctx, e.dir, "gateway-filter", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
-		}, warm, true},
+		}, warm, true, ""},
+		// The same decision for OAuth access tokens: they are keys.
+		{"turnpike-gateway + filter.wasm, OAuth access tokens, warm (rate limit)", func(addr string) (*proc, error) {
+			return startProc(ctx, e.dir, "gateway-filter-oauth", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
+		}, tokens, true, "/" + oauthAPIID + "/items"},
 		{"turnpike-gateway + filter.wasm, quota keys (exact, Redis)", func(addr string) (*proc, error) {
 			return startProc(ctx, e.dir, "gateway-filter-quota", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
-		}, quota, true},
+		}, quota, true, ""},
 	}
 	var rows []gatewayRow
 	for _, t := range targets {
@@ -85,7 +94,11 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 		if err != nil {
 			return nil, err
 		}
-		row, err := loadOne(ctx, e, addr, p.pid(), t.keys, o, t.redis)
+		path := t.path
+		if path == "" {
+			path = "/bench/items"
+		}
+		row, err := loadOne(ctx, e, addr, p.pid(), path, t.keys, o, t.redis)
 		p.stop()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.name, err)
@@ -100,12 +113,12 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 
 // loadOne waits until every key answers 200 through the proxy (the filter
 // has synced and cached the sessions), then measures.
-func loadOne(ctx context.Context, e *env, addr string, pid int, keys []string, o gatewayOpts, redis bool) (gatewayRow, error) {
+func loadOne(ctx context.Context, e *env, addr string, pid int, path string, keys []string, o gatewayOpts, redis bool) (gatewayRow, error) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, k := range keys {
 		for {
-			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/bench/items", nil)
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+path, nil)
 			req.Header.Set("Authorization", k)
 			resp, err := client.Do(req)
 			if err == nil {
@@ -122,7 +135,7 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, keys []string, o
 	}
 	reqs := make([]loadgen.Request, len(keys))
 	for i, k := range keys {
-		reqs[i] = loadgen.Request{Path: "/bench/items", Header: [][2]string{{"Authorization", k}}}
+		reqs[i] = loadgen.Request{Path: path, Header: [][2]string{{"Authorization", k}}}
 	}
 	before, err := e.redisRoundTrips(ctx)
 	if err != nil {
