@@ -1,5 +1,5 @@
 // Package gatewayapi serves the Tyk-compatible Gateway API under /tyk/
-// (keys, policies, APIs, org keys, reload) and the /hello and /ready health
+// (keys, policies, APIs, org keys, reload, OAuth clients) and the /hello and /ready health
 // endpoints, with Tyk's request and response shapes, status codes and
 // messages (Tyk's gateway/api.go in github.com/TykTechnologies/tyk; sidecar/README.md).
 //
