@@ -14,6 +14,7 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	oa "github.com/turnpike-dev/turnpike/shared/oauth"
 	"github.com/turnpike-dev/turnpike/shared/wire"
+	"github.com/turnpike-dev/turnpike/tests/testenv"
 )
 
 const (
@@ -414,4 +415,20 @@ func TestOAuthFlows(t *testing.T) {
 		}
 		expect(t, "malformed oauth request", s.filter("POST", wire.PathOAuth, `{"api_id":1}`), 400, "")
 	})
+}
+
+// Redis failing during a token request is 503 for the filter (which then
+// answers 503 itself), never an OAuth error.
+func TestOAuthStorageDown(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	s := start(t, r.URL())
+	oauthSetup(t, s)
+	c := s.createClient(t, `{"api_id":"oauth1","policy_id":"opol","redirect_uri":"http://client.example.com/cb"}`)
+	r.Stop()
+	req := wire.OAuthRequest{APIID: "oauth1", Endpoint: oa.EndpointToken, Method: "POST",
+		Authorization: basic(c.ClientID, c.Secret), ContentType: "application/x-www-form-urlencoded",
+		Body: "grant_type=client_credentials"}
+	got := s.filter("POST", wire.PathOAuth, string(wire.AppendOAuthRequest(nil, req)))
+	expect(t, "token with Redis down", got, 503, "storage unavailable")
+	expect(t, "client API with Redis down", s.tyk("GET", "/tyk/oauth/clients/oauth1/"+c.ClientID, ""), 503, "Storage unavailable")
 }

@@ -20,21 +20,26 @@ func (s *Server) token(ctx context.Context, api *model.APIDefinition, r oa.Reque
 		return oauthError(e), nil
 	}
 	c, raw, e, err := s.authenticate(ctx, api.APIID, t.ClientID, t.ClientSecret)
-	if err != nil || e != nil {
-		return oauthError(e), err
+	if err != nil {
+		return wire.OAuthResponse{}, err
+	}
+	if e != nil {
+		return oauthError(e), nil
 	}
 	m := mintReq{client: c, raw: raw, scope: t.Scope}
 	switch t.GrantType {
 	case oa.GrantClientCredentials:
 		// osin issues no refresh token for client credentials.
 	case oa.GrantAuthorizationCode:
-		if e, err := s.fromCode(ctx, api, c, t, &m); err != nil || e != nil {
-			return oauthError(e), err
-		}
+		e, err = s.fromCode(ctx, api, c, t, &m)
 	case oa.GrantRefreshToken:
-		if e, err := s.fromRefresh(ctx, api, c, t, &m); err != nil || e != nil {
-			return oauthError(e), err
-		}
+		e, err = s.fromRefresh(ctx, api, c, t, &m)
+	}
+	if err != nil {
+		return wire.OAuthResponse{}, err
+	}
+	if e != nil {
+		return oauthError(e), nil
 	}
 	return s.mint(ctx, api, m)
 }
