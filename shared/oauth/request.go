@@ -67,15 +67,12 @@ func CheckAuthorize(params Form, allowed []string) (AuthorizeRequest, *Error) {
 		return AuthorizeRequest{}, Err(ErrUnsupportedResponseType)
 	}
 	a.ClientID, a.State, a.Scope = params.Get("client_id"), params.Get("state"), params.Get("scope")
-	uri, err := unescapeQuery(params.Get("redirect_uri"))
+	uri, err := unescape(params.Get("redirect_uri")) // url.QueryUnescape
 	if err == nil {
 		a.RedirectURI = uri
 	}
 	return a, nil
 }
-
-// unescapeQuery is url.QueryUnescape.
-func unescapeQuery(s string) (string, error) { return unescape(s) }
 
 // Messages of the revoke endpoints (Tyk's, word for word).
 const (
