@@ -154,6 +154,10 @@ func BenchmarkDecision(b *testing.B) {
 	// Rates high enough that a benchmark never runs the bucket dry.
 	sc.putKey("warm-key", session(`"rate":1000000000,"per":1`))
 	sc.putKey("quota-key", session(`"rate":1000000000,"per":1,"quota_max":1000000000000,"quota_renewal_rate":3600`))
+	// An OAuth access token is a key: the same decision on a use_oauth2 API.
+	sc.putAPI(oauthAPIJSON)
+	sc.putKey("oauth-token-1", `{"org_id":"org1","oauth_client_id":"c1","rate":1000000000,"per":1,
+		"access_rights":{"oa":{"api_id":"oa","versions":["Default"]}}}`)
 	var urls []string
 	for i := range 9 {
 		urls = append(urls, `{"url":"/api1/other`+string(rune('a'+i))+`/{id}","methods":["GET"]}`)
@@ -177,6 +181,7 @@ func BenchmarkDecision(b *testing.B) {
 		want int
 	}{
 		{"warm-rate-limit", request("/api1/x", "warm-key"), 200},
+		{"warm-oauth-token", request("/oa/x", "Bearer oauth-token-1"), 200},
 		{"quota-exact", request("/api1/x", "quota-key"), 200},
 		{"missing-key", request("/api1/x", ""), 401},
 		{"unknown-key", request("/api1/x", "no-such-key"), 403},

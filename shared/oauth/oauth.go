@@ -70,8 +70,12 @@ const (
 // <listen>/oauth/authorize, each with an optional trailing slash, and
 // <listen>/oauth/revoke and <listen>/oauth/revoke_all (as Tyk's routes).
 func Endpoint(listenPath, path string) string {
-	base := strings.TrimSuffix(listenPath, "/") + "/oauth/"
-	rest, ok := strings.CutPrefix(path, base)
+	// Runs on every request to an OAuth API: no allocation.
+	lp := strings.TrimSuffix(listenPath, "/")
+	if !strings.HasPrefix(path, lp) {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(path[len(lp):], "/oauth/")
 	if !ok {
 		return ""
 	}

@@ -180,3 +180,9 @@ func TestBodies(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpointDoesNotAllocate(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { Endpoint("/api/", "/api/items/1") }); n != 0 {
+		t.Errorf("%v allocations per call", n)
+	}
+}
