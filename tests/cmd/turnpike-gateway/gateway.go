@@ -25,7 +25,8 @@ import (
 // holds a VM only while a callback runs: a stream paused on an http call frees its VM for others.
 type gateway struct {
 	host      *wasmhost.Host
-	upstream  *url.URL // nil: requests the filter lets through get a 503
+	upstream  *url.URL // nil: requests for no API with a target_url get a 503
+	routes    *routes  // per-API upstreams, by the x-turnpike-api-id the filter set
 	transport http.RoundTripper
 	log       *slog.Logger
 	maxBody   int64
@@ -174,30 +175,44 @@ func requestID() string {
 // forward sends the request as the filter left it. Failures become the responses Envoy's router
 // would generate, and those still go through the filter's response callbacks.
 func (g *gateway) forward(ctx context.Context, m wasmhost.Message) (int, wasmhost.Headers, []byte) {
-	if g.upstream == nil {
-		return envoyReply(http.StatusServiceUnavailable, "no healthy upstream")
-	}
 	method, _ := m.Headers.Get(":method")
 	path, _ := m.Headers.Get(":path")
 	authority, _ := m.Headers.Get(":authority")
-	target := *g.upstream
-	target.RawQuery = ""
-	rel, err := url.Parse(path)
-	if err != nil || !strings.HasPrefix(path, "/") {
+	if !strings.HasPrefix(path, "/") {
 		return envoyReply(http.StatusBadRequest, "invalid :path")
 	}
-	// The path goes upstream byte for byte as the filter left it (RawPath), not decoded and
-	// re-encoded: %2C must not turn into ',' after the filter authorized the path.
-	target.Path = strings.TrimRight(g.upstream.Path, "/") + rel.Path
-	target.RawPath = strings.TrimRight(g.upstream.EscapedPath(), "/") + rel.EscapedPath()
-	target.RawQuery = rel.RawQuery
+	var target *url.URL
+	if apiID, _ := m.Headers.Get(headerAPIID); apiID != "" && g.routes != nil {
+		if rt, ok := g.routes.lookup(ctx, apiID); ok && rt.target != nil {
+			target = rt.upstreamURL(path)
+			if !rt.preserveHost { // Tyk sends the target's host unless preserve_host_header
+				authority = rt.target.Host
+			}
+		}
+	}
+	if target == nil {
+		if g.upstream == nil {
+			return envoyReply(http.StatusServiceUnavailable, "no healthy upstream")
+		}
+		rel, err := url.Parse(path)
+		if err != nil {
+			return envoyReply(http.StatusBadRequest, "invalid :path")
+		}
+		// The path goes upstream byte for byte as the filter left it (RawPath), not decoded and
+		// re-encoded: %2C must not turn into ',' after the filter authorized the path.
+		u := *g.upstream
+		u.Path = strings.TrimRight(g.upstream.Path, "/") + rel.Path
+		u.RawPath = strings.TrimRight(g.upstream.EscapedPath(), "/") + rel.EscapedPath()
+		u.RawQuery = rel.RawQuery
+		target = &u
+	}
 	req, err := http.NewRequestWithContext(ctx, method, target.String(), bytes.NewReader(m.Body))
 	if err != nil {
 		return envoyReply(http.StatusBadRequest, err.Error())
 	}
 	req.Host = authority
 	for _, p := range m.Headers {
-		if !strings.HasPrefix(p[0], ":") && !hopByHop[p[0]] && p[0] != "host" {
+		if !strings.HasPrefix(p[0], ":") && !hopByHop[p[0]] && p[0] != "host" && p[0] != headerAPIID {
 			req.Header.Add(p[0], p[1])
 		}
 	}

@@ -72,9 +72,10 @@ func (c clusterFlag) Set(v string) error {
 type options struct {
 	listen, wasm, pluginConfig, vmConfig, upstream string
 	vmID, rootID, pluginName, logLevel, wasiMode   string
-	workers                                        int
+	workers, maxIdlePerHost                        int
 	failOpen                                       bool
 	maxBody                                        int64
+	routeSync                                      time.Duration
 	clusters                                       clusterFlag
 }
 
@@ -105,6 +106,10 @@ Usage: turnpike-gateway --wasm FILE [flags]
 			flagenv.String(&o.pluginName, "plugin-name", "turnpike", "plugin `name`"),
 			flagenv.String(&o.wasiMode, "wasi-mode", "cpp-host", "WASI `mode`: cpp-host (cpp-host >= #533) or envoy-1.33 (poll_oneoff = ENOSYS)"),
 			flagenv.Int64(&o.maxBody, "max-body", 16<<20, "request and response body limit in `bytes`"),
+			flagenv.Int(&o.maxIdlePerHost, "max-idle-conns-per-host", 1024,
+				"idle keep-alive upstream connections kept per upstream host (`number`); Go's default of 2 makes most requests under load open a new one"),
+			flagenv.PositiveDuration(&o.routeSync, "route-sync-interval", 250*time.Millisecond,
+				"how often the API definitions (per-API target_url) are polled from the sidecar the plugin configuration names (`duration`)"),
 		},
 	}
 }
@@ -123,6 +128,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if o.workers < 1 {
 		return nil, fmt.Errorf("--workers %d: need at least 1", o.workers)
+	}
+	if o.maxIdlePerHost < 1 {
+		return nil, fmt.Errorf("--max-idle-conns-per-host %d: need at least 1", o.maxIdlePerHost)
 	}
 	if o.upstream != "" {
 		if u, err := url.Parse(o.upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -146,6 +154,19 @@ func levels(name string) (slog.Level, wasmhost.LogLevel, error) {
 		return slog.LevelError, wasmhost.LogError, nil
 	}
 	return 0, 0, fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", name)
+}
+
+// upstreamTransport pools upstream connections for the load the gateway serves: up to perHost
+// idle keep-alive connections per upstream host (Go's default is 2: measured with 16 client
+// connections, about 0.6 new upstream TCP connections per request), HTTP/2 negotiated with ALPN
+// to TLS upstreams that offer it (one connection then carries many requests).
+func upstreamTransport(perHost int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0 // no global cap: per host is the bound
+	t.MaxIdleConnsPerHost = perHost
+	t.IdleConnTimeout = 90 * time.Second
+	t.ForceAttemptHTTP2 = true
+	return t
 }
 
 // run serves until ctx ends; ready, if set, receives the bound address (tests listen on :0).
@@ -192,7 +213,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 	}
-	g := &gateway{transport: http.DefaultTransport.(*http.Transport).Clone(), log: logger, maxBody: o.maxBody}
+	routes, err := newRoutes(cfg.PluginConfig, o.clusters, logger)
+	if err != nil {
+		return err
+	}
+	g := &gateway{transport: upstreamTransport(o.maxIdlePerHost), routes: routes, log: logger, maxBody: o.maxBody}
 	if o.upstream != "" {
 		g.upstream, _ = url.Parse(o.upstream)
 	}
@@ -220,6 +245,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if ready != nil {
 		ready(ln.Addr())
 	}
+	syncCtx, stopSync := context.WithCancel(context.Background())
+	defer stopSync()
+	go routes.run(syncCtx, o.routeSync)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
