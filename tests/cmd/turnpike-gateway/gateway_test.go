@@ -308,6 +308,8 @@ func TestGatewayFlags(t *testing.T) {
 		{"bad workers", []string{"--wasm", wasm, "--workers", "0"}, "need at least 1"},
 		{"bad log level", []string{"--wasm", wasm, "--log-level", "loud"}, "--log-level"},
 		{"bad upstream", []string{"--wasm", wasm, "--upstream", "localhost:80"}, "--upstream"},
+		{"bad pool size", []string{"--wasm", wasm, "--max-idle-conns-per-host", "0"}, "need at least 1"},
+		{"bad upstream ca", []string{"--wasm", wasm, "--upstream-ca", writeTemp(t, "not pem")}, "no PEM certificate"},
 		{"bad wasi mode", []string{"--wasm", wasm, "--wasi-mode", "x"}, "--wasi-mode"},
 		{"missing file", []string{"--wasm", "/nonexistent.wasm"}, "no such file"},
 		{"plugin rejects config", []string{"--wasm", wasm, "--plugin-config", writeTemp(t, "fail-configure")}, "proxy_on_configure returned false"},

@@ -13,6 +13,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -71,6 +73,7 @@ func (c clusterFlag) Set(v string) error {
 
 type options struct {
 	listen, wasm, pluginConfig, vmConfig, upstream string
+	upstreamCA                                     string
 	vmID, rootID, pluginName, logLevel, wasiMode   string
 	workers, maxIdlePerHost                        int
 	failOpen                                       bool
@@ -108,6 +111,7 @@ Usage: turnpike-gateway --wasm FILE [flags]
 			flagenv.Int64(&o.maxBody, "max-body", 16<<20, "request and response body limit in `bytes`"),
 			flagenv.Int(&o.maxIdlePerHost, "max-idle-conns-per-host", 1024,
 				"idle keep-alive upstream connections kept per upstream host (`number`); Go's default of 2 makes most requests under load open a new one"),
+			flagenv.String(&o.upstreamCA, "upstream-ca", "", "PEM `file` of the CA certificates https upstreams are verified with (default: the system's)"),
 			flagenv.PositiveDuration(&o.routeSync, "route-sync-interval", 250*time.Millisecond,
 				"how often the API definitions (per-API target_url) are polled from the sidecar the plugin configuration names (`duration`)"),
 		},
@@ -160,13 +164,24 @@ func levels(name string) (slog.Level, wasmhost.LogLevel, error) {
 // idle keep-alive connections per upstream host (Go's default is 2: measured with 16 client
 // connections, about 0.6 new upstream TCP connections per request), HTTP/2 negotiated with ALPN
 // to TLS upstreams that offer it (one connection then carries many requests).
-func upstreamTransport(perHost int) *http.Transport {
+func upstreamTransport(perHost int, caFile string) (*http.Transport, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 0 // no global cap: per host is the bound
 	t.MaxIdleConnsPerHost = perHost
 	t.IdleConnTimeout = 90 * time.Second
-	t.ForceAttemptHTTP2 = true
-	return t
+	t.ForceAttemptHTTP2 = true // also with the custom TLS configuration below
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--upstream-ca %s: no PEM certificate", caFile)
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return t, nil
 }
 
 // run serves until ctx ends; ready, if set, receives the bound address (tests listen on :0).
@@ -217,7 +232,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	g := &gateway{transport: upstreamTransport(o.maxIdlePerHost), routes: routes, log: logger, maxBody: o.maxBody}
+	transport, err := upstreamTransport(o.maxIdlePerHost, o.upstreamCA)
+	if err != nil {
+		return err
+	}
+	g := &gateway{transport: transport, routes: routes, log: logger, maxBody: o.maxBody}
 	if o.upstream != "" {
 		g.upstream, _ = url.Parse(o.upstream)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -254,4 +255,24 @@ func TestGatewayPoolsUpstreamConnections(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An https upstream that offers HTTP/2 gets HTTP/2 (ALPN), one connection for concurrent requests.
+func TestGatewayHTTP2Upstream(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Proto", r.Proto)
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	defer up.Close()
+	ca := writeTemp(t, string(pemCert(up.Certificate().Raw)))
+	gw := startGateway(t, "--wasm", buildFilter(t, "headers"), "--upstream", up.URL, "--upstream-ca", ca, "--log-level", "warn")
+	resp, body := do(t, "GET", gw+"/x", "")
+	if resp.StatusCode != 200 || resp.Header.Get("X-Proto") != "HTTP/2.0" {
+		t.Fatalf("%d %q, upstream protocol %q, want HTTP/2.0", resp.StatusCode, body, resp.Header.Get("X-Proto"))
+	}
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
