@@ -34,6 +34,7 @@ type Host struct {
 	done       chan struct{} // closed by Close: stops tickers
 	callCtx    context.Context
 	cancelCall context.CancelFunc
+	pollOneoff atomic.Int64 // wasi poll_oneoff calls, all VMs
 }
 
 var (
@@ -219,6 +220,12 @@ func (h *Host) Metric(name string) (Metric, bool) { return h.metrics.byName(name
 
 // Metrics returns every defined metric, sorted by name.
 func (h *Host) Metrics() []Metric { return h.metrics.snapshot() }
+
+// PollOneoffCalls counts the guest's WASI poll_oneoff calls on every VM since New. A Go module
+// calls it only when its scheduler goes idle (a sleep, a timer, a blocked goroutine); Envoy
+// before proxy-wasm-cpp-host PR #533 answers ENOSYS and the Go runtime then dies, so a filter
+// meant for those Envoys must keep this at 0 (WASIEnvoy133 shows the crash itself).
+func (h *Host) PollOneoffCalls() int64 { return h.pollOneoff.Load() }
 
 // Logs returns the recorded log history (guest proxy_log, stdout, stderr, host events).
 func (h *Host) Logs() []LogEntry { return h.logs.entries() }

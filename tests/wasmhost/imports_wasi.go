@@ -32,6 +32,7 @@ func (h *Host) buildWASI() wazero.HostModuleBuilder {
 	// poll_oneoff(in, out, nsubscriptions, nevents_ptr) -> errno
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, st []uint64) {
 		vm := vmOf(ctx)
+		vm.h.pollOneoff.Add(1)
 		if strict {
 			vm.restrictWASI("poll_oneoff", false, false)
 			st[0] = errnoNOSYS
