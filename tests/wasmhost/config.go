@@ -136,6 +136,14 @@ type Config struct {
 	// NUL-separated path is matched after replacing NUL with '.').
 	Properties map[string][]byte
 
+	// Shared is the shared data and shared queue space (proxy_get/set_shared_data,
+	// proxy_register/resolve_shared_queue). Envoy keeps one per process, keyed by vm_id: plugins
+	// loaded into several hosts of one process (a filter chain) pass the same NewSharedState()
+	// and then see each other's data and queues under the same vm_id, and
+	// proxy_resolve_shared_queue finds a queue another plugin registered. Nil: a space of this
+	// host's own, so independent hosts (tests) do not see each other.
+	Shared *SharedState
+
 	// Env sets guest environment variables (Envoy vm_config.environment_variables), e.g. GOGC.
 	Env map[string]string
 

@@ -37,6 +37,12 @@ type Host struct {
 	pollOneoff atomic.Int64 // wasi poll_oneoff calls, all VMs
 }
 
+// SharedState is a process's shared data and shared queues (Config.Shared).
+type SharedState struct{ store *shared.Store }
+
+// NewSharedState returns an empty shared data and queue space.
+func NewSharedState() *SharedState { return &SharedState{store: shared.NewStore()} }
+
 var (
 	cacheMu sync.Mutex
 	caches  = map[string]wazero.CompilationCache{}
@@ -85,6 +91,9 @@ func New(ctx context.Context, config Config) (*Host, error) {
 		metrics: newMetricRegistry(),
 		logs:    newLogRing(cfg.MaxLogEntries, cfg.Logger),
 		done:    make(chan struct{}),
+	}
+	if cfg.Shared != nil {
+		h.store = cfg.Shared.store
 	}
 	h.work.init()
 	h.callCtx, h.cancelCall = context.WithCancel(context.Background())

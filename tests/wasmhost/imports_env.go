@@ -462,7 +462,10 @@ func sendLocalResponse(vm *VM, mem api.Memory, st []uint64) abi.Status {
 }
 
 // httpCall applies Envoy's checks in Envoy's order: negative timeout, unknown cluster, missing
-// :path/:method/:authority -> BAD_ARGUMENT.
+// :path/:method/:authority -> BAD_ARGUMENT. Only presence is checked: an empty value passes, as
+// in Envoy's Context::httpCall (source/extensions/common/wasm/context.cc: `if
+// (message->headers().Path() == nullptr || message->headers().Method() == nullptr ||
+// message->headers().Host() == nullptr) return WasmResult::BadArgument;`).
 func httpCall(vm *VM, mem api.Memory, st []uint64) abi.Status {
 	timeout := int32(u32(st[8]))
 	if timeout < 0 {
@@ -500,7 +503,7 @@ func httpCall(vm *VM, mem api.Memory, st []uint64) abi.Status {
 		vm:       vm,
 	}
 	for _, k := range []string{":path", ":method", ":authority"} {
-		if v, ok := c.Headers.Get(k); !ok || v == "" {
+		if _, ok := c.Headers.Get(k); !ok {
 			return abi.BadArgument
 		}
 	}
@@ -665,13 +668,21 @@ func setProperty(vm *VM, mem api.Memory, st []uint64) abi.Status {
 		return abi.InvalidMemoryAccess
 	}
 	props := &vm.props
+	path := abi.JoinPath(raw)
 	if s := vm.currentStream(); s != nil {
 		props = &s.props
+		// Envoy keeps a property in a CelState whose prototype the root context declared
+		// (declare_property); a read-only one accepts its first value only (cel_state.h setValue).
+		if p, ok := vm.declared[path]; ok && p.readonly {
+			if _, set := s.props[path]; set {
+				return abi.BadArgument
+			}
+		}
 	}
 	if *props == nil {
 		*props = map[string][]byte{}
 	}
-	(*props)[abi.JoinPath(raw)] = append([]byte(nil), val...)
+	(*props)[path] = append([]byte(nil), val...)
 	return abi.OK
 }
 
@@ -694,9 +705,5 @@ func done(vm *VM, _ api.Memory, _ []uint64) abi.Status {
 	vm.pendingDone = false
 	return abi.OK
 }
-
-// callForeignFunction: this host registers no foreign functions, so every name is NOT_FOUND,
-// which is what Envoy answers for a name it does not know.
-func callForeignFunction(*VM, api.Memory, []uint64) abi.Status { return abi.NotFound }
 
 func unimplemented(*VM, api.Memory, []uint64) abi.Status { return abi.Unimplemented }

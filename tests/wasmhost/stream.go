@@ -97,6 +97,9 @@ type Stream struct {
 	reset       bool
 	failOpen    bool
 	props       map[string][]byte
+	declared    map[string]propertyPrototype // declare_property from this stream: no effect, as in Envoy
+
+	routeCacheCleared bool // the clear_route_cache foreign function was called
 
 	// deferred actions of the current callback (Envoy runs them after the VM call returns)
 	wantContinue [2]bool
@@ -112,6 +115,14 @@ func (s *Stream) ID() uint32 {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
 	return s.id
+}
+
+// RouteCacheCleared reports whether the filter called the clear_route_cache foreign function on
+// this stream (Envoy then picks the route again with the headers as they are now).
+func (s *Stream) RouteCacheCleared() bool {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	return s.routeCacheCleared
 }
 
 // VM is the worker this stream runs on.

@@ -50,7 +50,8 @@ type VM struct {
 	callResp    *callResponse // set only inside proxy_on_http_call_response
 	status      uint32        // proxy_get_status
 	statusMsg   string
-	props       map[string][]byte // proxy_set_property on the root context
+	props       map[string][]byte            // proxy_set_property on the root context
+	declared    map[string]propertyPrototype // declare_property on the root context
 	pendingDone bool
 	tickPeriod  time.Duration
 	tickChanged chan struct{}
