@@ -200,6 +200,22 @@ func (s *Stream) Wait(ctx context.Context) (Result, error) {
 // Request returns the request as the filter left it.
 func (s *Stream) Request() Message { return s.message(&s.req) }
 
+// TakeRequestBody returns the request body released past the filter since the last take and
+// drops it from the stream, so Request().Body no longer holds it: a proxy streams the body on
+// chunk by chunk instead of keeping all of it.
+func (s *Stream) TakeRequestBody() []byte { return s.take(&s.req) }
+
+// TakeResponseBody is TakeRequestBody for the response.
+func (s *Stream) TakeResponseBody() []byte { return s.take(&s.resp) }
+
+func (s *Stream) take(d *direction) []byte {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	out := d.out
+	d.out = nil
+	return out
+}
+
 // Response returns the response as the filter left it.
 func (s *Stream) Response() Message { return s.message(&s.resp) }
 

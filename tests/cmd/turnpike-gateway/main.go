@@ -73,7 +73,7 @@ func (c clusterFlag) Set(v string) error {
 
 type options struct {
 	listen, wasm, pluginConfig, vmConfig, upstream string
-	upstreamCA                                     string
+	upstreamCA, config                             string
 	vmID, rootID, pluginName, logLevel, wasiMode   string
 	workers, maxIdlePerHost                        int
 	failOpen                                       bool
@@ -95,7 +95,8 @@ Usage: turnpike-gateway --wasm FILE [flags]
 `,
 		Settings: []flagenv.Setting{
 			flagenv.String(&o.listen, "listen", ":8080", "`address` to listen on"),
-			flagenv.String(&o.wasm, "wasm", "", "proxy-wasm module `file` (.wasm), required"),
+			flagenv.String(&o.wasm, "wasm", "", "proxy-wasm module `file` (.wasm); required unless --config lists the filters"),
+			flagenv.String(&o.config, "config", "", "gateway configuration `file` (YAML or JSON): a filter chain and routes with per-route metadata; replaces --wasm, --plugin-config, --vm-config, --vm-id, --root-id, --plugin-name and --fail-open"),
 			flagenv.String(&o.pluginConfig, "plugin-config", "", "`file` whose bytes are the plugin configuration (proxy_on_configure)"),
 			flagenv.String(&o.vmConfig, "vm-config", "", "`file` whose bytes are the VM configuration (proxy_on_vm_start)"),
 			flagenv.String(&o.upstream, "upstream", "", "`URL` allowed requests are proxied to (without it they get 503)"),
@@ -127,8 +128,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", rest)
 	}
-	if o.wasm == "" {
+	if o.wasm == "" && o.config == "" {
 		return nil, errors.New("--wasm is required")
+	}
+	if o.wasm != "" && o.config != "" {
+		return nil, errors.New("--wasm and --config exclude each other: list the filters in the file")
 	}
 	if o.workers < 1 {
 		return nil, fmt.Errorf("--workers %d: need at least 1", o.workers)
@@ -204,62 +208,90 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("--wasi-mode %q: want cpp-host or envoy-1.33", o.wasiMode)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slogLevel}))
-	cfg := wasmhost.Config{
-		WasmFile:   o.wasm,
-		VMID:       o.vmID,
-		RootID:     o.rootID,
-		PluginName: o.pluginName,
-		Workers:    o.workers,
-		Clusters:   o.clusters,
-		FailOpen:   o.failOpen,
-		AutoTick:   true,
-		WASIMode:   wasiMode,
-		Logger:     logger,
-		LogLevel:   pluginLevel,
+	base := wasmhost.Config{
+		Workers:  o.workers,
+		Clusters: o.clusters,
+		AutoTick: true,
+		WASIMode: wasiMode,
+		Logger:   logger,
+		LogLevel: pluginLevel,
+		// One process: every filter of the chain shares data and queues, keyed by vm_id.
+		Shared: wasmhost.NewSharedState(),
 	}
-	for _, f := range []struct {
-		path string
-		dst  *[]byte
-	}{{o.pluginConfig, &cfg.PluginConfig}, {o.vmConfig, &cfg.VMConfig}} {
-		if f.path == "" {
-			continue
-		}
-		if *f.dst, err = os.ReadFile(f.path); err != nil {
+	var fc *fileConfig
+	var cfgs []wasmhost.Config
+	if o.config != "" {
+		if fc, err = loadConfig(o.config); err != nil {
 			return err
 		}
+		for _, f := range fc.Filters {
+			c := base
+			c.WasmFile, c.VMID, c.RootID, c.PluginName = f.Wasm, f.VMID, f.RootID, f.Name
+			c.PluginConfig, c.VMConfig, c.FailOpen = f.pluginConfig, f.vmConfig, f.FailOpen
+			cfgs = append(cfgs, c)
+		}
+	} else {
+		c := base
+		c.WasmFile, c.VMID, c.RootID, c.PluginName, c.FailOpen = o.wasm, o.vmID, o.rootID, o.pluginName, o.failOpen
+		for _, f := range []struct {
+			path string
+			dst  *[]byte
+		}{{o.pluginConfig, &c.PluginConfig}, {o.vmConfig, &c.VMConfig}} {
+			if f.path == "" {
+				continue
+			}
+			if *f.dst, err = os.ReadFile(f.path); err != nil {
+				return err
+			}
+		}
+		cfgs = append(cfgs, c)
 	}
-	routes, err := newRoutes(cfg.PluginConfig, o.clusters, logger)
-	if err != nil {
-		return err
+	// Per-API routes come from the first filter whose configuration is turnpike's.
+	var routes *routes
+	for _, c := range cfgs {
+		if routes, err = newRoutes(c.PluginConfig, o.clusters, logger); err != nil {
+			return err
+		}
+		if routes.client != nil || len(routes.static) > 0 {
+			break
+		}
 	}
 	transport, err := upstreamTransport(o.maxIdlePerHost, o.upstreamCA)
 	if err != nil {
 		return err
 	}
-	g := &gateway{transport: transport, routes: routes, log: logger, maxBody: o.maxBody}
+	g := &gateway{config: fc, transport: transport, routes: routes, log: logger, maxBody: o.maxBody}
 	if o.upstream != "" {
 		g.upstream, _ = url.Parse(o.upstream)
 	}
 	start := time.Now()
-	host, err := wasmhost.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	g.host = host
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := host.Close(closeCtx); err != nil {
-			logger.Warn("closing the wasm host", "error", err)
+		for _, h := range g.hosts {
+			if err := h.Close(closeCtx); err != nil {
+				logger.Warn("closing the wasm host", "error", err)
+			}
 		}
 	}()
+	for i, c := range cfgs {
+		h, err := wasmhost.New(ctx, c)
+		if err != nil {
+			if len(cfgs) > 1 {
+				return fmt.Errorf("filter %d (%s): %w", i, c.WasmFile, err)
+			}
+			return err
+		}
+		g.hosts = append(g.hosts, h)
+	}
+	host := g.hosts[0]
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	logger.Info("turnpike-gateway listening", "addr", ln.Addr().String(), "wasm", o.wasm, "abi", host.ABIVersion(),
+	logger.Info("turnpike-gateway listening", "addr", ln.Addr().String(), "filters", len(g.hosts), "abi", host.ABIVersion(),
 		"workers", o.workers, "upstream", o.upstream, "clusters", o.clusters.String(), "load_time", time.Since(start).Round(time.Millisecond))
 	if ready != nil {
 		ready(ln.Addr())
