@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -59,10 +61,14 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x := newExchange(g.hosts, g.maxBody, props)
 	defer x.close()
+	conn := connectionProperties(r.TLS)
 	for _, s := range x.streams {
 		s.SetProperty("source.address", []byte(r.RemoteAddr))
 		if la, ok := ctx.Value(http.LocalAddrContextKey).(net.Addr); ok {
 			s.SetProperty("destination.address", []byte(la.String()))
+		}
+		for k, v := range conn {
+			s.SetProperty(k, v)
 		}
 	}
 
@@ -166,6 +172,50 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeResponse(w, wasmhost.Headers{{":status", "502"}, {"content-type", "text/plain"}}, []byte("upstream reset"))
 	}
+}
+
+// connectionProperties are Envoy's connection attributes of a TLS connection, as a filter reads
+// them with proxy_get_property (Envoy's CEL connection.* attributes, source/extensions/filters/
+// common/expr/context.cc): mtls (1 byte), requested_server_name, tls_version ("TLSv1.3"),
+// subject/dns_san/uri_san of the peer certificate (RFC 2253 subject, first SAN),
+// sha256_peer_certificate_digest (lower-case hex). Without TLS there are none (mtls is false).
+func connectionProperties(cs *tls.ConnectionState) map[string][]byte {
+	if cs == nil {
+		return nil
+	}
+	p := map[string][]byte{
+		"connection.requested_server_name": []byte(cs.ServerName),
+		"connection.tls_version":           []byte(tlsVersion(cs.Version)),
+		"connection.mtls":                  {0},
+	}
+	if len(cs.PeerCertificates) > 0 {
+		peer := cs.PeerCertificates[0]
+		digest := sha256.Sum256(peer.Raw)
+		p["connection.mtls"] = []byte{1}
+		p["connection.subject_peer_certificate"] = []byte(peer.Subject.String())
+		p["connection.sha256_peer_certificate_digest"] = []byte(hex.EncodeToString(digest[:]))
+		if len(peer.DNSNames) > 0 {
+			p["connection.dns_san_peer_certificate"] = []byte(peer.DNSNames[0])
+		}
+		if len(peer.URIs) > 0 {
+			p["connection.uri_san_peer_certificate"] = []byte(peer.URIs[0].String())
+		}
+	}
+	return p
+}
+
+func tlsVersion(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLSv1"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	}
+	return ""
 }
 
 // readChunks reads r in chunks of what is available (at most 32 KiB) and hands each to fn with

@@ -320,6 +320,8 @@ func TestGatewayFlags(t *testing.T) {
 		{"bad upstream", []string{"--wasm", wasm, "--upstream", "localhost:80"}, "--upstream"},
 		{"bad pool size", []string{"--wasm", wasm, "--max-idle-conns-per-host", "0"}, "need at least 1"},
 		{"bad upstream ca", []string{"--wasm", wasm, "--upstream-ca", writeTemp(t, "not pem")}, "no PEM certificate"},
+		{"cert without key", []string{"--wasm", wasm, "--tls-cert", "c.pem"}, "go together"},
+		{"client ca without tls", []string{"--wasm", wasm, "--client-ca", "ca.pem"}, "--client-ca needs --tls-cert"},
 		{"wasm and config", []string{"--wasm", wasm, "--config", "x.yaml"}, "exclude each other"},
 		{"bad wasi mode", []string{"--wasm", wasm, "--wasi-mode", "x"}, "--wasi-mode"},
 		{"missing file", []string{"--wasm", "/nonexistent.wasm"}, "no such file"},

@@ -74,6 +74,8 @@ func (c clusterFlag) Set(v string) error {
 type options struct {
 	listen, wasm, pluginConfig, vmConfig, upstream string
 	upstreamCA, config                             string
+	tlsCert, tlsKey, clientCA                      string
+	requireClientCert                              bool
 	vmID, rootID, pluginName, logLevel, wasiMode   string
 	workers, maxIdlePerHost                        int
 	failOpen                                       bool
@@ -112,6 +114,10 @@ Usage: turnpike-gateway --wasm FILE [flags]
 			flagenv.Int64(&o.maxBody, "max-body", 16<<20, "request and response body limit in `bytes`"),
 			flagenv.Int(&o.maxIdlePerHost, "max-idle-conns-per-host", 1024,
 				"idle keep-alive upstream connections kept per upstream host (`number`); Go's default of 2 makes most requests under load open a new one"),
+			flagenv.String(&o.tlsCert, "tls-cert", "", "PEM certificate `file` (chain) to serve HTTPS with; needs --tls-key"),
+			flagenv.String(&o.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert"),
+			flagenv.String(&o.clientCA, "client-ca", "", "PEM `file` of the CAs client certificates are verified with (mTLS); a client without one is let in unless --require-client-cert"),
+			flagenv.Bool(&o.requireClientCert, "require-client-cert", false, "refuse TLS clients without a certificate --client-ca verifies"),
 			flagenv.String(&o.upstreamCA, "upstream-ca", "", "PEM `file` of the CA certificates https upstreams are verified with (default: the system's)"),
 			flagenv.PositiveDuration(&o.routeSync, "route-sync-interval", 250*time.Millisecond,
 				"how often the API definitions (per-API target_url) are polled from the sidecar the plugin configuration names (`duration`)"),
@@ -136,6 +142,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if o.workers < 1 {
 		return nil, fmt.Errorf("--workers %d: need at least 1", o.workers)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.clientCA != "" && o.tlsCert == "" || o.requireClientCert && o.clientCA == "" {
+		return nil, errors.New("--client-ca needs --tls-cert, and --require-client-cert needs --client-ca")
 	}
 	if o.maxIdlePerHost < 1 {
 		return nil, fmt.Errorf("--max-idle-conns-per-host %d: need at least 1", o.maxIdlePerHost)
@@ -186,6 +198,31 @@ func upstreamTransport(perHost int, caFile string) (*http.Transport, error) {
 		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return t, nil
+}
+
+// serverTLS is the downstream TLS configuration: the certificate, and client certificates
+// verified with --client-ca when given (required with --require-client-cert).
+func serverTLS(o *options) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if o.clientCA != "" {
+		pem, err := os.ReadFile(o.clientCA)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClientCAs = x509.NewCertPool()
+		if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--client-ca %s: no PEM certificate", o.clientCA)
+		}
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		if o.requireClientCert {
+			cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	return cfg, nil
 }
 
 // run serves until ctx ends; ready, if set, receives the bound address (tests listen on :0).
@@ -291,6 +328,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if o.tlsCert != "" {
+		if srv.TLSConfig, err = serverTLS(o); err != nil {
+			return err
+		}
+	}
 	logger.Info("turnpike-gateway listening", "addr", ln.Addr().String(), "filters", len(g.hosts), "abi", host.ABIVersion(),
 		"workers", o.workers, "upstream", o.upstream, "clusters", o.clusters.String(), "load_time", time.Since(start).Round(time.Millisecond))
 	if ready != nil {
@@ -300,7 +342,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer stopSync()
 	go routes.run(syncCtx, o.routeSync)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // certificates in TLSConfig; HTTP/2 offered by ALPN
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
