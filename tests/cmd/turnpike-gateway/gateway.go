@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/pathnorm"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost"
@@ -47,7 +48,15 @@ var hopByHop = map[string]bool{
 // size); a longer one, or one of unknown length, streams with chunked transfer encoding.
 const holdLimit = 64 << 10
 
-func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &accessWriter{ResponseWriter: rw}
+	start := time.Now()
+	defer func() {
+		// One access log line per request, also for a reset (status 0) or a panic.
+		g.log.Info("access", "method", r.Method, "path", r.RequestURI, "status", w.status,
+			"duration", time.Since(start).Round(time.Microsecond), "upstream", w.upstream, "api_id", w.apiID,
+			"local_reply", w.localReply, "bytes", w.bytes)
+	}()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	path, err := requestPath(r)
@@ -82,7 +91,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// The request body, chunk by chunk through the chain, then to the upstream.
-	up := &upstreamCall{g: g, ctx: ctx}
+	up := &upstreamCall{g: g, ctx: ctx, log: w}
 	if noBody {
 		up.start(x, nil, true)
 	} else {
@@ -135,7 +144,6 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The response body, chunk by chunk through the chain in reverse, then to the client.
 	var pending []byte
 	wrote := false
-	flusher, _ := w.(http.Flusher)
 	readErr := readChunks(body, length, func(chunk []byte, eos bool) bool {
 		out, res, err := x.body(ctx, true, chunk, eos)
 		if err != nil {
@@ -159,8 +167,8 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return false
 			}
 			pending = pending[:0]
-			if flusher != nil && !eos {
-				flusher.Flush()
+			if !eos {
+				w.Flush()
 			}
 		}
 		return !eos
@@ -218,6 +226,38 @@ func tlsVersion(v uint16) string {
 	return ""
 }
 
+// accessWriter records what the access log line reports.
+type accessWriter struct {
+	http.ResponseWriter
+	status     int
+	bytes      int64
+	upstream   string // host the request went to
+	apiID      string // the API the filter matched (x-turnpike-api-id)
+	localReply bool
+}
+
+func (a *accessWriter) WriteHeader(code int) {
+	if a.status == 0 {
+		a.status = code
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *accessWriter) Write(b []byte) (int, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	n, err := a.ResponseWriter.Write(b)
+	a.bytes += int64(n)
+	return n, err
+}
+
+func (a *accessWriter) Flush() {
+	if f, ok := a.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // readChunks reads r in chunks of what is available (at most 32 KiB) and hands each to fn with
 // end_of_stream set on the last: at EOF, or once the declared length (>= 0) is read, so a body
 // usually ends with data rather than with an empty chunk. fn returns false to stop. The error is
@@ -252,6 +292,9 @@ func (g *gateway) finish(w http.ResponseWriter, res wasmhost.Result, headersSent
 	case wasmhost.ActionLocalReply:
 		if headersSent {
 			panic(http.ErrAbortHandler)
+		}
+		if aw, ok := w.(*accessWriter); ok {
+			aw.localReply = true
 		}
 		h := append(wasmhost.Headers{{":status", strconv.Itoa(res.Reply.Status)}}, res.Reply.Headers...)
 		writeResponse(w, h, res.Reply.Body)
@@ -340,6 +383,7 @@ func requestID() string {
 // would generate, and those still go through the filters' response callbacks.
 type upstreamCall struct {
 	g      *gateway
+	log    *accessWriter
 	ctx    context.Context
 	cancel context.CancelFunc
 	pw     *io.PipeWriter
@@ -358,7 +402,11 @@ func (u *upstreamCall) started() bool { return u.done != nil }
 func (u *upstreamCall) start(x *exchange, body []byte, complete bool) {
 	u.done = make(chan struct{})
 	m := x.streams[len(x.streams)-1].Request()
+	u.log.apiID, _ = m.Headers.Get(headerAPIID)
 	req, status := u.g.upstreamRequest(u.ctx, m.Headers)
+	if req != nil {
+		u.log.upstream = req.URL.Host
+	}
 	if req == nil {
 		u.status, u.headers, u.body, u.length = envoyReply(status.code, status.msg)
 		close(u.done)

@@ -74,7 +74,8 @@ func (c clusterFlag) Set(v string) error {
 type options struct {
 	listen, wasm, pluginConfig, vmConfig, upstream string
 	upstreamCA, config                             string
-	tlsCert, tlsKey, clientCA                      string
+	tlsCert, tlsKey, clientCA, adminListen         string
+	drainTimeout                                   time.Duration
 	requireClientCert                              bool
 	vmID, rootID, pluginName, logLevel, wasiMode   string
 	workers, maxIdlePerHost                        int
@@ -119,6 +120,8 @@ Usage: turnpike-gateway --wasm FILE [flags]
 			flagenv.String(&o.clientCA, "client-ca", "", "PEM `file` of the CAs client certificates are verified with (mTLS); a client without one is let in unless --require-client-cert"),
 			flagenv.Bool(&o.requireClientCert, "require-client-cert", false, "refuse TLS clients without a certificate --client-ca verifies"),
 			flagenv.String(&o.upstreamCA, "upstream-ca", "", "PEM `file` of the CA certificates https upstreams are verified with (default: the system's)"),
+			flagenv.String(&o.adminListen, "admin-listen", "", "`address` of the admin listener (/ready, /stats/prometheus); none without it"),
+			flagenv.PositiveDuration(&o.drainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests (`duration`)"),
 			flagenv.PositiveDuration(&o.routeSync, "route-sync-interval", 250*time.Millisecond,
 				"how often the API definitions (per-API target_url) are polled from the sidecar the plugin configuration names (`duration`)"),
 		},
@@ -335,6 +338,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	logger.Info("turnpike-gateway listening", "addr", ln.Addr().String(), "filters", len(g.hosts), "abi", host.ABIVersion(),
 		"workers", o.workers, "upstream", o.upstream, "clusters", o.clusters.String(), "load_time", time.Since(start).Round(time.Millisecond))
+	adm := &admin{hosts: g.hosts}
+	var adminSrv *http.Server
+	if o.adminListen != "" {
+		aln, err := net.Listen("tcp", o.adminListen)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		adminSrv = &http.Server{Handler: adm.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = adminSrv.Serve(aln) }()
+		defer adminSrv.Close()
+		logger.Info("admin listening", "addr", aln.Addr().String())
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -354,8 +370,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	logger.Info("shutting down: draining in-flight requests", "timeout", o.drainTimeout)
+	adm.draining.Store(true)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.drainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return err
