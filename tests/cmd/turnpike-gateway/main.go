@@ -1,14 +1,20 @@
-// Command turnpike-gateway is a local HTTP gateway that runs a proxy-wasm filter without Envoy:
-// every request goes through the filter's request and response callbacks (on the wazero host of
-// package tests/wasmhost), allowed requests are proxied to --upstream, local replies are served
-// as the filter built them, and proxy_http_call targets are mapped to real URLs with --cluster.
+// Command turnpike-gateway is a local HTTP gateway that runs proxy-wasm filters without Envoy:
+// every request goes through the filters' request and response callbacks (on the wazero host of
+// package tests/wasmhost), bodies streaming chunk by chunk; allowed requests are proxied to the
+// upstream of the API the turnpike filter matched (x-turnpike-api-id, the API definition's
+// proxy.target_url, polled from the sidecar) or to --upstream over pooled keep-alive
+// connections; local replies are served as the filters built them, and proxy_http_call targets
+// are mapped to real URLs with --cluster.
 //
 //	turnpike-gateway --wasm filter.wasm --upstream http://127.0.0.1:9000 \
-//	    --plugin-config config.json --cluster auth=http://127.0.0.1:9001 --workers 4
+//	    --plugin-config config.json --cluster turnpike-sidecar=http://127.0.0.1:8090 --workers 4
+//	turnpike-gateway --config gateway.yaml ...   # a filter chain and routes with metadata
 //
 // Every flag can also be set through the environment: TURNPIKE_GATEWAY_ + the flag name in capitals
-// with "_" for "-" (TURNPIKE_GATEWAY_PLUGIN_CONFIG); --help lists them. There is deliberately no
-// health endpoint: every path belongs to the filter. SIGINT/SIGTERM stop it gracefully.
+// with "_" for "-" (TURNPIKE_GATEWAY_PLUGIN_CONFIG); --help lists them. Every path of the main
+// listener belongs to the filters; /ready and /stats/prometheus are on --admin-listen. HTTPS with
+// --tls-cert/--tls-key, client certificates with --client-ca. SIGINT/SIGTERM drain in-flight
+// requests and stop.
 package main
 
 import (
