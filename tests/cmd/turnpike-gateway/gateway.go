@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/pathnorm"
@@ -258,12 +259,19 @@ func (a *accessWriter) Flush() {
 	}
 }
 
+// chunkBufs recycles read buffers: a 32 KiB allocation per request and direction would be most
+// of the gateway's garbage. A buffer is reused only after fn returned: the filter host copies
+// what it is given.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // readChunks reads r in chunks of what is available (at most 32 KiB) and hands each to fn with
 // end_of_stream set on the last: at EOF, or once the declared length (>= 0) is read, so a body
 // usually ends with data rather than with an empty chunk. fn returns false to stop. The error is
 // a read error other than EOF.
 func readChunks(r io.Reader, length int64, fn func(chunk []byte, eos bool) bool) error {
-	buf := make([]byte, 32<<10)
+	bp := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(bp)
+	buf := *bp
 	var total int64
 	for {
 		n, err := r.Read(buf)
