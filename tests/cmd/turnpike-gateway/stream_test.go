@@ -11,8 +11,11 @@ import (
 	"time"
 )
 
-// Envoy shows content-length to filters, in requests and responses (it is an ordinary header in
-// its header map); a filter that checks it must find it.
+// Envoy shows content-length to filters, in requests and responses: it is an ordinary entry of
+// the header map the filter reads (source/extensions/common/wasm/context.cc: getHeaderMapValue
+// and headerMapToPairs read the stream's RequestHeaderMap/ResponseHeaderMap as the codec built
+// it, Content-Length included). The gateway used to drop it as hop-by-hop, and filters that
+// check it answered 400.
 func TestGatewayShowsContentLength(t *testing.T) {
 	upstream, _ := echoUpstream(t)
 	gw := startGateway(t, "--wasm", buildFilter(t, "fidelity"), "--upstream", upstream.URL, "--log-level", "warn")
