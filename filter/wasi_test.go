@@ -5,20 +5,30 @@ package main
 import (
 	"fmt"
 	"testing"
+
+	"github.com/turnpike-dev/turnpike/tests/wasmhost"
 )
 
-// TestFilterNeverCallsPollOneoff guards the filter's reach: Go's runtime
-// calls WASI poll_oneoff only when its scheduler goes idle (a sleep, a
-// timer, a goroutine blocked on a channel or lock), and Envoy before
-// proxy-wasm-cpp-host PR #533 (Envoy 1.33 and the releases after it that
-// lack #533) answers ENOSYS, after which the runtime aborts and the VM dies.
-// The filter never idles its scheduler, so it runs there; a change that
-// makes it idle (time.Sleep, a background goroutine, a blocking channel)
-// fails here rather than in production on those Envoys. The workload covers
-// what the filter does at run time: syncs and ticks, session lookups with
-// cache churn and expiry, quota reservations, rate limiting, local replies,
-// and enough garbage for many collections.
-func TestFilterNeverCallsPollOneoff(t *testing.T) {
+// TestFilterNeverIdlesItsScheduler guards the filter's reach on Envoys
+// without proxy-wasm-cpp-host PR #533, where WASI poll_oneoff answers ENOSYS
+// and Go's runtime dies on it. The filter's own code must never make the
+// scheduler idle (a sleep, a timer, a goroutine blocked on a channel or lock):
+// such a change fails here, as a blocking poll_oneoff, rather than in
+// production. The workload covers what the filter does at run time: syncs and
+// ticks, session lookups with cache churn and expiry, quota reservations, rate
+// limiting, local replies, and enough garbage for many collections.
+//
+// It also measures what the filter cannot avoid: once a runtime timer (Go's
+// background scavenger) has started the network poller, every collection's
+// start-the-world polls it without waiting (runtime.startTheWorldWithSema ->
+// netpoll(0) -> poll_oneoff). That happens under this workload after about
+// 2,500 requests and is fatal without #533 — why envoy/README.md asks for it —
+// so in the envoy-1.33 WASI mode, where it kills the VM, the workload is not
+// run.
+func TestFilterNeverIdlesItsScheduler(t *testing.T) {
+	if wasiMode == wasmhost.WASIEnvoy133 {
+		t.Skip("envoy-1.33 mode: the Go runtime's own non-blocking poll_oneoff at GC kills the VM under this workload (envoy/README.md, Minimum Envoy version)")
+	}
 	sc := newFakeSidecar(t)
 	sc.putAPI(apiJSON)
 	sc.putAPI(keylessAPIJSON)
@@ -52,9 +62,10 @@ func TestFilterNeverCallsPollOneoff(t *testing.T) {
 		}
 	}
 	syncNow(t, h)
-	if n := h.PollOneoffCalls(); n != 0 {
-		t.Fatalf("filter.wasm called poll_oneoff %d times (WASI mode %s); on Envoy without proxy-wasm-cpp-host PR #533 the first call kills the VM", n, wasiMode)
+	if n := h.BlockingPollOneoffCalls(); n != 0 {
+		t.Fatalf("filter.wasm's scheduler went idle %d times (blocking poll_oneoff); on Envoy without proxy-wasm-cpp-host PR #533 the first one kills the VM", n)
 	}
+	t.Logf("non-blocking poll_oneoff (the runtime's netpoll(0) at GC): %d", h.PollOneoffCalls())
 	for i := range h.NumVMs() {
 		if err := h.VM(i).Err(); err != nil {
 			t.Fatalf("VM %d died: %v", i, err)

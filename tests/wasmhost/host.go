@@ -35,6 +35,8 @@ type Host struct {
 	callCtx    context.Context
 	cancelCall context.CancelFunc
 	pollOneoff atomic.Int64 // wasi poll_oneoff calls, all VMs
+	// poll_oneoff calls that ask to wait (the guest's scheduler went idle)
+	blockingPolls atomic.Int64
 }
 
 // SharedState is a process's shared data and shared queues (Config.Shared).
@@ -230,11 +232,16 @@ func (h *Host) Metric(name string) (Metric, bool) { return h.metrics.byName(name
 // Metrics returns every defined metric, sorted by name.
 func (h *Host) Metrics() []Metric { return h.metrics.snapshot() }
 
-// PollOneoffCalls counts the guest's WASI poll_oneoff calls on every VM since New. A Go module
-// calls it only when its scheduler goes idle (a sleep, a timer, a blocked goroutine); Envoy
-// before proxy-wasm-cpp-host PR #533 answers ENOSYS and the Go runtime then dies, so a filter
-// meant for those Envoys must keep this at 0 (WASIEnvoy133 shows the crash itself).
+// PollOneoffCalls counts the guest's WASI poll_oneoff calls on every VM since New. Envoy before
+// proxy-wasm-cpp-host PR #533 answers ENOSYS and Go's runtime then dies (WASIEnvoy133 shows the
+// crash). A Go module calls it when its scheduler goes idle (BlockingPollOneoffCalls), and, once
+// a runtime timer has started its network poller, without waiting at every garbage
+// collection's start-the-world (runtime.startTheWorldWithSema -> netpoll(0)).
 func (h *Host) PollOneoffCalls() int64 { return h.pollOneoff.Load() }
+
+// BlockingPollOneoffCalls counts the poll_oneoff calls that asked to wait (a clock subscription
+// with a timeout, or a file descriptor): the guest's scheduler had nothing to run.
+func (h *Host) BlockingPollOneoffCalls() int64 { return h.blockingPolls.Load() }
 
 // Logs returns the recorded log history (guest proxy_log, stdout, stderr, host events).
 func (h *Host) Logs() []LogEntry { return h.logs.entries() }

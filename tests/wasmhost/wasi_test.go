@@ -35,8 +35,9 @@ func TestWASIModes(t *testing.T) {
 			if r.Action != tt.action {
 				t.Fatalf("result %+v", r)
 			}
-			if h.PollOneoffCalls() == 0 {
-				t.Fatal("the sleep did not count as a poll_oneoff call")
+			if h.PollOneoffCalls() == 0 || h.BlockingPollOneoffCalls() == 0 {
+				t.Fatalf("the sleep counted as %d poll_oneoff calls, %d blocking; want at least one of each",
+					h.PollOneoffCalls(), h.BlockingPollOneoffCalls())
 			}
 			if tt.action == wasmhost.ActionContinue {
 				mustHeader(t, s.Request().Headers, "x-fmt", "4 headers")
