@@ -3,8 +3,10 @@ package wasmhost_test
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/hex"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/turnpike-dev/turnpike/tests/wasmhost"
@@ -155,5 +157,50 @@ func TestSharedQueueAcrossPlugins(t *testing.T) {
 	mustHeader(t, req, "x-resolve-status", "1") // NOT_FOUND: another process
 	if _, _, ok := elsewhere.SharedData("got-events"); ok {
 		t.Error("a host of another process sees the shared data")
+	}
+}
+
+// Envoy runs plugins with the same vm_config in one VM, each with a root context of its own
+// (proxy-wasm-cpp-host src/wasm.cc WasmBase::start: one root context per plugin key, then
+// ContextBase::onStart — proxy_on_context_create and proxy_on_vm_start — and onConfigure on it).
+// A plugin's streams are children of its root context and see its plugin_root_id, plugin_name
+// and configuration; a queue a plugin registers notifies that plugin's root context.
+func TestSeveralPluginsInOneVM(t *testing.T) {
+	h := newHost(t, "fidelity", wasmhost.Config{VMID: "vm", RootID: "a", PluginName: "plugin-a", PluginConfig: []byte("queue=qa"),
+		Plugins: []wasmhost.Plugin{{Name: "plugin-b", RootID: "b", Configuration: []byte("queue=qb")}}})
+	if h.NumVMs() != 1 {
+		t.Fatalf("%d VMs", h.NumVMs())
+	}
+	for _, tt := range []struct{ root, name, parent string }{{"a", "plugin-a", "1"}, {"b", "plugin-b", "2"}} {
+		s, err := h.NewStreamFor(tt.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if r := s.RequestHeaders(get("/whoami"), true); r.Action != wasmhost.ActionContinue {
+			t.Fatalf("%+v", r)
+		}
+		req := s.Request().Headers
+		mustHeader(t, req, "x-root-id", tt.root)
+		mustHeader(t, req, "x-plugin-name", tt.name)
+		if c, _ := req.Get("x-context"); !strings.HasSuffix(c, "<"+tt.parent) {
+			t.Errorf("plugin %s: stream context %s, want a child of root context %s", tt.root, c, tt.parent)
+		}
+	}
+	// Each plugin configured its own queue; an item for qb reaches plugin b's root context.
+	req, _ := request(t, h, get("/queue", [2]string{"x-vm-id", "vm"}, [2]string{"x-queue", "qb"}, [2]string{"x-arg", "for b"}))
+	mustHeader(t, req, "x-enqueue-status", "0")
+	if err := h.Quiesce(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, ok := h.SharedData("got-qb"); !ok || string(v) != "for b" {
+		t.Fatalf("got-qb = %q, %v", v, ok)
+	}
+	if _, err := h.NewStreamFor("c"); err == nil {
+		t.Fatal("a stream for an unknown root_id")
+	}
+	if _, err := wasmhost.New(context.Background(), wasmhost.Config{Wasm: filter(t, "fidelity"), RootID: "a",
+		Plugins: []wasmhost.Plugin{{RootID: "a"}}}); err == nil || !strings.Contains(err.Error(), "two plugins") {
+		t.Fatalf("duplicate root_id: %v", err)
 	}
 }

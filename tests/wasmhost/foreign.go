@@ -111,7 +111,7 @@ func foreignDeclareProperty(vm *VM, args []byte) ([]byte, abi.Status) {
 	if !ok {
 		return nil, abi.BadArgument
 	}
-	decls := &vm.declared
+	decls := &vm.currentRoot().declared
 	if s := vm.currentStream(); s != nil {
 		decls = &s.declared
 	}

@@ -34,6 +34,7 @@ type Host struct {
 	done       chan struct{} // closed by Close: stops tickers
 	callCtx    context.Context
 	cancelCall context.CancelFunc
+	plugins    []*plugin    // loaded into every VM: Config's own, then Config.Plugins
 	pollOneoff atomic.Int64 // wasi poll_oneoff calls, all VMs
 	// poll_oneoff calls that ask to wait (the guest's scheduler went idle)
 	blockingPolls atomic.Int64
@@ -97,6 +98,10 @@ func New(ctx context.Context, config Config) (*Host, error) {
 	if cfg.Shared != nil {
 		h.store = cfg.Shared.store
 	}
+	h.plugins = append(h.plugins, &plugin{name: cfg.PluginName, rootID: cfg.RootID, config: cfg.PluginConfig})
+	for _, p := range cfg.Plugins {
+		h.plugins = append(h.plugins, &plugin{name: p.Name, rootID: p.RootID, config: p.Configuration})
+	}
 	h.work.init()
 	h.callCtx, h.cancelCall = context.WithCancel(context.Background())
 	if err := h.load(ctx); err != nil {
@@ -106,7 +111,9 @@ func New(ctx context.Context, config Config) (*Host, error) {
 	}
 	if cfg.AutoTick {
 		for _, vm := range h.vms {
-			go vm.tickLoop()
+			for _, r := range vm.roots {
+				go vm.tickLoop(r)
+			}
 		}
 	}
 	return h, nil
@@ -188,6 +195,13 @@ func (h *Host) NumVMs() int { return len(h.vms) }
 
 // VM returns worker i (0-based); it panics if i is out of range, like a slice index.
 func (h *Host) VM(i int) *VM { return h.vms[i] }
+
+// NewStreamFor opens a stream of the plugin with that root_id on the next VM in round-robin
+// order.
+func (h *Host) NewStreamFor(rootID string) (*Stream, error) {
+	i := h.next.Add(1) - 1
+	return h.vms[int(i)%len(h.vms)].NewStreamFor(rootID)
+}
 
 // NewStream opens a stream on the next VM in round-robin order, as Envoy spreads connections
 // over workers.

@@ -166,7 +166,7 @@ func writeU32(mem api.Memory, ptr uint64, v uint32) abi.Status {
 
 // currentStream is the stream whose context is effective, or nil on the root context.
 func (vm *VM) currentStream() *Stream {
-	if vm.current == vm.rootID {
+	if vm.rootByID(vm.current) != nil {
 		return nil
 	}
 	return vm.streams[vm.current]
@@ -222,7 +222,7 @@ func (vm *VM) buffer(t abi.BufferType) (data []byte, body *[]byte, ok bool) {
 	case abi.BufferVMConfiguration:
 		return vm.h.cfg.VMConfig, nil, true
 	case abi.BufferPluginConfiguration:
-		return vm.h.cfg.PluginConfig, nil, true
+		return vm.currentRoot().p.config, nil, true
 	}
 	return nil, nil, false
 }
@@ -501,6 +501,7 @@ func httpCall(vm *VM, mem api.Memory, st []uint64) abi.Status {
 		Timeout:  time.Duration(timeout) * time.Millisecond,
 		Stream:   vm.currentStream(),
 		vm:       vm,
+		root:     vm.currentRoot(),
 	}
 	for _, k := range []string{":path", ":method", ":authority"} {
 		if _, ok := c.Headers.Get(k); !ok {
@@ -565,7 +566,7 @@ func registerQueue(vm *VM, mem api.Memory, st []uint64) abi.Status {
 	if !ok {
 		return abi.InvalidMemoryAccess
 	}
-	return writeU32(mem, st[2], vm.h.store.RegisterQueue(vm.h.cfg.VMID, string(name), vm))
+	return writeU32(mem, st[2], vm.h.store.RegisterQueue(vm.h.cfg.VMID, string(name), queueOwner{vm, vm.currentRoot()}))
 }
 
 func resolveQueue(vm *VM, mem api.Memory, st []uint64) abi.Status {
@@ -593,8 +594,8 @@ func enqueue(vm *VM, mem api.Memory, st []uint64) abi.Status {
 	if r != shared.OK {
 		return storeResult(r)
 	}
-	if o, ok := owner.(*VM); ok {
-		o.post(func() { o.queueReady(id) })
+	if o, ok := owner.(queueOwner); ok {
+		o.vm.post(func() { o.vm.queueReady(o.root, id) })
 	}
 	return abi.OK
 }
@@ -673,7 +674,7 @@ func setProperty(vm *VM, mem api.Memory, st []uint64) abi.Status {
 		props = &s.props
 		// Envoy keeps a property in a CelState whose prototype the root context declared
 		// (declare_property); a read-only one accepts its first value only (cel_state.h setValue).
-		if p, ok := vm.declared[path]; ok && p.readonly {
+		if p, ok := s.root.declared[path]; ok && p.readonly {
 			if _, set := s.props[path]; set {
 				return abi.BadArgument
 			}
@@ -688,7 +689,7 @@ func setProperty(vm *VM, mem api.Memory, st []uint64) abi.Status {
 
 func setEffectiveContext(vm *VM, _ api.Memory, st []uint64) abi.Status {
 	id := u32(st[0])
-	if id != vm.rootID {
+	if vm.rootByID(id) == nil {
 		if s, ok := vm.streams[id]; !ok || s.closed {
 			return abi.BadArgument
 		}

@@ -86,6 +86,7 @@ func (d *direction) paused() bool { return d.hdrPaused || d.bodyPaused || d.trlP
 // safe for concurrent use, but events of one stream should come from one goroutine.
 type Stream struct {
 	vm      *VM
+	root    *rootCtx // the plugin the stream belongs to
 	id      uint32
 	created bool
 	closed  bool
@@ -314,7 +315,7 @@ func (s *Stream) ensureContext() bool {
 	s.id = vm.allocID()
 	vm.streams[s.id] = s
 	vm.current = s.id
-	_, err := vm.call(vm.fn.contextCreate, uint64(s.id), uint64(vm.rootID))
+	_, err := vm.call(vm.fn.contextCreate, uint64(s.id), uint64(s.root.id))
 	return err == nil
 }
 

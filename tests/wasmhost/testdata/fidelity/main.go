@@ -21,6 +21,8 @@
 //	            x-state (get_property filter_state.envoy.string)
 //	/route      x-route-name (xds.route_name), x-tier (xds.route_metadata.filter_metadata.turnpike.tier)
 //	/queue      resolves queue (x-vm-id, x-queue) and enqueues x-arg: x-resolve-status, x-enqueue-status
+//	/whoami     x-root-id (plugin_root_id), x-plugin-name (plugin_name), x-context (the stream's
+//	            context id and its root context id, from proxy_on_context_create)
 package main
 
 import (
@@ -102,8 +104,11 @@ func onMemoryAllocate(size uint32) *byte {
 	return &b[0]
 }
 
+// parents maps each context to its root context (0 for a root).
+var parents = map[uint32]uint32{}
+
 //go:wasmexport proxy_on_context_create
-func onContextCreate(id, parent uint32) {}
+func onContextCreate(id, parent uint32) { parents[id] = parent }
 
 //go:wasmexport proxy_on_vm_start
 func onVMStart(id, size uint32) uint32 { return 1 }
@@ -243,6 +248,12 @@ func onRequestHeaders(id uint32, numHeaders int32, eos bool) uint32 {
 		tier, _ := property("xds", "route_metadata", "filter_metadata", "turnpike", "tier")
 		addHeader(requestHeaders, "x-route-name", name)
 		addHeader(requestHeaders, "x-tier", tier)
+	case "/whoami":
+		root, _ := property("plugin_root_id")
+		name, _ := property("plugin_name")
+		addHeader(requestHeaders, "x-root-id", root)
+		addHeader(requestHeaders, "x-plugin-name", name)
+		addHeader(requestHeaders, "x-context", itoa(id)+"<"+itoa(parents[id]))
 	case "/queue":
 		vmID, _ := header(requestHeaders, "x-vm-id")
 		name, _ := header(requestHeaders, "x-queue")
