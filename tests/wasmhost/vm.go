@@ -39,7 +39,7 @@ type VM struct {
 
 	mu          sync.Mutex // serializes guest execution; guards everything below
 	phase       phase
-	dead        error // set by the first trap
+	dead        error      // set by the first trap
 	rootID      uint32     // the first plugin's root context
 	roots       []*rootCtx // one per plugin, in Config order
 	nextID      uint32
@@ -51,7 +51,7 @@ type VM struct {
 	callResp    *callResponse // set only inside proxy_on_http_call_response
 	status      uint32        // proxy_get_status
 	statusMsg   string
-	props       map[string][]byte            // proxy_set_property on the root context
+	props       map[string][]byte // proxy_set_property on the root context
 	pendingDone bool
 
 	stack      [8]uint64 // guest call arguments: no allocation per call
@@ -91,10 +91,10 @@ func vmOf(ctx context.Context) *VM { return ctx.Value(vmKey{}).(*VM) }
 
 func newVM(ctx context.Context, h *Host, index int) (*VM, error) {
 	vm := &VM{
-		h:           h,
-		index:       index,
-		streams:     map[uint32]*Stream{},
-		calls:       map[uint32]*HTTPCall{},
+		h:       h,
+		index:   index,
+		streams: map[uint32]*Stream{},
+		calls:   map[uint32]*HTTPCall{},
 	}
 	vm.ctx = context.WithValue(context.Background(), vmKey{}, vm)
 	vm.stdout = &guestOutput{vm: index, source: "stdout", level: LogInfo, ring: h.logs}
