@@ -18,18 +18,31 @@ type exchange struct {
 	held    [2][]int64 // per direction and filter: bytes fed in minus bytes released
 }
 
-func newExchange(hosts []*wasmhost.Host, maxBody int64, props map[string][]byte) *exchange {
+// link is one filter of the chain: a plugin (root_id) of one of the gateway's hosts.
+type link struct {
+	host   int
+	rootID string
+}
+
+// newExchange opens a stream per filter, all on the same worker (as one Envoy worker runs a
+// request's whole filter chain), each with the route's properties.
+func newExchange(hosts []*wasmhost.Host, chain []link, worker int, maxBody int64, props map[string][]byte) (*exchange, error) {
 	x := &exchange{maxBody: maxBody}
-	for _, h := range hosts {
-		s := h.NewStream()
+	for _, l := range chain {
+		h := hosts[l.host]
+		s, err := h.VM(worker % h.NumVMs()).NewStreamFor(l.rootID)
+		if err != nil {
+			x.close()
+			return nil, err
+		}
 		for k, v := range props {
 			s.SetProperty(k, v)
 		}
 		x.streams = append(x.streams, s)
 	}
-	x.held[0] = make([]int64, len(hosts))
-	x.held[1] = make([]int64, len(hosts))
-	return x
+	x.held[0] = make([]int64, len(chain))
+	x.held[1] = make([]int64, len(chain))
+	return x, nil
 }
 
 func (x *exchange) close() {

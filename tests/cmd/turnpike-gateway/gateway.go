@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/pathnorm"
@@ -28,7 +29,9 @@ import (
 // Each request holds a VM only while a callback runs: a stream paused on an http call frees its
 // VM for others. Bodies stream through the filters chunk by chunk (see exchange).
 type gateway struct {
-	hosts     []*wasmhost.Host // the filter chain, in request order
+	hosts     []*wasmhost.Host // one per VM configuration; a host may run several plugins
+	chain     []link           // the filter chain, in request order
+	next      atomic.Uint32    // round-robin over workers
 	config    *fileConfig      // routes with per-route metadata; nil without --config
 	upstream  *url.URL         // nil: requests for no API with a target_url get a 503
 	routes    *routes          // per-API upstreams, by the x-turnpike-api-id the filter set
@@ -69,7 +72,11 @@ func (g *gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if rt := g.config.route(path); rt != nil {
 		props = rt.props
 	}
-	x := newExchange(g.hosts, g.maxBody, props)
+	x, err := newExchange(g.hosts, g.chain, int(g.next.Add(1)-1), g.maxBody, props)
+	if err != nil {
+		writeJSONError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	defer x.close()
 	conn := connectionProperties(r.TLS)
 	for _, s := range x.streams {

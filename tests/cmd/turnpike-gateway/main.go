@@ -320,11 +320,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			}
 		}
 	}()
-	for i, c := range cfgs {
+	// Filters of the same module, vm_id and VM configuration run in one VM, one root context
+	// each, as Envoy runs plugins that share a vm_config.
+	hostOf := map[string]int{}
+	var groups []wasmhost.Config
+	for _, c := range cfgs {
+		key := c.WasmFile + "\x00" + c.VMID + "\x00" + string(c.VMConfig)
+		i, ok := hostOf[key]
+		if !ok {
+			i = len(groups)
+			hostOf[key] = i
+			groups = append(groups, c)
+		} else {
+			groups[i].Plugins = append(groups[i].Plugins, wasmhost.Plugin{Name: c.PluginName, RootID: c.RootID, Configuration: c.PluginConfig})
+		}
+		g.chain = append(g.chain, link{host: i, rootID: c.RootID})
+	}
+	for i, c := range groups {
 		h, err := wasmhost.New(ctx, c)
 		if err != nil {
-			if len(cfgs) > 1 {
-				return fmt.Errorf("filter %d (%s): %w", i, c.WasmFile, err)
+			if len(groups) > 1 {
+				return fmt.Errorf("filter VM %d (%s): %w", i, c.WasmFile, err)
 			}
 			return err
 		}
@@ -342,7 +358,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 	}
-	logger.Info("turnpike-gateway listening", "addr", ln.Addr().String(), "filters", len(g.hosts), "abi", host.ABIVersion(),
+	logger.Info("turnpike-gateway listening", "addr", ln.Addr().String(), "filters", len(g.chain), "vms_per_worker", len(g.hosts), "abi", host.ABIVersion(),
 		"workers", o.workers, "upstream", o.upstream, "clusters", o.clusters.String(), "load_time", time.Since(start).Round(time.Millisecond))
 	adm := &admin{hosts: g.hosts}
 	var adminSrv *http.Server

@@ -143,7 +143,9 @@ func TestGatewayBodyLimitAppliesToBuffered(t *testing.T) {
 
 // A gateway configuration file lists a filter chain (each filter with its plugin configuration,
 // root id and vm id) and routes with per-route metadata. Filters of one gateway are one process:
-// the second filter resolves the shared queue the first registered under their vm_id.
+// the second filter resolves the shared queue the first registered under their vm_id. The two
+// share a module, vm_id and VM configuration, so they run in one VM, as in Envoy: root contexts
+// 1 and 2, each stream a child of its plugin's root.
 func TestGatewayFilterChainAndRouteMetadata(t *testing.T) {
 	upstream, _ := echoUpstream(t)
 	wasm := buildFilter(t, "fidelity")
@@ -172,6 +174,15 @@ routes:
 	}
 	if got := resp.Header.Values("X-Echo-X-Enqueue-Status"); strings.Join(got, ",") != "0,0" {
 		t.Errorf("enqueue statuses %q", got)
+	}
+
+	resp, _ = do(t, "GET", gw+"/whoami", "")
+	ctxs := resp.Header.Values("X-Echo-X-Context")
+	if len(ctxs) != 2 || !strings.HasSuffix(ctxs[0], "<1") || !strings.HasSuffix(ctxs[1], "<2") {
+		t.Errorf("stream contexts %q: want the first filter's under root 1, the second's under root 2 of one VM", ctxs)
+	}
+	if got := resp.Header.Values("X-Echo-X-Root-Id"); strings.Join(got, ",") != "first,second" {
+		t.Errorf("root ids in chain order %q", got)
 	}
 
 	resp, _ = do(t, "GET", gw+"/route", "")
