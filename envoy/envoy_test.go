@@ -358,3 +358,53 @@ func hostPort(t *testing.T, what, s string) (string, string) {
 	}
 	return s[:i], s[i+1:]
 }
+
+// TestEnvoyYAMLRoutesPerAPI checks the routing per API: routes chosen by the x-turnpike-api-id
+// header the filter sets, for at least two APIs with different clusters, each also bound to its
+// API's listen path (so a client's own copy of the header cannot pick another API's upstream), a
+// catch-all route after them, and the header removed before any upstream.
+func TestEnvoyYAMLRoutesPerAPI(t *testing.T) {
+	const header = "x-turnpike-api-id"
+	for _, hcm := range httpConnectionManagers(t, loadBootstrap(t)) {
+		rc := hcm.GetRouteConfig()
+		removed := false
+		for _, h := range rc.GetRequestHeadersToRemove() {
+			removed = removed || strings.EqualFold(h, header)
+		}
+		if !removed {
+			t.Errorf("listener %s: route_config.request_headers_to_remove lacks %s", hcm.GetStatPrefix(), header)
+		}
+		for _, vh := range rc.GetVirtualHosts() {
+			apiClusters := map[string]string{} // api_id -> cluster
+			routes := vh.GetRoutes()
+			for i, r := range routes {
+				var apiID string
+				for _, hm := range r.GetMatch().GetHeaders() {
+					if hm.GetName() == header {
+						apiID = hm.GetStringMatch().GetExact()
+					}
+				}
+				if apiID == "" {
+					if i != len(routes)-1 {
+						t.Errorf("virtual host %s: route %d does not match %s but is not the last (catch-all) route", vh.GetName(), i, header)
+					}
+					continue
+				}
+				if p := r.GetMatch().GetPrefix(); p == "" || p == "/" {
+					t.Errorf("virtual host %s: the route of API %q matches path prefix %q, want the API's listen path", vh.GetName(), apiID, p)
+				}
+				apiClusters[apiID] = r.GetRoute().GetCluster()
+			}
+			distinct := map[string]bool{}
+			for _, c := range apiClusters {
+				distinct[c] = true
+			}
+			if len(apiClusters) < 2 || len(distinct) < 2 {
+				t.Errorf("virtual host %s: want routes for two APIs with different clusters, got %v", vh.GetName(), apiClusters)
+			}
+			if last := routes[len(routes)-1]; last.GetMatch().GetPrefix() != "/" || len(last.GetMatch().GetHeaders()) != 0 {
+				t.Errorf("virtual host %s: the last route must be the catch-all prefix \"/\"", vh.GetName())
+			}
+		}
+	}
+}

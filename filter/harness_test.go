@@ -49,6 +49,14 @@ func filterWasm(t testing.TB) string {
 	return path
 }
 
+// wasiMode is the WASI surface start loads the filter with. TestMain runs
+// the whole suite once per mode: Envoy with proxy-wasm-cpp-host PR #533
+// (every WASI call stubbed, poll_oneoff answers "no events") and Envoy 1.33
+// (cpp-host PR #427 only: poll_oneoff answers ENOSYS and a Go runtime that
+// calls it dies). The filter must pass both; TestFilterNeverCallsPollOneoff
+// is the direct guard.
+var wasiMode = wasmhost.WASICppHost533
+
 // start loads the filter with workers VMs against the sidecar at
 // sidecarURL and waits for the first sync. extra is spliced into the plugin
 // configuration.
@@ -61,6 +69,7 @@ func start(t testing.TB, sidecarURL string, workers int, extra string) *wasmhost
 		PluginConfig: []byte(cfg),
 		Workers:      workers,
 		Clusters:     map[string]string{"turnpike-sidecar": sidecarURL},
+		WASIMode:     wasiMode,
 	})
 	if err != nil {
 		t.Fatalf("loading the filter: %v", err)

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/turnpike-dev/turnpike/tests/testenv"
+	"github.com/turnpike-dev/turnpike/tests/wasmhost"
 )
 
 // These tests run the real filter.wasm against the real turnpike-sidecar
@@ -27,9 +30,26 @@ var sidecarBin struct {
 	err  error
 }
 
-// TestMain removes the sidecar binary built for this test run.
+// TestMain runs the suite in both WASI modes of the host (see wasiMode;
+// benchmarks run once, in the default mode) and removes the sidecar binary
+// built for this test run.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	flag.Parse()
+	modes := []wasmhost.WASIMode{wasmhost.WASICppHost533, wasmhost.WASIEnvoy133}
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		modes = modes[:1]
+	}
+	code := 0
+	for _, mode := range modes {
+		wasiMode = mode
+		if testing.Verbose() {
+			fmt.Printf("=== WASI mode %s\n", mode)
+		}
+		if c := m.Run(); c != 0 {
+			fmt.Printf("--- FAIL: the suite in WASI mode %s\n", mode)
+			code = c
+		}
+	}
 	if sidecarBin.dir != "" {
 		_ = os.RemoveAll(sidecarBin.dir)
 	}

@@ -486,10 +486,12 @@ func (e *env) settle() {
 }
 
 // apiDef is an unversioned API definition at /<id>/ in org1, with extra
-// fields (a JSON fragment starting with a comma) added.
+// fields (a JSON fragment starting with a comma) added. It has no
+// target_url: turnpike-gateway sends an API's requests to its target_url,
+// and these go to the test's upstream (--upstream).
 func apiDef(id, extra string) string {
 	return `{"api_id":"` + id + `","name":"` + id + `","org_id":"org1","active":true,` +
-		`"proxy":{"listen_path":"/` + id + `/","target_url":"http://upstream"},` +
+		`"proxy":{"listen_path":"/` + id + `/"},` +
 		`"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}}` + extra + `}`
 }
 

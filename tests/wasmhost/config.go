@@ -36,6 +36,13 @@ func (m WASIMode) String() string {
 	return fmt.Sprintf("WASIMode(%d)", int(m))
 }
 
+// Plugin is one more plugin in the host's VMs (Config.Plugins).
+type Plugin struct {
+	Name          string // plugin_name
+	RootID        string // plugin_root_id
+	Configuration []byte // what proxy_on_configure reads
+}
+
 // LogLevel is proxy_log_level_t.
 type LogLevel uint32
 
@@ -136,6 +143,21 @@ type Config struct {
 	// NUL-separated path is matched after replacing NUL with '.').
 	Properties map[string][]byte
 
+	// Plugins are more plugins loaded into the same VMs, after the one PluginName, RootID and
+	// PluginConfig describe: Envoy runs every plugin whose vm_config is the same in one VM, each
+	// with a root context of its own (proxy_on_context_create, proxy_on_vm_start and
+	// proxy_on_configure on it), told apart by root_id. Streams of a plugin are opened with
+	// NewStreamFor(root_id). Root ids must differ.
+	Plugins []Plugin
+
+	// Shared is the shared data and shared queue space (proxy_get/set_shared_data,
+	// proxy_register/resolve_shared_queue). Envoy keeps one per process, keyed by vm_id: plugins
+	// loaded into several hosts of one process (a filter chain) pass the same NewSharedState()
+	// and then see each other's data and queues under the same vm_id, and
+	// proxy_resolve_shared_queue finds a queue another plugin registered. Nil: a space of this
+	// host's own, so independent hosts (tests) do not see each other.
+	Shared *SharedState
+
 	// Env sets guest environment variables (Envoy vm_config.environment_variables), e.g. GOGC.
 	Env map[string]string
 
@@ -190,6 +212,13 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.LogLevel > LogCritical {
 		return cfg, fmt.Errorf("wasmhost: LogLevel %d out of range", cfg.LogLevel)
+	}
+	seen := map[string]bool{cfg.RootID: true}
+	for _, p := range cfg.Plugins {
+		if seen[p.RootID] {
+			return cfg, fmt.Errorf("wasmhost: two plugins with root_id %q in one VM", p.RootID)
+		}
+		seen[p.RootID] = true
 	}
 	if cfg.WASIMode != WASICppHost533 && cfg.WASIMode != WASIEnvoy133 {
 		return cfg, fmt.Errorf("wasmhost: unknown %v", cfg.WASIMode)

@@ -34,7 +34,17 @@ type Host struct {
 	done       chan struct{} // closed by Close: stops tickers
 	callCtx    context.Context
 	cancelCall context.CancelFunc
+	plugins    []*plugin    // loaded into every VM: Config's own, then Config.Plugins
+	pollOneoff atomic.Int64 // wasi poll_oneoff calls, all VMs
+	// poll_oneoff calls that ask to wait (the guest's scheduler went idle)
+	blockingPolls atomic.Int64
 }
+
+// SharedState is a process's shared data and shared queues (Config.Shared).
+type SharedState struct{ store *shared.Store }
+
+// NewSharedState returns an empty shared data and queue space.
+func NewSharedState() *SharedState { return &SharedState{store: shared.NewStore()} }
 
 var (
 	cacheMu sync.Mutex
@@ -85,6 +95,13 @@ func New(ctx context.Context, config Config) (*Host, error) {
 		logs:    newLogRing(cfg.MaxLogEntries, cfg.Logger),
 		done:    make(chan struct{}),
 	}
+	if cfg.Shared != nil {
+		h.store = cfg.Shared.store
+	}
+	h.plugins = append(h.plugins, &plugin{name: cfg.PluginName, rootID: cfg.RootID, config: cfg.PluginConfig})
+	for _, p := range cfg.Plugins {
+		h.plugins = append(h.plugins, &plugin{name: p.Name, rootID: p.RootID, config: p.Configuration})
+	}
 	h.work.init()
 	h.callCtx, h.cancelCall = context.WithCancel(context.Background())
 	if err := h.load(ctx); err != nil {
@@ -94,7 +111,9 @@ func New(ctx context.Context, config Config) (*Host, error) {
 	}
 	if cfg.AutoTick {
 		for _, vm := range h.vms {
-			go vm.tickLoop()
+			for _, r := range vm.roots {
+				go vm.tickLoop(r)
+			}
 		}
 	}
 	return h, nil
@@ -177,6 +196,13 @@ func (h *Host) NumVMs() int { return len(h.vms) }
 // VM returns worker i (0-based); it panics if i is out of range, like a slice index.
 func (h *Host) VM(i int) *VM { return h.vms[i] }
 
+// NewStreamFor opens a stream of the plugin with that root_id on the next VM in round-robin
+// order.
+func (h *Host) NewStreamFor(rootID string) (*Stream, error) {
+	i := h.next.Add(1) - 1
+	return h.vms[int(i)%len(h.vms)].NewStreamFor(rootID)
+}
+
 // NewStream opens a stream on the next VM in round-robin order, as Envoy spreads connections
 // over workers.
 func (h *Host) NewStream() *Stream {
@@ -219,6 +245,17 @@ func (h *Host) Metric(name string) (Metric, bool) { return h.metrics.byName(name
 
 // Metrics returns every defined metric, sorted by name.
 func (h *Host) Metrics() []Metric { return h.metrics.snapshot() }
+
+// PollOneoffCalls counts the guest's WASI poll_oneoff calls on every VM since New. Envoy before
+// proxy-wasm-cpp-host PR #533 answers ENOSYS and Go's runtime then dies (WASIEnvoy133 shows the
+// crash). A Go module calls it when its scheduler goes idle (BlockingPollOneoffCalls), and, once
+// a runtime timer has started its network poller, without waiting at every garbage
+// collection's start-the-world (runtime.startTheWorldWithSema -> netpoll(0)).
+func (h *Host) PollOneoffCalls() int64 { return h.pollOneoff.Load() }
+
+// BlockingPollOneoffCalls counts the poll_oneoff calls that asked to wait (a clock subscription
+// with a timeout, or a file descriptor): the guest's scheduler had nothing to run.
+func (h *Host) BlockingPollOneoffCalls() int64 { return h.blockingPolls.Load() }
 
 // Logs returns the recorded log history (guest proxy_log, stdout, stderr, host events).
 func (h *Host) Logs() []LogEntry { return h.logs.entries() }

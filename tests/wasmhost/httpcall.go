@@ -26,6 +26,7 @@ type HTTPCall struct {
 	Stream *Stream
 
 	vm    *VM
+	root  *rootCtx // the root context that made the call gets the response
 	done  bool
 	timer *time.Timer
 }
@@ -121,8 +122,12 @@ func (vm *VM) deliver(c *HTTPCall, r *callResponse) {
 	if r.failed {
 		vm.status, vm.statusMsg, nh = 11, "reset", 0
 	}
-	vm.current = vm.rootID
-	vm.call(vm.fn.httpCallResponse, uint64(vm.rootID), uint64(c.ID), uint64(nh), uint64(len(r.body)), uint64(len(r.trailers.pairs)))
+	root := c.root
+	if root == nil {
+		root = vm.roots[0]
+	}
+	vm.current = root.id
+	vm.call(vm.fn.httpCallResponse, uint64(root.id), uint64(c.ID), uint64(nh), uint64(len(r.body)), uint64(len(r.trailers.pairs)))
 	vm.callResp = nil
 	vm.finish()
 }

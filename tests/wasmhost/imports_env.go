@@ -166,7 +166,7 @@ func writeU32(mem api.Memory, ptr uint64, v uint32) abi.Status {
 
 // currentStream is the stream whose context is effective, or nil on the root context.
 func (vm *VM) currentStream() *Stream {
-	if vm.current == vm.rootID {
+	if vm.rootByID(vm.current) != nil {
 		return nil
 	}
 	return vm.streams[vm.current]
@@ -222,7 +222,7 @@ func (vm *VM) buffer(t abi.BufferType) (data []byte, body *[]byte, ok bool) {
 	case abi.BufferVMConfiguration:
 		return vm.h.cfg.VMConfig, nil, true
 	case abi.BufferPluginConfiguration:
-		return vm.h.cfg.PluginConfig, nil, true
+		return vm.currentRoot().p.config, nil, true
 	}
 	return nil, nil, false
 }
@@ -462,7 +462,10 @@ func sendLocalResponse(vm *VM, mem api.Memory, st []uint64) abi.Status {
 }
 
 // httpCall applies Envoy's checks in Envoy's order: negative timeout, unknown cluster, missing
-// :path/:method/:authority -> BAD_ARGUMENT.
+// :path/:method/:authority -> BAD_ARGUMENT. Only presence is checked: an empty value passes, as
+// in Envoy's Context::httpCall (source/extensions/common/wasm/context.cc: `if
+// (message->headers().Path() == nullptr || message->headers().Method() == nullptr ||
+// message->headers().Host() == nullptr) return WasmResult::BadArgument;`).
 func httpCall(vm *VM, mem api.Memory, st []uint64) abi.Status {
 	timeout := int32(u32(st[8]))
 	if timeout < 0 {
@@ -498,9 +501,10 @@ func httpCall(vm *VM, mem api.Memory, st []uint64) abi.Status {
 		Timeout:  time.Duration(timeout) * time.Millisecond,
 		Stream:   vm.currentStream(),
 		vm:       vm,
+		root:     vm.currentRoot(),
 	}
 	for _, k := range []string{":path", ":method", ":authority"} {
-		if v, ok := c.Headers.Get(k); !ok || v == "" {
+		if _, ok := c.Headers.Get(k); !ok {
 			return abi.BadArgument
 		}
 	}
@@ -562,7 +566,7 @@ func registerQueue(vm *VM, mem api.Memory, st []uint64) abi.Status {
 	if !ok {
 		return abi.InvalidMemoryAccess
 	}
-	return writeU32(mem, st[2], vm.h.store.RegisterQueue(vm.h.cfg.VMID, string(name), vm))
+	return writeU32(mem, st[2], vm.h.store.RegisterQueue(vm.h.cfg.VMID, string(name), queueOwner{vm, vm.currentRoot()}))
 }
 
 func resolveQueue(vm *VM, mem api.Memory, st []uint64) abi.Status {
@@ -590,8 +594,8 @@ func enqueue(vm *VM, mem api.Memory, st []uint64) abi.Status {
 	if r != shared.OK {
 		return storeResult(r)
 	}
-	if o, ok := owner.(*VM); ok {
-		o.post(func() { o.queueReady(id) })
+	if o, ok := owner.(queueOwner); ok {
+		o.vm.post(func() { o.vm.queueReady(o.root, id) })
 	}
 	return abi.OK
 }
@@ -665,19 +669,27 @@ func setProperty(vm *VM, mem api.Memory, st []uint64) abi.Status {
 		return abi.InvalidMemoryAccess
 	}
 	props := &vm.props
+	path := abi.JoinPath(raw)
 	if s := vm.currentStream(); s != nil {
 		props = &s.props
+		// Envoy keeps a property in a CelState whose prototype the root context declared
+		// (declare_property); a read-only one accepts its first value only (cel_state.h setValue).
+		if p, ok := s.root.declared[path]; ok && p.readonly {
+			if _, set := s.props[path]; set {
+				return abi.BadArgument
+			}
+		}
 	}
 	if *props == nil {
 		*props = map[string][]byte{}
 	}
-	(*props)[abi.JoinPath(raw)] = append([]byte(nil), val...)
+	(*props)[path] = append([]byte(nil), val...)
 	return abi.OK
 }
 
 func setEffectiveContext(vm *VM, _ api.Memory, st []uint64) abi.Status {
 	id := u32(st[0])
-	if id != vm.rootID {
+	if vm.rootByID(id) == nil {
 		if s, ok := vm.streams[id]; !ok || s.closed {
 			return abi.BadArgument
 		}
@@ -694,9 +706,5 @@ func done(vm *VM, _ api.Memory, _ []uint64) abi.Status {
 	vm.pendingDone = false
 	return abi.OK
 }
-
-// callForeignFunction: this host registers no foreign functions, so every name is NOT_FOUND,
-// which is what Envoy answers for a name it does not know.
-func callForeignFunction(*VM, api.Memory, []uint64) abi.Status { return abi.NotFound }
 
 func unimplemented(*VM, api.Memory, []uint64) abi.Status { return abi.Unimplemented }

@@ -32,6 +32,10 @@ func (h *Host) buildWASI() wazero.HostModuleBuilder {
 	// poll_oneoff(in, out, nsubscriptions, nevents_ptr) -> errno
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, st []uint64) {
 		vm := vmOf(ctx)
+		vm.h.pollOneoff.Add(1)
+		if pollBlocks(mod.Memory(), uint32(st[0]), uint32(st[2])) {
+			vm.h.blockingPolls.Add(1)
+		}
 		if strict {
 			vm.restrictWASI("poll_oneoff", false, false)
 			st[0] = errnoNOSYS
@@ -64,6 +68,26 @@ func (h *Host) buildWASI() wazero.HostModuleBuilder {
 		st[0] = 0
 	}), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("random_get")
 	return b
+}
+
+// pollBlocks reports whether a poll_oneoff call asks to wait: a clock subscription with a
+// timeout, or any file descriptor subscription. Go's runtime makes such a call when its scheduler
+// has nothing to run (a sleep, a timer, a blocked goroutine); its non-blocking netpoll(0), made
+// at every garbage collection's start-the-world once a runtime timer started the poller, has a
+// single clock subscription with timeout 0. Subscriptions are 48 bytes: userdata (8), tag (1,
+// 0 = clock) at 8, the clock's id at 16 and timeout (u64) at 24.
+func pollBlocks(mem api.Memory, in, n uint32) bool {
+	for i := range n {
+		sub := in + 48*i
+		tag, ok := mem.ReadByte(sub + 8)
+		if !ok || tag != 0 {
+			return true
+		}
+		if timeout, ok := mem.ReadUint64Le(sub + 24); !ok || timeout > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // restrictWASI traps when the call is outside cpp-host's allowlist for the current phase.

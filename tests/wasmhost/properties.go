@@ -34,9 +34,9 @@ func (vm *VM) property(path string, s *Stream) ([]byte, bool) {
 	}
 	switch path {
 	case "plugin_name":
-		return []byte(cfg.PluginName), true
+		return []byte(vm.currentRoot().p.name), true
 	case "plugin_root_id":
-		return []byte(cfg.RootID), true
+		return []byte(vm.currentRoot().p.rootID), true
 	case "plugin_vm_id":
 		return []byte(cfg.VMID), true
 	}

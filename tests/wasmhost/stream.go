@@ -86,6 +86,7 @@ func (d *direction) paused() bool { return d.hdrPaused || d.bodyPaused || d.trlP
 // safe for concurrent use, but events of one stream should come from one goroutine.
 type Stream struct {
 	vm      *VM
+	root    *rootCtx // the plugin the stream belongs to
 	id      uint32
 	created bool
 	closed  bool
@@ -97,6 +98,9 @@ type Stream struct {
 	reset       bool
 	failOpen    bool
 	props       map[string][]byte
+	declared    map[string]propertyPrototype // declare_property from this stream: no effect, as in Envoy
+
+	routeCacheCleared bool // the clear_route_cache foreign function was called
 
 	// deferred actions of the current callback (Envoy runs them after the VM call returns)
 	wantContinue [2]bool
@@ -112,6 +116,14 @@ func (s *Stream) ID() uint32 {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
 	return s.id
+}
+
+// RouteCacheCleared reports whether the filter called the clear_route_cache foreign function on
+// this stream (Envoy then picks the route again with the headers as they are now).
+func (s *Stream) RouteCacheCleared() bool {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	return s.routeCacheCleared
 }
 
 // VM is the worker this stream runs on.
@@ -188,6 +200,22 @@ func (s *Stream) Wait(ctx context.Context) (Result, error) {
 
 // Request returns the request as the filter left it.
 func (s *Stream) Request() Message { return s.message(&s.req) }
+
+// TakeRequestBody returns the request body released past the filter since the last take and
+// drops it from the stream, so Request().Body no longer holds it: a proxy streams the body on
+// chunk by chunk instead of keeping all of it.
+func (s *Stream) TakeRequestBody() []byte { return s.take(&s.req) }
+
+// TakeResponseBody is TakeRequestBody for the response.
+func (s *Stream) TakeResponseBody() []byte { return s.take(&s.resp) }
+
+func (s *Stream) take(d *direction) []byte {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	out := d.out
+	d.out = nil
+	return out
+}
 
 // Response returns the response as the filter left it.
 func (s *Stream) Response() Message { return s.message(&s.resp) }
@@ -287,7 +315,7 @@ func (s *Stream) ensureContext() bool {
 	s.id = vm.allocID()
 	vm.streams[s.id] = s
 	vm.current = s.id
-	_, err := vm.call(vm.fn.contextCreate, uint64(s.id), uint64(vm.rootID))
+	_, err := vm.call(vm.fn.contextCreate, uint64(s.id), uint64(s.root.id))
 	return err == nil
 }
 

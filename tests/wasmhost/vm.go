@@ -39,8 +39,9 @@ type VM struct {
 
 	mu          sync.Mutex // serializes guest execution; guards everything below
 	phase       phase
-	dead        error // set by the first trap
-	rootID      uint32
+	dead        error      // set by the first trap
+	rootID      uint32     // the first plugin's root context
+	roots       []*rootCtx // one per plugin, in Config order
 	nextID      uint32
 	current     uint32 // effective context id during a callback
 	streams     map[uint32]*Stream
@@ -52,8 +53,6 @@ type VM struct {
 	statusMsg   string
 	props       map[string][]byte // proxy_set_property on the root context
 	pendingDone bool
-	tickPeriod  time.Duration
-	tickChanged chan struct{}
 
 	stack      [8]uint64 // guest call arguments: no allocation per call
 	allocStack [1]uint64
@@ -62,6 +61,21 @@ type VM struct {
 	taskMu   sync.Mutex
 	tasks    []func()
 	draining bool
+}
+
+// plugin is one plugin loaded into the host's VMs: Config's own, then Config.Plugins.
+type plugin struct {
+	name, rootID string
+	config       []byte
+}
+
+// rootCtx is a plugin's root context in one VM (Envoy: one per plugin, told apart by root_id).
+type rootCtx struct {
+	id          uint32
+	p           *plugin
+	declared    map[string]propertyPrototype // declare_property on this root context
+	tickPeriod  time.Duration
+	tickChanged chan struct{}
 }
 
 type callbacks struct {
@@ -77,11 +91,10 @@ func vmOf(ctx context.Context) *VM { return ctx.Value(vmKey{}).(*VM) }
 
 func newVM(ctx context.Context, h *Host, index int) (*VM, error) {
 	vm := &VM{
-		h:           h,
-		index:       index,
-		streams:     map[uint32]*Stream{},
-		calls:       map[uint32]*HTTPCall{},
-		tickChanged: make(chan struct{}, 1),
+		h:       h,
+		index:   index,
+		streams: map[uint32]*Stream{},
+		calls:   map[uint32]*HTTPCall{},
 	}
 	vm.ctx = context.WithValue(context.Background(), vmKey{}, vm)
 	vm.stdout = &guestOutput{vm: index, source: "stdout", level: LogInfo, ring: h.logs}
@@ -149,19 +162,39 @@ func (vm *VM) start() error {
 		return fmt.Errorf("initialize: %w", err)
 	}
 	vm.nextID = 1
-	vm.rootID = vm.allocID()
-	vm.current = vm.rootID
-	if _, err := vm.call(vm.fn.contextCreate, uint64(vm.rootID), 0); err != nil {
+	// Each plugin as cpp-host starts it (WasmBase::start, ContextBase::onStart and onConfigure):
+	// its root context created, proxy_on_vm_start and proxy_on_configure on it.
+	for _, p := range vm.h.plugins {
+		r := &rootCtx{id: vm.allocID(), p: p, tickChanged: make(chan struct{}, 1)}
+		vm.roots = append(vm.roots, r)
+		if vm.rootID == 0 {
+			vm.rootID = r.id
+		}
+		if err := vm.startRoot(r); err != nil {
+			if len(vm.h.plugins) > 1 {
+				return fmt.Errorf("plugin %q: %w", p.rootID, err)
+			}
+			return err
+		}
+	}
+	vm.finish()
+	return nil
+}
+
+func (vm *VM) startRoot(r *rootCtx) error {
+	vm.current = r.id
+	if _, err := vm.call(vm.fn.contextCreate, uint64(r.id), 0); err != nil {
 		return fmt.Errorf("proxy_on_context_create(root): %w", err)
 	}
-	ok, err := vm.call(vm.fn.vmStart, uint64(vm.rootID), uint64(len(vm.h.cfg.VMConfig)))
+	ok, err := vm.call(vm.fn.vmStart, uint64(r.id), uint64(len(vm.h.cfg.VMConfig)))
 	if err != nil {
 		return fmt.Errorf("proxy_on_vm_start: %w", err)
 	}
 	if vm.fn.vmStart != nil && uint32(ok) == 0 {
 		return errors.New("proxy_on_vm_start returned false (VM configuration rejected)")
 	}
-	ok, err = vm.call(vm.fn.configure, uint64(vm.rootID), uint64(len(vm.h.cfg.PluginConfig)))
+	vm.current = r.id
+	ok, err = vm.call(vm.fn.configure, uint64(r.id), uint64(len(r.p.config)))
 	if err != nil {
 		return fmt.Errorf("proxy_on_configure: %w", err)
 	}
@@ -170,6 +203,37 @@ func (vm *VM) start() error {
 	}
 	vm.finish()
 	return nil
+}
+
+// root returns the root context of the plugin with that root_id, nil if none.
+func (vm *VM) root(rootID string) *rootCtx {
+	for _, r := range vm.roots {
+		if r.p.rootID == rootID {
+			return r
+		}
+	}
+	return nil
+}
+
+// rootByID returns the root context with that context id, nil if id is not a root context.
+func (vm *VM) rootByID(id uint32) *rootCtx {
+	for _, r := range vm.roots {
+		if r.id == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// currentRoot is the root context of the effective context (the stream's plugin for a stream).
+func (vm *VM) currentRoot() *rootCtx {
+	if r := vm.rootByID(vm.current); r != nil {
+		return r
+	}
+	if s := vm.streams[vm.current]; s != nil && s.root != nil {
+		return s.root
+	}
+	return vm.roots[0]
 }
 
 func (vm *VM) allocID() uint32 {
@@ -199,20 +263,40 @@ func (vm *VM) MemorySize() uint32 {
 	return vm.mod.Memory().Size()
 }
 
-// NewStream opens an HTTP stream on this VM. Its context is created on the first callback.
+// NewStream opens an HTTP stream of the first plugin on this VM. Its context is created on the
+// first callback.
 func (vm *VM) NewStream() *Stream {
-	return &Stream{vm: vm, changed: make(chan struct{})}
+	return &Stream{vm: vm, root: vm.roots[0], changed: make(chan struct{})}
 }
 
-// Tick runs proxy_on_tick if the plugin set a tick period; it reports whether it did.
+// NewStreamFor opens an HTTP stream of the plugin with that root_id (Config.RootID or one of
+// Config.Plugins) on this VM.
+func (vm *VM) NewStreamFor(rootID string) (*Stream, error) {
+	r := vm.root(rootID)
+	if r == nil {
+		return nil, fmt.Errorf("wasmhost: no plugin with root_id %q in this VM", rootID)
+	}
+	return &Stream{vm: vm, root: r, changed: make(chan struct{})}, nil
+}
+
+// Tick runs proxy_on_tick on every root context whose plugin set a tick period; it reports
+// whether one did.
 func (vm *VM) Tick() bool {
+	ticked := false
+	for _, r := range vm.roots {
+		ticked = vm.tickRoot(r) || ticked
+	}
+	return ticked
+}
+
+func (vm *VM) tickRoot(r *rootCtx) bool {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
-	if vm.dead != nil || vm.tickPeriod == 0 || vm.fn.tick == nil {
+	if vm.dead != nil || r.tickPeriod == 0 || vm.fn.tick == nil {
 		return false
 	}
-	vm.current = vm.rootID
-	vm.call(vm.fn.tick, uint64(vm.rootID))
+	vm.current = r.id
+	vm.call(vm.fn.tick, uint64(r.id))
 	vm.finish()
 	return true
 }
@@ -333,14 +417,20 @@ func (vm *VM) drain() {
 	}
 }
 
-func (vm *VM) queueReady(queueID uint32) {
-	vm.current = vm.rootID
-	vm.call(vm.fn.queueReady, uint64(vm.rootID), uint64(queueID))
+// queueOwner is the root context that registered a shared queue: proxy_on_queue_ready goes to it.
+type queueOwner struct {
+	vm   *VM
+	root *rootCtx
+}
+
+func (vm *VM) queueReady(r *rootCtx, queueID uint32) {
+	vm.current = r.id
+	vm.call(vm.fn.queueReady, uint64(r.id), uint64(queueID))
 	vm.finish()
 }
 
-// tickLoop drives proxy_on_tick on real timers (Config.AutoTick).
-func (vm *VM) tickLoop() {
+// tickLoop drives proxy_on_tick of one root context on real timers (Config.AutoTick).
+func (vm *VM) tickLoop(r *rootCtx) {
 	var timer *time.Timer
 	var timerC <-chan time.Time
 	reset := func() {
@@ -348,7 +438,7 @@ func (vm *VM) tickLoop() {
 			timer.Stop()
 		}
 		vm.mu.Lock()
-		p := vm.tickPeriod
+		p := r.tickPeriod
 		vm.mu.Unlock()
 		timerC = nil
 		if p > 0 {
@@ -364,42 +454,47 @@ func (vm *VM) tickLoop() {
 				timer.Stop()
 			}
 			return
-		case <-vm.tickChanged:
+		case <-r.tickChanged:
 			reset()
 		case <-timerC:
-			vm.Tick()
+			vm.tickRoot(r)
 			reset()
 		}
 	}
 }
 
 func (vm *VM) setTickPeriod(d time.Duration) {
-	vm.tickPeriod = d
+	r := vm.currentRoot()
+	r.tickPeriod = d
 	select {
-	case vm.tickChanged <- struct{}{}:
+	case r.tickChanged <- struct{}{}:
 	default:
 	}
 }
 
-// shutdown is Envoy's plugin teardown: proxy_on_done on the root, then proxy_on_delete unless
-// the plugin asked to finish asynchronously (false from proxy_on_done, completed by proxy_done).
+// shutdown is Envoy's plugin teardown, for every plugin: proxy_on_done on its root, then
+// proxy_on_delete unless the plugin asked to finish asynchronously (false from proxy_on_done,
+// completed by proxy_done).
 func (vm *VM) shutdown() {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
 	for _, c := range vm.calls {
 		c.stopTimer()
 	}
-	if vm.dead != nil {
-		return
+	for _, r := range vm.roots {
+		if vm.dead != nil {
+			return
+		}
+		vm.current = r.id
+		done, err := vm.call(vm.fn.done, uint64(r.id))
+		if err != nil {
+			return
+		}
+		if vm.fn.done != nil && uint32(done) == 0 {
+			vm.pendingDone = true
+			continue
+		}
+		vm.current = r.id
+		vm.call(vm.fn.delete, uint64(r.id))
 	}
-	vm.current = vm.rootID
-	done, err := vm.call(vm.fn.done, uint64(vm.rootID))
-	if err != nil {
-		return
-	}
-	if vm.fn.done != nil && uint32(done) == 0 {
-		vm.pendingDone = true
-		return
-	}
-	vm.call(vm.fn.delete, uint64(vm.rootID))
 }

@@ -25,12 +25,19 @@ func TestWASIModes(t *testing.T) {
 			if r := s.RequestHeaders(get("/gc"), true); r.Action != wasmhost.ActionContinue {
 				t.Fatalf("GC alone must work in both modes: %+v", r)
 			}
+			if n := h.PollOneoffCalls(); n != 0 {
+				t.Fatalf("GC alone called poll_oneoff %d times", n)
+			}
 			s.Close()
 			s = h.NewStream()
 			defer s.Close()
 			r := s.RequestHeaders(get("/sleep"), true)
 			if r.Action != tt.action {
 				t.Fatalf("result %+v", r)
+			}
+			if h.PollOneoffCalls() == 0 || h.BlockingPollOneoffCalls() == 0 {
+				t.Fatalf("the sleep counted as %d poll_oneoff calls, %d blocking; want at least one of each",
+					h.PollOneoffCalls(), h.BlockingPollOneoffCalls())
 			}
 			if tt.action == wasmhost.ActionContinue {
 				mustHeader(t, s.Request().Headers, "x-fmt", "4 headers")

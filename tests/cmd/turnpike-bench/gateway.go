@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -23,6 +24,8 @@ type gatewayRow struct {
 	CPUPerReq time.Duration
 	// RedisRTT is the sidecar's Redis round trips per request (-1: no sidecar involved).
 	RedisRTT float64
+	// UpstreamConns is the TCP connections the upstream accepted per request.
+	UpstreamConns float64
 }
 
 type gatewayOpts struct {
@@ -54,10 +57,10 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 	if err := os.WriteFile(cfgFile, []byte(filterConfig("")), 0o644); err != nil {
 		return nil, err
 	}
-	gatewayArgs := func(addr, wasm string) []string {
-		return []string{"--listen", addr, "--wasm", wasm, "--upstream", e.upstreamURL,
+	gatewayArgs := func(addr, wasm string, extra ...string) []string {
+		return append([]string{"--listen", addr, "--wasm", wasm, "--upstream", e.upstreamURL,
 			"--workers", strconv.Itoa(o.workers), "--log-level", "warn",
-			"--plugin-config", cfgFile, "--cluster", "turnpike-sidecar=" + e.sidecarURL}
+			"--plugin-config", cfgFile, "--cluster", "turnpike-sidecar=" + e.sidecarURL}, extra...)
 	}
 	type target struct {
 		name  string
@@ -75,6 +78,10 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 		}, warm, false, ""},
 		{"turnpike-gateway + filter.wasm, warm keys (rate limit)", func(addr string) (*proc, error) {
 			return startProc(ctx, e.dir, "gateway-filter", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
+		}, warm, true, ""},
+		{"turnpike-gateway + filter.wasm, warm keys, Go's default upstream pool (2 idle per host)", func(addr string) (*proc, error) {
+			return startProc(ctx, e.dir, "gateway-filter-pool2", addr, e.binDir+"/turnpike-gateway",
+				gatewayArgs(addr, filterWasm, "--max-idle-conns-per-host", "2")...)
 		}, warm, true, ""},
 		// The same decision for OAuth access tokens: they are keys.
 		{"turnpike-gateway + filter.wasm, OAuth access tokens, warm (rate limit)", func(addr string) (*proc, error) {
@@ -141,6 +148,10 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, path string, key
 	if err != nil {
 		return gatewayRow{}, err
 	}
+	connsBefore, err := e.upstreamConns(ctx)
+	if err != nil {
+		return gatewayRow{}, err
+	}
 	cpuBefore, err := cpuTime(pid)
 	if err != nil {
 		return gatewayRow{}, err
@@ -158,14 +169,19 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, path string, key
 	if err != nil {
 		return gatewayRow{}, err
 	}
+	connsAfter, err := e.upstreamConns(ctx)
+	if err != nil {
+		return gatewayRow{}, err
+	}
 	all := float64(res.Requests) * float64(o.warmup+o.duration) / float64(o.duration)
 	row := gatewayRow{CPUPerReq: time.Duration(float64(cpuAfter-cpuBefore) / all), RPS: res.RPS(), P50: res.Latency.Quantile(0.5), P99: res.Latency.Quantile(0.99),
-		Requests: res.Requests, Non200: res.Requests - res.Status[200], Errors: res.Errors, RedisRTT: -1}
+		Requests: res.Requests, Non200: res.Requests - res.Status[200], Errors: res.Errors, RedisRTT: -1,
+		UpstreamConns: float64(connsAfter-connsBefore) / all}
 	if redis {
 		row.RedisRTT = float64(after-before) / all
 	}
-	// CPU and round trips are counted over warm-up and measurement, so
-	// they are divided by the requests of both (the warm-up runs at about
+	// CPU, round trips and upstream connections are counted over warm-up
+	// and measurement, so they are divided by the requests of both (the warm-up runs at about
 	// the measured rate).
 	if res.FirstError != nil {
 		logf("  first error: %v", res.FirstError)
@@ -178,4 +194,22 @@ func statusOrErr(resp *http.Response, err error) string {
 		return err.Error()
 	}
 	return resp.Status
+}
+
+// upstreamConns asks the upstream how many TCP connections it has accepted.
+func (e *env) upstreamConns(ctx context.Context) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", e.upstreamURL+upstreamConnsPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(b), 10, 64)
 }

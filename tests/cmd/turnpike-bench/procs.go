@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -130,27 +131,45 @@ func cpuTime(pid int) (time.Duration, error) {
 // Roles the driver runs as child processes of itself, so the upstream and
 // the plain reverse proxy do not share a process with the load generator.
 
-// serveUpstream answers every request 200 with a small fixed body.
+// upstreamConnsPath answers the number of TCP connections the upstream has
+// accepted so far; the driver asks it directly, never through a proxy.
+const upstreamConnsPath = "/__bench/connections"
+
+// serveUpstream answers every request 200 with a small fixed body, and
+// counts the connections it accepts (upstreamConnsPath).
 func serveUpstream(addr string) error {
 	body := []byte(`{"ok":true}`)
+	var conns atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == upstreamConnsPath {
+			_, _ = w.Write(strconv.AppendInt(nil, conns.Load(), 10))
+			return
+		}
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
 	})
-	return http.ListenAndServe(addr, h)
+	srv := &http.Server{Addr: addr, Handler: h, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}}
+	return srv.ListenAndServe()
 }
 
 // servePlainProxy is the no-wasm baseline: net/http/httputil's reverse
-// proxy with the same transport as turnpike-gateway (a clone of
-// http.DefaultTransport), so the comparison isolates the wasm host.
+// proxy with the same upstream pool as turnpike-gateway's default (a clone
+// of http.DefaultTransport keeping 1024 idle connections per host), so the
+// comparison isolates the wasm host.
 func servePlainProxy(addr, upstream string) error {
 	u, err := url.Parse(upstream)
 	if err != nil {
 		return err
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 0, 1024
+	rp.Transport = t
 	return http.ListenAndServe(addr, rp)
 }

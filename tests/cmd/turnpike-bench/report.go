@@ -153,6 +153,9 @@ func (r *report) targets(w func(string, ...any)) {
 		w("| warm OAuth access tokens as fast as warm keys (within 10%%) | %.0f%% (%.0f vs %.0f req/s) | %s |\n",
 			pct, tok.RPS, tp.RPS, yes(pct >= 90 && pct <= 110))
 	}
+	if ok2 {
+		w("| new upstream connections per request < 0.01 under load (warm keys) | %.4f | %s |\n", tp.UpstreamConns, yes(tp.UpstreamConns < 0.01))
+	}
 	w("| quota overshoot with %d concurrent clients = 0 | %d | %s |\n", r.quota.Clients, r.quota.Overshoot, yes(r.quota.Overshoot == 0))
 	w("| rate-limit admissions vs configured rate, %d VMs | %+.2f%% | (reported) |\n", r.rate.Workers, r.rate.ErrorPct)
 	if n := len(r.memory); n >= 2 {
@@ -209,18 +212,19 @@ func (r *report) gatewayTable(w func(string, ...any)) {
 		o.connections, o.warmup, o.duration, o.keys)
 	w("keys in turn, all rows against the same upstream (a Go server answering 200 with 11 bytes) in the same run. The\n")
 	w("gateways run %d VMs. Redis round trips per request come from the sidecar's own Redis metrics and include its\n", o.workers)
-	w("background polls (config version, sync feed).\n\n")
+	w("background polls (config version, sync feed). New upstream connections per request: TCP connections the upstream\n")
+	w("accepted, divided by the requests (the proxy's upstream pool; turnpike-gateway keeps 1024 idle per host by default).\n\n")
 	noop, _ := r.gatewayRow("turnpike-gateway + no-op")
 	plain, _ := r.gatewayRow("plain")
-	w("| proxy | req/s | vs no-op filter | vs plain proxy | p50 | p99 | proxy CPU/request | non-200 | errors | Redis round trips/request |\n")
-	w("|---|---|---|---|---|---|---|---|---|---|\n")
+	w("| proxy | req/s | vs no-op filter | vs plain proxy | p50 | p99 | proxy CPU/request | non-200 | errors | Redis round trips/request | new upstream connections/request |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, g := range r.gateway {
 		rtt := "—"
 		if g.RedisRTT >= 0 {
 			rtt = fmt.Sprintf("%.3f", g.RedisRTT)
 		}
-		w("| %s | %.0f | %.0f%% | %.0f%% | %s | %s | %s | %d | %d | %s |\n", g.Name, g.RPS, 100*g.RPS/noop.RPS, 100*g.RPS/plain.RPS,
-			dur(g.P50), dur(g.P99), dur(g.CPUPerReq), g.Non200, g.Errors, rtt)
+		w("| %s | %.0f | %.0f%% | %.0f%% | %s | %s | %s | %d | %d | %s | %.4f |\n", g.Name, g.RPS, 100*g.RPS/noop.RPS, 100*g.RPS/plain.RPS,
+			dur(g.P50), dur(g.P99), dur(g.CPUPerReq), g.Non200, g.Errors, rtt, g.UpstreamConns)
 	}
 	w("\n")
 }

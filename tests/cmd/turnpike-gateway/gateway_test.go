@@ -33,6 +33,13 @@ func buildFilter(t *testing.T, name string) string {
 // startGateway runs the command in-process on a free port and stops it (gracefully) at cleanup.
 func startGateway(t *testing.T, args ...string) string {
 	t.Helper()
+	url, _ := startGatewayLogs(t, args...)
+	return url
+}
+
+// startGatewayLogs is startGateway that also returns a function reading the gateway's log.
+func startGatewayLogs(t *testing.T, args ...string) (string, func() string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
@@ -41,6 +48,11 @@ func startGateway(t *testing.T, args ...string) string {
 	go func() {
 		done <- run(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), noEnv, lockedWriter{&mu, &logs}, func(a net.Addr) { addr <- a })
 	}()
+	readLogs := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.String()
+	}
 	select {
 	case a := <-addr:
 		t.Cleanup(func() {
@@ -49,17 +61,15 @@ func startGateway(t *testing.T, args ...string) string {
 				t.Errorf("run: %v", err)
 			}
 		})
-		return "http://" + a.String()
+		return "http://" + a.String(), readLogs
 	case err := <-done:
 		cancel()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("gateway exited: %v\n%s", err, logs.String())
+		t.Fatalf("gateway exited: %v\n%s", err, readLogs())
 	case <-time.After(30 * time.Second):
 		cancel()
 		t.Fatal("gateway did not start")
 	}
-	return ""
+	return "", nil
 }
 
 type lockedWriter struct {
@@ -80,6 +90,10 @@ func do(t *testing.T, method, url, body string, hdr ...string) (*http.Response, 
 		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" { // Go's client sends req.Host, not a Host header
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -304,6 +318,11 @@ func TestGatewayFlags(t *testing.T) {
 		{"bad workers", []string{"--wasm", wasm, "--workers", "0"}, "need at least 1"},
 		{"bad log level", []string{"--wasm", wasm, "--log-level", "loud"}, "--log-level"},
 		{"bad upstream", []string{"--wasm", wasm, "--upstream", "localhost:80"}, "--upstream"},
+		{"bad pool size", []string{"--wasm", wasm, "--max-idle-conns-per-host", "0"}, "need at least 1"},
+		{"bad upstream ca", []string{"--wasm", wasm, "--upstream-ca", writeTemp(t, "not pem")}, "no PEM certificate"},
+		{"cert without key", []string{"--wasm", wasm, "--tls-cert", "c.pem"}, "go together"},
+		{"client ca without tls", []string{"--wasm", wasm, "--client-ca", "ca.pem"}, "--client-ca needs --tls-cert"},
+		{"wasm and config", []string{"--wasm", wasm, "--config", "x.yaml"}, "exclude each other"},
 		{"bad wasi mode", []string{"--wasm", wasm, "--wasi-mode", "x"}, "--wasi-mode"},
 		{"missing file", []string{"--wasm", "/nonexistent.wasm"}, "no such file"},
 		{"plugin rejects config", []string{"--wasm", wasm, "--plugin-config", writeTemp(t, "fail-configure")}, "proxy_on_configure returned false"},
