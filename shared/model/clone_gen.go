@@ -93,6 +93,7 @@ func (a *APIDefinition) Clone() *APIDefinition {
 		return nil
 	}
 	c := *a
+	c.HmacAllowedAlgorithms = slices.Clone(a.HmacAllowedAlgorithms)
 	c.AuthConfigs = maps.Clone(a.AuthConfigs)
 	c.VersionData = a.VersionData.Clone()
 	return &c

@@ -86,7 +86,9 @@ func TestEncodeZeroValues(t *testing.T) {
 			`"use_keyless":false,"use_standard_auth":false,"use_basic_auth":false,"enable_signature_checking":false,` +
 			`"enable_jwt":false,"use_oauth2":false,"use_openid":false,"use_mutual_tls_auth":false,"use_go_plugin_auth":false,` +
 			`"enable_coprocess_auth":false,"custom_plugin_auth_enabled":false,"base_identity_provided_by":"",` +
-			`"custom_middleware_bundle":"","custom_middleware_bundle_disabled":false,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
+			`"custom_middleware_bundle":"","custom_middleware_bundle_disabled":false,` +
+			`"basic_auth":{"disable_caching":false,"cache_ttl":0,"extract_from_body":false,"body_user_regexp":"","body_password_regexp":""},` +
+			`"hmac_allowed_clock_skew":0,"hmac_allowed_algorithms":null,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
 			`"auth":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false},` +
 			`"auth_configs":{"authToken":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false}},` +
 			`"strip_auth_data":false,"version_data":{"not_versioned":false,"default_version":"","fallback_to_default":false,"versions":null},` +
@@ -167,8 +169,11 @@ func fullAPIDefinition() *APIDefinition {
 		UseOpenID: true, UseMutualTLSAuth: true, UseGoPluginAuth: true, EnableCoProcessAuth: true,
 		CustomPluginAuthEnabled: true, BaseIdentityProvidedBy: "auth_token", CustomMiddlewareBundle: "bundle.zip",
 		CustomMiddlewareBundleDisabled: true,
-		Proxy:                          Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
-		Auth:                           AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true},
+		BasicAuth: BasicAuthMeta{DisableCaching: true, CacheTTL: 30, ExtractFromBody: true,
+			BodyUserRegexp: `user=(\w+)`, BodyPasswordRegexp: `pass=(\w+)`},
+		HmacAllowedClockSkew: 5000, HmacAllowedAlgorithms: []string{"hmac-sha256"},
+		Proxy: Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
+		Auth:  AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true},
 		AuthConfigs: map[string]AuthConfig{
 			"jwt": {AuthHeaderName: "X-JWT", UseParam: true, ParamName: "jwt", UseCookie: true, CookieName: "j", DisableHeader: true},
 		},

@@ -248,6 +248,10 @@ type APIDefinition struct {
 	BaseIdentityProvidedBy         string `json:"base_identity_provided_by"` // with several methods: whose session counts
 	CustomMiddlewareBundle         string `json:"custom_middleware_bundle"`  // plugin bundle file name
 	CustomMiddlewareBundleDisabled bool   `json:"custom_middleware_bundle_disabled"`
+	// Settings of basic auth and HMAC signing (issue 14).
+	BasicAuth             BasicAuthMeta `json:"basic_auth"`
+	HmacAllowedClockSkew  float64       `json:"hmac_allowed_clock_skew"` // milliseconds; <= 0: any date
+	HmacAllowedAlgorithms []string      `json:"hmac_allowed_algorithms"` // empty: any
 
 	Domain string     `json:"domain"` // host to match; "" matches any host
 	Proxy  Proxy      `json:"proxy"`
@@ -305,6 +309,16 @@ func (a *APIDefinition) AuthMethods() []string {
 		}
 	}
 	return methods
+}
+
+// BasicAuthMeta is an API's basic_auth: how verified passwords are cached
+// and whether credentials may come from the body.
+type BasicAuthMeta struct {
+	DisableCaching     bool   `json:"disable_caching"`
+	CacheTTL           int    `json:"cache_ttl"` // seconds; <= 0: Tyk's 60
+	ExtractFromBody    bool   `json:"extract_from_body"`
+	BodyUserRegexp     string `json:"body_user_regexp"`
+	BodyPasswordRegexp string `json:"body_password_regexp"`
 }
 
 // Proxy is the routing part of an API definition.
