@@ -2,6 +2,7 @@ package auth
 
 import (
 	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
 // Chain is Tyk's multiple authentication: an API that enables several
@@ -26,24 +27,6 @@ type Chain struct {
 	Base int
 }
 
-// baseIdentities maps base_identity_provided_by values (Tyk's
-// AuthTypeEnum) to the switch of the method they name.
-var baseIdentities = map[string]string{
-	"auth_token":      "use_standard_auth",
-	"basic_auth_user": "use_basic_auth",
-	"hmac_key":        "enable_signature_checking",
-	"jwt_claim":       "enable_jwt",
-	"oauth_key":       "use_oauth2",
-	"oidc_user":       "use_openid",
-}
-
-// BaseIdentitySwitch returns the switch a base_identity_provided_by value
-// names and whether the value is one Tyk knows ("" is unset).
-func BaseIdentitySwitch(base string) (string, bool) {
-	s, ok := baseIdentities[base]
-	return s, ok || base == ""
-}
-
 // DenySessionMissing: base_identity_provided_by names no enabled method,
 // so no session provides the identity (Tyk's KeyExpired middleware).
 var DenySessionMissing = &Denial{400, access.MsgSessionMissing, "session_missing"}
@@ -59,7 +42,7 @@ func (c Chain) finish(base string) Method {
 	c.Base = len(c.Members) - 1
 	if base != "" {
 		c.Base = -1
-		want := baseIdentities[base]
+		want := model.BaseIdentities[base]
 		for i, n := range c.Names {
 			if n == want {
 				c.Base = i

@@ -81,7 +81,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	mux := http.NewServeMux()
 	gatewayapi.New(gatewayapi.Deps{
 		Store: a.store, Snapshots: keeper, Secret: cfg.Secret, AllowMasterKeys: cfg.AllowMasterKeys,
-		MaxBodyBytes: cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
+		AllowPlainPasswords: cfg.AllowPlainPasswords,
+		MaxBodyBytes:        cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
 		Version: Version, PolicyFile: cfg.PoliciesFile,
 	}).Register(mux)
 	filterapi.New(filterapi.Deps{

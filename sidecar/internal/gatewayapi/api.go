@@ -57,13 +57,15 @@ type Deps struct {
 	Snapshots       *snapshot.Keeper
 	Secret          string
 	AllowMasterKeys bool
-	MaxBodyBytes    int64
-	Logger          *slog.Logger
-	Rand            io.Reader        // key generation entropy (crypto/rand.Reader)
-	Now             func() time.Time // clock (time.Now)
-	Ready           func() error     // nil when Redis is reachable and the config loaded
-	Version         string           // reported by /hello
-	PolicyFile      string           // set when policies come from a file
+	// AllowPlainPasswords accepts basic-auth passwords stored in clear.
+	AllowPlainPasswords bool
+	MaxBodyBytes        int64
+	Logger              *slog.Logger
+	Rand                io.Reader        // key generation entropy (crypto/rand.Reader)
+	Now                 func() time.Time // clock (time.Now)
+	Ready               func() error     // nil when Redis is reachable and the config loaded
+	Version             string           // reported by /hello
+	PolicyFile          string           // set when policies come from a file
 }
 
 // API is the Gateway API handler set.

@@ -18,13 +18,14 @@ func TestRefusal(t *testing.T) {
 			"custom_middleware_bundle":"","custom_middleware":{"pre":[],"post":[],"post_key_auth":[],"auth_check":{"name":"","path":""},"driver":""},
 			"enable_ip_whitelisting":false,"allowed_ips":[],"internal":false,
 			"version_data":{"versions":{"Default":{"use_extended_paths":true,"extended_paths":{"white_list":[],"black_list":[],"ignored":[]},"paths":{"ignored":[]}}}}}`, nil},
-		{"basic auth", `{"use_basic_auth":true}`, []string{"use_basic_auth"}},
-		{"HMAC", `{"enable_signature_checking":true}`, []string{"enable_signature_checking"}},
+		{"basic auth", `{"use_basic_auth":true,"basic_auth":{"disable_caching":true,"cache_ttl":30}}`, nil},
+		{"basic auth from the body", `{"use_basic_auth":true,"basic_auth":{"extract_from_body":true}}`, []string{"basic_auth.extract_from_body"}},
+		{"HMAC", `{"enable_signature_checking":true,"hmac_allowed_algorithms":["hmac-sha256"]}`, nil},
 		{"JWT", `{"enable_jwt":true}`, []string{"enable_jwt"}},
 		{"OAuth 2.0", `{"use_oauth2":true}`, []string{"use_oauth2"}},
 		{"OpenID", `{"use_openid":true}`, []string{"use_openid"}},
 		{"mutual TLS", `{"use_mutual_tls_auth":true}`, []string{"use_mutual_tls_auth"}},
-		{"chained auth", `{"base_identity_provided_by":"auth_token"}`, []string{"base_identity_provided_by"}},
+		{"chained auth", `{"use_basic_auth":true,"use_standard_auth":true,"base_identity_provided_by":"auth_token"}`, nil},
 		{"Go plugin", `{"use_go_plugin_auth":true}`, []string{"use_go_plugin_auth"}},
 		{"coprocess", `{"enable_coprocess_auth":true}`, []string{"enable_coprocess_auth"}},
 		{"keyless wins over auth methods, as in Tyk", `{"use_keyless":true,"use_basic_auth":true,"enable_jwt":true,"use_go_plugin_auth":true}`, nil},
@@ -37,7 +38,7 @@ func TestRefusal(t *testing.T) {
 		{"internal", `{"internal":true}`, []string{"internal"}},
 		{"endpoint lists in any version", `{"version_data":{"versions":{"v1":{},"v2":{"extended_paths":{"black_list":[{"path":"/admin"}]},"paths":{"ignored":["/health"]}}}}}`,
 			[]string{"version_data.versions.*.extended_paths.black_list", "version_data.versions.*.paths.ignored"}},
-		{"several methods", `{"use_basic_auth":true,"enable_jwt":true}`, []string{"use_basic_auth", "enable_jwt"}},
+		{"several methods", `{"use_basic_auth":true,"enable_jwt":true}`, []string{"enable_jwt"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
