@@ -33,7 +33,7 @@ type Config struct {
 	// AllowPlainPasswords lets keys store basic-auth passwords in clear
 	// (basic_auth_data.hash_type "plain"); refused otherwise.
 	AllowPlainPasswords bool
-	ConfigPoll      time.Duration // how often the config version counter / policies file is checked
+	ConfigPoll          time.Duration // how often the config version counter / policies file is checked
 }
 
 // ErrHelp is returned by Parse when --help was requested; the usage text has
