@@ -22,8 +22,11 @@ import (
 // basic_auth.disable_caching; a failed check is never remembered as a
 // success, and after FailureBurst failed checks of one user within
 // FailureWindow further attempts are refused without running bcrypt until
-// the window ends (a remembered correct password still passes), so no
-// client can make the VM spend its CPU on bcrypt.
+// the window ends (a remembered correct password still passes). Failures
+// of all users together are limited too (VMFailureBudget per
+// FailureWindow): an attack spread over many user names cannot make the VM
+// spend its CPU on bcrypt either; while that budget is spent, only
+// remembered passwords pass.
 type Basic struct {
 	org       string
 	conf      *model.AuthConfig // auth_configs.basic: where the header is
@@ -36,8 +39,9 @@ type Basic struct {
 
 // Failure limiting, per user and VM.
 const (
-	FailureBurst  = 5
-	FailureWindow = 10 * time.Second
+	FailureBurst    = 5
+	VMFailureBudget = 20
+	FailureWindow   = 10 * time.Second
 )
 
 // defaultCacheTTL is Tyk's basic-auth cache TTL (defaultBasicAuthTTL).
@@ -108,8 +112,10 @@ type passwordState struct {
 	// matched it. A new password has a new hash (bcrypt salts), so a
 	// changed password never hits an old entry.
 	ok *cache.LRU[[32]byte]
-	// failed counts failed checks per session id within a window.
+	// failed counts failed checks per session id within a window; all
+	// counts them for every user together.
 	failed *cache.LRU[failures]
+	all    failures
 	// throttled says whether the last check was refused by the limit.
 	throttled bool
 }
@@ -118,6 +124,15 @@ type passwordState struct {
 type failures struct {
 	n   int
 	end int64 // unix ns: the window ends, and the entry with it
+}
+
+// count counts one failure; the window starts at the first and later ones
+// do not extend it.
+func (f *failures) count(now int64) {
+	if f.n == 0 {
+		f.end = now + int64(FailureWindow)
+	}
+	f.n++
 }
 
 // Bounds of the memory: entries are small, and a flood of users or
@@ -140,18 +155,17 @@ func (p *passwordState) check(user string, data model.BasicAuthData, password st
 		}
 	}
 	f, _ := p.failed.Get(user, now)
-	if f.n >= FailureBurst {
+	if now >= p.all.end {
+		p.all = failures{}
+	}
+	if f.n >= FailureBurst || p.all.n >= VMFailureBudget {
 		p.throttled = true
 		return false
 	}
 	if basicauth.Verify(data.HashType, data.Password, password) != nil {
-		if f.n == 0 {
-			// The window starts at the first failure; later ones do not
-			// extend it.
-			f.end = now + int64(FailureWindow)
-		}
-		f.n++
+		f.count(now)
 		p.failed.Put(user, f, f.end)
+		p.all.count(now)
 		return false
 	}
 	if ttl > 0 {

@@ -142,3 +142,37 @@ func TestBasicCacheDisabledAndPlain(t *testing.T) {
 		}
 	}
 }
+
+// An attack spread over many users is bounded by the VM-wide budget; a
+// remembered password still passes meanwhile.
+func TestBasicVMFailureBudget(t *testing.T) {
+	hash, err := basicauth.Hash("right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := For(basicAPI()).(*Basic)
+	s := &model.Session{BasicAuthData: model.BasicAuthData{Password: hash, HashType: "bcrypt"}}
+	at := time.Now().Add(time.Hour).UnixNano() // past the windows of other tests
+	verify := func(user, pw string, dt time.Duration) *Denial {
+		req := &clocked{headers{"authorization": basicHeader(user, pw)}, at + int64(dt)}
+		id, _ := b.Identify(req, "/")
+		return b.Verify(req, "/", &id, s)
+	}
+	if d := verify("budget-known", "right", 0); d != nil {
+		t.Fatal(d)
+	}
+	for i := range VMFailureBudget {
+		if d := verify("budget-"+string(rune('a'+i)), "wrong", time.Millisecond); d == nil || d.Outcome != OutUnauthorized {
+			t.Fatalf("failure %d: %+v", i, d)
+		}
+	}
+	if d := verify("budget-fresh", "wrong", 2*time.Millisecond); d == nil || d.Outcome != OutThrottled {
+		t.Fatalf("budget spent: %+v", d)
+	}
+	if d := verify("budget-known", "right", 3*time.Millisecond); d != nil {
+		t.Fatalf("remembered password while the budget is spent: %+v", d)
+	}
+	if d := verify("budget-fresh", "wrong", FailureWindow+2*time.Millisecond); d == nil || d.Outcome != OutUnauthorized {
+		t.Fatalf("next window: %+v", d)
+	}
+}
