@@ -139,3 +139,11 @@ func TestNewSecret(t *testing.T) {
 		t.Errorf("secret %q decodes to %q", s, raw)
 	}
 }
+
+func TestQueryEscapeIsNetURLsForBase64(t *testing.T) {
+	for _, in := range []string{"", "abcXYZ019", "a+b/c==", "++//==", base64.StdEncoding.EncodeToString([]byte{0xfb, 0xff, 0xfe, 1})} {
+		if got, want := queryEscape(in), url.QueryEscape(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
