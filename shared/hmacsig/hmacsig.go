@@ -130,23 +130,32 @@ func DateHeader(header func(string) string) (name, value string) {
 // SigningString is the string the client signed: one line per listed
 // header. method is the request method, path its path without the query.
 func SigningString(headers []string, method, path string, header func(string) string) string {
-	var b strings.Builder
+	return string(AppendSigningString(nil, headers, method, path, header))
+}
+
+// AppendSigningString appends SigningString's result to dst.
+func AppendSigningString(dst []byte, headers []string, method, path string, header func(string) string) []byte {
 	for i, h := range headers {
 		name := strings.TrimSpace(strings.ToLower(h))
 		if name == "(request-target)" {
-			b.WriteString("(request-target): " + strings.ToLower(method) + " " + path)
+			dst = append(dst, "(request-target): "...)
+			dst = append(dst, strings.ToLower(method)...)
+			dst = append(dst, ' ')
+			dst = append(dst, path...)
 		} else {
 			val := header(name)
 			if name == "date" {
 				name, val = DateHeader(header)
 			}
-			b.WriteString(name + ": " + strings.TrimSpace(val))
+			dst = append(dst, name...)
+			dst = append(dst, ": "...)
+			dst = append(dst, strings.TrimSpace(val)...)
 		}
 		if i != len(headers)-1 {
-			b.WriteByte('\n')
+			dst = append(dst, '\n')
 		}
 	}
-	return b.String()
+	return dst
 }
 
 func hashFor(algorithm string) func() hash.Hash {
@@ -164,39 +173,60 @@ func hashFor(algorithm string) func() hash.Hash {
 // Sign is the signature a client sends for s: the URL query escape of the
 // standard base64 of HMAC(secret, s).
 func Sign(s, secret, algorithm string) string {
-	m := hmac.New(hashFor(algorithm), []byte(secret))
-	m.Write([]byte(s))
-	return queryEscape(base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	return string(AppendSignature(nil, NewMAC(secret, algorithm), []byte(s)))
 }
 
-// queryEscape is url.QueryEscape for the base64 alphabet, whose only
-// characters it changes are '+', '/' and '='. (net/url would add over
-// 100 KB to filter.wasm for this.)
-func queryEscape(b64 string) string {
-	var b strings.Builder
-	b.Grow(len(b64) + 8)
-	for i := 0; i < len(b64); i++ {
-		switch c := b64[i]; c {
+// NewMAC is the HMAC of a secret for an algorithm. It may be kept and
+// reused for many signatures (AppendSignature resets it): the key's
+// padding blocks are then hashed once.
+func NewMAC(secret, algorithm string) hash.Hash {
+	return hmac.New(hashFor(algorithm), []byte(secret))
+}
+
+// AppendSignature appends to dst the signature of s with mac (see Sign).
+func AppendSignature(dst []byte, mac hash.Hash, s []byte) []byte {
+	mac.Reset()
+	mac.Write(s)
+	var sum [sha512.Size]byte
+	raw := mac.Sum(sum[:0])
+	var enc [base64Len]byte
+	b64 := enc[:base64.StdEncoding.EncodedLen(len(raw))]
+	base64.StdEncoding.Encode(b64, raw)
+	for _, c := range b64 {
+		switch c {
 		case '+':
-			b.WriteString("%2B")
+			dst = append(dst, "%2B"...)
 		case '/':
-			b.WriteString("%2F")
+			dst = append(dst, "%2F"...)
 		case '=':
-			b.WriteString("%3D")
+			dst = append(dst, "%3D"...)
 		default:
-			b.WriteByte(c)
+			dst = append(dst, c)
 		}
 	}
-	return b.String()
+	return dst
 }
+
+// base64Len is the base64 length of the longest MAC (SHA-512).
+const base64Len = (sha512.Size + 2) / 3 * 4
+
+// The escaping above is url.QueryEscape for the base64 alphabet, whose
+// only characters it changes are '+', '/' and '='. (net/url would add over
+// 100 KB to filter.wasm for this.)
 
 // Match compares a presented signature with the expected one in constant
 // time; one with lower-case percent escapes matches too.
 func Match(presented, expected string) bool {
-	if subtle.ConstantTimeCompare([]byte(presented), []byte(expected)) == 1 {
+	return MatchBytes(presented, []byte(expected))
+}
+
+// MatchBytes is Match with the expected signature as bytes.
+func MatchBytes(presented string, expected []byte) bool {
+	if subtle.ConstantTimeCompare([]byte(presented), expected) == 1 {
 		return true
 	}
-	return subtle.ConstantTimeCompare([]byte(upperEscapes(presented)), []byte(expected)) == 1
+	return strings.Contains(presented, "%") &&
+		subtle.ConstantTimeCompare([]byte(upperEscapes(presented)), expected) == 1
 }
 
 // upperEscapes upper-cases the hex digits of %xx escapes.
@@ -227,13 +257,22 @@ const (
 // DateOK reports whether the request's date parses and, when skewMS > 0,
 // lies within skewMS milliseconds of now.
 func DateOK(date string, now time.Time, skewMS float64) bool {
+	t, ok := ParseDate(date)
+	return ok && WithinSkew(t, now, skewMS)
+}
+
+// ParseDate parses a request date as Tyk does.
+func ParseDate(date string) (time.Time, bool) {
 	t, err := time.Parse(dateLayout, date)
 	if err != nil {
 		t, err = time.Parse(dateLayoutNumeric, date)
 	}
-	if err != nil {
-		return false
-	}
+	return t, err == nil
+}
+
+// WithinSkew reports whether t lies within skewMS milliseconds of now
+// (always, when skewMS <= 0).
+func WithinSkew(t, now time.Time, skewMS float64) bool {
 	if skewMS <= 0 {
 		return true
 	}

@@ -140,10 +140,14 @@ func TestNewSecret(t *testing.T) {
 	}
 }
 
-func TestQueryEscapeIsNetURLsForBase64(t *testing.T) {
-	for _, in := range []string{"", "abcXYZ019", "a+b/c==", "++//==", base64.StdEncoding.EncodeToString([]byte{0xfb, 0xff, 0xfe, 1})} {
-		if got, want := queryEscape(in), url.QueryEscape(in); got != want {
-			t.Errorf("%q: %q, want %q", in, got, want)
+// A reused MAC signs like a new one, for every algorithm.
+func TestReusedMAC(t *testing.T) {
+	for _, alg := range []string{"hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"} {
+		mac := NewMAC("k", alg)
+		for _, s := range []string{"a", "date: x", "a"} {
+			if got, want := string(AppendSignature(nil, mac, []byte(s))), Sign(s, "k", alg); got != want {
+				t.Errorf("%s %q: %q, want %q", alg, s, got, want)
+			}
 		}
 	}
 }

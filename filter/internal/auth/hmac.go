@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"hash"
+	"strings"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
@@ -46,12 +48,13 @@ func (m *HMAC) Identify(req Request, path string) (Identity, *Denial) {
 	if c.Key == "" {
 		return Identity{}, denyHMACMissing
 	}
-	f, err := hmacsig.Parse(c.Key)
+	f, err := signatures.parse(c.Key)
 	if err != nil || !hmacsig.Allowed(f.Algorithm, m.algorithms) {
 		return Identity{}, denyHMACMalformed
 	}
 	_, date := hmacsig.DateHeader(req.RequestHeader)
-	if !hmacsig.DateOK(date, time.Unix(0, now(req)), m.skewMS) {
+	t, ok := signatures.date(date)
+	if !ok || !hmacsig.WithinSkew(t, time.Unix(0, now(req)), m.skewMS) {
 		return Identity{}, DenyHMAC
 	}
 	if len(f.KeyID) < MinKeyLength || len(f.KeyID) > keys.MaxCustomLen {
@@ -67,13 +70,74 @@ func (m *HMAC) Verify(req Request, path string, id *Identity, s *model.Session) 
 		return DenyHMAC
 	}
 	c := Extract(m.conf, req.RequestHeader, path)
-	f, err := hmacsig.Parse(c.Key)
+	f, err := signatures.parse(c.Key)
 	if err != nil {
 		return DenyHMAC
 	}
-	signed := hmacsig.SigningString(f.Headers, req.RequestHeader(":method"), route.PathOnly(path), req.RequestHeader)
-	if !hmacsig.Match(f.Signature, hmacsig.Sign(signed, s.HmacSecret, f.Algorithm)) {
+	if !signatures.verify(f, s.HmacSecret, req.RequestHeader(":method"), route.PathOnly(path), req.RequestHeader) {
 		return DenyHMAC
 	}
 	return nil
+}
+
+// signatureState is this VM's working memory for HMAC checks (package
+// state is per VM, and single-threaded): the last header parsed (Identify
+// and Verify read the same one), the last date parsed (clients send the
+// same one for a second), a MAC per secret (its key blocks hashed once)
+// and scratch buffers, so a warm signed request allocates little.
+type signatureState struct {
+	lastHeader string
+	lastFields hmacsig.Fields
+	lastDate   string
+	lastTime   time.Time
+	macs       map[macKey]hash.Hash
+	buf, sig   []byte
+}
+
+type macKey struct{ secret, algorithm string }
+
+// maxMACs bounds the MAC memory; past it, it starts again.
+const maxMACs = 1024
+
+var signatures = &signatureState{macs: map[macKey]hash.Hash{}}
+
+func (st *signatureState) parse(header string) (hmacsig.Fields, error) {
+	if header == st.lastHeader && header != "" {
+		return st.lastFields, nil
+	}
+	f, err := hmacsig.Parse(header)
+	if err != nil {
+		return f, err
+	}
+	// The header is a view of the request: keep a copy, and fields that
+	// are views of the copy.
+	st.lastHeader = strings.Clone(header)
+	st.lastFields, _ = hmacsig.Parse(st.lastHeader)
+	return st.lastFields, nil
+}
+
+func (st *signatureState) date(d string) (time.Time, bool) {
+	if d == st.lastDate && d != "" {
+		return st.lastTime, true
+	}
+	t, ok := hmacsig.ParseDate(d)
+	if ok {
+		st.lastDate, st.lastTime = strings.Clone(d), t
+	}
+	return t, ok
+}
+
+func (st *signatureState) verify(f hmacsig.Fields, secret, method, path string, header func(string) string) bool {
+	k := macKey{secret, f.Algorithm}
+	mac := st.macs[k]
+	if mac == nil {
+		if len(st.macs) >= maxMACs {
+			clear(st.macs)
+		}
+		mac = hmacsig.NewMAC(secret, f.Algorithm)
+		st.macs[macKey{strings.Clone(secret), strings.Clone(f.Algorithm)}] = mac
+	}
+	st.buf = hmacsig.AppendSigningString(st.buf[:0], f.Headers, method, path, header)
+	st.sig = hmacsig.AppendSignature(st.sig[:0], mac, st.buf)
+	return hmacsig.MatchBytes(f.Signature, st.sig)
 }
