@@ -94,6 +94,7 @@ func (a *APIDefinition) Clone() *APIDefinition {
 	}
 	c := *a
 	c.HmacAllowedAlgorithms = slices.Clone(a.HmacAllowedAlgorithms)
+	c.ClientCertificates = slices.Clone(a.ClientCertificates)
 	c.AuthConfigs = maps.Clone(a.AuthConfigs)
 	c.VersionData = a.VersionData.Clone()
 	return &c

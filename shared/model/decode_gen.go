@@ -406,6 +406,8 @@ func (d *decoder) apiDefinitionField(out *APIDefinition, key []byte, v *fastjson
 		out.HmacAllowedClockSkew = d.f64(v)
 	case "hmac_allowed_algorithms":
 		out.HmacAllowedAlgorithms = decodeSlice(d, v, (*decoder).str)
+	case "client_certificates":
+		out.ClientCertificates = decodeSlice(d, v, (*decoder).str)
 	case "domain":
 		out.Domain = d.str(v)
 	case "proxy":
@@ -474,6 +476,8 @@ func (d *decoder) authConfigField(out *AuthConfig, key []byte, v *fastjson.Value
 		out.CookieName = d.str(v)
 	case "disable_header":
 		out.DisableHeader = d.boolean(v)
+	case "use_certificate":
+		out.UseCertificate = d.boolean(v)
 	}
 }
 

@@ -207,6 +207,7 @@ func apiDefinition(o object, in *APIDefinition) object {
 	o.close(o1)
 	o.float("hmac_allowed_clock_skew", in.HmacAllowedClockSkew)
 	o.strings("hmac_allowed_algorithms", in.HmacAllowedAlgorithms)
+	o.strings("client_certificates", in.ClientCertificates)
 	o.str("domain", in.Domain)
 	o2 := o.open("proxy")
 	o2.str("listen_path", in.Proxy.ListenPath)
@@ -242,6 +243,7 @@ func authConfig(o object, in AuthConfig) object {
 	o.bool("use_cookie", in.UseCookie)
 	o.str("cookie_name", in.CookieName)
 	o.bool("disable_header", in.DisableHeader)
+	o.bool("use_certificate", in.UseCertificate)
 	return o
 }
 

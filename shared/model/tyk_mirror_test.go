@@ -155,6 +155,7 @@ type tykAuthConfig struct {
 	UseCookie      bool   `json:"use_cookie"`
 	CookieName     string `json:"cookie_name"`
 	DisableHeader  bool   `json:"disable_header"`
+	UseCertificate bool   `json:"use_certificate"`
 }
 
 // tykAPIDefinition keeps Turnpike's field order; Tyk's own order differs, but
@@ -188,6 +189,7 @@ type tykAPIDefinition struct {
 	} `json:"basic_auth"`
 	HmacAllowedClockSkew  float64  `json:"hmac_allowed_clock_skew"`
 	HmacAllowedAlgorithms []string `json:"hmac_allowed_algorithms"`
+	ClientCertificates    []string `json:"client_certificates"`
 	Domain                string   `json:"domain"`
 	Proxy                 struct {
 		ListenPath      string `json:"listen_path"`

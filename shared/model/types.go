@@ -252,6 +252,9 @@ type APIDefinition struct {
 	BasicAuth             BasicAuthMeta `json:"basic_auth"`
 	HmacAllowedClockSkew  float64       `json:"hmac_allowed_clock_skew"` // milliseconds; <= 0: any date
 	HmacAllowedAlgorithms []string      `json:"hmac_allowed_algorithms"` // empty: any
+	// ClientCertificates are the certificates use_mutual_tls_auth allows:
+	// Tyk certificate ids (org id + hex SHA-256) or bare hex SHA-256s.
+	ClientCertificates []string `json:"client_certificates"`
 
 	Domain string     `json:"domain"` // host to match; "" matches any host
 	Proxy  Proxy      `json:"proxy"`
@@ -336,6 +339,7 @@ type AuthConfig struct {
 	UseCookie      bool   `json:"use_cookie"`
 	CookieName     string `json:"cookie_name"` // default: the header name
 	DisableHeader  bool   `json:"disable_header"`
+	UseCertificate bool   `json:"use_certificate"` // the key is the client certificate (authToken only)
 }
 
 // VersionData lists an API's versions.
