@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -153,5 +154,56 @@ func TestMultipleAuthInTheVM(t *testing.T) {
 	wrong := append(request("/b/x", basicHeader("carol", "bad")), [2]string{"x-key", "carol-token"})
 	if o := do(t, h, wrong); o.status != 401 || o.body != errorBody("User not authorised") {
 		t.Fatalf("wrong password with a good token: %d %s", o.status, o.body)
+	}
+}
+
+// Client certificates come from the host's connection properties, per
+// stream (Envoy's connection.*; the wazero host's SetProperty).
+func TestClientCertificatesInTheVM(t *testing.T) {
+	digest := strings.Repeat("d4", 32)
+	sc := newFakeSidecar(t)
+	sc.putAPI(`{"api_id":"t","name":"T","org_id":"org1","active":true,"use_mutual_tls_auth":true,"client_certificates":["org1` +
+		digest + `"],"proxy":{"listen_path":"/t/"},"version_data":{"not_versioned":true}}`)
+	sc.putAPI(`{"api_id":"c","name":"C","org_id":"org1","active":true,"auth":{"use_certificate":true},` +
+		`"proxy":{"listen_path":"/c/"},"version_data":{"not_versioned":true}}`)
+	sc.putKey("tls-key", `{"org_id":"org1","access_rights":{"t":{"api_id":"t"}}}`)
+	sc.putKey("org1"+digest, `{"org_id":"org1","access_rights":{"c":{"api_id":"c"}}}`)
+	h := start(t, sc.srv.URL, 1, "")
+	send := func(path, key, cert string) outcome {
+		s := h.NewStream()
+		defer s.Close()
+		if cert != "" {
+			s.SetProperty("connection.tls_version", []byte("TLSv1.3"))
+			s.SetProperty("connection.sha256_peer_certificate_digest", []byte(cert))
+		}
+		res := s.RequestHeaders(request(path, key), true)
+		if res.Action == wasmhost.ActionPause {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var err error
+			if res, err = s.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res.Action == wasmhost.ActionLocalReply {
+			return outcome{status: res.Reply.Status, body: string(res.Reply.Body)}
+		}
+		return outcome{status: 200}
+	}
+	for _, tc := range []struct {
+		name, path, key, cert string
+		status                int
+		msg                   string
+	}{
+		{"allowed certificate and key", "/t/x", "tls-key", digest, 200, ""},
+		{"other certificate", "/t/x", "tls-key", strings.Repeat("e5", 32), 403, "Certificate with SHA256 " + strings.Repeat("e5", 32) + " not allowed"},
+		{"no TLS", "/t/x", "tls-key", "", 403, "TLS not enabled"},
+		{"certificate-bound key", "/c/x", "", digest, 200, ""},
+		{"unknown certificate", "/c/x", "", strings.Repeat("e5", 32), 401, "Access to this API has been disallowed"},
+		{"no certificate", "/c/x", "tls-key", "", 401, "Client certificate required"},
+	} {
+		if o := send(tc.path, tc.key, tc.cert); o.status != tc.status || tc.msg != "" && o.body != errorBody(tc.msg) {
+			t.Errorf("%s: %d %s", tc.name, o.status, o.body)
+		}
 	}
 }

@@ -107,7 +107,10 @@ func For(api *model.APIDefinition) Method {
 		case "use_keyless": // keyless APIs never get here
 			continue
 		case "use_standard_auth":
-			mm = AuthToken{&api.Auth}
+			mm = authToken(api)
+		case "use_mutual_tls_auth":
+			chain.Precheck = NewMTLS(api)
+			continue
 		case "use_basic_auth":
 			mm = NewBasic(api)
 		case "enable_signature_checking":
@@ -118,9 +121,17 @@ func For(api *model.APIDefinition) Method {
 		chain.add(m, mm)
 	}
 	if len(chain.Members) == 0 {
-		chain.add("use_standard_auth", AuthToken{&api.Auth})
+		chain.add("use_standard_auth", authToken(api))
 	}
 	return chain.finish(api.BaseIdentityProvidedBy)
+}
+
+// authToken is api's auth token: a key, or the client certificate.
+func authToken(api *model.APIDefinition) Method {
+	if api.Auth.UseCertificate {
+		return CertToken{org: api.OrgID}
+	}
+	return AuthToken{&api.Auth}
 }
 
 // clock is what a Request may offer besides headers: the host's clock

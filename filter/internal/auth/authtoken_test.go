@@ -87,13 +87,13 @@ func TestForRefusesMethodsTurnpikeDoesNotEnforce(t *testing.T) {
 		{model.APIDefinition{EnableJWT: true, UseStandardAuth: true}, "enable_jwt"},
 		{model.APIDefinition{UseOauth2: true}, "use_oauth2"},
 		{model.APIDefinition{UseOpenID: true}, "use_openid"},
-		{model.APIDefinition{UseMutualTLSAuth: true}, "use_mutual_tls_auth"},
+		{model.APIDefinition{UseMutualTLSAuth: true}, ""},
 		{model.APIDefinition{UseGoPluginAuth: true}, "use_go_plugin_auth"},
 		{model.APIDefinition{EnableCoProcessAuth: true}, "enable_coprocess_auth"},
 		{model.APIDefinition{CustomMiddlewareBundle: "b.zip"}, "custom_middleware_bundle"},
 		{model.APIDefinition{CustomMiddlewareBundle: "b.zip", CustomMiddlewareBundleDisabled: true}, ""},
 		{model.APIDefinition{BaseIdentityProvidedBy: "auth_token"}, ""},
-		{model.APIDefinition{UseBasicAuth: true, UseMutualTLSAuth: true}, "use_mutual_tls_auth"},
+		{model.APIDefinition{UseBasicAuth: true, UseGoPluginAuth: true}, "use_go_plugin_auth"},
 	} {
 		m := For(&tc.api)
 		r, refused := m.(Refused)

@@ -5,7 +5,8 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
-// Chain is Tyk's multiple authentication: an API that enables several
+// Chain is Tyk's multiple authentication (and any API with static mutual
+// TLS, see Precheck): an API that enables several
 // methods requires every one of them to pass, in Tyk's middleware order
 // (model.APIDefinition.AuthMethods), and base_identity_provided_by names
 // the method whose session provides access rights, rate limits and quota.
@@ -25,6 +26,9 @@ type Chain struct {
 	// Base is the index of the member whose session counts, -1 when
 	// base_identity_provided_by names none of them.
 	Base int
+	// Precheck, when set, is the API's static mutual TLS, checked before
+	// any member (use_mutual_tls_auth).
+	Precheck *MTLS
 }
 
 // DenySessionMissing: base_identity_provided_by names no enabled method,
@@ -49,7 +53,7 @@ func (c Chain) finish(base string) Method {
 			}
 		}
 	}
-	if len(c.Members) == 1 && c.Base == 0 {
+	if len(c.Members) == 1 && c.Base == 0 && c.Precheck == nil {
 		return c.Members[0]
 	}
 	return &c
@@ -58,6 +62,11 @@ func (c Chain) finish(base string) Method {
 // IdentifyAll identifies the request with every member in order. On a
 // denial, failed is the member that denied it (its challenge applies).
 func (c *Chain) IdentifyAll(req Request, path string) (ids []Identity, failed int, d *Denial) {
+	if c.Precheck != nil {
+		if d = c.Precheck.Check(req); d != nil {
+			return nil, 0, d
+		}
+	}
 	ids = make([]Identity, len(c.Members))
 	for i, m := range c.Members {
 		if ids[i], d = m.Identify(req, path); d != nil {

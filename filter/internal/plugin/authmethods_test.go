@@ -193,3 +193,41 @@ func TestMultipleAuthPipeline(t *testing.T) {
 	fx2.answer("multi-token", token)
 	wantReply(t, s, 400, "Session state is missing or unset", "")
 }
+
+func TestClientCertificatesPipeline(t *testing.T) {
+	digest := strings.Repeat("d4", 32)
+	mtls := `{"api_id":"t","name":"T","org_id":"org1","active":true,"use_mutual_tls_auth":true,
+		"client_certificates":["org1` + digest + `"],"proxy":{"listen_path":"/t/"},"version_data":{"not_versioned":true}}`
+	bound := `{"api_id":"c","name":"C","org_id":"org1","active":true,"use_standard_auth":true,
+		"auth":{"use_certificate":true},"proxy":{"listen_path":"/c/"},"version_data":{"not_versioned":true}}`
+	fx := newFixture(t, "", withAPI(mtls+","+bound))
+
+	// Static mTLS: the certificate first (403), then the auth token.
+	s, _, _ := fx.sendAuth("/t/x", "tls-key")
+	wantReply(t, s, 403, "TLS not enabled", "")
+	fx.f.Props["connection.tls_version"] = []byte("TLSv1.3")
+	s, _, _ = fx.sendAuth("/t/x", "tls-key")
+	wantReply(t, s, 403, "Client TLS certificate is required", "")
+	fx.f.Props["connection.sha256_peer_certificate_digest"] = []byte(strings.Repeat("e5", 32))
+	s, _, _ = fx.sendAuth("/t/x", "tls-key")
+	wantReply(t, s, 403, "not allowed", "")
+	fx.f.Props["connection.sha256_peer_certificate_digest"] = []byte(digest)
+	s, _, _ = fx.sendAuth("/t/x", "")
+	wantReply(t, s, 401, "Authorization field missing", `Bearer realm="turnpike"`)
+	s, _, _ = fx.sendAuth("/t/x", "tls-key")
+	fx.answer("tls-key", `{"org_id":"org1","access_rights":{"t":{"api_id":"t"}}}`)
+	wantReply(t, s, 200, "", "")
+
+	// Certificate-bound key: the session of org id + the certificate's
+	// SHA-256, whatever the Authorization header says.
+	s, _, _ = fx.sendAuth("/c/x", "whatever")
+	fx.answer("org1"+digest, `{"org_id":"org1","access_rights":{"c":{"api_id":"c"}}}`)
+	wantReply(t, s, 200, "", "")
+	fx.f.Props["connection.sha256_peer_certificate_digest"] = []byte(strings.Repeat("f6", 32))
+	s, _, _ = fx.sendAuth("/c/x", "")
+	fx.answer("org1"+strings.Repeat("f6", 32), "404")
+	wantReply(t, s, 401, "Access to this API has been disallowed", "") // no scheme to name
+	delete(fx.f.Props, "connection.sha256_peer_certificate_digest")
+	s, _, _ = fx.sendAuth("/c/x", "a-key")
+	wantReply(t, s, 401, "Client certificate required", "")
+}

@@ -109,3 +109,18 @@ func TestAuthSettingsValidated(t *testing.T) {
 	expect(t, "chain", s.tyk("POST", "/tyk/apis",
 		`{"api_id":"x","use_basic_auth":true,"enable_signature_checking":true,"base_identity_provided_by":"hmac_key"}`), 200, "added")
 }
+
+// Certificate-bound keys are stored under the org id and the certificate's
+// SHA-256, once.
+func TestCertificateKeys(t *testing.T) {
+	s := start(t, "")
+	digest := strings.Repeat("c3", 32)
+	body := `{"org_id":"org1","certificate":"org1` + digest + `","access_rights":{"c":{"api_id":"c"}}}`
+	expect(t, "create", s.tyk("POST", "/tyk/keys/create", body), 200, `"key":"org1`+digest+`"`)
+	expect(t, "filter", s.filter("GET", "/turnpike/v1/sessions/"+keys.Hash("org1"+digest), ""), 200, digest)
+	expect(t, "twice", s.tyk("POST", "/tyk/keys/create", body), 500, "Key with given certificate already found")
+	expect(t, "not an id", s.tyk("POST", "/tyk/keys", `{"org_id":"org1","certificate":"pem?","access_rights":{"c":{"api_id":"c"}}}`),
+		400, `must be a certificate id`)
+	expect(t, "mTLS API", s.tyk("POST", "/tyk/apis", `{"api_id":"c","use_mutual_tls_auth":true,"client_certificates":["org1`+digest+`"]}`), 200, "added")
+	expect(t, "bad id", s.tyk("POST", "/tyk/apis", `{"api_id":"d","use_mutual_tls_auth":true,"client_certificates":["nope"]}`), 400, "client_certificates")
+}

@@ -76,6 +76,26 @@ func (a *API) writeKey(w http.ResponseWriter, r *http.Request, id, hash string, 
 		id = basicauth.SessionID(s.OrgID, id)
 		hash = keys.Hash(id)
 	}
+	if !custom && old == nil && s.Certificate != "" {
+		// A certificate-bound key (Tyk's /tyk/keys/create): the key is the
+		// org id followed by the certificate's SHA-256, which the filter
+		// reads from the connection.
+		d, ok := keys.CertDigest(s.Certificate)
+		if !ok {
+			writeError(w, http.StatusBadRequest, msgKeyFailed+` "certificate" must be a certificate id: the org id followed by the hex SHA-256 of the certificate`)
+			return
+		}
+		id = s.OrgID + d
+		hash = keys.Hash(id)
+		switch _, _, err := a.d.Store.Session(r.Context(), hash); {
+		case err == nil:
+			writeError(w, http.StatusInternalServerError, "Failed to create key - Key with given certificate already found:"+id)
+			return
+		case !errors.Is(err, store.ErrNotFound):
+			a.storageError(w, r, err)
+			return
+		}
+	}
 	var counters []string
 	if reset {
 		counters = quotaKeys(hash, s, old)

@@ -26,7 +26,6 @@ var refusedFields = []struct {
 	{"enable_jwt", true, "", notYet("JWT authentication")},
 	{"use_oauth2", true, "", notYet("OAuth 2.0")},
 	{"use_openid", true, "", notYet("OpenID Connect")},
-	{"use_mutual_tls_auth", true, "", notYet("mutual TLS authentication")},
 	{"use_go_plugin_auth", true, "", never("Go plugins")},
 	{"enable_coprocess_auth", true, "", never("coprocess (gRPC, Python) authentication plugins")},
 	{"custom_middleware_bundle", false, "custom_middleware_bundle_disabled", never("custom middleware bundles")},
@@ -46,7 +45,7 @@ var refusedFields = []struct {
 }
 
 func notYet(what string) string {
-	return what + " is not supported yet (Turnpike enforces auth-token, basic-auth, HMAC-signed and keyless APIs)"
+	return what + " is not supported yet (Turnpike enforces auth-token, basic-auth, HMAC-signed, client-certificate and keyless APIs)"
 }
 
 func never(what string) string {

@@ -24,7 +24,7 @@ func TestRefusal(t *testing.T) {
 		{"JWT", `{"enable_jwt":true}`, []string{"enable_jwt"}},
 		{"OAuth 2.0", `{"use_oauth2":true}`, []string{"use_oauth2"}},
 		{"OpenID", `{"use_openid":true}`, []string{"use_openid"}},
-		{"mutual TLS", `{"use_mutual_tls_auth":true}`, []string{"use_mutual_tls_auth"}},
+		{"mutual TLS", `{"use_mutual_tls_auth":true,"client_certificates":["org1` + strings.Repeat("ab", 32) + `"]}`, nil},
 		{"chained auth", `{"use_basic_auth":true,"use_standard_auth":true,"base_identity_provided_by":"auth_token"}`, nil},
 		{"Go plugin", `{"use_go_plugin_auth":true}`, []string{"use_go_plugin_auth"}},
 		{"coprocess", `{"enable_coprocess_auth":true}`, []string{"enable_coprocess_auth"}},

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
@@ -68,6 +69,11 @@ func validateAuth(api *model.APIDefinition) error {
 	if b := api.BaseIdentityProvidedBy; b != "" {
 		if _, ok := model.BaseIdentities[b]; !ok {
 			return fmt.Errorf("\"base_identity_provided_by\": unknown method %q (want one of auth_token, basic_auth_user, hmac_key, jwt_claim, oauth_key, oidc_user)", b)
+		}
+	}
+	for _, c := range api.ClientCertificates {
+		if _, ok := keys.CertDigest(c); !ok {
+			return fmt.Errorf("\"client_certificates\": %q is not a certificate id (the org id followed by the hex SHA-256 of the certificate)", c)
 		}
 	}
 	for _, a := range api.HmacAllowedAlgorithms {
