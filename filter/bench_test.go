@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnpike-dev/turnpike/shared/hmacsig"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/tests/loadgen"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost"
@@ -174,6 +175,20 @@ func BenchmarkDecision(b *testing.B) {
 		b.Cleanup(func() { _ = h.Close(context.Background()) })
 		measure(b, h, nil, request("/api1/x", "warm-key"), 200)
 	})
+	// Basic auth (password remembered after the first check), HMAC-SHA256,
+	// and basic auth with caching disabled: bcrypt on every request.
+	sc.putAPI(strings.Replace(basicAPIJSON, `"use_basic_auth":true`, `"use_basic_auth":true,"global_rate_limit":{"rate":0}`, 1))
+	sc.putAPI(strings.NewReplacer(`"api_id":"b"`, `"api_id":"bc"`, `/b/`, `/bc/`,
+		`"use_basic_auth":true`, `"use_basic_auth":true,"basic_auth":{"disable_caching":true}`).Replace(basicAPIJSON))
+	sc.putAPI(strings.Replace(hmacAPIJSON, `"hmac_allowed_clock_skew":60000`, `"hmac_allowed_clock_skew":0`, 1))
+	sc.putKey("org1bench-user", basicUser(b, "bench-pw", `"rate":1000000000,"per":1,"access_rights":{"b":{"api_id":"b"},"bc":{"api_id":"bc"}},`))
+	sc.putKey("hmac-bench-key", `{"org_id":"org1","rate":1000000000,"per":1,"hmac_enabled":true,"hmac_string":"bench-secret",
+		"access_rights":{"h":{"api_id":"h"}}}`)
+	const date = "Tue, 01 Dec 2026 12:00:00 GMT"
+	sig := hmacsig.Sign("(request-target): get /h/x\ndate: "+date, "bench-secret", "hmac-sha256")
+	signed := append(request("/h/x", `Signature keyId="hmac-bench-key",algorithm="hmac-sha256",`+
+		`headers="(request-target) date",signature="`+sig+`"`), [2]string{"date", date})
+
 	h := startBench(b, sc, "", false)
 	for _, tc := range []struct {
 		name string
@@ -186,9 +201,30 @@ func BenchmarkDecision(b *testing.B) {
 		{"missing-key", request("/api1/x", ""), 401},
 		{"unknown-key", request("/api1/x", "no-such-key"), 403},
 		{"allowed-urls", request("/api1/items/42", "url-key"), 200},
+		{"basic-auth-cached", request("/b/x", basicHeader("bench-user", "bench-pw")), 200},
+		{"hmac-sha256", signed, 200},
 	} {
 		b.Run(tc.name, func(b *testing.B) { measure(b, h, sc, tc.hdrs, tc.want) })
 	}
+	// bcrypt takes about a second in this VM: measure's hundreds of
+	// requests would take many minutes, so this case times single ones.
+	b.Run("basic-auth-bcrypt", func(b *testing.B) {
+		vm, hdrs := h.VM(0), request("/bc/x", basicHeader("bench-user", "bench-pw"))
+		if got := decide(b, vm, hdrs); got != 200 { // session cached
+			b.Fatalf("status %d", got)
+		}
+		var lat loadgen.Histogram
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			if got := decide(b, vm, hdrs); got != 200 {
+				b.Fatalf("status %d", got)
+			}
+			lat.Record(time.Since(t0))
+		}
+		b.ReportMetric(float64(lat.Quantile(0.5).Nanoseconds()), "p50-ns")
+		b.ReportMetric(float64(lat.Quantile(0.99).Nanoseconds()), "p99-ns")
+	})
 }
 
 // BenchmarkSessionCacheMemory is the memory scenario of BENCHMARKS.md §4 in

@@ -560,8 +560,8 @@ func TestUnenforcedAuthMethodsAreNeverAPlainKey(t *testing.T) {
 		return `{"api_id":"` + id + `","org_id":"org1","active":true,` + field + `,"proxy":{"listen_path":"/` + id + `/"},` +
 			`"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}}}`
 	}
-	h := start(t, sc.srv.URL, 1, `,"apis":[`+static("api1", `"use_basic_auth":true`)+`,`+
-		static("hmac", `"enable_signature_checking":true`)+`]`)
+	h := start(t, sc.srv.URL, 1, `,"apis":[`+static("api1", `"use_go_plugin_auth":true`)+`,`+
+		static("hmac", `"enable_coprocess_auth":true`)+`]`)
 	for _, tc := range []struct{ path, auth string }{
 		{"/api1/x", "bob"}, {"/api1/x", "Basic Ym9iOnNlY3JldA=="}, {"/hmac/x", "hmac-key-id"},
 	} {

@@ -161,3 +161,17 @@ func IsHash(s string) bool {
 func Equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// CertDigest returns the lower-case hex SHA-256 a certificate id ends
+// with: Tyk's certificate ids are the org id followed by the hex SHA-256 of
+// the certificate (DER); a bare hex SHA-256 is one too.
+func CertDigest(id string) (string, bool) {
+	if len(id) < 2*sha256.Size {
+		return "", false
+	}
+	d := strings.ToLower(id[len(id)-2*sha256.Size:])
+	if !IsHash(d) {
+		return "", false
+	}
+	return d, true
+}

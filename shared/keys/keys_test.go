@@ -195,3 +195,12 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestCertDigest(t *testing.T) {
+	a := strings.Repeat("a1", 32)
+	for id, want := range map[string]string{a: a, "org" + a: a, strings.ToUpper(a): a, "short": "", a[1:] + "z": ""} {
+		if got, ok := CertDigest(id); got != want || ok != (want != "") {
+			t.Errorf("%q: %q %v, want %q", id, got, ok, want)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func TestDecodeAuthConfigs(t *testing.T) {
 			AuthConfig{AuthHeaderName: "A"},
 			map[string]AuthConfig{"jwt": {AuthHeaderName: "J"}, "basic": {UseParam: true}, "hmac": {}},
 			`{"authToken":{"auth_header_name":"A",` + zeroAuthRest + `},"basic":{"auth_header_name":"","use_param":true,` +
-				`"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false},` +
+				`"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false,"use_certificate":false},` +
 				`"hmac":{"auth_header_name":"",` + zeroAuthRest + `},"jwt":{"auth_header_name":"J",` + zeroAuthRest + `}}`},
 		{"authToken only: no other configs", `{"auth_configs":{"authToken":{"auth_header_name":"A"}}}`,
 			AuthConfig{AuthHeaderName: "A"}, nil, `{"authToken":{"auth_header_name":"A",` + zeroAuthRest + `}}`},
@@ -118,4 +118,4 @@ func TestDecodeAuthConfigs(t *testing.T) {
 	}
 }
 
-const zeroAuthRest = `"use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false`
+const zeroAuthRest = `"use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false,"use_certificate":false`

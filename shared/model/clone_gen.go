@@ -93,6 +93,8 @@ func (a *APIDefinition) Clone() *APIDefinition {
 		return nil
 	}
 	c := *a
+	c.HmacAllowedAlgorithms = slices.Clone(a.HmacAllowedAlgorithms)
+	c.ClientCertificates = slices.Clone(a.ClientCertificates)
 	c.AuthConfigs = maps.Clone(a.AuthConfigs)
 	c.VersionData = a.VersionData.Clone()
 	c.Oauth2Meta = a.Oauth2Meta.Clone()

@@ -400,6 +400,14 @@ func (d *decoder) apiDefinitionField(out *APIDefinition, key []byte, v *fastjson
 		out.CustomMiddlewareBundle = d.str(v)
 	case "custom_middleware_bundle_disabled":
 		out.CustomMiddlewareBundleDisabled = d.boolean(v)
+	case "basic_auth":
+		out.BasicAuth = d.basicAuthMeta(v)
+	case "hmac_allowed_clock_skew":
+		out.HmacAllowedClockSkew = d.f64(v)
+	case "hmac_allowed_algorithms":
+		out.HmacAllowedAlgorithms = decodeSlice(d, v, (*decoder).str)
+	case "client_certificates":
+		out.ClientCertificates = decodeSlice(d, v, (*decoder).str)
 	case "domain":
 		out.Domain = d.str(v)
 	case "proxy":
@@ -437,6 +445,24 @@ func (d *decoder) oauth2Meta(v *fastjson.Value) (out Oauth2Meta) {
 	return out
 }
 
+func (d *decoder) basicAuthMeta(v *fastjson.Value) (out BasicAuthMeta) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "disable_caching":
+			out.DisableCaching = d.boolean(v)
+		case "cache_ttl":
+			out.CacheTTL = d.int(v)
+		case "extract_from_body":
+			out.ExtractFromBody = d.boolean(v)
+		case "body_user_regexp":
+			out.BodyUserRegexp = d.str(v)
+		case "body_password_regexp":
+			out.BodyPasswordRegexp = d.str(v)
+		}
+	})
+	return out
+}
+
 func (d *decoder) proxy(v *fastjson.Value) (out Proxy) {
 	d.fields(v, func(key []byte, v *fastjson.Value) {
 		switch string(key) {
@@ -466,6 +492,8 @@ func (d *decoder) authConfigField(out *AuthConfig, key []byte, v *fastjson.Value
 		out.CookieName = d.str(v)
 	case "disable_header":
 		out.DisableHeader = d.boolean(v)
+	case "use_certificate":
+		out.UseCertificate = d.boolean(v)
 	}
 }
 

@@ -169,7 +169,7 @@ func TestDecodeAPIDefinitionAuthSource(t *testing.T) {
 			AuthConfig{AuthHeaderName: "B"}},
 		{"null authToken falls back", `{"auth_configs":{"authToken":null},"auth":{"auth_header_name":"A"}}`,
 			AuthConfig{AuthHeaderName: "A"}},
-		{"other auth configs ignored", `{"auth_configs":{"jwt":{"auth_header_name":"J"}},"auth":{"disable_header":true}}`,
+		{"other auth configs ignored", `{"auth_configs":{"jwt":{"auth_header_name":"J"}},"auth":{"disable_header":true,"use_certificate":false}}`,
 			AuthConfig{DisableHeader: true}},
 		{"neither", `{}`, AuthConfig{}},
 	}

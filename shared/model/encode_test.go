@@ -86,9 +86,11 @@ func TestEncodeZeroValues(t *testing.T) {
 			`"use_keyless":false,"use_standard_auth":false,"use_basic_auth":false,"enable_signature_checking":false,` +
 			`"enable_jwt":false,"use_oauth2":false,"use_openid":false,"use_mutual_tls_auth":false,"use_go_plugin_auth":false,` +
 			`"enable_coprocess_auth":false,"custom_plugin_auth_enabled":false,"base_identity_provided_by":"",` +
-			`"custom_middleware_bundle":"","custom_middleware_bundle_disabled":false,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
-			`"auth":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false},` +
-			`"auth_configs":{"authToken":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false}},` +
+			`"custom_middleware_bundle":"","custom_middleware_bundle_disabled":false,` +
+			`"basic_auth":{"disable_caching":false,"cache_ttl":0,"extract_from_body":false,"body_user_regexp":"","body_password_regexp":""},` +
+			`"hmac_allowed_clock_skew":0,"hmac_allowed_algorithms":null,"client_certificates":null,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
+			`"auth":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false,"use_certificate":false},` +
+			`"auth_configs":{"authToken":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false,"use_certificate":false}},` +
 			`"strip_auth_data":false,"version_data":{"not_versioned":false,"default_version":"","fallback_to_default":false,"versions":null},` +
 			`"definition":{"location":"","key":"","strip_path":false,"fallback_to_default":false},"session_lifetime":0,` +
 			`"dont_set_quota_on_create":false,"disable_rate_limit":false,"disable_quota":false,` +
@@ -168,10 +170,14 @@ func fullAPIDefinition() *APIDefinition {
 		UseOpenID: true, UseMutualTLSAuth: true, UseGoPluginAuth: true, EnableCoProcessAuth: true,
 		CustomPluginAuthEnabled: true, BaseIdentityProvidedBy: "auth_token", CustomMiddlewareBundle: "bundle.zip",
 		CustomMiddlewareBundleDisabled: true,
-		Proxy:                          Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
-		Auth:                           AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true},
+		BasicAuth: BasicAuthMeta{DisableCaching: true, CacheTTL: 30, ExtractFromBody: true,
+			BodyUserRegexp: `user=(\w+)`, BodyPasswordRegexp: `pass=(\w+)`},
+		HmacAllowedClockSkew: 5000, HmacAllowedAlgorithms: []string{"hmac-sha256"},
+		ClientCertificates: []string{"org0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		Proxy:              Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
+		Auth:               AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true, UseCertificate: true},
 		AuthConfigs: map[string]AuthConfig{
-			"jwt": {AuthHeaderName: "X-JWT", UseParam: true, ParamName: "jwt", UseCookie: true, CookieName: "j", DisableHeader: true},
+			"jwt": {AuthHeaderName: "X-JWT", UseParam: true, ParamName: "jwt", UseCookie: true, CookieName: "j", DisableHeader: true, UseCertificate: true},
 		},
 		StripAuthData: true,
 		VersionData: VersionData{NotVersioned: true, DefaultVersion: "v1", FallbackToDefault: true,

@@ -155,6 +155,7 @@ type tykAuthConfig struct {
 	UseCookie      bool   `json:"use_cookie"`
 	CookieName     string `json:"cookie_name"`
 	DisableHeader  bool   `json:"disable_header"`
+	UseCertificate bool   `json:"use_certificate"`
 }
 
 // tykAPIDefinition keeps Turnpike's field order; Tyk's own order differs, but
@@ -179,8 +180,18 @@ type tykAPIDefinition struct {
 	BaseIdentityProvidedBy         string `json:"base_identity_provided_by"`
 	CustomMiddlewareBundle         string `json:"custom_middleware_bundle"`
 	CustomMiddlewareBundleDisabled bool   `json:"custom_middleware_bundle_disabled"`
-	Domain                         string `json:"domain"`
-	Proxy                          struct {
+	BasicAuth                      struct {
+		DisableCaching     bool   `json:"disable_caching"`
+		CacheTTL           int    `json:"cache_ttl"`
+		ExtractFromBody    bool   `json:"extract_from_body"`
+		BodyUserRegexp     string `json:"body_user_regexp"`
+		BodyPasswordRegexp string `json:"body_password_regexp"`
+	} `json:"basic_auth"`
+	HmacAllowedClockSkew  float64  `json:"hmac_allowed_clock_skew"`
+	HmacAllowedAlgorithms []string `json:"hmac_allowed_algorithms"`
+	ClientCertificates    []string `json:"client_certificates"`
+	Domain                string   `json:"domain"`
+	Proxy                 struct {
 		ListenPath      string `json:"listen_path"`
 		TargetURL       string `json:"target_url"`
 		StripListenPath bool   `json:"strip_listen_path"`

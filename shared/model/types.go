@@ -248,6 +248,13 @@ type APIDefinition struct {
 	BaseIdentityProvidedBy         string `json:"base_identity_provided_by"` // with several methods: whose session counts
 	CustomMiddlewareBundle         string `json:"custom_middleware_bundle"`  // plugin bundle file name
 	CustomMiddlewareBundleDisabled bool   `json:"custom_middleware_bundle_disabled"`
+	// Settings of basic auth and HMAC signing (issue 14).
+	BasicAuth             BasicAuthMeta `json:"basic_auth"`
+	HmacAllowedClockSkew  float64       `json:"hmac_allowed_clock_skew"` // milliseconds; <= 0: any date
+	HmacAllowedAlgorithms []string      `json:"hmac_allowed_algorithms"` // empty: any
+	// ClientCertificates are the certificates use_mutual_tls_auth allows:
+	// Tyk certificate ids (org id + hex SHA-256) or bare hex SHA-256s.
+	ClientCertificates []string `json:"client_certificates"`
 
 	Domain string     `json:"domain"` // host to match; "" matches any host
 	Proxy  Proxy      `json:"proxy"`
@@ -318,6 +325,16 @@ func (a *APIDefinition) AuthMethods() []string {
 	return methods
 }
 
+// BasicAuthMeta is an API's basic_auth: how verified passwords are cached
+// and whether credentials may come from the body.
+type BasicAuthMeta struct {
+	DisableCaching     bool   `json:"disable_caching"`
+	CacheTTL           int    `json:"cache_ttl"` // seconds; <= 0: Tyk's 60
+	ExtractFromBody    bool   `json:"extract_from_body"`
+	BodyUserRegexp     string `json:"body_user_regexp"`
+	BodyPasswordRegexp string `json:"body_password_regexp"`
+}
+
 // Proxy is the routing part of an API definition.
 type Proxy struct {
 	ListenPath      string `json:"listen_path"`
@@ -333,6 +350,7 @@ type AuthConfig struct {
 	UseCookie      bool   `json:"use_cookie"`
 	CookieName     string `json:"cookie_name"` // default: the header name
 	DisableHeader  bool   `json:"disable_header"`
+	UseCertificate bool   `json:"use_certificate"` // the key is the client certificate (authToken only)
 }
 
 // VersionData lists an API's versions.

@@ -7,7 +7,9 @@
 package auth
 
 import (
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/access"
 	"github.com/turnpike-dev/turnpike/shared/model"
@@ -31,6 +33,10 @@ type Identity struct {
 	// Cred is where the credential was, so it can be stripped before the
 	// request goes upstream.
 	Cred Credential
+	// Unknown is the denial when Key names no session (or one whose
+	// policies cannot be applied); nil means DenyUnknown. Basic auth
+	// answers 401 with a challenge, HMAC 400 (Tyk's messages).
+	Unknown *Denial
 }
 
 // Detach copies what the identity holds of the request's memory, before the
@@ -74,6 +80,13 @@ type Method interface {
 	Identify(req Request, path string) (Identity, *Denial)
 }
 
+// Challenger is a Method whose 401 answers carry a WWW-Authenticate
+// challenge naming its scheme (RFC 7235 §4.1). A method that is not one
+// sends none.
+type Challenger interface {
+	Challenge() string
+}
+
 // Verifier is a Method whose credential is checked against the session it
 // names once the session is resolved (a password, a signature): the
 // pipeline's "verify credential" step calls it with the effective session.
@@ -82,25 +95,49 @@ type Verifier interface {
 }
 
 // For returns the method that authenticates requests to api: the auth
-// token, OAuth 2.0 bearer tokens (use_oauth2), or Refused when api enables
-// an auth method Turnpike does not enforce. It is meant to run once per API
-// and snapshot, not per request.
+// token when no switch is set, the one method an API enables, a Chain of
+// them when it enables several (Tyk's multiple authentication), or Refused
+// when api enables an auth method Turnpike does not enforce. It is meant
+// to run once per API and snapshot, not per request: each method parses
+// its configuration when it is made.
 func For(api *model.APIDefinition) Method {
-	oauth := false
-	for _, m := range api.AuthMethods() {
+	var chain Chain
+	methods := api.AuthMethods()
+	oauth := slices.Contains(methods, "use_oauth2")
+	for _, m := range methods {
+		var mm Method
 		switch m {
-		case "use_standard_auth", "use_keyless": // keyless APIs never get here
-		case "use_oauth2": // with use_standard_auth too: the bearer token is the key both check
-			oauth = true
+		case "use_keyless": // keyless APIs never get here
+			continue
+		case "use_standard_auth":
+			if oauth {
+				continue // the bearer token is the key both check
+			}
+			mm = authToken(api)
+		case "use_oauth2":
+			mm = NewOAuth(api)
+		case "use_mutual_tls_auth":
+			chain.Precheck = NewMTLS(api)
+			continue
+		case "use_basic_auth":
+			mm = NewBasic(api)
+		case "enable_signature_checking":
+			mm = NewHMAC(api)
 		default:
 			return Refused{Field: m}
 		}
+		chain.add(m, mm)
 	}
-	if api.BaseIdentityProvidedBy != "" {
-		return Refused{Field: "base_identity_provided_by"}
+	if len(chain.Members) == 0 {
+		chain.add("use_standard_auth", authToken(api))
 	}
-	if oauth {
-		return NewOAuth(api)
+	return chain.finish(api.BaseIdentityProvidedBy)
+}
+
+// authToken is api's auth token: a key, or the client certificate.
+func authToken(api *model.APIDefinition) Method {
+	if api.Auth.UseCertificate {
+		return CertToken{org: api.OrgID}
 	}
 	return AuthToken{&api.Auth}
 }
@@ -109,4 +146,16 @@ func For(api *model.APIDefinition) Method {
 // session (Tyk's OAuth: 403 Key not authorised).
 type Unknowner interface {
 	Unknown() *Denial
+}
+
+// clock is what a Request may offer besides headers: the host's clock
+// (host.Host has it). Without it, the system clock.
+type clock interface{ Now() int64 }
+
+// now is the request's time in unix nanoseconds.
+func now(req Request) int64 {
+	if c, ok := req.(clock); ok {
+		return c.Now()
+	}
+	return time.Now().UnixNano()
 }

@@ -34,3 +34,6 @@ func (a AuthToken) Identify(req Request, path string) (Identity, *Denial) {
 	}
 	return Identity{Key: key, Cred: c}, nil
 }
+
+// Challenge names the bearer scheme on 401s (RFC 6750 §3).
+func (a AuthToken) Challenge() string { return `Bearer realm="turnpike"` }

@@ -82,17 +82,18 @@ func TestForRefusesMethodsTurnpikeDoesNotEnforce(t *testing.T) {
 	}{
 		{model.APIDefinition{}, ""},
 		{model.APIDefinition{UseStandardAuth: true}, ""},
-		{model.APIDefinition{UseBasicAuth: true}, "use_basic_auth"},
-		{model.APIDefinition{EnableSignatureChecking: true}, "enable_signature_checking"},
+		{model.APIDefinition{UseBasicAuth: true}, ""},
+		{model.APIDefinition{EnableSignatureChecking: true}, ""},
 		{model.APIDefinition{EnableJWT: true, UseStandardAuth: true}, "enable_jwt"},
 		{model.APIDefinition{UseOauth2: true, UseBasicAuth: true}, "use_basic_auth"},
 		{model.APIDefinition{UseOpenID: true}, "use_openid"},
-		{model.APIDefinition{UseMutualTLSAuth: true}, "use_mutual_tls_auth"},
+		{model.APIDefinition{UseMutualTLSAuth: true}, ""},
 		{model.APIDefinition{UseGoPluginAuth: true}, "use_go_plugin_auth"},
 		{model.APIDefinition{EnableCoProcessAuth: true}, "enable_coprocess_auth"},
 		{model.APIDefinition{CustomMiddlewareBundle: "b.zip"}, "custom_middleware_bundle"},
 		{model.APIDefinition{CustomMiddlewareBundle: "b.zip", CustomMiddlewareBundleDisabled: true}, ""},
-		{model.APIDefinition{BaseIdentityProvidedBy: "auth_token"}, "base_identity_provided_by"},
+		{model.APIDefinition{BaseIdentityProvidedBy: "auth_token"}, ""},
+		{model.APIDefinition{UseBasicAuth: true, UseGoPluginAuth: true}, "use_go_plugin_auth"},
 	} {
 		m := For(&tc.api)
 		r, refused := m.(Refused)

@@ -3,7 +3,6 @@ package plugin
 import (
 	"strings"
 
-	"github.com/turnpike-dev/turnpike/filter/internal/auth"
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
 	"github.com/turnpike-dev/turnpike/filter/proxywasm"
@@ -167,12 +166,3 @@ func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) proxywasm.Ac
 	return h.run()
 }
 
-// keyNotFound answers a credential that names no session, in the words of
-// the API's auth method (auth.Unknowner; Tyk's OAuth says "Key not
-// authorised").
-func (h *httpContext) keyNotFound() verdict {
-	if u, ok := h.authMethod.(auth.Unknowner); ok {
-		return h.deny(u.Unknown())
-	}
-	return h.reply(replyKeyNotFound, outKeyNotFound)
-}

@@ -92,6 +92,12 @@ type httpContext struct {
 	identity   auth.Identity
 	cred       auth.Credential
 	hash       string
+	// With several auth methods (auth.Chain), the members' identities, the
+	// member being verified and the base member's state (multi.go).
+	chain    *auth.Chain
+	chainIDs []auth.Identity
+	chainAt  int
+	base     memberState
 
 	// Session resolution: the entry found, or the lookup's outcome.
 	entry        *sessionEntry
@@ -180,6 +186,9 @@ func (h *httpContext) detach() {
 	h.path = strings.Clone(h.path)
 	h.authority = strings.Clone(h.authority)
 	h.identity.Detach()
+	for i := range h.chainIDs {
+		h.chainIDs[i].Detach()
+	}
 	h.version = strings.Clone(h.version)
 }
 

@@ -519,7 +519,7 @@ func TestMatchedAPIIsMarkedForRouting(t *testing.T) {
 }
 
 func TestAPIWithAnUnenforcedAuthMethodRefusesEveryRequest(t *testing.T) {
-	basic := strings.Replace(testAPI, `"api_id":"api1"`, `"api_id":"api1","use_basic_auth":true`, 1)
+	basic := strings.Replace(testAPI, `"api_id":"api1"`, `"api_id":"api1","use_go_plugin_auth":true`, 1)
 	fx := newFixture(t, "", strings.Replace(testSnapshot, testAPI, basic, 1))
 	for _, key := range []string{"good-key", "bob", ""} {
 		s, _, _ := fx.send("/api1/x", key)

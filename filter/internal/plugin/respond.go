@@ -45,16 +45,34 @@ func (r *reply) body() []byte {
 	return model.AppendError(make([]byte, 0, 32+len(r.msg)), r.msg)
 }
 
-// allHeaders are the JSON content type, for a 401 the challenge, then the
-// reply's own headers.
+// allHeaders are the reply's headers for an auth-token API.
 func (r *reply) allHeaders() [][2]string {
+	return r.headersWith(auth.AuthToken{}.Challenge())
+}
+
+// headersWith are the JSON content type, for a 401 the auth method's
+// challenge (RFC 7235 §4.1: a 401 names the scheme the client should use;
+// none when challenge is ""), then the reply's own headers.
+func (r *reply) headersWith(challenge string) [][2]string {
 	h := make([][2]string, 0, len(r.headers)+2)
 	h = append(h, [2]string{"content-type", "application/json"})
-	if r.status == access.StatusUnauthorized {
-		// RFC 6750 §3: a 401 names the scheme the client should use.
-		h = append(h, [2]string{"www-authenticate", `Bearer realm="turnpike"`})
+	if r.status == access.StatusUnauthorized && challenge != "" {
+		h = append(h, [2]string{"www-authenticate", challenge})
 	}
 	return append(h, r.headers...)
+}
+
+// challenge is the WWW-Authenticate value of the request's auth method
+// (auth.Challenger), "" if it has none.
+func (h *httpContext) challenge() string {
+	m := h.authMethod
+	if m == nil && h.api != nil && h.root.snap != nil {
+		m = h.root.snap.methods[h.api]
+	}
+	if c, ok := m.(auth.Challenger); ok {
+		return c.Challenge()
+	}
+	return ""
 }
 
 func denied(d access.Decision) *reply {
@@ -79,7 +97,7 @@ var (
 // reply sends a local response and counts the outcome.
 func (h *httpContext) reply(rep *reply, outcome string) verdict {
 	h.root.m.decision(outcome)
-	if err := h.host.Reply(rep.status, rep.allHeaders(), rep.body()); err != nil {
+	if err := h.host.Reply(rep.status, rep.headersWith(h.challenge()), rep.body()); err != nil {
 		h.root.log(host.Error, "sending a local reply: "+err.Error())
 		h.host.Close()
 	}

@@ -86,14 +86,25 @@ func (h *httpContext) checkVersion() verdict {
 // the key it names.
 func (h *httpContext) authenticate() verdict {
 	h.authMethod = h.root.snap.methods[h.api]
+	if c, ok := h.authMethod.(*auth.Chain); ok {
+		return h.authenticateChain(c)
+	}
 	id, d := h.authMethod.Identify(h.host, h.path)
 	if d != nil {
 		return h.deny(d)
 	}
+	h.useIdentity(id)
+	return next
+}
+
+// useIdentity makes id the identity whose session the next steps resolve.
+func (h *httpContext) useIdentity(id auth.Identity) {
+	if h.detached {
+		id.Detach() // identified after a pause: detach will not run again
+	}
 	h.identity = id
 	h.cred = id.Cred
 	h.hash = h.root.hashKey(id.Key, h.now)
-	return next
 }
 
 // resolveSession finds the key's stored session: this VM's cache, shared
@@ -105,14 +116,14 @@ func (h *httpContext) resolveSession() verdict {
 		case h.lookupFailed:
 			return h.sessionUnavailable()
 		case h.entry.unknown():
-			return h.keyNotFound()
+			return h.unknownKey()
 		}
 		return next
 	}
 	if e, ok := r.sessions.Get(h.hash, h.now); ok {
 		if e.unknown() {
 			r.m.cacheNegative.Increment(1)
-			return h.keyNotFound()
+			return h.unknownKey()
 		}
 		if h.now-e.fetched < r.ttl() {
 			r.m.cacheHit.Increment(1)
@@ -155,7 +166,7 @@ func (h *httpContext) applyPolicies() verdict {
 	if eff.err != nil {
 		// Tyk answers a key whose policies cannot be applied as unknown.
 		h.root.log(host.Debug, "applying policies: "+eff.err.Error())
-		return h.keyNotFound()
+		return h.unknownKey()
 	}
 	h.eff = eff
 	return next
@@ -169,7 +180,22 @@ func (h *httpContext) verifyCredential() verdict {
 			return h.deny(d)
 		}
 	}
+	if h.chain != nil {
+		return h.nextMember()
+	}
 	return next
+}
+
+// unknownKey answers a credential that names no usable session, as its
+// method says (auth.Identity.Unknown).
+func (h *httpContext) unknownKey() verdict {
+	if d := h.identity.Unknown; d != nil {
+		return h.deny(d)
+	}
+	if u, ok := h.authMethod.(auth.Unknowner); ok {
+		return h.deny(u.Unknown())
+	}
+	return h.reply(replyKeyNotFound, outKeyNotFound)
 }
 
 // checkAccess runs the session checks (inactive, expired, API, version,
@@ -324,6 +350,11 @@ func (h *httpContext) admit() verdict {
 	h.authorized = true
 	if r.cfg.StripCredential || h.api.StripAuthData {
 		h.cred.Strip(h.host, h.path)
+		for _, id := range h.chainIDs {
+			if id.Cred != h.cred {
+				id.Cred.Strip(h.host, h.path)
+			}
+		}
 	}
 	if r.cfg.IdentityHeaders {
 		s := h.session()

@@ -83,7 +83,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	oauthServer := oauth.New(oauth.Deps{Store: a.store, Snapshots: keeper, Rand: rand.Reader, Now: time.Now, Logger: log})
 	gatewayapi.New(gatewayapi.Deps{
 		Store: a.store, Snapshots: keeper, Secret: cfg.Secret, AllowMasterKeys: cfg.AllowMasterKeys,
-		MaxBodyBytes: cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
+		AllowPlainPasswords: cfg.AllowPlainPasswords,
+		MaxBodyBytes:        cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
 		Version: Version, PolicyFile: cfg.PoliciesFile, OAuth: oauthServer,
 	}).Register(mux)
 	filterapi.New(filterapi.Deps{

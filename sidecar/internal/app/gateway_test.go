@@ -254,8 +254,8 @@ func TestAPIRefusesUnenforcedAuth(t *testing.T) {
 		code                     int
 		want                     string
 	}{
-		{"basic auth", "POST", "/tyk/apis", `{"api_id":"b","use_basic_auth":true}`, 400,
-			`{"status":"error","message":"API definition refused: \"use_basic_auth\": basic authentication is not supported yet`},
+		{"Go plugin", "POST", "/tyk/apis", `{"api_id":"b","use_go_plugin_auth":true}`, 400,
+			`{"status":"error","message":"API definition refused: \"use_go_plugin_auth\": Turnpike does not run Go plugins`},
 		{"not stored", "GET", "/tyk/apis/b", "", 404, "API not found"},
 		{"coprocess", "POST", "/tyk/apis/", `{"api_id":"c","enable_coprocess_auth":true}`, 400, `\"enable_coprocess_auth\": Turnpike does not run coprocess`},
 		{"bundle", "POST", "/tyk/apis", `{"api_id":"c","custom_middleware_bundle":"b.zip"}`, 400, `never will`},

@@ -30,7 +30,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	RedisTimeout    time.Duration
 	AllowMasterKeys bool
-	ConfigPoll      time.Duration // how often the config version counter / policies file is checked
+	// AllowPlainPasswords lets keys store basic-auth passwords in clear
+	// (basic_auth_data.hash_type "plain"); refused otherwise.
+	AllowPlainPasswords bool
+	ConfigPoll          time.Duration // how often the config version counter / policies file is checked
 }
 
 // ErrHelp is returned by Parse when --help was requested; the usage text has
@@ -75,6 +78,8 @@ Usage: turnpike-sidecar [flags]
 				"timeout of each Redis operation and of connecting (`duration`)"),
 			flagenv.Bool(&c.AllowMasterKeys, "allow-master-keys", false,
 				"accept keys without access rights (they pass every API), like Tyk's allow_master_keys"),
+			flagenv.Bool(&c.AllowPlainPasswords, "allow-plain-passwords", false,
+				`accept basic_auth_data with hash_type "plain": the password is stored in clear (default: bcrypt only)`),
 			flagenv.PositiveDuration(&c.ConfigPoll, "config-poll", 200*time.Millisecond,
 				"how often to check the shared config version and the policies file (`duration`)"),
 		},

@@ -58,14 +58,16 @@ type Deps struct {
 	Snapshots       *snapshot.Keeper
 	Secret          string
 	AllowMasterKeys bool
-	MaxBodyBytes    int64
-	Logger          *slog.Logger
-	Rand            io.Reader        // key generation entropy (crypto/rand.Reader)
-	Now             func() time.Time // clock (time.Now)
-	Ready           func() error     // nil when Redis is reachable and the config loaded
-	Version         string           // reported by /hello
-	PolicyFile      string           // set when policies come from a file
-	OAuth           *oauth.Server    // OAuth clients and tokens; nil = made from the fields above
+	// AllowPlainPasswords accepts basic-auth passwords stored in clear.
+	AllowPlainPasswords bool
+	MaxBodyBytes        int64
+	Logger              *slog.Logger
+	Rand                io.Reader        // key generation entropy (crypto/rand.Reader)
+	Now                 func() time.Time // clock (time.Now)
+	Ready               func() error     // nil when Redis is reachable and the config loaded
+	Version             string           // reported by /hello
+	PolicyFile          string           // set when policies come from a file
+	OAuth               *oauth.Server    // OAuth clients and tokens; nil = made from the fields above
 }
 
 // API is the Gateway API handler set.

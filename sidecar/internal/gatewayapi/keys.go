@@ -2,12 +2,15 @@ package gatewayapi
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/turnpike-dev/turnpike/shared/basicauth"
+	"github.com/turnpike-dev/turnpike/shared/hmacsig"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/policy"
@@ -24,17 +27,19 @@ func (a *API) createGeneratedKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, msgKeyFailed)
 		return
 	}
-	a.writeKey(w, r, key, keys.Hash(key), nil, false, "added")
+	a.writeKey(w, r, key, keys.Hash(key), nil, false, "added", false)
 }
 
-// POST /tyk/keys/{keyID}: create or import a key chosen by the caller.
+// POST /tyk/keys/{keyID}: create or import a key chosen by the caller. A
+// key with a basic-auth password is a user: keyID is the user name, and
+// the key is stored under the org id followed by it, as Tyk does.
 func (a *API) createCustomKey(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("keyID")
 	if err := keys.ValidCustom(key); err != nil {
 		writeError(w, http.StatusBadRequest, "Invalid custom key: "+err.Error())
 		return
 	}
-	a.writeKey(w, r, key, keys.Hash(key), nil, false, "added")
+	a.writeKey(w, r, key, keys.Hash(key), nil, false, "added", true)
 }
 
 // PUT /tyk/keys/{keyID}[?hashed=1][&suppress_reset=1]
@@ -44,7 +49,7 @@ func (a *API) updateKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.writeKey(w, r, id, hash, old, r.URL.Query().Get("suppress_reset") == "1", "modified")
+	a.writeKey(w, r, id, hash, old, r.URL.Query().Get("suppress_reset") == "1", "modified", false)
 }
 
 // POST /tyk/keys/preview: the session as POST /tyk/keys would create it
@@ -55,15 +60,41 @@ func (a *API) previewKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.BasicAuthData.Password = ""
 	writeRaw(w, http.StatusOK, append(s.AppendJSON(nil), '\n'))
 }
 
 // writeKey stores a prepared session and resets its quota counters unless
-// suppressed. old is the stored session on update.
-func (a *API) writeKey(w http.ResponseWriter, r *http.Request, id, hash string, old *model.Session, suppressReset bool, action string) {
+// suppressed. old is the stored session on update; custom says id was
+// chosen by the caller (a basic-auth user name then gets the org prefix).
+func (a *API) writeKey(w http.ResponseWriter, r *http.Request, id, hash string, old *model.Session, suppressReset bool, action string, custom bool) {
 	s, snap, reset, ok := a.prepareKey(w, r, old, suppressReset)
 	if !ok {
 		return
+	}
+	if custom && s.BasicAuthData.Password != "" {
+		id = basicauth.SessionID(s.OrgID, id)
+		hash = keys.Hash(id)
+	}
+	if !custom && old == nil && s.Certificate != "" {
+		// A certificate-bound key (Tyk's /tyk/keys/create): the key is the
+		// org id followed by the certificate's SHA-256, which the filter
+		// reads from the connection.
+		d, ok := keys.CertDigest(s.Certificate)
+		if !ok {
+			writeError(w, http.StatusBadRequest, msgKeyFailed+` "certificate" must be a certificate id: the org id followed by the hex SHA-256 of the certificate`)
+			return
+		}
+		id = s.OrgID + d
+		hash = keys.Hash(id)
+		switch _, _, err := a.d.Store.Session(r.Context(), hash); {
+		case err == nil:
+			writeError(w, http.StatusInternalServerError, "Failed to create key - Key with given certificate already found:"+id)
+			return
+		case !errors.Is(err, store.ErrNotFound):
+			a.storageError(w, r, err)
+			return
+		}
 	}
 	var counters []string
 	if reset {
@@ -101,6 +132,15 @@ func (a *API) prepareKey(w http.ResponseWriter, r *http.Request, old *model.Sess
 	}
 	if err := validateSession(s); err != nil {
 		writeError(w, http.StatusBadRequest, msgKeyFailed+" "+err.Error())
+		return nil, nil, false, false
+	}
+	if err := a.setPassword(s, old); err != nil {
+		writeError(w, http.StatusBadRequest, msgKeyFailed+" "+err.Error())
+		return nil, nil, false, false
+	}
+	if err := a.setHMACSecret(s, old); err != nil {
+		a.d.Logger.Error("HMAC secret generation failed", "error", err)
+		writeError(w, http.StatusInternalServerError, msgKeyFailed)
 		return nil, nil, false, false
 	}
 	if err := policy.Apply(s, snap, nil); err != nil {
@@ -253,13 +293,73 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 	writeKeyList(w, hashes)
 }
 
-// keyHash returns the id as given in the path and the hash to look up.
+// keyHash returns the key's id and the hash to look up. As in Tyk, with an
+// organisation (org_id, or the org of the API api_id names) or
+// username=true, the id is first tried as a basic-auth user name of that
+// organisation (basicauth.SessionID), then as given.
 func (a *API) keyHash(r *http.Request) (id, hash string) {
 	id = r.PathValue("keyID")
-	if r.URL.Query().Get("hashed") != "" {
+	q := r.URL.Query()
+	if q.Get("hashed") != "" {
 		return id, id
 	}
+	org := q.Get("org_id")
+	if apiID := q.Get("api_id"); apiID != "" {
+		if api, ok := a.d.Snapshots.Current().APIs[apiID]; ok {
+			org = api.OrgID
+		}
+	}
+	if user := basicauth.SessionID(org, id); user != id && (org != "" || q.Get("username") == "true") {
+		if _, _, err := a.d.Store.Session(r.Context(), keys.Hash(user)); err == nil {
+			return user, keys.Hash(user)
+		}
+	}
 	return id, keys.Hash(id)
+}
+
+// setPassword stores a basic-auth password as a bcrypt hash (Tyk's default
+// and cost), or in clear when the caller asks with hash_type "plain" and
+// the operator allows it (--allow-plain-passwords). Like Tyk, an update
+// without a password, or with the stored hash sent back, keeps the stored
+// one; any other hash_type a client sends is ignored (Tyk's gateway
+// decides the hashing, not the request).
+func (a *API) setPassword(s, old *model.Session) error {
+	d := &s.BasicAuthData
+	if old != nil && old.BasicAuthData.Password != "" && (d.Password == "" || d.Password == old.BasicAuthData.Password) {
+		*d = old.BasicAuthData
+		return nil
+	}
+	if d.Password == "" {
+		return nil
+	}
+	if d.HashType == basicauth.PlainRequest {
+		if !a.d.AllowPlainPasswords {
+			return errors.New(`basic_auth_data.hash_type "plain" is refused: passwords are stored as bcrypt hashes unless the sidecar runs with --allow-plain-passwords`)
+		}
+		d.HashType = basicauth.HashPlain
+		return nil
+	}
+	h, err := basicauth.Hash(d.Password)
+	if err != nil {
+		return fmt.Errorf("basic_auth_data.password: %w", err)
+	}
+	d.Password, d.HashType = h, basicauth.HashBcrypt
+	return nil
+}
+
+// setHMACSecret gives a key with hmac_enabled and no hmac_string a secret
+// made as Tyk makes it; an update without one keeps the stored secret.
+func (a *API) setHMACSecret(s, old *model.Session) error {
+	if !s.HMACEnabled || s.HmacSecret != "" {
+		return nil
+	}
+	if old != nil && old.HmacSecret != "" {
+		s.HmacSecret = old.HmacSecret
+		return nil
+	}
+	secret, err := hmacsig.NewSecret(a.d.Rand)
+	s.HmacSecret = secret
+	return err
 }
 
 func (a *API) loadSession(w http.ResponseWriter, r *http.Request, hash, notFound string) (*model.Session, bool) {

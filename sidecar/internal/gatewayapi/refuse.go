@@ -23,12 +23,9 @@ var refusedFields = []struct {
 	unless     string // a field that, when set, disables this one
 	message    string
 }{
-	{"use_basic_auth", true, "", notYet("basic authentication")},
-	{"enable_signature_checking", true, "", notYet("HMAC request signing")},
+	{"basic_auth.extract_from_body", true, "", notYet("basic-auth credentials in the request body")},
 	{"enable_jwt", true, "", notYet("JWT authentication")},
 	{"use_openid", true, "", notYet("OpenID Connect")},
-	{"use_mutual_tls_auth", true, "", notYet("mutual TLS authentication")},
-	{"base_identity_provided_by", true, "", notYet("chained authentication (several methods)")},
 	{"use_go_plugin_auth", true, "", never("Go plugins")},
 	{"enable_coprocess_auth", true, "", never("coprocess (gRPC, Python) authentication plugins")},
 	{"custom_middleware_bundle", false, "custom_middleware_bundle_disabled", never("custom middleware bundles")},
@@ -48,7 +45,7 @@ var refusedFields = []struct {
 }
 
 func notYet(what string) string {
-	return what + " is not supported yet (Turnpike enforces auth-token and keyless APIs)"
+	return what + " is not supported yet (Turnpike enforces auth-token, basic-auth, HMAC-signed, client-certificate and keyless APIs)"
 }
 
 func never(what string) string {

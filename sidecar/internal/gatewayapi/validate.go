@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
@@ -56,4 +57,29 @@ func validatePolicy(p *model.Policy) error {
 		return fmt.Errorf("cannot apply policy %s which has per_api and any of partitions set", p.ID)
 	}
 	return validateWindows(fmt.Sprintf("policy %q: ", p.ID), p.Per, p.AccessRights)
+}
+
+// hmacAlgorithms are the algorithms Turnpike checks HMAC signatures with.
+var hmacAlgorithms = map[string]bool{"hmac-sha1": true, "hmac-sha256": true, "hmac-sha384": true, "hmac-sha512": true}
+
+// validateAuth rejects authentication settings of an API definition that
+// the filter could only turn into denials: a base_identity_provided_by
+// Tyk does not know, an HMAC algorithm that is not HMAC.
+func validateAuth(api *model.APIDefinition) error {
+	if b := api.BaseIdentityProvidedBy; b != "" {
+		if _, ok := model.BaseIdentities[b]; !ok {
+			return fmt.Errorf("\"base_identity_provided_by\": unknown method %q (want one of auth_token, basic_auth_user, hmac_key, jwt_claim, oauth_key, oidc_user)", b)
+		}
+	}
+	for _, c := range api.ClientCertificates {
+		if _, ok := keys.CertDigest(c); !ok {
+			return fmt.Errorf("\"client_certificates\": %q is not a certificate id (the org id followed by the hex SHA-256 of the certificate)", c)
+		}
+	}
+	for _, a := range api.HmacAllowedAlgorithms {
+		if !hmacAlgorithms[a] {
+			return fmt.Errorf("\"hmac_allowed_algorithms\": unsupported algorithm %q (want hmac-sha1, hmac-sha256, hmac-sha384 or hmac-sha512)", a)
+		}
+	}
+	return nil
 }

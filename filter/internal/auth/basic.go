@@ -1,0 +1,175 @@
+package auth
+
+import (
+	"crypto/subtle"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/shared/access"
+	"github.com/turnpike-dev/turnpike/shared/basicauth"
+	"github.com/turnpike-dev/turnpike/shared/cache"
+	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/shared/model"
+)
+
+// Basic is Tyk's basic authentication (use_basic_auth): "Authorization:
+// Basic base64(user:password)", the user naming the session stored under
+// basicauth.SessionID(org, user), the password checked against its
+// basic_auth_data (bcrypt) once the session is resolved.
+//
+// bcrypt costs tens of milliseconds natively and several times that in a
+// Wasm VM, so a successful check is remembered (per stored hash, with the
+// SHA-256 of the password) for basic_auth.cache_ttl unless
+// basic_auth.disable_caching; a failed check is never remembered as a
+// success, and after FailureBurst failed checks of one user within
+// FailureWindow further attempts are refused without running bcrypt until
+// the window ends (a remembered correct password still passes). Failures
+// of all users together are limited too (VMFailureBudget per
+// FailureWindow): an attack spread over many user names cannot make the VM
+// spend its CPU on bcrypt either; while that budget is spent, only
+// remembered passwords pass.
+type Basic struct {
+	org       string
+	conf      *model.AuthConfig // auth_configs.basic: where the header is
+	challenge string
+	cacheTTL  int64 // ns; 0: caching disabled
+	// denied is this API's "User not authorised", with its challenge.
+	denied  *Denial
+	missing *Denial
+}
+
+// Failure limiting, per user and VM.
+const (
+	FailureBurst    = 5
+	VMFailureBudget = 20
+	FailureWindow   = 10 * time.Second
+)
+
+// defaultCacheTTL is Tyk's basic-auth cache TTL (defaultBasicAuthTTL).
+const defaultCacheTTL = 60 * time.Second
+
+// Outcomes of basic-auth and HMAC denials.
+const (
+	OutMalformed    = "malformed_credential" // 400 header not in the method's format
+	OutUnauthorized = "unauthorized"         // 401/400 unknown user, wrong password or signature
+	OutThrottled    = "auth_throttled"       // 401 too many failed password checks for the user
+)
+
+// NewBasic makes the basic-auth method of api.
+func NewBasic(api *model.APIDefinition) *Basic {
+	conf := api.AuthConfigs["basic"]
+	b := &Basic{org: api.OrgID, conf: &conf, challenge: `Basic realm="` + api.Name + `"`}
+	if !api.BasicAuth.DisableCaching {
+		b.cacheTTL = int64(defaultCacheTTL)
+		if ttl := api.BasicAuth.CacheTTL; ttl > 0 {
+			b.cacheTTL = int64(ttl) * int64(time.Second)
+		}
+	}
+	b.denied = &Denial{access.StatusUnauthorized, basicauth.MsgUnauthorized, OutUnauthorized}
+	b.missing = &Denial{access.StatusUnauthorized, access.MsgAuthFieldMissing, OutMissingKey}
+	return b
+}
+
+// Challenge is Tyk's challenge: the realm is the API's name.
+func (b *Basic) Challenge() string { return b.challenge }
+
+// Identify reads the user; the password is checked by Verify.
+func (b *Basic) Identify(req Request, path string) (Identity, *Denial) {
+	c := Extract(b.conf, req.RequestHeader, path)
+	if c.Key == "" {
+		return Identity{}, b.missing
+	}
+	user, _, err := basicauth.ParseHeader(c.Key)
+	if err != nil {
+		return Identity{}, &Denial{400, err.Error(), OutMalformed}
+	}
+	c.Key = ""
+	if len(user) < MinKeyLength || len(user) > keys.MaxCustomLen {
+		return Identity{}, b.denied // Tyk: shorter than min_token_length is unknown
+	}
+	return Identity{Key: basicauth.SessionID(b.org, user), Cred: c, Unknown: b.denied}, nil
+}
+
+// Verify checks the password against the session's basic_auth_data.
+func (b *Basic) Verify(req Request, path string, id *Identity, s *model.Session) *Denial {
+	c := Extract(b.conf, req.RequestHeader, path)
+	_, password, err := basicauth.ParseHeader(c.Key)
+	if err != nil {
+		return b.denied // cannot happen: Identify parsed the same header
+	}
+	if !passwords.check(id.Key, s.BasicAuthData, password, now(req), b.cacheTTL) {
+		if passwords.throttled {
+			return &Denial{b.denied.Status, b.denied.Message, OutThrottled}
+		}
+		return b.denied
+	}
+	return nil
+}
+
+// passwordState is this VM's memory of password checks (each VM is its
+// own Wasm instance, so package state is per VM and single-threaded).
+type passwordState struct {
+	// ok maps a stored password hash to the SHA-256 of the password that
+	// matched it. A new password has a new hash (bcrypt salts), so a
+	// changed password never hits an old entry.
+	ok *cache.LRU[[32]byte]
+	// failed counts failed checks per session id within a window; all
+	// counts them for every user together.
+	failed *cache.LRU[failures]
+	all    failures
+	// throttled says whether the last check was refused by the limit.
+	throttled bool
+}
+
+// failures are a user's failed checks since the window started.
+type failures struct {
+	n   int
+	end int64 // unix ns: the window ends, and the entry with it
+}
+
+// count counts one failure; the window starts at the first and later ones
+// do not extend it.
+func (f *failures) count(now int64) {
+	if f.n == 0 {
+		f.end = now + int64(FailureWindow)
+	}
+	f.n++
+}
+
+// Bounds of the memory: entries are small, and a flood of users or
+// passwords only evicts older entries.
+const (
+	verifiedEntries = 4096
+	failureEntries  = 4096
+)
+
+var passwords = &passwordState{ok: cache.New[[32]byte](verifiedEntries), failed: cache.New[failures](failureEntries)}
+
+// check reports whether password matches the stored basic_auth_data of
+// user's session. ttl is how long a success is remembered (0: never).
+func (p *passwordState) check(user string, data model.BasicAuthData, password string, now, ttl int64) bool {
+	p.throttled = false
+	digest := basicauth.Digest(password)
+	if ttl > 0 && data.Password != "" {
+		if d, ok := p.ok.Get(data.Password, now); ok && subtle.ConstantTimeCompare(d[:], digest[:]) == 1 {
+			return true
+		}
+	}
+	f, _ := p.failed.Get(user, now)
+	if now >= p.all.end {
+		p.all = failures{}
+	}
+	if f.n >= FailureBurst || p.all.n >= VMFailureBudget {
+		p.throttled = true
+		return false
+	}
+	if basicauth.Verify(data.HashType, data.Password, password) != nil {
+		f.count(now)
+		p.failed.Put(user, f, f.end)
+		p.all.count(now)
+		return false
+	}
+	if ttl > 0 {
+		p.ok.Put(data.Password, digest, now+ttl)
+	}
+	return true
+}

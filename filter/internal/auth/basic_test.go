@@ -1,0 +1,178 @@
+package auth
+
+import (
+	"encoding/base64"
+	"testing"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/shared/basicauth"
+	"github.com/turnpike-dev/turnpike/shared/model"
+)
+
+// clocked is a request with the host's clock.
+type clocked struct {
+	headers
+	now int64
+}
+
+func (c *clocked) Now() int64 { return c.now }
+
+func basicHeader(user, pw string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
+}
+
+func basicAPI() *model.APIDefinition {
+	return &model.APIDefinition{APIID: "b", Name: "Basic API", OrgID: "org1", UseBasicAuth: true}
+}
+
+func TestBasicIdentify(t *testing.T) {
+	b := For(basicAPI()).(*Basic)
+	if b.Challenge() != `Basic realm="Basic API"` {
+		t.Errorf("challenge %q", b.Challenge())
+	}
+	for _, tc := range []struct {
+		name, auth, key string
+		status          int
+		msg             string
+	}{
+		{"ok", basicHeader("alice", "pw"), "org1alice", 0, ""},
+		{"org-prefixed user", basicHeader("org1alice", "pw"), "org1alice", 0, ""},
+		{"missing", "", "", 401, "Authorization field missing"},
+		{"one word", "Basic", "", 400, basicauth.MsgMalformedHeader},
+		{"bad base64", "Basic %%%", "", 400, basicauth.MsgBadEncoding},
+		{"no colon", "Basic " + base64.StdEncoding.EncodeToString([]byte("alice")), "", 400, basicauth.MsgMalformedValues},
+		{"user too short", basicHeader("al", "pw"), "", 401, basicauth.MsgUnauthorized},
+	} {
+		id, d := b.Identify(headers{"authorization": tc.auth}, "/b/")
+		if tc.status == 0 {
+			if d != nil || id.Key != tc.key || id.Unknown == nil || id.Unknown.Status != 401 || id.Cred.From != Header {
+				t.Errorf("%s: %+v %+v", tc.name, id, d)
+			}
+			continue
+		}
+		if d == nil || d.Status != tc.status || d.Message != tc.msg {
+			t.Errorf("%s: denial %+v, want %d %q", tc.name, d, tc.status, tc.msg)
+		}
+	}
+}
+
+func TestBasicVerifyCachesAndLimits(t *testing.T) {
+	hash, err := basicauth.Hash("right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := basicAPI()
+	api.BasicAuth.CacheTTL = 30
+	b := For(api).(*Basic)
+	s := &model.Session{BasicAuthData: model.BasicAuthData{Password: hash, HashType: "bcrypt"}}
+	start := time.Now().UnixNano()
+	verify := func(user, pw string, at time.Duration) *Denial {
+		req := &clocked{headers{"authorization": basicHeader(user, pw)}, start + int64(at)}
+		id, d := b.Identify(req, "/")
+		if d != nil {
+			t.Fatalf("identify: %+v", d)
+		}
+		return b.Verify(req, "/", &id, s)
+	}
+	if d := verify("cache-user", "right", 0); d != nil {
+		t.Fatalf("right password: %+v", d)
+	}
+	// A success is remembered: the same password passes without bcrypt...
+	if d := verify("cache-user", "right", time.Second); d != nil {
+		t.Fatalf("cached: %+v", d)
+	}
+	// ... a wrong password is never answered from the cache ...
+	if d := verify("cache-user", "wrong", 2*time.Second); d == nil || d.Status != 401 || d.Message != "User not authorised" {
+		t.Fatalf("wrong password: %+v", d)
+	}
+	// ... and the memory ends with cache_ttl.
+	if d := verify("cache-user", "right", 31*time.Second); d != nil {
+		t.Fatalf("after ttl, bcrypt again: %+v", d)
+	}
+	// Failures: FailureBurst checks run bcrypt, then the user is refused
+	// without one until the window ends (unless its right password is
+	// remembered); other users are unaffected.
+	if hash, err = basicauth.Hash("right"); err != nil {
+		t.Fatal(err)
+	}
+	s = &model.Session{BasicAuthData: model.BasicAuthData{Password: hash, HashType: "bcrypt"}}
+	for i := range FailureBurst {
+		if d := verify("victim", "wrong", time.Duration(i)*time.Millisecond); d == nil || d.Outcome != OutUnauthorized {
+			t.Fatalf("failure %d: %+v", i, d)
+		}
+	}
+	if d := verify("victim", "right", 10*time.Millisecond); d == nil || d.Outcome != OutThrottled || d.Status != 401 {
+		t.Fatalf("throttled user with the right password: %+v", d)
+	}
+	if d := verify("other-user", "right", 10*time.Millisecond); d != nil {
+		t.Fatalf("another user: %+v", d)
+	}
+	if d := verify("victim", "right", FailureWindow); d != nil {
+		t.Fatalf("after the window: %+v", d)
+	}
+	// Now remembered: a new burst of failures does not lock it out.
+	for i := range FailureBurst + 1 {
+		verify("victim", "wrong", FailureWindow+time.Duration(i+1)*time.Millisecond)
+	}
+	if d := verify("victim", "right", FailureWindow+time.Second); d != nil {
+		t.Fatalf("remembered password while throttled: %+v", d)
+	}
+}
+
+func TestBasicCacheDisabledAndPlain(t *testing.T) {
+	api := basicAPI()
+	api.BasicAuth.DisableCaching = true
+	b := For(api).(*Basic)
+	if b.cacheTTL != 0 {
+		t.Fatalf("disable_caching: ttl %d", b.cacheTTL)
+	}
+	for _, tc := range []struct {
+		data model.BasicAuthData
+		pw   string
+		ok   bool
+	}{
+		{model.BasicAuthData{Password: "plain-pw", HashType: ""}, "plain-pw", true},
+		{model.BasicAuthData{Password: "plain-pw", HashType: ""}, "plain-PW", false},
+		{model.BasicAuthData{}, "", false}, // a key without basic-auth data
+	} {
+		req := headers{"authorization": basicHeader("plain-user", tc.pw)}
+		id, _ := b.Identify(req, "/")
+		if d := b.Verify(req, "/", &id, &model.Session{BasicAuthData: tc.data}); (d == nil) != tc.ok {
+			t.Errorf("%+v with %q: %+v", tc.data, tc.pw, d)
+		}
+	}
+}
+
+// An attack spread over many users is bounded by the VM-wide budget; a
+// remembered password still passes meanwhile.
+func TestBasicVMFailureBudget(t *testing.T) {
+	hash, err := basicauth.Hash("right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := For(basicAPI()).(*Basic)
+	s := &model.Session{BasicAuthData: model.BasicAuthData{Password: hash, HashType: "bcrypt"}}
+	at := time.Now().Add(time.Hour).UnixNano() // past the windows of other tests
+	verify := func(user, pw string, dt time.Duration) *Denial {
+		req := &clocked{headers{"authorization": basicHeader(user, pw)}, at + int64(dt)}
+		id, _ := b.Identify(req, "/")
+		return b.Verify(req, "/", &id, s)
+	}
+	if d := verify("budget-known", "right", 0); d != nil {
+		t.Fatal(d)
+	}
+	for i := range VMFailureBudget {
+		if d := verify("budget-"+string(rune('a'+i)), "wrong", time.Millisecond); d == nil || d.Outcome != OutUnauthorized {
+			t.Fatalf("failure %d: %+v", i, d)
+		}
+	}
+	if d := verify("budget-fresh", "wrong", 2*time.Millisecond); d == nil || d.Outcome != OutThrottled {
+		t.Fatalf("budget spent: %+v", d)
+	}
+	if d := verify("budget-known", "right", 3*time.Millisecond); d != nil {
+		t.Fatalf("remembered password while the budget is spent: %+v", d)
+	}
+	if d := verify("budget-fresh", "wrong", FailureWindow+2*time.Millisecond); d == nil || d.Outcome != OutUnauthorized {
+		t.Fatalf("next window: %+v", d)
+	}
+}

@@ -1,0 +1,143 @@
+package auth
+
+import (
+	"hash"
+	"strings"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/filter/internal/route"
+	"github.com/turnpike-dev/turnpike/shared/hmacsig"
+	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/shared/model"
+)
+
+// HMAC is Tyk's HMAC request signing (enable_signature_checking):
+// `Authorization: Signature keyId="...",algorithm="hmac-sha256",
+// headers="(request-target) date",signature="..."`. keyId names the
+// session; its hmac_string is the secret (the effective session must have
+// hmac_enabled, possibly from a policy). Tyk answers every failure with 400
+// "Authorization field missing, malformed or invalid"; so does this.
+//
+// What needs no session is checked before the lookup: the header's form,
+// the algorithm (hmac_allowed_algorithms) and the date
+// (hmac_allowed_clock_skew), so a stale or malformed request costs no
+// sidecar call. RSA signatures are refused (Turnpike checks HMAC only).
+type HMAC struct {
+	conf       *model.AuthConfig // auth_configs.hmac
+	algorithms []string
+	skewMS     float64
+}
+
+// DenyHMAC is Tyk's answer to every HMAC failure.
+var DenyHMAC = &Denial{400, hmacsig.MsgInvalid, OutUnauthorized}
+
+var (
+	denyHMACMissing   = &Denial{400, hmacsig.MsgInvalid, OutMissingKey}
+	denyHMACMalformed = &Denial{400, hmacsig.MsgInvalid, OutMalformed}
+)
+
+// NewHMAC makes the HMAC method of api.
+func NewHMAC(api *model.APIDefinition) *HMAC {
+	conf := api.AuthConfigs["hmac"]
+	return &HMAC{conf: &conf, algorithms: api.HmacAllowedAlgorithms, skewMS: api.HmacAllowedClockSkew}
+}
+
+// Identify reads the key id and checks what it can without the secret.
+func (m *HMAC) Identify(req Request, path string) (Identity, *Denial) {
+	c := Extract(m.conf, req.RequestHeader, path)
+	if c.Key == "" {
+		return Identity{}, denyHMACMissing
+	}
+	f, err := signatures.parse(c.Key)
+	if err != nil || !hmacsig.Allowed(f.Algorithm, m.algorithms) {
+		return Identity{}, denyHMACMalformed
+	}
+	_, date := hmacsig.DateHeader(req.RequestHeader)
+	t, ok := signatures.date(date)
+	if !ok || !hmacsig.WithinSkew(t, time.Unix(0, now(req)), m.skewMS) {
+		return Identity{}, DenyHMAC
+	}
+	if len(f.KeyID) < MinKeyLength || len(f.KeyID) > keys.MaxCustomLen {
+		return Identity{}, DenyHMAC
+	}
+	c.Key = ""
+	return Identity{Key: f.KeyID, Cred: c, Unknown: DenyHMAC}, nil
+}
+
+// Verify checks the signature with the session's secret.
+func (m *HMAC) Verify(req Request, path string, id *Identity, s *model.Session) *Denial {
+	if s.HmacSecret == "" || !s.HMACEnabled && !s.EnableHTTPSignatureValidation {
+		return DenyHMAC
+	}
+	c := Extract(m.conf, req.RequestHeader, path)
+	f, err := signatures.parse(c.Key)
+	if err != nil {
+		return DenyHMAC
+	}
+	if !signatures.verify(f, s.HmacSecret, req.RequestHeader(":method"), route.PathOnly(path), req.RequestHeader) {
+		return DenyHMAC
+	}
+	return nil
+}
+
+// signatureState is this VM's working memory for HMAC checks (package
+// state is per VM, and single-threaded): the last header parsed (Identify
+// and Verify read the same one), the last date parsed (clients send the
+// same one for a second), a MAC per secret (its key blocks hashed once)
+// and scratch buffers, so a warm signed request allocates little.
+type signatureState struct {
+	lastHeader string
+	lastFields hmacsig.Fields
+	lastDate   string
+	lastTime   time.Time
+	macs       map[macKey]hash.Hash
+	buf, sig   []byte
+}
+
+type macKey struct{ secret, algorithm string }
+
+// maxMACs bounds the MAC memory; past it, it starts again.
+const maxMACs = 1024
+
+var signatures = &signatureState{macs: map[macKey]hash.Hash{}}
+
+func (st *signatureState) parse(header string) (hmacsig.Fields, error) {
+	if header == st.lastHeader && header != "" {
+		return st.lastFields, nil
+	}
+	f, err := hmacsig.Parse(header)
+	if err != nil {
+		return f, err
+	}
+	// The header is a view of the request: keep a copy, and fields that
+	// are views of the copy.
+	st.lastHeader = strings.Clone(header)
+	st.lastFields, _ = hmacsig.Parse(st.lastHeader)
+	return st.lastFields, nil
+}
+
+func (st *signatureState) date(d string) (time.Time, bool) {
+	if d == st.lastDate && d != "" {
+		return st.lastTime, true
+	}
+	t, ok := hmacsig.ParseDate(d)
+	if ok {
+		st.lastDate, st.lastTime = strings.Clone(d), t
+	}
+	return t, ok
+}
+
+func (st *signatureState) verify(f hmacsig.Fields, secret, method, path string, header func(string) string) bool {
+	k := macKey{secret, f.Algorithm}
+	mac := st.macs[k]
+	if mac == nil {
+		if len(st.macs) >= maxMACs {
+			clear(st.macs)
+		}
+		mac = hmacsig.NewMAC(secret, f.Algorithm)
+		st.macs[macKey{strings.Clone(secret), strings.Clone(f.Algorithm)}] = mac
+	}
+	st.buf = hmacsig.AppendSigningString(st.buf[:0], f.Headers, method, path, header)
+	st.sig = hmacsig.AppendSignature(st.sig[:0], mac, st.buf)
+	return hmacsig.MatchBytes(f.Signature, st.sig)
+}
