@@ -165,4 +165,3 @@ func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) proxywasm.Ac
 	h.now = h.root.now()
 	return h.run()
 }
-
