@@ -45,7 +45,7 @@ var refusedFields = []struct {
 }
 
 func notYet(what string) string {
-	return what + " is not supported yet (Turnpike enforces auth-token, basic-auth, HMAC-signed, client-certificate and keyless APIs)"
+	return what + " is not supported yet (Turnpike enforces auth-token, OAuth 2.0, basic-auth, HMAC-signed, client-certificate and keyless APIs)"
 }
 
 func never(what string) string {
