@@ -93,6 +93,8 @@ func (a *APIDefinition) Clone() *APIDefinition {
 		return nil
 	}
 	c := *a
+	c.JWTDefaultPolicies = slices.Clone(a.JWTDefaultPolicies)
+	c.JWTScopeToPolicyMapping = maps.Clone(a.JWTScopeToPolicyMapping)
 	c.AuthConfigs = maps.Clone(a.AuthConfigs)
 	c.VersionData = a.VersionData.Clone()
 	return &c

@@ -86,7 +86,11 @@ func TestEncodeZeroValues(t *testing.T) {
 			`"use_keyless":false,"use_standard_auth":false,"use_basic_auth":false,"enable_signature_checking":false,` +
 			`"enable_jwt":false,"use_oauth2":false,"use_openid":false,"use_mutual_tls_auth":false,"use_go_plugin_auth":false,` +
 			`"enable_coprocess_auth":false,"custom_plugin_auth_enabled":false,"base_identity_provided_by":"",` +
-			`"custom_middleware_bundle":"","custom_middleware_bundle_disabled":false,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
+			`"custom_middleware_bundle":"","custom_middleware_bundle_disabled":false,` +
+			`"jwt_signing_method":"","jwt_source":"","jwt_identity_base_field":"","jwt_client_base_field":"",` +
+			`"jwt_policy_field_name":"","jwt_default_policies":null,"jwt_scope_to_policy_mapping":null,` +
+			`"jwt_scope_claim_name":"","jwt_skip_kid":false,"jwt_issued_at_validation_skew":0,` +
+			`"jwt_expires_at_validation_skew":0,"jwt_not_before_validation_skew":0,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
 			`"auth":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false},` +
 			`"auth_configs":{"authToken":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false}},` +
 			`"strip_auth_data":false,"version_data":{"not_versioned":false,"default_version":"","fallback_to_default":false,"versions":null},` +
@@ -167,8 +171,12 @@ func fullAPIDefinition() *APIDefinition {
 		UseOpenID: true, UseMutualTLSAuth: true, UseGoPluginAuth: true, EnableCoProcessAuth: true,
 		CustomPluginAuthEnabled: true, BaseIdentityProvidedBy: "auth_token", CustomMiddlewareBundle: "bundle.zip",
 		CustomMiddlewareBundleDisabled: true,
-		Proxy:                          Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
-		Auth:                           AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true},
+		JWTSigningMethod:               "rsa", JWTSource: "aHR0cHM6Ly9pZHAvandrcw==", JWTIdentityBaseField: "email",
+		JWTClientIDBaseField: "azp", JWTPolicyFieldName: "pol", JWTDefaultPolicies: []string{"p1", "p2"},
+		JWTScopeToPolicyMapping: map[string]string{"read": "p3"}, JWTScopeClaimName: "scp", JWTSkipKid: true,
+		JWTIssuedAtValidationSkew: 1, JWTExpiresAtValidationSkew: 2, JWTNotBeforeValidationSkew: 3,
+		Proxy: Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
+		Auth:  AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true},
 		AuthConfigs: map[string]AuthConfig{
 			"jwt": {AuthHeaderName: "X-JWT", UseParam: true, ParamName: "jwt", UseCookie: true, CookieName: "j", DisableHeader: true},
 		},

@@ -161,25 +161,37 @@ type tykAuthConfig struct {
 // only the field set and value formatting matter to readers of an API
 // definition.
 type tykAPIDefinition struct {
-	APIID                          string `json:"api_id"`
-	Name                           string `json:"name"`
-	OrgID                          string `json:"org_id"`
-	Active                         bool   `json:"active"`
-	UseKeylessAccess               bool   `json:"use_keyless"`
-	UseStandardAuth                bool   `json:"use_standard_auth"`
-	UseBasicAuth                   bool   `json:"use_basic_auth"`
-	EnableSignatureChecking        bool   `json:"enable_signature_checking"`
-	EnableJWT                      bool   `json:"enable_jwt"`
-	UseOauth2                      bool   `json:"use_oauth2"`
-	UseOpenID                      bool   `json:"use_openid"`
-	UseMutualTLSAuth               bool   `json:"use_mutual_tls_auth"`
-	UseGoPluginAuth                bool   `json:"use_go_plugin_auth"`
-	EnableCoProcessAuth            bool   `json:"enable_coprocess_auth"`
-	CustomPluginAuthEnabled        bool   `json:"custom_plugin_auth_enabled"`
-	BaseIdentityProvidedBy         string `json:"base_identity_provided_by"`
-	CustomMiddlewareBundle         string `json:"custom_middleware_bundle"`
-	CustomMiddlewareBundleDisabled bool   `json:"custom_middleware_bundle_disabled"`
-	Domain                         string `json:"domain"`
+	APIID                          string            `json:"api_id"`
+	Name                           string            `json:"name"`
+	OrgID                          string            `json:"org_id"`
+	Active                         bool              `json:"active"`
+	UseKeylessAccess               bool              `json:"use_keyless"`
+	UseStandardAuth                bool              `json:"use_standard_auth"`
+	UseBasicAuth                   bool              `json:"use_basic_auth"`
+	EnableSignatureChecking        bool              `json:"enable_signature_checking"`
+	EnableJWT                      bool              `json:"enable_jwt"`
+	UseOauth2                      bool              `json:"use_oauth2"`
+	UseOpenID                      bool              `json:"use_openid"`
+	UseMutualTLSAuth               bool              `json:"use_mutual_tls_auth"`
+	UseGoPluginAuth                bool              `json:"use_go_plugin_auth"`
+	EnableCoProcessAuth            bool              `json:"enable_coprocess_auth"`
+	CustomPluginAuthEnabled        bool              `json:"custom_plugin_auth_enabled"`
+	BaseIdentityProvidedBy         string            `json:"base_identity_provided_by"`
+	CustomMiddlewareBundle         string            `json:"custom_middleware_bundle"`
+	CustomMiddlewareBundleDisabled bool              `json:"custom_middleware_bundle_disabled"`
+	JWTSigningMethod               string            `json:"jwt_signing_method"`
+	JWTSource                      string            `json:"jwt_source"`
+	JWTIdentityBaseField           string            `json:"jwt_identity_base_field"`
+	JWTClientIDBaseField           string            `json:"jwt_client_base_field"`
+	JWTPolicyFieldName             string            `json:"jwt_policy_field_name"`
+	JWTDefaultPolicies             []string          `json:"jwt_default_policies"`
+	JWTScopeToPolicyMapping        map[string]string `json:"jwt_scope_to_policy_mapping"`
+	JWTScopeClaimName              string            `json:"jwt_scope_claim_name"`
+	JWTSkipKid                     bool              `json:"jwt_skip_kid"`
+	JWTIssuedAtValidationSkew      uint64            `json:"jwt_issued_at_validation_skew"`
+	JWTExpiresAtValidationSkew     uint64            `json:"jwt_expires_at_validation_skew"`
+	JWTNotBeforeValidationSkew     uint64            `json:"jwt_not_before_validation_skew"`
+	Domain                         string            `json:"domain"`
 	Proxy                          struct {
 		ListenPath      string `json:"listen_path"`
 		TargetURL       string `json:"target_url"`

@@ -248,6 +248,19 @@ type APIDefinition struct {
 	BaseIdentityProvidedBy         string `json:"base_identity_provided_by"` // with several methods: whose session counts
 	CustomMiddlewareBundle         string `json:"custom_middleware_bundle"`  // plugin bundle file name
 	CustomMiddlewareBundleDisabled bool   `json:"custom_middleware_bundle_disabled"`
+	// JWT (enable_jwt; shared/jwt, Tyk §9.1).
+	JWTSigningMethod           string            `json:"jwt_signing_method"` // hmac, rsa or ecdsa
+	JWTSource                  string            `json:"jwt_source"`         // base64 secret or PEM, or a JWKS URL; "" = one-to-one
+	JWTIdentityBaseField       string            `json:"jwt_identity_base_field"`
+	JWTClientIDBaseField       string            `json:"jwt_client_base_field"`
+	JWTPolicyFieldName         string            `json:"jwt_policy_field_name"`
+	JWTDefaultPolicies         []string          `json:"jwt_default_policies"`
+	JWTScopeToPolicyMapping    map[string]string `json:"jwt_scope_to_policy_mapping"`
+	JWTScopeClaimName          string            `json:"jwt_scope_claim_name"`
+	JWTSkipKid                 bool              `json:"jwt_skip_kid"`
+	JWTIssuedAtValidationSkew  int64             `json:"jwt_issued_at_validation_skew"`
+	JWTExpiresAtValidationSkew int64             `json:"jwt_expires_at_validation_skew"`
+	JWTNotBeforeValidationSkew int64             `json:"jwt_not_before_validation_skew"`
 
 	Domain string     `json:"domain"` // host to match; "" matches any host
 	Proxy  Proxy      `json:"proxy"`
