@@ -65,7 +65,7 @@ func TestChoose(t *testing.T) {
 		{name: "existing: no policy claim and no defaults", exists: true, stored: []string{"gold"},
 			err: ErrNoMatchingPolicyFound},
 		{name: "scopes: base plus mapped", cfg: Config{ScopeToPolicy: scopes},
-			tp: TokenPolicies{Base: "gold", Scopes: []string{"write:all", "read:all", "other"}},
+			tp:   TokenPolicies{Base: "gold", Scopes: []string{"write:all", "read:all", "other"}},
 			want: "gold,read,write", update: true, applyErr: ErrCouldNotApplySeveral},
 		{name: "scopes only", cfg: Config{ScopeToPolicy: scopes}, tp: TokenPolicies{Scopes: []string{"read:all"}},
 			want: "read", update: true, applyErr: ErrCouldNotApplySeveral},

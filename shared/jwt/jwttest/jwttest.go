@@ -109,4 +109,3 @@ func signature(alg string, key any, signed string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("jwttest: unknown alg %q", alg)
 }
-
