@@ -31,6 +31,9 @@ type Identity struct {
 	// Cred is where the credential was, so it can be stripped before the
 	// request goes upstream.
 	Cred Credential
+	// JWT is the request's verified (or, one-to-one, parsed) JWT; nil for
+	// other methods. Not a view of the request: it is cached per VM.
+	JWT *JWTToken
 }
 
 // Detach copies what the identity holds of the request's memory, before the
@@ -88,12 +91,19 @@ func For(api *model.APIDefinition) Method {
 	for _, m := range api.AuthMethods() {
 		switch m {
 		case "use_standard_auth", "use_keyless": // keyless APIs never get here
+		case "enable_jwt":
+			if api.UseStandardAuth { // both: multiple authentication
+				return Refused{Field: m}
+			}
 		default:
 			return Refused{Field: m}
 		}
 	}
 	if api.BaseIdentityProvidedBy != "" {
 		return Refused{Field: "base_identity_provided_by"}
+	}
+	if api.EnableJWT {
+		return NewJWT(api)
 	}
 	return AuthToken{&api.Auth}
 }
