@@ -20,6 +20,7 @@ import (
 	"github.com/turnpike-dev/turnpike/sidecar/internal/filterapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/gatewayapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/metrics"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
@@ -35,6 +36,7 @@ type App struct {
 	store    *store.Store
 	embedded *miniredis.Miniredis
 	keeper   *snapshot.Keeper
+	jwks     *jwks.Fetcher
 	metrics  *metrics.Metrics
 	handler  http.Handler
 	// metricsHandler serves /metrics on cfg.MetricsListen; nil when /metrics
@@ -68,9 +70,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		log.Info("using Redis", "url", store.Redact(cfg.RedisURL))
 	}
 	a.store.Client().AddHook(a.metrics.RedisHook())
+	a.jwks = jwks.New(jwks.Options{Logger: log})
 	keeper, err := snapshot.New(snapshot.Options{
 		Store: a.store, PoliciesFile: cfg.PoliciesFile, Poll: cfg.ConfigPoll, Logger: log,
-		OnReload: a.metrics.ConfigLoad,
+		OnReload: a.metrics.ConfigLoad, JWKS: a.jwks,
 	})
 	if err != nil {
 		a.Close()
@@ -80,12 +83,12 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 
 	mux := http.NewServeMux()
 	gatewayapi.New(gatewayapi.Deps{
-		Store: a.store, Snapshots: keeper, Secret: cfg.Secret, AllowMasterKeys: cfg.AllowMasterKeys,
+		Store: a.store, Snapshots: keeper, Secret: cfg.Secret, AllowMasterKeys: cfg.AllowMasterKeys, JWKS: a.jwks,
 		MaxBodyBytes: cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
 		Version: Version, PolicyFile: cfg.PoliciesFile,
 	}).Register(mux)
 	filterapi.New(filterapi.Deps{
-		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log,
+		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log, JWKS: a.jwks,
 		OnQuota: a.metrics.Quota,
 	}).Register(mux)
 	// /metrics needs no authentication: with --metrics-listen it moves to its
@@ -132,6 +135,11 @@ func (a *App) Start(ctx context.Context) {
 		go func() {
 			defer a.wg.Done()
 			a.keeper.Run(ctx)
+		}()
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.jwks.Run(ctx)
 		}()
 		a.monitor(ctx)
 	}()

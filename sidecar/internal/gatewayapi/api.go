@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
@@ -64,6 +65,7 @@ type Deps struct {
 	Ready           func() error     // nil when Redis is reachable and the config loaded
 	Version         string           // reported by /hello
 	PolicyFile      string           // set when policies come from a file
+	JWKS            *jwks.Fetcher    // JWKS key sets of JWT APIs (DELETE /tyk/cache/jwks); may be nil
 }
 
 // API is the Gateway API handler set.
@@ -102,6 +104,8 @@ func (a *API) Register(mux *http.ServeMux) {
 			"GET": a.getOrg, "POST": a.putOrg, "PUT": a.putOrg, "DELETE": a.deleteOrg}},
 		{"/tyk/reload", map[string]http.HandlerFunc{"GET": a.reload}},
 		{"/tyk/reload/group", map[string]http.HandlerFunc{"GET": a.reloadGroup}},
+		{"/tyk/cache/jwks", map[string]http.HandlerFunc{"DELETE": a.flushJWKS}},
+		{"/tyk/cache/jwks/{apiID}", map[string]http.HandlerFunc{"DELETE": a.flushJWKS}},
 	}
 	for _, r := range routes {
 		for method, h := range r.methods {

@@ -27,6 +27,9 @@ func parseAPI(body []byte) (*apiDoc, error) {
 	if err == nil {
 		err = access.ValidateAPI(api)
 	}
+	if err == nil {
+		err = validateJWT(api)
+	}
 	if err != nil {
 		return nil, errors.New(msgMalformed + ": " + err.Error())
 	}

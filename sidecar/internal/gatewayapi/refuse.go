@@ -24,7 +24,6 @@ var refusedFields = []struct {
 }{
 	{"use_basic_auth", true, "", notYet("basic authentication")},
 	{"enable_signature_checking", true, "", notYet("HMAC request signing")},
-	{"enable_jwt", true, "", notYet("JWT authentication")},
 	{"use_oauth2", true, "", notYet("OAuth 2.0")},
 	{"use_openid", true, "", notYet("OpenID Connect")},
 	{"use_mutual_tls_auth", true, "", notYet("mutual TLS authentication")},

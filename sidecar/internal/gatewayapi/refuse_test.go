@@ -20,7 +20,7 @@ func TestRefusal(t *testing.T) {
 			"version_data":{"versions":{"Default":{"use_extended_paths":true,"extended_paths":{"white_list":[],"black_list":[],"ignored":[]},"paths":{"ignored":[]}}}}}`, nil},
 		{"basic auth", `{"use_basic_auth":true}`, []string{"use_basic_auth"}},
 		{"HMAC", `{"enable_signature_checking":true}`, []string{"enable_signature_checking"}},
-		{"JWT", `{"enable_jwt":true}`, []string{"enable_jwt"}},
+		{"JWT is enforced (issue 12)", `{"enable_jwt":true}`, nil},
 		{"OAuth 2.0", `{"use_oauth2":true}`, []string{"use_oauth2"}},
 		{"OpenID", `{"use_openid":true}`, []string{"use_openid"}},
 		{"mutual TLS", `{"use_mutual_tls_auth":true}`, []string{"use_mutual_tls_auth"}},
@@ -37,7 +37,7 @@ func TestRefusal(t *testing.T) {
 		{"internal", `{"internal":true}`, []string{"internal"}},
 		{"endpoint lists in any version", `{"version_data":{"versions":{"v1":{},"v2":{"extended_paths":{"black_list":[{"path":"/admin"}]},"paths":{"ignored":["/health"]}}}}}`,
 			[]string{"version_data.versions.*.extended_paths.black_list", "version_data.versions.*.paths.ignored"}},
-		{"several methods", `{"use_basic_auth":true,"enable_jwt":true}`, []string{"use_basic_auth", "enable_jwt"}},
+		{"several methods", `{"use_basic_auth":true,"enable_signature_checking":true}`, []string{"use_basic_auth", "enable_signature_checking"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
