@@ -19,8 +19,8 @@ import (
 	"github.com/turnpike-dev/turnpike/sidecar/internal/config"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/filterapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/gatewayapi"
-	"github.com/turnpike-dev/turnpike/sidecar/internal/metrics"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/metrics"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
