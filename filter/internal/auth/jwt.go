@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,19 +175,16 @@ type JWTToken struct {
 	okSecret string
 }
 
-// tokens is this VM's cache of tokens. A VM is single-threaded; the lock
-// is for native tests, which run several fake VMs at once.
+// tokens is this VM's cache of tokens, keyed by the token itself. Not by
+// its SHA-256: hashing a 300-byte token costs more in the VM than the rest
+// of a warm decision (BENCHMARKS.md), and the VM holds raw credentials
+// anyway (the key hash cache does too); tokens are never logged. The bound
+// keeps it to a few MB. A VM is single-threaded; the lock is for native
+// tests, which run several fake VMs at once.
 var tokens = struct {
 	sync.Mutex
 	lru *cache.LRU[*JWTToken]
-}{lru: cache.New[*JWTToken](8192)}
-
-// tokenKey is the cache key of a token: its SHA-256, so the cache does not
-// hold the tokens themselves.
-func tokenKey(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
-	return string(sum[:])
-}
+}{lru: cache.New[*JWTToken](4096)}
 
 func lookupToken(k string, now int64, fp string) *JWTToken {
 	tokens.Lock()
@@ -197,9 +195,11 @@ func lookupToken(k string, now int64, fp string) *JWTToken {
 	return nil
 }
 
-func rememberToken(k string, v *JWTToken, deadline int64) {
+// rememberToken caches a token; raw may be a view of the request, so it
+// is copied.
+func rememberToken(raw string, v *JWTToken, deadline int64) {
 	tokens.Lock()
-	tokens.lru.Put(k, v, deadline)
+	tokens.lru.Put(strings.Clone(raw), v, deadline)
 	tokens.Unlock()
 }
 
@@ -213,8 +213,7 @@ func (j *JWT) Identify(req Request, path string) (Identity, *Denial) {
 	if raw == "" {
 		return Identity{}, DenyJWTMissing
 	}
-	k := tokenKey(raw)
-	if v := lookupToken(k, now, j.fp); v != nil {
+	if v := lookupToken(raw, now, j.fp); v != nil {
 		return Identity{Key: v.key, Cred: c, JWT: v}, nil
 	}
 	t, err := jwt.Parse(raw)
@@ -230,7 +229,7 @@ func (j *JWT) Identify(req Request, path string) (Identity, *Denial) {
 			return Identity{}, DenyJWTInvalid
 		}
 		v := &JWTToken{fp: j.fp, key: id, token: t}
-		rememberToken(k, v, deadline(t, j.skews))
+		rememberToken(raw, v, deadline(t, j.skews))
 		return Identity{Key: id, Cred: c, JWT: v}, nil
 	}
 	key, d := j.key(t)
@@ -250,7 +249,7 @@ func (j *JWT) Identify(req Request, path string) (Identity, *Denial) {
 	s := &JWTSession{Config: &j.cfg, Policies: j.cfg.ReadPolicies(t), Dynamic: jwt.Dynamic{
 		SessionID: jwt.SessionID(j.cfg.OrgID, ident), Identity: ident, ClientID: t.ClientID(), Exp: t.Exp()}}
 	v := &JWTToken{fp: j.fp, key: s.Dynamic.SessionID, Session: s}
-	rememberToken(k, v, deadline(t, j.skews))
+	rememberToken(raw, v, deadline(t, j.skews))
 	return Identity{Key: v.key, Cred: c, JWT: v}, nil
 }
 

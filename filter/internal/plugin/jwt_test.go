@@ -33,7 +33,7 @@ func jwtSnapshot() string {
 			"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}},"jwt_policy_field_name":"pol"` + extra + `}`
 	}
 	ks := string(jwt.AppendKeySet(nil, jwt.KeySet{{Kid: "k1", Key: &jwtEC.PublicKey}}))
-	return `{"policies":{` + pol("gold", 100) + `,` + pol("silver", 10) + `},"apis":[` +
+	return `{"policies":{` + pol("gold", 100) + `,` + pol("silver", 10) + `,` + pol("fast", 1e9) + `},"apis":[` +
 		api("hs", `,"jwt_signing_method":"hmac","jwt_source":"`+base64.StdEncoding.EncodeToString(jwtSecret)+`"`) + `,` +
 		api("es", `,"jwt_signing_method":"ecdsa","jwt_source":"https://idp.example/jwks"`) + `,` +
 		api("o2o", `,"jwt_signing_method":"hmac"`) +
@@ -213,4 +213,36 @@ func TestJWTOneToOne(t *testing.T) {
 	if s.Reply == nil || s.Reply.Status != 403 || !strings.Contains(s.Reply.Body, `"Key not authorized"`) {
 		t.Fatalf("unknown key: %+v", s.Reply)
 	}
+}
+
+// benchWarm measures one warm request natively (the wasm benchmarks are in
+// filter/): what a JWT adds to a key's warm path.
+func benchWarm(b *testing.B, snapshot, path, auth, session string) {
+	fx := newFixture(&testing.T{}, "", snapshot)
+	s, _, _ := fx.send(path, auth)
+	if c := fx.f.Pending("/turnpike/v1/sessions/"); c != nil {
+		fx.f.Answer(c, 200, map[string]string{"x-turnpike-cursor": "1-0"}, session)
+	}
+	if status(s) != 200 {
+		b.Fatalf("status %d %+v", status(s), s.Reply)
+	}
+	hdrs := map[string]string{":method": "GET", ":path": path, ":authority": "example.com", "authorization": auth}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		id := uint32(1000 + i)
+		fx.f.Stream(id, hdrs)
+		h := fx.r.NewHttpContext(id).(*httpContext)
+		h.OnHttpRequestHeaders(4, true)
+		h.OnHttpStreamDone()
+	}
+}
+
+func BenchmarkWarmNative(b *testing.B) {
+	b.Run("key", func(b *testing.B) {
+		benchWarm(b, testSnapshot, "/api1/x", "some-key", testSession(`"rate":1e9,"per":1`))
+	})
+	b.Run("jwt", func(b *testing.B) {
+		benchWarm(b, jwtSnapshot(), "/hs/x", hs(map[string]any{"sub": "bench", "pol": "fast"}), `{"org_id":"org1","apply_policies":["fast"]}`)
+	})
 }
