@@ -154,3 +154,24 @@ func BenchmarkWarmJWT(b *testing.B) {
 		})
 	}
 }
+
+var benchEC, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+
+// benchJWT adds to the decision benchmark's sidecar the JWT APIs (/hs/,
+// /es/ with benchEC's key) and a policy without limits.
+func benchJWT(b *testing.B, sc *fakeSidecar) {
+	sc.putPolicy("bench", `{"id":"bench","org_id":"org1","active":true,"rate":1000000000,"per":1,"quota_max":-1,
+		"access_rights":{"hs":{"api_id":"hs","versions":["Default"]},"es":{"api_id":"es","versions":["Default"]}}}`)
+	sc.putAPI(jwtAPI("hs", `,"jwt_source":"`+base64.StdEncoding.EncodeToString(jwtSecret)+`"`))
+	sc.putAPI(jwtAPI("es", `,"jwt_signing_method":"ecdsa","jwt_source":"https://idp.example/jwks"`))
+	sc.putJWKS("es", string(jwt.AppendKeySet(nil, jwt.KeySet{{Kid: "k1", Key: &benchEC.PublicKey}})))
+}
+
+// jwtBenchToken is a bearer token of identity with the bench policy.
+func jwtBenchToken(alg, identity string) string {
+	claims := map[string]any{"sub": identity, "pol": "bench", "exp": time.Now().Add(time.Hour).Unix()}
+	if alg == "ES256" {
+		return "Bearer " + jwttest.MustSign(alg, benchEC, map[string]any{"kid": "k1"}, claims)
+	}
+	return "Bearer " + jwttest.MustSign(alg, jwtSecret, nil, claims)
+}
