@@ -23,14 +23,15 @@ type Key struct {
 // KeySet is the keys of a JWKS document.
 type KeySet []Key
 
-// Find returns the key for a token: the one with its kid. A token without
-// kid gets the set's only key (a static jwt_source is a set of one key
-// without kid).
+// Find returns the key for a token: the one with its kid. A set of one
+// key without kid (what a static PEM jwt_source becomes) serves every
+// token, with a kid or not, as Tyk verifies with a static key whatever the
+// kid; a token without kid also gets the only key of any set of one.
 func (ks KeySet) Find(kid string, kidSet bool) (any, bool) {
+	if len(ks) == 1 && (!kidSet || ks[0].Kid == "") {
+		return ks[0].Key, true
+	}
 	if !kidSet {
-		if len(ks) == 1 {
-			return ks[0].Key, true
-		}
 		return nil, false
 	}
 	for _, k := range ks {

@@ -178,6 +178,10 @@ func TestKeySetRoundTrip(t *testing.T) {
 	if k, ok := got[:1].Find("", false); !ok || k == nil {
 		t.Error("a token without kid must match a set of one")
 	}
+	static := KeySet{{Key: &rk.PublicKey}} // a PEM jwt_source
+	if _, ok := static.Find("any-kid", true); !ok {
+		t.Error("a static key must serve a token with a kid")
+	}
 }
 
 func TestParseKeySetErrors(t *testing.T) {

@@ -40,7 +40,13 @@ type jwtState struct {
 func (r *Root) configureJWT(s *wire.Snapshot) {
 	for api, m := range r.snap.methods {
 		if j, ok := m.(*auth.JWT); ok {
-			j.SetEnv(s.JWKS[api.APIID], r.now, r.jwksMiss)
+			keys := s.JWKS[api.APIID]
+			j.SetEnv(keys, r.now, r.jwksMiss)
+			if j.NeedsKeys() && len(keys) == 0 {
+				// Logged per snapshot, which changes rarely.
+				r.log(host.Warn, "JWT API "+api.APIID+" has no verification keys yet (its JWKS not fetched, or a "+
+					"PEM jwt_source on a static API: only the sidecar parses PEM): its tokens are refused")
+			}
 		}
 	}
 }

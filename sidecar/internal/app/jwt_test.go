@@ -135,3 +135,19 @@ func TestJWKSInTheSnapshot(t *testing.T) {
 	waitSnapshot("after the flush", "k3")
 	expect(t, "flush all", s.tyk("DELETE", "/tyk/cache/jwks", ""), 200, "cache invalidated")
 }
+
+// A PEM jwt_source reaches the filters as a key set of one key.
+func TestJWTPEMInTheSnapshot(t *testing.T) {
+	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	expect(t, "api", s.tyk("POST", "/tyk/apis", `{"api_id":"pem","org_id":"org1","enable_jwt":true,
+		"proxy":{"listen_path":"/pem/"},"jwt_signing_method":"ecdsa","jwt_source":"`+pemOf(t, &ec.PublicKey)+`"}`), 200, "")
+	r, err := wire.DecodeSyncResponse(s.filter("GET", "/turnpike/v1/sync?cursor=", "").body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := r.Snapshot.JWKS["pem"].Find("whatever", true)
+	if !ok || !k.(*ecdsa.PublicKey).Equal(&ec.PublicKey) {
+		t.Fatalf("snapshot key sets %+v", r.Snapshot.JWKS)
+	}
+}

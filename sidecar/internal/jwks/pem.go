@@ -37,10 +37,15 @@ func ParsePEM(data []byte, m jwt.Method) (any, error) {
 	if err != nil {
 		return nil, errors.New("not a PEM public key or certificate: " + err.Error())
 	}
-	switch key.(type) {
+	switch k := key.(type) {
 	case *rsa.PublicKey:
 		if m != jwt.RSA {
 			return nil, errors.New("an RSA key, but jwt_signing_method is " + m.String())
+		}
+		if k.N.BitLen() < 1024 {
+			// The filter refuses such a key set (shared/jwt), and Go's
+			// crypto/rsa refuses to verify with such a key.
+			return nil, errors.New("RSA key smaller than 1024 bits")
 		}
 	case *ecdsa.PublicKey:
 		if m != jwt.ECDSA {

@@ -55,7 +55,13 @@ func apiKeys(api *model.APIDefinition) (doc []byte, url string) {
 	if err != nil {
 		return nil, ""
 	}
-	return jwt.AppendKeySet(nil, jwt.KeySet{{Key: key}}), ""
+	doc = jwt.AppendKeySet(nil, jwt.KeySet{{Key: key}})
+	// A key set the filters cannot read would make them reject the whole
+	// snapshot: checked with their decoder.
+	if _, err := jwt.ParseKeySet(doc); err != nil {
+		return nil, ""
+	}
+	return doc, ""
 }
 
 // JWKSURL is the JWKS URL of an API, "" when it has none.
