@@ -70,7 +70,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		log.Info("using Redis", "url", store.Redact(cfg.RedisURL))
 	}
 	a.store.Client().AddHook(a.metrics.RedisHook())
-	a.jwks = jwks.New(jwks.Options{Logger: log})
+	a.jwks = jwks.New(jwks.Options{Client: &http.Client{Timeout: cfg.JWKSTimeout}, MaxBytes: cfg.JWKSMaxBytes,
+		MinTTL: cfg.JWKSMinTTL, MaxTTL: cfg.JWKSMaxTTL, Logger: log})
 	keeper, err := snapshot.New(snapshot.Options{
 		Store: a.store, PoliciesFile: cfg.PoliciesFile, Poll: cfg.ConfigPoll, Logger: log,
 		OnReload: a.metrics.ConfigLoad, JWKS: a.jwks,

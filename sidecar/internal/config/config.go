@@ -31,6 +31,11 @@ type Config struct {
 	RedisTimeout    time.Duration
 	AllowMasterKeys bool
 	ConfigPoll      time.Duration // how often the config version counter / policies file is checked
+	// JWKS fetching (JWT APIs whose jwt_source is a URL).
+	JWKSTimeout  time.Duration
+	JWKSMaxBytes int64
+	JWKSMinTTL   time.Duration // floor of Cache-Control max-age
+	JWKSMaxTTL   time.Duration // ceiling of Cache-Control max-age
 }
 
 // ErrHelp is returned by Parse when --help was requested; the usage text has
@@ -77,6 +82,13 @@ Usage: turnpike-sidecar [flags]
 				"accept keys without access rights (they pass every API), like Tyk's allow_master_keys"),
 			flagenv.PositiveDuration(&c.ConfigPoll, "config-poll", 200*time.Millisecond,
 				"how often to check the shared config version and the policies file (`duration`)"),
+			flagenv.PositiveDuration(&c.JWKSTimeout, "jwks-timeout", 5*time.Second,
+				"timeout of fetching a JWT API's JWKS URL (`duration`)"),
+			flagenv.PositiveInt64(&c.JWKSMaxBytes, "jwks-max-bytes", 1<<20, "maximum size of a JWKS document in `bytes`"),
+			flagenv.PositiveDuration(&c.JWKSMinTTL, "jwks-min-ttl", 30*time.Second,
+				"shortest time a fetched JWKS is kept, whatever its Cache-Control says (`duration`)"),
+			flagenv.PositiveDuration(&c.JWKSMaxTTL, "jwks-max-ttl", time.Hour,
+				"longest time a fetched JWKS is kept before it is fetched again (`duration`)"),
 		},
 	}
 }
