@@ -218,7 +218,7 @@ func TestJWTOneToOne(t *testing.T) {
 // benchWarm measures one warm request natively (the wasm benchmarks are in
 // filter/): what a JWT adds to a key's warm path.
 func benchWarm(b *testing.B, snapshot, path, auth, session string) {
-	fx := newFixture(&testing.T{}, "", snapshot)
+	fx := newFixture(b, "", snapshot)
 	s, _, _ := fx.send(path, auth)
 	if c := fx.f.Pending("/turnpike/v1/sessions/"); c != nil {
 		fx.f.Answer(c, 200, map[string]string{"x-turnpike-cursor": "1-0"}, session)
