@@ -147,6 +147,15 @@ func (j *JWT) fingerprint() {
 	add(string(j.secret))
 	b = strconv.AppendBool(b, j.oneToOne)
 	b = strconv.AppendBool(b, j.skipKid)
+	// The cached session data points at this configuration (JWTSession),
+	// so all of it counts, the default policies too.
+	// Lists are preceded by their lengths, so no two configurations
+	// give the same bytes.
+	b = strconv.AppendInt(b, int64(len(j.cfg.DefaultPolicies)), 10)
+	for _, p := range j.cfg.DefaultPolicies {
+		add(p)
+	}
+	b = strconv.AppendInt(b, int64(len(j.cfg.ScopeToPolicy)), 10)
 	for _, s := range slices.Sorted(maps.Keys(j.cfg.ScopeToPolicy)) {
 		add(s)
 		add(j.cfg.ScopeToPolicy[s])

@@ -69,3 +69,15 @@ func TestJWTCacheFollowsTheConfiguration(t *testing.T) {
 		t.Fatalf("after rotation: %+v", d)
 	}
 }
+
+func TestJWTCacheFollowsThePolicySettings(t *testing.T) {
+	api := &model.APIDefinition{APIID: "a", OrgID: "o", EnableJWT: true, JWTDefaultPolicies: []string{"p1"},
+		JWTSource: base64.StdEncoding.EncodeToString([]byte("s3cret"))}
+	tok := "Bearer " + jwttest.MustSign("HS256", []byte("s3cret"), nil, map[string]any{"sub": "u"})
+	id, _ := For(api).Identify(headers{"authorization": tok}, "/")
+	api.JWTDefaultPolicies = []string{"p2"}
+	id2, _ := For(api).Identify(headers{"authorization": tok}, "/")
+	if got := id2.JWT.Session.Config.DefaultPolicies; len(got) != 1 || got[0] != "p2" || id.JWT == id2.JWT {
+		t.Fatalf("a changed default policy list still sees %v", got)
+	}
+}
