@@ -38,6 +38,7 @@ type fakeSidecar struct {
 	changes  []string // changes[i] = hash changed at entry i+1
 	quotas   map[string]quota.State
 	cfgVer   int
+	jwks     map[string]string // api_id -> JWKS document (snapshot "jwks")
 
 	oauthClients map[string]string // OAuth client id -> secret
 	oauthSession string            // the session of minted access tokens
@@ -49,6 +50,8 @@ type fakeSidecar struct {
 	syncs        atomic.Int64
 	lookupGate   chan struct{} // when set, lookups wait for it to be closed
 	lookupsByKey sync.Map      // hash -> *atomic.Int64
+	jwtWrites    atomic.Int64  // POST /turnpike/v1/jwt-sessions/
+	jwksRefresh  atomic.Value  // last jwks_refresh of a sync poll (string)
 }
 
 func newFakeSidecar(t testing.TB) *fakeSidecar {
@@ -129,11 +132,16 @@ func (f *fakeSidecar) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/turnpike/v1/sessions/"):
 		f.serveLookup(w, strings.TrimPrefix(r.URL.Path, "/turnpike/v1/sessions/"))
 	case r.Method == "GET" && r.URL.Path == "/turnpike/v1/sync":
+		if ids := r.URL.Query().Get("jwks_refresh"); ids != "" {
+			f.jwksRefresh.Store(ids)
+		}
 		f.serveSync(w, r.URL.Query().Get("cursor"), r.URL.Query().Get("version"))
 	case r.Method == "POST" && r.URL.Path == "/turnpike/v1/quota":
 		f.serveQuota(w, r)
 	case r.Method == "POST" && r.URL.Path == wire.PathOAuth:
 		f.serveOAuth(w, r)
+	case r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/turnpike/v1/jwt-sessions/"):
+		f.serveJWTSession(w, r)
 	default:
 		writeError(w, 404, "not found")
 	}
@@ -195,7 +203,15 @@ func (f *fakeSidecar) serveSync(w http.ResponseWriter, cursor, version string) {
 		for _, a := range f.apis {
 			apis = append(apis, json.RawMessage(a))
 		}
-		out["snapshot"] = map[string]any{"policies": pols, "apis": apis, "orgs": map[string]any{}}
+		snap := map[string]any{"policies": pols, "apis": apis, "orgs": map[string]any{}}
+		if len(f.jwks) > 0 {
+			sets := map[string]json.RawMessage{}
+			for id, doc := range f.jwks {
+				sets[id] = json.RawMessage(doc)
+			}
+			snap["jwks"] = sets
+		}
+		out["snapshot"] = snap
 	}
 	_ = json.NewEncoder(w).Encode(out)
 }
@@ -258,4 +274,47 @@ func (f *fakeSidecar) serveOAuth(w http.ResponseWriter, r *http.Request) {
 		res = wire.OAuthResponse{Status: 200, Body: string(oa.AppendStatus(nil, "ok", oa.MsgTokenRevoked))}
 	}
 	_, _ = w.Write(wire.AppendOAuthResponse(nil, res))
+}
+
+// putJWKS sets the key set of a JWT API in the snapshot.
+func (f *fakeSidecar) putJWKS(apiID, doc string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.jwks == nil {
+		f.jwks = map[string]string{}
+	}
+	f.jwks[apiID] = doc
+	f.cfgVer++
+}
+
+// serveJWTSession stores a session a filter built from a JWT: unless one
+// is stored (first write wins), or in any case with replace=1; answers
+// like a lookup.
+func (f *fakeSidecar) serveJWTSession(w http.ResponseWriter, r *http.Request) {
+	f.jwtWrites.Add(1)
+	hash := strings.TrimPrefix(r.URL.Path, "/turnpike/v1/jwt-sessions/")
+	var body json.RawMessage
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || !keys.IsHash(hash) {
+		writeError(w, 400, "bad request")
+		return
+	}
+	f.mu.Lock()
+	if _, ok := f.sessions[hash]; !ok || r.URL.Query().Get("replace") == "1" {
+		f.sessions[hash] = string(body)
+		f.seq++
+		f.changes = append(f.changes, hash)
+	}
+	s, cur := f.sessions[hash], f.cursor()
+	f.mu.Unlock()
+	w.Header().Set("X-Turnpike-Cursor", cur)
+	_, _ = w.Write([]byte(s))
+}
+
+// deleteHash deletes the session stored under a key hash.
+func (f *fakeSidecar) deleteHash(hash string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.sessions, hash)
+	f.seq++
+	f.changes = append(f.changes, hash)
 }

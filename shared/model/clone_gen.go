@@ -95,6 +95,8 @@ func (a *APIDefinition) Clone() *APIDefinition {
 	c := *a
 	c.HmacAllowedAlgorithms = slices.Clone(a.HmacAllowedAlgorithms)
 	c.ClientCertificates = slices.Clone(a.ClientCertificates)
+	c.JWTDefaultPolicies = slices.Clone(a.JWTDefaultPolicies)
+	c.JWTScopeToPolicyMapping = maps.Clone(a.JWTScopeToPolicyMapping)
 	c.AuthConfigs = maps.Clone(a.AuthConfigs)
 	c.VersionData = a.VersionData.Clone()
 	c.Oauth2Meta = a.Oauth2Meta.Clone()

@@ -408,6 +408,30 @@ func (d *decoder) apiDefinitionField(out *APIDefinition, key []byte, v *fastjson
 		out.HmacAllowedAlgorithms = decodeSlice(d, v, (*decoder).str)
 	case "client_certificates":
 		out.ClientCertificates = decodeSlice(d, v, (*decoder).str)
+	case "jwt_signing_method":
+		out.JWTSigningMethod = d.str(v)
+	case "jwt_source":
+		out.JWTSource = d.str(v)
+	case "jwt_identity_base_field":
+		out.JWTIdentityBaseField = d.str(v)
+	case "jwt_client_base_field":
+		out.JWTClientIDBaseField = d.str(v)
+	case "jwt_policy_field_name":
+		out.JWTPolicyFieldName = d.str(v)
+	case "jwt_default_policies":
+		out.JWTDefaultPolicies = decodeSlice(d, v, (*decoder).str)
+	case "jwt_scope_to_policy_mapping":
+		out.JWTScopeToPolicyMapping = decodeMap(d, v, (*decoder).str)
+	case "jwt_scope_claim_name":
+		out.JWTScopeClaimName = d.str(v)
+	case "jwt_skip_kid":
+		out.JWTSkipKid = d.boolean(v)
+	case "jwt_issued_at_validation_skew":
+		out.JWTIssuedAtValidationSkew = d.i64(v)
+	case "jwt_expires_at_validation_skew":
+		out.JWTExpiresAtValidationSkew = d.i64(v)
+	case "jwt_not_before_validation_skew":
+		out.JWTNotBeforeValidationSkew = d.i64(v)
 	case "domain":
 		out.Domain = d.str(v)
 	case "proxy":

@@ -88,7 +88,11 @@ func TestEncodeZeroValues(t *testing.T) {
 			`"enable_coprocess_auth":false,"custom_plugin_auth_enabled":false,"base_identity_provided_by":"",` +
 			`"custom_middleware_bundle":"","custom_middleware_bundle_disabled":false,` +
 			`"basic_auth":{"disable_caching":false,"cache_ttl":0,"extract_from_body":false,"body_user_regexp":"","body_password_regexp":""},` +
-			`"hmac_allowed_clock_skew":0,"hmac_allowed_algorithms":null,"client_certificates":null,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
+			`"hmac_allowed_clock_skew":0,"hmac_allowed_algorithms":null,"client_certificates":null,` +
+			`"jwt_signing_method":"","jwt_source":"","jwt_identity_base_field":"","jwt_client_base_field":"",` +
+			`"jwt_policy_field_name":"","jwt_default_policies":null,"jwt_scope_to_policy_mapping":null,` +
+			`"jwt_scope_claim_name":"","jwt_skip_kid":false,"jwt_issued_at_validation_skew":0,` +
+			`"jwt_expires_at_validation_skew":0,"jwt_not_before_validation_skew":0,"domain":"","proxy":{"listen_path":"","target_url":"","strip_listen_path":false},` +
 			`"auth":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false,"use_certificate":false},` +
 			`"auth_configs":{"authToken":{"auth_header_name":"","use_param":false,"param_name":"","use_cookie":false,"cookie_name":"","disable_header":false,"use_certificate":false}},` +
 			`"strip_auth_data":false,"version_data":{"not_versioned":false,"default_version":"","fallback_to_default":false,"versions":null},` +
@@ -174,8 +178,12 @@ func fullAPIDefinition() *APIDefinition {
 			BodyUserRegexp: `user=(\w+)`, BodyPasswordRegexp: `pass=(\w+)`},
 		HmacAllowedClockSkew: 5000, HmacAllowedAlgorithms: []string{"hmac-sha256"},
 		ClientCertificates: []string{"org0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
-		Proxy:              Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
-		Auth:               AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true, UseCertificate: true},
+		JWTSigningMethod:   "rsa", JWTSource: "aHR0cHM6Ly9pZHAvandrcw==", JWTIdentityBaseField: "email",
+		JWTClientIDBaseField: "azp", JWTPolicyFieldName: "pol", JWTDefaultPolicies: []string{"p1", "p2"},
+		JWTScopeToPolicyMapping: map[string]string{"read": "p3"}, JWTScopeClaimName: "scp", JWTSkipKid: true,
+		JWTIssuedAtValidationSkew: 1, JWTExpiresAtValidationSkew: 2, JWTNotBeforeValidationSkew: 3,
+		Proxy: Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
+		Auth:  AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true, UseCertificate: true},
 		AuthConfigs: map[string]AuthConfig{
 			"jwt": {AuthHeaderName: "X-JWT", UseParam: true, ParamName: "jwt", UseCookie: true, CookieName: "j", DisableHeader: true, UseCertificate: true},
 		},

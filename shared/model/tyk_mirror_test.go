@@ -187,11 +187,23 @@ type tykAPIDefinition struct {
 		BodyUserRegexp     string `json:"body_user_regexp"`
 		BodyPasswordRegexp string `json:"body_password_regexp"`
 	} `json:"basic_auth"`
-	HmacAllowedClockSkew  float64  `json:"hmac_allowed_clock_skew"`
-	HmacAllowedAlgorithms []string `json:"hmac_allowed_algorithms"`
-	ClientCertificates    []string `json:"client_certificates"`
-	Domain                string   `json:"domain"`
-	Proxy                 struct {
+	HmacAllowedClockSkew       float64           `json:"hmac_allowed_clock_skew"`
+	HmacAllowedAlgorithms      []string          `json:"hmac_allowed_algorithms"`
+	ClientCertificates         []string          `json:"client_certificates"`
+	JWTSigningMethod           string            `json:"jwt_signing_method"`
+	JWTSource                  string            `json:"jwt_source"`
+	JWTIdentityBaseField       string            `json:"jwt_identity_base_field"`
+	JWTClientIDBaseField       string            `json:"jwt_client_base_field"`
+	JWTPolicyFieldName         string            `json:"jwt_policy_field_name"`
+	JWTDefaultPolicies         []string          `json:"jwt_default_policies"`
+	JWTScopeToPolicyMapping    map[string]string `json:"jwt_scope_to_policy_mapping"`
+	JWTScopeClaimName          string            `json:"jwt_scope_claim_name"`
+	JWTSkipKid                 bool              `json:"jwt_skip_kid"`
+	JWTIssuedAtValidationSkew  uint64            `json:"jwt_issued_at_validation_skew"`
+	JWTExpiresAtValidationSkew uint64            `json:"jwt_expires_at_validation_skew"`
+	JWTNotBeforeValidationSkew uint64            `json:"jwt_not_before_validation_skew"`
+	Domain                     string            `json:"domain"`
+	Proxy                      struct {
 		ListenPath      string `json:"listen_path"`
 		TargetURL       string `json:"target_url"`
 		StripListenPath bool   `json:"strip_listen_path"`

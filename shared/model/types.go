@@ -255,6 +255,19 @@ type APIDefinition struct {
 	// ClientCertificates are the certificates use_mutual_tls_auth allows:
 	// Tyk certificate ids (org id + hex SHA-256) or bare hex SHA-256s.
 	ClientCertificates []string `json:"client_certificates"`
+	// JWT (enable_jwt; shared/jwt, Tyk §9.1).
+	JWTSigningMethod           string            `json:"jwt_signing_method"` // hmac, rsa or ecdsa
+	JWTSource                  string            `json:"jwt_source"`         // base64 secret or PEM, or a JWKS URL; "" = one-to-one
+	JWTIdentityBaseField       string            `json:"jwt_identity_base_field"`
+	JWTClientIDBaseField       string            `json:"jwt_client_base_field"`
+	JWTPolicyFieldName         string            `json:"jwt_policy_field_name"`
+	JWTDefaultPolicies         []string          `json:"jwt_default_policies"`
+	JWTScopeToPolicyMapping    map[string]string `json:"jwt_scope_to_policy_mapping"`
+	JWTScopeClaimName          string            `json:"jwt_scope_claim_name"`
+	JWTSkipKid                 bool              `json:"jwt_skip_kid"`
+	JWTIssuedAtValidationSkew  int64             `json:"jwt_issued_at_validation_skew"`
+	JWTExpiresAtValidationSkew int64             `json:"jwt_expires_at_validation_skew"`
+	JWTNotBeforeValidationSkew int64             `json:"jwt_not_before_validation_skew"`
 
 	Domain string     `json:"domain"` // host to match; "" matches any host
 	Proxy  Proxy      `json:"proxy"`

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/turnpike-dev/turnpike/shared/jwt"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/valyala/fastjson"
 )
@@ -45,6 +46,11 @@ type Snapshot struct {
 	// Orgs are organisation sessions by org id; nil when the answer has no
 	// "orgs" object.
 	Orgs map[string]*model.OrgSession
+	// JWKS are the JWT verification keys of APIs with an RSA or ECDSA
+	// jwt_source, by api_id: the key of a PEM source (a set of one key
+	// without kid) or the keys the sidecar fetched from a JWKS URL. nil
+	// when the answer has no "jwks" object (written only when not empty).
+	JWKS map[string]jwt.KeySet
 }
 
 // AppendSyncResponse appends the sync answer
@@ -77,9 +83,10 @@ func AppendSyncResponse(dst []byte, page SyncPage, snapshot []byte) []byte {
 }
 
 // AppendSnapshot appends s as the snapshot document
-// {"policies":{id:policy},"apis":[definition…],"orgs":{org_id:session}}:
-// map keys sorted, every part present (nil as empty), documents in model's
-// classic encoding.
+// {"policies":{id:policy},"apis":[definition…],"orgs":{org_id:session}}
+// and, when s has key sets, "jwks":{api_id:JWKS}: map keys sorted, every
+// other part present (nil as empty), documents in model's classic
+// encoding.
 func AppendSnapshot(dst []byte, s *Snapshot) []byte {
 	dst = append(dst, `{"policies":{`...)
 	for i, id := range slices.Sorted(maps.Keys(s.Policies)) {
@@ -106,7 +113,31 @@ func AppendSnapshot(dst []byte, s *Snapshot) []byte {
 		dst = append(dst, ':')
 		dst = s.Orgs[id].AppendJSON(dst)
 	}
-	return append(dst, "}}"...)
+	dst = append(dst, '}')
+	if len(s.JWKS) > 0 {
+		dst = AppendJWKS(dst, s.JWKS)
+	}
+	return append(dst, '}')
+}
+
+// AppendJWKS appends the snapshot member ,"jwks":{api_id:JWKS} (sorted
+// by api_id), for a sidecar that builds its snapshot document itself.
+func AppendJWKS[V jwt.KeySet | []byte](dst []byte, sets map[string]V) []byte {
+	dst = append(dst, `,"jwks":{`...)
+	for i, id := range slices.Sorted(maps.Keys(sets)) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = model.AppendString(dst, id)
+		dst = append(dst, ':')
+		switch set := any(sets[id]).(type) {
+		case jwt.KeySet:
+			dst = jwt.AppendKeySet(dst, set)
+		case []byte:
+			dst = append(dst, set...) // already a JWKS document
+		}
+	}
+	return append(dst, '}')
 }
 
 // DecodeSyncResponse decodes a sync answer. A malformed snapshot rejects the
@@ -192,6 +223,23 @@ func decodeSnapshot(snap *fastjson.Value) (*Snapshot, error) {
 				return
 			}
 			s.Orgs[string(k)] = org
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if o := snap.GetObject("jwks"); o != nil {
+		s.JWKS = map[string]jwt.KeySet{}
+		o.Visit(func(k []byte, kv *fastjson.Value) {
+			if err != nil {
+				return
+			}
+			var ks jwt.KeySet
+			if ks, err = jwt.KeySetFromValue(kv); err != nil {
+				err = errors.New("sync: jwks " + strconv.Quote(string(k)) + ": " + err.Error())
+				return
+			}
+			s.JWKS[string(k)] = ks
 		})
 		if err != nil {
 			return nil, err

@@ -1,10 +1,14 @@
 package wire
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/turnpike-dev/turnpike/shared/jwt"
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
 
@@ -157,5 +161,35 @@ func TestDecodeSyncResponse(t *testing.T) {
 		case !tt.check(r):
 			t.Errorf("%s: %+v", tt.name, r)
 		}
+	}
+}
+
+func TestSnapshotJWKSRoundTrip(t *testing.T) {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Snapshot{Policies: map[string]*model.Policy{}, Orgs: map[string]*model.OrgSession{},
+		JWKS: map[string]jwt.KeySet{"api-b": {{Kid: "k1", Key: &rk.PublicKey}}, "api-a": {{Key: []byte("s")}}}}
+	doc := AppendSnapshot(nil, s)
+	if !strings.HasSuffix(string(doc), `"orgs":{},"jwks":{"api-a":{"keys":[{"kid":"","kty":"oct","k":"cw"}]},"api-b":{"keys":[{"kid":"k1","kty":"RSA","n":"`+
+		base64.RawURLEncoding.EncodeToString(rk.N.Bytes())+`","e":"AQAB"}]}}}`) {
+		t.Fatalf("encoded %s", doc)
+	}
+	r, err := DecodeSyncResponse(AppendSyncResponse(nil, SyncPage{}, doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := r.Snapshot.JWKS["api-b"].Find("k1", true); !ok || !k.(*rsa.PublicKey).Equal(&rk.PublicKey) {
+		t.Errorf("decoded %+v", r.Snapshot.JWKS)
+	}
+	// Without key sets the document is what it was before they existed.
+	s.JWKS = nil
+	if doc := AppendSnapshot(nil, s); string(doc) != `{"policies":{},"apis":[],"orgs":{}}` {
+		t.Errorf("encoded %s", doc)
+	}
+	// A bad key set rejects the snapshot, like a bad policy.
+	if _, err := DecodeSyncResponse([]byte(`{"snapshot":{"jwks":{"a":{"keys":[{"kty":"RSA"}]}}}}`)); err == nil {
+		t.Error("bad key set accepted")
 	}
 }

@@ -30,6 +30,9 @@ const (
 	PathSessions = PathPrefix + "sessions/"
 	PathSync     = PathPrefix + "sync"
 	PathQuota    = PathPrefix + "quota"
+	// PathJWTSessions is followed by the key hash of a JWT's session id
+	// (JWTSessionPath).
+	PathJWTSessions = PathPrefix + "jwt-sessions/"
 )
 
 // Headers, lower case as proxy-wasm and HTTP/2 carry them (HTTP/1
@@ -62,6 +65,10 @@ const (
 	// configuration before answering, rather than serve the snapshot it
 	// polled last: a request is waiting for something just written.
 	QueryFresh = "fresh"
+	// QueryJWKSRefresh names, comma-separated, the APIs for which a token
+	// carried a kid their key set lacks: the sidecar refetches their JWKS
+	// URLs (rate-limited) and answers with a fresh snapshot once it has.
+	QueryJWKSRefresh = "jwks_refresh"
 )
 
 // Status codes and what they mean to the filter. Any other status, and a
@@ -97,12 +104,33 @@ func SessionPath(keyHash string) string {
 	return PathSessions + keyHash
 }
 
+// QueryReplace "1" on a JWT session write replaces a stored session.
+const QueryReplace = "replace"
+
+// JWTSessionPath is the path of POST of a session made from a JWT (Tyk's
+// dynamically generated sessions): the body is the session document, the
+// key hash that of the session id (shared/jwt.SessionID). The sidecar
+// stores it unless a session is stored under the hash already, or, with
+// replace, in any case (a token that changes the session's policies). The
+// answer is that of a session lookup (SessionPath): StatusOK with the
+// session now stored and HeaderCursor, so later requests find it like any
+// key.
+func JWTSessionPath(keyHash string, replace bool) string {
+	if replace {
+		return PathJWTSessions + keyHash + "?" + QueryReplace + "=1"
+	}
+	return PathJWTSessions + keyHash
+}
+
 // SyncQuery is the query of GET PathSync.
 type SyncQuery struct {
 	Cursor  string
 	Version string // empty: the caller has no snapshot
 	VM      string // empty: not sent
 	Fresh   bool   // check the store first (QueryFresh)
+	// JWKSRefresh are the api_ids, comma-separated, whose key sets lack a
+	// kid (QueryJWKSRefresh); a string so that a SyncQuery stays comparable.
+	JWKSRefresh string
 }
 
 // AppendPath appends the sync path with q's query, percent-encoded:
@@ -121,6 +149,10 @@ func (q SyncQuery) AppendPath(dst []byte) []byte {
 	if q.Fresh {
 		dst = append(dst, "&"+QueryFresh+"=1"...)
 	}
+	if q.JWKSRefresh != "" {
+		dst = append(dst, "&"+QueryJWKSRefresh+"="...)
+		dst = appendQueryEscape(dst, q.JWKSRefresh)
+	}
 	return dst
 }
 
@@ -128,7 +160,7 @@ func (q SyncQuery) AppendPath(dst []byte) []byte {
 // parameter such as url.Values.Get. Unknown parameters are ignored.
 func SyncQueryFrom(get func(name string) string) SyncQuery {
 	return SyncQuery{Cursor: get(QueryCursor), Version: get(QueryVersion), VM: get(QueryVM),
-		Fresh: get(QueryFresh) == "1"}
+		Fresh: get(QueryFresh) == "1", JWKSRefresh: get(QueryJWKSRefresh)}
 }
 
 // appendQueryEscape percent-encodes s as a query value: everything but

@@ -10,8 +10,10 @@ func TestPaths(t *testing.T) {
 	// the protocol, not a detail.
 	for got, want := range map[string]string{
 		PathSessions: "/turnpike/v1/sessions/", PathSync: "/turnpike/v1/sync", PathQuota: "/turnpike/v1/quota",
-		SessionPath("ab12"): "/turnpike/v1/sessions/ab12",
-		HeaderToken:         "x-turnpike-filter-token", HeaderCursor: "x-turnpike-cursor",
+		SessionPath("ab12"):           "/turnpike/v1/sessions/ab12",
+		JWTSessionPath("ab12", false): "/turnpike/v1/jwt-sessions/ab12",
+		JWTSessionPath("ab12", true):  "/turnpike/v1/jwt-sessions/ab12?replace=1",
+		HeaderToken:                   "x-turnpike-filter-token", HeaderCursor: "x-turnpike-cursor",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -33,6 +35,7 @@ func TestSyncQuery(t *testing.T) {
 			"/turnpike/v1/sync?cursor=a%20b%26c&version=%C3%A9&vm=vm%3D7%2Fx"},
 		{SyncQuery{VM: "3"}, "/turnpike/v1/sync?cursor=&vm=3"},
 		{SyncQuery{Cursor: "1-0", Version: "v", VM: "3", Fresh: true}, "/turnpike/v1/sync?cursor=1-0&version=v&vm=3&fresh=1"},
+		{SyncQuery{Cursor: "1-0", JWKSRefresh: "api1,api 2"}, "/turnpike/v1/sync?cursor=1-0&jwks_refresh=api1%2Capi%202"},
 	}
 	for _, tt := range tests {
 		path := string(tt.q.AppendPath(nil))

@@ -37,6 +37,9 @@ type Identity struct {
 	// policies cannot be applied); nil means DenyUnknown. Basic auth
 	// answers 401 with a challenge, HMAC 400 (Tyk's messages).
 	Unknown *Denial
+	// JWT is the request's verified (or, one-to-one, parsed) JWT; nil for
+	// other methods. Not a view of the request: it is cached per VM.
+	JWT *JWTToken
 }
 
 // Detach copies what the identity holds of the request's memory, before the
@@ -123,6 +126,13 @@ func For(api *model.APIDefinition) Method {
 			mm = NewBasic(api)
 		case "enable_signature_checking":
 			mm = NewHMAC(api)
+		case "enable_jwt":
+			if len(methods) > 1 {
+				// JWT sessions are made from the token's claims, not
+				// looked up: not yet a member of a chain.
+				return Refused{Field: m}
+			}
+			mm = NewJWT(api)
 		default:
 			return Refused{Field: m}
 		}
@@ -138,6 +148,9 @@ func For(api *model.APIDefinition) Method {
 func authToken(api *model.APIDefinition) Method {
 	if api.Auth.UseCertificate {
 		return CertToken{org: api.OrgID}
+	}
+	if api.EnableJWT {
+		return NewJWT(api)
 	}
 	return AuthToken{&api.Auth}
 }

@@ -41,7 +41,7 @@ func testSession(extra string) string {
 }
 
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	f    *hosttest.Fake
 	r    *Root
 	next uint32
@@ -49,7 +49,7 @@ type fixture struct {
 
 // newFixture starts a plugin with the given extra configuration fields and,
 // unless snapshot is empty, answers its first sync with it.
-func newFixture(t *testing.T, extraConfig, snapshot string) *fixture {
+func newFixture(t testing.TB, extraConfig, snapshot string) *fixture {
 	t.Helper()
 	f := hosttest.New(testStart)
 	f.Config = []byte(`{"sidecar":{"cluster":"sidecar","token":"tok"}` + extraConfig + `}`)

@@ -101,7 +101,7 @@ func newMetrics(h host.Host) *metrics {
 	m.quotaLocal = def("turnpike.quota.local")
 	m.evictions = def("turnpike.sync.evictions")
 	m.snapshots = def("turnpike.sync.snapshots")
-	for _, k := range []string{callLookup, callQuota, callSync} {
+	for _, k := range []string{callLookup, callQuota, callSync, callJWTSession} {
 		m.calls[k] = def("turnpike.sidecar.calls." + k)
 		m.failures[k] = def("turnpike.sidecar.failures." + k)
 	}

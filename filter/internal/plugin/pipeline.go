@@ -104,6 +104,10 @@ type httpContext struct {
 	lookupFailed bool
 	// stale is an entry past its TTL, used if the refresh fails.
 	stale *sessionEntry
+	// jwtLooked: a JWT's session lookup is done; jwtTries counts the JWT
+	// session writes this request made or joined (jwtsession.go).
+	jwtLooked bool
+	jwtTries  int
 
 	eff   *effective
 	limit access.Limit

@@ -83,6 +83,7 @@ type Root struct {
 	buckets map[string]int64
 
 	sync syncState
+	jwt  jwtState
 	// refusedLogged are the APIs (id and field) whose refused auth method
 	// was logged (logRefusedAPIs).
 	refusedLogged map[string]struct{}

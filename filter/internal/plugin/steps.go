@@ -108,22 +108,30 @@ func (h *httpContext) useIdentity(id auth.Identity) {
 }
 
 // resolveSession finds the key's stored session: this VM's cache, shared
-// data (another VM fetched it), then one sidecar lookup (session.go).
+// data (another VM fetched it), then one sidecar lookup (session.go). A
+// JWT's session is then created or updated from its claims (jwtsession.go).
 func (h *httpContext) resolveSession() verdict {
+	if t := h.identity.JWT; t != nil && t.Session != nil {
+		return h.jwtSession()
+	}
+	return h.lookupSession()
+}
+
+func (h *httpContext) lookupSession() verdict {
 	r := h.root
 	if h.resumed {
 		switch {
 		case h.lookupFailed:
 			return h.sessionUnavailable()
 		case h.entry.unknown():
-			return h.unknownKey()
+			return h.noStoredSession()
 		}
 		return next
 	}
 	if e, ok := r.sessions.Get(h.hash, h.now); ok {
 		if e.unknown() {
 			r.m.cacheNegative.Increment(1)
-			return h.unknownKey()
+			return h.noStoredSession()
 		}
 		if h.now-e.fetched < r.ttl() {
 			r.m.cacheHit.Increment(1)

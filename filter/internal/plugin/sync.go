@@ -20,7 +20,7 @@ import (
 // (refresh.go) ride on it: the poll then asks the sidecar to check its
 // store first (fresh=1), and resumes them when answered.
 func (r *Root) poll(from uint32) {
-	q := wire.SyncQuery{Cursor: r.sync.cursor, VM: r.vmID}
+	q := wire.SyncQuery{Cursor: r.sync.cursor, VM: r.vmID, JWKSRefresh: r.jwksRefreshParam()}
 	if r.snap != nil {
 		q.Version = r.snap.version
 	}
@@ -83,6 +83,7 @@ func (r *Root) applySync(resp *wire.SyncResponse, now int64) {
 	if resp.Snapshot != nil {
 		r.snapSeq++
 		r.snap = newSnapshot(r.snapSeq, resp.Version, resp.Snapshot, r.cfg.APIs)
+		r.configureJWT(resp.Snapshot)
 		r.logRefusedAPIs()
 		r.m.snapshots.Increment(1)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/turnpike-dev/turnpike/sidecar/internal/config"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/filterapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/gatewayapi"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/metrics"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/oauth"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
@@ -36,6 +37,7 @@ type App struct {
 	store    *store.Store
 	embedded *miniredis.Miniredis
 	keeper   *snapshot.Keeper
+	jwks     *jwks.Fetcher
 	metrics  *metrics.Metrics
 	handler  http.Handler
 	// metricsHandler serves /metrics on cfg.MetricsListen; nil when /metrics
@@ -69,9 +71,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		log.Info("using Redis", "url", store.Redact(cfg.RedisURL))
 	}
 	a.store.Client().AddHook(a.metrics.RedisHook())
+	a.jwks = jwks.New(jwks.Options{Client: &http.Client{Timeout: cfg.JWKSTimeout}, MaxBytes: cfg.JWKSMaxBytes,
+		MinTTL: cfg.JWKSMinTTL, MaxTTL: cfg.JWKSMaxTTL, Logger: log})
 	keeper, err := snapshot.New(snapshot.Options{
 		Store: a.store, PoliciesFile: cfg.PoliciesFile, Poll: cfg.ConfigPoll, Logger: log,
-		OnReload: a.metrics.ConfigLoad,
+		OnReload: a.metrics.ConfigLoad, JWKS: a.jwks,
 	})
 	if err != nil {
 		a.Close()
@@ -82,13 +86,13 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	mux := http.NewServeMux()
 	oauthServer := oauth.New(oauth.Deps{Store: a.store, Snapshots: keeper, Rand: rand.Reader, Now: time.Now, Logger: log})
 	gatewayapi.New(gatewayapi.Deps{
-		Store: a.store, Snapshots: keeper, Secret: cfg.Secret, AllowMasterKeys: cfg.AllowMasterKeys,
+		Store: a.store, Snapshots: keeper, Secret: cfg.Secret, AllowMasterKeys: cfg.AllowMasterKeys, JWKS: a.jwks,
 		AllowPlainPasswords: cfg.AllowPlainPasswords,
 		MaxBodyBytes:        cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
 		Version: Version, PolicyFile: cfg.PoliciesFile, OAuth: oauthServer,
 	}).Register(mux)
 	filterapi.New(filterapi.Deps{
-		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log,
+		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log, JWKS: a.jwks,
 		OnQuota: a.metrics.Quota, OAuth: oauthServer,
 	}).Register(mux)
 	// /metrics needs no authentication: with --metrics-listen it moves to its
@@ -135,6 +139,11 @@ func (a *App) Start(ctx context.Context) {
 		go func() {
 			defer a.wg.Done()
 			a.keeper.Run(ctx)
+		}()
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.jwks.Run(ctx)
 		}()
 		a.monitor(ctx)
 	}()

@@ -260,7 +260,8 @@ func TestAPIRefusesUnenforcedAuth(t *testing.T) {
 		{"coprocess", "POST", "/tyk/apis/", `{"api_id":"c","enable_coprocess_auth":true}`, 400, `\"enable_coprocess_auth\": Turnpike does not run coprocess`},
 		{"bundle", "POST", "/tyk/apis", `{"api_id":"c","custom_middleware_bundle":"b.zip"}`, 400, `never will`},
 		{"auth token API", "POST", "/tyk/apis", `{"api_id":"a","name":"A","custom_middleware_bundle":"b.zip","custom_middleware_bundle_disabled":true}`, 200, "added"},
-		{"update to JWT", "PUT", "/tyk/apis/a", `{"api_id":"a","name":"JWT","enable_jwt":true}`, 400, `\"enable_jwt\"`},
+		{"update to a JWT API with a bad key", "PUT", "/tyk/apis/a", `{"api_id":"a","name":"JWT","enable_jwt":true,
+			"jwt_signing_method":"rsa","jwt_source":"bm90IGEgUEVN"}`, 400, `\"jwt_source\": unparsable PEM`},
 		{"unchanged", "GET", "/tyk/apis/a", "", 200, `"name":"A"`},
 		{"keyless wins", "PUT", "/tyk/apis/a", `{"api_id":"a","use_keyless":true,"use_basic_auth":true}`, 200, "modified"},
 	}

@@ -34,6 +34,11 @@ type Config struct {
 	// (basic_auth_data.hash_type "plain"); refused otherwise.
 	AllowPlainPasswords bool
 	ConfigPoll          time.Duration // how often the config version counter / policies file is checked
+	// JWKS fetching (JWT APIs whose jwt_source is a URL).
+	JWKSTimeout  time.Duration
+	JWKSMaxBytes int64
+	JWKSMinTTL   time.Duration // floor of Cache-Control max-age
+	JWKSMaxTTL   time.Duration // ceiling of Cache-Control max-age
 }
 
 // ErrHelp is returned by Parse when --help was requested; the usage text has
@@ -82,6 +87,13 @@ Usage: turnpike-sidecar [flags]
 				`accept basic_auth_data with hash_type "plain": the password is stored in clear (default: bcrypt only)`),
 			flagenv.PositiveDuration(&c.ConfigPoll, "config-poll", 200*time.Millisecond,
 				"how often to check the shared config version and the policies file (`duration`)"),
+			flagenv.PositiveDuration(&c.JWKSTimeout, "jwks-timeout", 5*time.Second,
+				"timeout of fetching a JWT API's JWKS URL (`duration`)"),
+			flagenv.PositiveInt64(&c.JWKSMaxBytes, "jwks-max-bytes", 1<<20, "maximum size of a JWKS document in `bytes`"),
+			flagenv.PositiveDuration(&c.JWKSMinTTL, "jwks-min-ttl", 30*time.Second,
+				"shortest time a fetched JWKS is kept, whatever its Cache-Control says (`duration`)"),
+			flagenv.PositiveDuration(&c.JWKSMaxTTL, "jwks-max-ttl", time.Hour,
+				"longest time a fetched JWKS is kept before it is fetched again (`duration`)"),
 		},
 	}
 }

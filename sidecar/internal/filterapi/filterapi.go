@@ -16,6 +16,7 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/quota"
 	"github.com/turnpike-dev/turnpike/shared/wire"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/oauth"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
@@ -43,6 +44,8 @@ type Deps struct {
 	OnQuota func(decision string)
 	// OAuth answers the OAuth endpoints the filter relays; nil = 404.
 	OAuth *oauth.Server
+	// JWKS, if set, refetches key sets a filter reports an unknown kid of.
+	JWKS *jwks.Fetcher
 }
 
 // API is the Filter API handler set.
@@ -66,6 +69,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	v1.HandleFunc("GET "+wire.PathSync, a.sync)
 	v1.HandleFunc("POST "+wire.PathQuota, a.quota)
 	v1.HandleFunc("POST "+wire.PathOAuth, a.oauth)
+	v1.HandleFunc("POST "+wire.PathJWTSessions+"{keyHash}", a.jwtSession)
 	v1.HandleFunc(wire.PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, wire.StatusNotFound, "no such endpoint")
 	})
@@ -154,6 +158,7 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 	// Snapshot first: its version can only be older than the feed page,
 	// which makes the filter ask again rather than miss a change.
 	snap := a.d.Snapshots.Current()
+	a.refreshJWKS(q.JWKSRefresh, snap)
 	ch, err := a.d.Store.ChangesSince(r.Context(), q.Cursor, MaxSyncKeys)
 	if err != nil {
 		a.storageFailed(w, err)

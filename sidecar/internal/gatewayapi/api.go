@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/oauth"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
@@ -68,6 +69,7 @@ type Deps struct {
 	Version             string           // reported by /hello
 	PolicyFile          string           // set when policies come from a file
 	OAuth               *oauth.Server    // OAuth clients and tokens; nil = made from the fields above
+	JWKS                *jwks.Fetcher    // JWKS key sets of JWT APIs (DELETE /tyk/cache/jwks); may be nil
 }
 
 // API is the Gateway API handler set.
@@ -106,6 +108,8 @@ func (a *API) Register(mux *http.ServeMux) {
 			"GET": a.getOrg, "POST": a.putOrg, "PUT": a.putOrg, "DELETE": a.deleteOrg}},
 		{"/tyk/reload", map[string]http.HandlerFunc{"GET": a.reload}},
 		{"/tyk/reload/group", map[string]http.HandlerFunc{"GET": a.reloadGroup}},
+		{"/tyk/cache/jwks", map[string]http.HandlerFunc{"DELETE": a.flushJWKS}},
+		{"/tyk/cache/jwks/{apiID}", map[string]http.HandlerFunc{"DELETE": a.flushJWKS}},
 	}
 	routes = append(routes, a.oauthRoutes()...)
 	for _, r := range routes {

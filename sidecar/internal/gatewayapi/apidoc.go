@@ -30,6 +30,9 @@ func parseAPI(body []byte) (*apiDoc, error) {
 	if err == nil {
 		err = validateAuth(api)
 	}
+	if err == nil {
+		err = validateJWT(api)
+	}
 	if err != nil {
 		return nil, errors.New(msgMalformed + ": " + err.Error())
 	}

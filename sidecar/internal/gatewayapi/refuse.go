@@ -24,7 +24,6 @@ var refusedFields = []struct {
 	message    string
 }{
 	{"basic_auth.extract_from_body", true, "", notYet("basic-auth credentials in the request body")},
-	{"enable_jwt", true, "", notYet("JWT authentication")},
 	{"use_openid", true, "", notYet("OpenID Connect")},
 	{"use_go_plugin_auth", true, "", never("Go plugins")},
 	{"enable_coprocess_auth", true, "", never("coprocess (gRPC, Python) authentication plugins")},
@@ -64,6 +63,15 @@ func refusal(v *fastjson.Value) string {
 	}
 	if !keyless && isSet(v.Get("use_oauth2")) {
 		msgs = append(msgs, oauthRefusals(v)...)
+	}
+	if !keyless && isSet(v.Get("enable_jwt")) {
+		for _, other := range []string{"use_standard_auth", "use_oauth2", "use_basic_auth",
+			"enable_signature_checking", "use_mutual_tls_auth"} {
+			if isSet(v.Get(other)) {
+				msgs = append(msgs, `"enable_jwt": `+notYet("JWT together with "+other))
+				break
+			}
+		}
 	}
 	if len(msgs) == 0 {
 		return ""

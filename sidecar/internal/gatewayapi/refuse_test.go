@@ -21,7 +21,8 @@ func TestRefusal(t *testing.T) {
 		{"basic auth", `{"use_basic_auth":true,"basic_auth":{"disable_caching":true,"cache_ttl":30}}`, nil},
 		{"basic auth from the body", `{"use_basic_auth":true,"basic_auth":{"extract_from_body":true}}`, []string{"basic_auth.extract_from_body"}},
 		{"HMAC", `{"enable_signature_checking":true,"hmac_allowed_algorithms":["hmac-sha256"]}`, nil},
-		{"JWT", `{"enable_jwt":true}`, []string{"enable_jwt"}},
+		{"JWT is enforced (issue 12)", `{"enable_jwt":true}`, nil},
+		{"JWT with another method", `{"enable_jwt":true,"use_standard_auth":true}`, []string{"enable_jwt"}},
 		{"OAuth 2.0", `{"use_oauth2":true,"oauth_meta":{"allowed_access_types":["client_credentials","authorization_code","refresh_token"],"allowed_authorize_types":["code"]}}`, nil},
 		{"OAuth 2.0 grants not implemented", `{"use_oauth2":true,"oauth_meta":{"allowed_access_types":["password","client_credentials",1],"allowed_authorize_types":["token"]}}`,
 			[]string{"oauth_meta.allowed_access_types", "oauth_meta.allowed_access_types", "oauth_meta.allowed_authorize_types"}},
@@ -41,7 +42,8 @@ func TestRefusal(t *testing.T) {
 		{"internal", `{"internal":true}`, []string{"internal"}},
 		{"endpoint lists in any version", `{"version_data":{"versions":{"v1":{},"v2":{"extended_paths":{"black_list":[{"path":"/admin"}]},"paths":{"ignored":["/health"]}}}}}`,
 			[]string{"version_data.versions.*.extended_paths.black_list", "version_data.versions.*.paths.ignored"}},
-		{"several methods", `{"use_basic_auth":true,"enable_jwt":true}`, []string{"enable_jwt"}},
+		{"several methods", `{"use_basic_auth":true,"enable_signature_checking":true}`, nil},
+		{"JWT among several methods", `{"use_basic_auth":true,"enable_jwt":true}`, []string{"enable_jwt"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
 
@@ -25,6 +26,9 @@ type Options struct {
 	// OnReload, if set, is told about every load attempt: source is
 	// "redis" or "file".
 	OnReload func(source string, err error)
+	// JWKS, if set, provides the keys of JWT APIs whose jwt_source is a
+	// URL; the snapshot is rebuilt when they change.
+	JWKS *jwks.Fetcher
 }
 
 // Keeper owns the current Snapshot.
@@ -65,6 +69,9 @@ func New(opt Options) (*Keeper, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	k := &Keeper{opt: opt, now: time.Now}
+	if opt.JWKS != nil {
+		opt.JWKS.OnChange(k.Republish)
+	}
 	if opt.PoliciesFile != "" {
 		if _, err := k.checkFile(); err != nil {
 			return nil, fmt.Errorf("policies file: %w", err)
@@ -251,9 +258,16 @@ func (k *Keeper) publish() {
 		pols = k.filePols
 	}
 	active, inactive := splitActive(pols)
-	s := BuildDocs(active, k.apis, k.apiDocs, k.orgs)
+	s := BuildKeys(active, k.apis, k.apiDocs, k.orgs, k.jwtKeys())
 	s.Inactive = inactive
 	k.cur.Store(s)
+}
+
+// Republish builds the snapshot again (new JWKS keys).
+func (k *Keeper) Republish() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.publish()
 }
 
 func (k *Keeper) report(source string, err error) {

@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/wire"
 )
 
 // Snapshot is one consistent view of the config. Never modify it (or
@@ -30,6 +31,9 @@ type Snapshot struct {
 	// from its model.
 	APIDocs map[string][]byte
 	Orgs    map[string]*model.OrgSession
+	// JWKS are the JWT verification keys of the APIs that have any, as
+	// JWKS documents by api_id (keeper.go, package jwks).
+	JWKS    map[string][]byte
 	Version string // hex SHA-256 of JSON
 	JSON    []byte // {"policies":{id:policy},"apis":[def...],"orgs":{org_id:session}}
 }
@@ -44,7 +48,14 @@ func Build(policies map[string]*model.Policy, apis map[string]*model.APIDefiniti
 // in apiDocs (api_id -> compact JSON object) where there is one: the filter
 // decodes what it enforces from them and ignores the rest.
 func BuildDocs(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, apiDocs map[string][]byte, orgs map[string]*model.OrgSession) *Snapshot {
-	s := &Snapshot{Policies: orEmpty(policies), APIs: orEmpty(apis), APIDocs: orEmpty(apiDocs), Orgs: orEmpty(orgs)}
+	return BuildKeys(policies, apis, apiDocs, orgs, nil)
+}
+
+// BuildKeys is BuildDocs with the JWT APIs' key sets (JWKS documents by
+// api_id), written to the snapshot when there are any.
+func BuildKeys(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, apiDocs map[string][]byte, orgs map[string]*model.OrgSession, jwks map[string][]byte) *Snapshot {
+	s := &Snapshot{Policies: orEmpty(policies), APIs: orEmpty(apis), APIDocs: orEmpty(apiDocs), Orgs: orEmpty(orgs),
+		JWKS: orEmpty(jwks)}
 	b := append(make([]byte, 0, 4096), `{"policies":{`...)
 	for i, id := range slices.Sorted(maps.Keys(s.Policies)) {
 		b = appendSep(b, i)
@@ -64,7 +75,11 @@ func BuildDocs(policies map[string]*model.Policy, apis map[string]*model.APIDefi
 		b = append(b, ':')
 		b = s.Orgs[id].AppendJSON(b)
 	}
-	b = append(b, "}}"...)
+	b = append(b, '}')
+	if len(s.JWKS) > 0 {
+		b = wire.AppendJWKS(b, s.JWKS)
+	}
+	b = append(b, '}')
 	sum := sha256.Sum256(b)
 	s.JSON = b
 	s.Version = hex.EncodeToString(sum[:])

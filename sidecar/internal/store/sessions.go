@@ -93,3 +93,18 @@ func delSteps(keys []string) []step {
 	}
 	return steps
 }
+
+// CreateSession stores a session under its key hash unless one is stored
+// there already (SET NX), and records the change. It reports whether it
+// stored it. ttl <= 0 stores the session without expiry.
+func (s *Store) CreateSession(ctx context.Context, hash string, data []byte, ttl time.Duration) (bool, error) {
+	cmds, err := s.ordered(ctx,
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+			return c.SetNX(ctx, sessionPrefix+hash, data, max(ttl, 0))
+		},
+		s.changeStep(hash))
+	if err != nil {
+		return false, err
+	}
+	return cmds[0].(*redis.BoolCmd).Val(), nil
+}

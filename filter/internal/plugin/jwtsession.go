@@ -1,0 +1,196 @@
+package plugin
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/filter/internal/auth"
+	"github.com/turnpike-dev/turnpike/filter/internal/host"
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/wire"
+)
+
+// JWT sessions (Tyk's dynamically generated sessions, §9.1). A verified
+// token of a centralised JWT API names its session by a derived id
+// (auth.JWT); the session is resolved like any key's. When none is stored,
+// the VM builds it from the token's policies and the sidecar stores it with
+// one call (wire.JWTSessionPath); when the token changes the policies of
+// the stored session, the same call replaces it. Later requests find the
+// session like a key's, so an operator's edit or a deletion reaches them
+// through the sync feed within a second, as for keys.
+
+const callJWTSession = "jwt_session"
+
+// jwksRefreshEvery bounds how often one VM asks the sidecar to refetch one
+// API's JWKS for an unknown kid: a flood of forged kids must not become a
+// flood of fetches (the sidecar rate-limits too).
+const jwksRefreshEvery = 10 * time.Second
+
+// jwtState is the Root's JWT bookkeeping.
+type jwtState struct {
+	// refresh are the APIs whose JWKS the next poll asks to refetch.
+	refresh map[string]struct{}
+	// asked is when each API's refetch was last asked (unix ns).
+	asked map[string]int64
+}
+
+// configureJWT gives the JWT methods of the new snapshot their keys, the
+// clock and the unknown-kid hook.
+func (r *Root) configureJWT(s *wire.Snapshot) {
+	for api, m := range r.snap.methods {
+		if j, ok := m.(*auth.JWT); ok {
+			keys := s.JWKS[api.APIID]
+			j.SetEnv(keys, r.now, r.jwksMiss)
+			if j.NeedsKeys() && len(keys) == 0 {
+				// Logged per snapshot, which changes rarely.
+				r.log(host.Warn, "JWT API "+api.APIID+" has no verification keys yet (its JWKS not fetched, or a "+
+					"PEM jwt_source on a static API: only the sidecar parses PEM): its tokens are refused")
+			}
+		}
+	}
+}
+
+// jwksMiss notes that a token named a kid apiID's key set lacks; the next
+// sync poll asks the sidecar to refetch (at most every jwksRefreshEvery).
+func (r *Root) jwksMiss(apiID string) {
+	st := &r.jwt
+	now := r.now()
+	if at, ok := st.asked[apiID]; ok && now-at < int64(jwksRefreshEvery) {
+		return
+	}
+	if st.asked == nil {
+		st.asked, st.refresh = map[string]int64{}, map[string]struct{}{}
+	}
+	st.asked[apiID] = now
+	st.refresh[apiID] = struct{}{}
+}
+
+// jwksRefreshParam is the wire.SyncQuery.JWKSRefresh of the next poll, and
+// forgets what it names.
+func (r *Root) jwksRefreshParam() string {
+	if len(r.jwt.refresh) == 0 {
+		return ""
+	}
+	ids := make([]string, 0, len(r.jwt.refresh))
+	for id := range r.jwt.refresh {
+		ids = append(ids, id)
+	}
+	clear(r.jwt.refresh)
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}
+
+// noStoredSession answers a key hash no session is stored under: a
+// centralised JWT's session is created (jwtSession), any other credential
+// is refused (with Tyk's JWT message for a one-to-one token).
+func (h *httpContext) noStoredSession() verdict {
+	switch t := h.identity.JWT; {
+	case t != nil && t.Session != nil:
+		h.entry = nil
+		return next
+	case t != nil: // one-to-one: the token names no key
+		return h.deny(auth.DenyJWTInvalid)
+	}
+	return h.unknownKey()
+}
+
+// jwtSession resolves the session of a centralised JWT's identity like a
+// key's (lookupSession), then creates it on the identity's first request,
+// or replaces it when the token changes its policies (or extends its
+// expiry, or names another OAuth client), as Tyk's processCentralisedJWT
+// does.
+func (h *httpContext) jwtSession() verdict {
+	resumed := h.resumed
+	if !h.jwtLooked {
+		if v := h.lookupSession(); v != next {
+			return v // waiting for the lookup (resumed above), or refused
+		}
+		h.jwtLooked, resumed = true, false
+	}
+	t := h.identity.JWT
+	r := h.root
+	if resumed {
+		switch {
+		case h.lookupFailed:
+			return h.reply(unavailable(), outUnavailable)
+		case h.entry.unknown() && h.jwtTries < 2:
+			// The answer was a lookup this stream joined: try the write.
+			h.entry = nil
+		case h.entry.unknown():
+			return h.reply(replyKeyNotFound, outKeyNotFound)
+		default:
+			return next
+		}
+	}
+	js := t.Session
+	cfg, d := js.Config, js.Dynamic
+	var stored *model.Session // effective: the stored session with policies applied
+	var ids []string
+	if h.entry != nil {
+		eff := r.effective(h.entry, h.api)
+		if eff.s == nil {
+			return h.reply(replyKeyNotFound, outKeyNotFound)
+		}
+		stored, ids = eff.s, eff.s.PolicyIDs()
+	}
+	ch, err := cfg.Choose(js.Policies, stored != nil, ids, r.snap.policies)
+	if err != nil {
+		return h.deny(auth.JWTDenial(err))
+	}
+	var s *model.Session
+	if stored == nil {
+		s, err = cfg.NewSession(ch, d, r.snap.policies, h.now/int64(time.Second))
+	} else {
+		if !ch.Update && d.Exp <= stored.Expires && d.ClientID == stored.OauthClientID {
+			return next // the warm path
+		}
+		// The stored session, not the effective one: policies are applied
+		// again from its own fields.
+		var own *model.Session
+		if own, err = model.DecodeSession(h.entry.json); err == nil {
+			s, err = cfg.Update(own, ch, d, r.snap.policies)
+		}
+	}
+	if err != nil {
+		return h.deny(auth.JWTDenial(err))
+	}
+	return h.writeJWTSession(s, stored != nil)
+}
+
+// writeJWTSession sends s to the sidecar to be stored under the request's
+// key hash. Streams of the same identity wait on one call, as on a lookup,
+// and the answer (the session as stored) is cached like a lookup's.
+func (h *httpContext) writeJWTSession(s *model.Session, replace bool) verdict {
+	r := h.root
+	h.jwtTries++
+	h.entry = nil
+	if l, ok := r.lookups[h.hash]; ok {
+		l.waiters = append(l.waiters, h.id)
+		return wait
+	}
+	r.m.calls[callJWTSession].Increment(1)
+	body := s.AppendJSON(r.scratch[:0])
+	hash := h.hash
+	err := r.postFromRoot(h.id, wire.JWTSessionPath(hash, replace), body, r.cfg.LookupTimeoutMS,
+		func(ans *host.CallResponse) { r.onLookup(hash, ans) })
+	if err != nil {
+		r.m.failures[callJWTSession].Increment(1)
+		r.log(host.Warn, "JWT session call failed: "+err.Error())
+		return h.reply(unavailable(), outUnavailable)
+	}
+	r.lookups[hash] = &lookup{waiters: []uint32{h.id}}
+	return wait
+}
+
+// postFromRoot is dispatchFromRoot for a POST with a body (copied by the
+// host before it returns).
+func (r *Root) postFromRoot(from uint32, path string, body []byte, timeoutMS uint32, done func(*host.CallResponse)) error {
+	if from != r.id {
+		if err := r.host.SetContext(r.id); err != nil {
+			return err
+		}
+		defer func() { _ = r.host.SetContext(from) }()
+	}
+	return r.host.Call(r.cfg.Cluster, r.callHeaders("POST", path), body, timeoutMS, done)
+}

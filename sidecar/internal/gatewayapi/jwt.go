@@ -1,0 +1,76 @@
+package gatewayapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/turnpike-dev/turnpike/shared/jwt"
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
+)
+
+// validateJWT checks the JWT fields of an API definition that enables JWT
+// (Tyk §9.1), so a definition the filter could not enforce is refused with
+// a message naming the field rather than stored and refused per request.
+func validateJWT(api *model.APIDefinition) error {
+	if !api.EnableJWT || api.UseKeylessAccess {
+		return nil
+	}
+	field := func(name, msg string) error { return errors.New(`"` + name + `": ` + msg) }
+	m, err := jwt.ParseMethod(api.JWTSigningMethod)
+	if err != nil {
+		return field("jwt_signing_method", err.Error())
+	}
+	src, err := jwt.ParseSource(api.JWTSource)
+	switch {
+	case err != nil:
+		return field("jwt_source", err.Error())
+	case api.JWTSource == "" && m != jwt.HMAC:
+		return field("jwt_signing_method", "without jwt_source (one-to-one mode, keys with jwt_data.secret) Turnpike supports hmac only")
+	case src.URL != "":
+		if m == jwt.HMAC {
+			return field("jwt_source", "a JWKS URL needs jwt_signing_method rsa or ecdsa")
+		}
+		if u, err := url.Parse(src.URL); err != nil || u.Host == "" {
+			return field("jwt_source", "not a valid JWKS URL")
+		}
+	case src.Data != nil && m != jwt.HMAC:
+		if _, err := jwks.ParsePEM(src.Data, m); err != nil {
+			return field("jwt_source", "unparsable PEM: "+err.Error())
+		}
+	}
+	if api.JWTClientIDBaseField != "" && api.JWTPolicyFieldName == "" {
+		return field("jwt_client_base_field", "not supported; use jwt_policy_field_name or jwt_default_policies")
+	}
+	for name, v := range map[string]int64{"jwt_issued_at_validation_skew": api.JWTIssuedAtValidationSkew,
+		"jwt_expires_at_validation_skew": api.JWTExpiresAtValidationSkew,
+		"jwt_not_before_validation_skew": api.JWTNotBeforeValidationSkew} {
+		if v < 0 {
+			return field(name, "must not be negative")
+		}
+	}
+	if api.UseStandardAuth {
+		return field("use_standard_auth", "JWT together with auth tokens (multiple authentication) is not supported yet")
+	}
+	return nil
+}
+
+// DELETE /tyk/cache/jwks and /tyk/cache/jwks/{apiID}: forget fetched JWKS
+// key sets (of one API, or all) and fetch them again. Like Tyk, it
+// succeeds whether anything was cached or not.
+func (a *API) flushJWKS(w http.ResponseWriter, r *http.Request) {
+	if a.d.JWKS != nil {
+		if id := r.PathValue("apiID"); id != "" {
+			if api, ok := a.d.Snapshots.Current().APIs[id]; ok {
+				if u := snapshot.JWKSURL(api); u != "" {
+					a.d.JWKS.Flush(u)
+				}
+			}
+		} else {
+			a.d.JWKS.Flush()
+		}
+	}
+	writeValue(w, http.StatusOK, statusMessage{Status: "ok", Message: "cache invalidated"})
+}

@@ -1,0 +1,71 @@
+package snapshot
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/turnpike-dev/turnpike/shared/jwt"
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
+)
+
+// jwtKeys returns the key sets the filters verify JWTs of RSA and ECDSA
+// APIs with, by api_id: the key of a PEM jwt_source, or the keys fetched
+// from a JWKS URL (none until the first fetch). It tells the fetcher which
+// URLs are in use. Called with mu held.
+func (k *Keeper) jwtKeys() map[string][]byte {
+	out := map[string][]byte{}
+	var urls []string
+	for _, id := range slices.Sorted(maps.Keys(k.apis)) {
+		api := k.apis[id]
+		doc, url := apiKeys(api)
+		if url != "" && k.opt.JWKS != nil {
+			urls = append(urls, url)
+			doc = k.opt.JWKS.Keys(url)
+		}
+		if doc != nil {
+			out[id] = doc
+		}
+	}
+	if k.opt.JWKS != nil {
+		k.opt.JWKS.Use(urls)
+	}
+	return out
+}
+
+// apiKeys is the key set of a JWT API with a PEM source, or the JWKS URL
+// of one with a URL source. APIs without either (HMAC, one-to-one, not
+// JWT, an invalid source the Gateway API would have refused) get neither.
+func apiKeys(api *model.APIDefinition) (doc []byte, url string) {
+	if !api.EnableJWT || api.UseKeylessAccess || api.JWTSource == "" {
+		return nil, ""
+	}
+	m, err := jwt.ParseMethod(api.JWTSigningMethod)
+	if err != nil || m == jwt.HMAC {
+		return nil, ""
+	}
+	src, err := jwt.ParseSource(api.JWTSource)
+	switch {
+	case err != nil:
+		return nil, ""
+	case src.URL != "":
+		return nil, src.URL
+	}
+	key, err := jwks.ParsePEM(src.Data, m)
+	if err != nil {
+		return nil, ""
+	}
+	doc = jwt.AppendKeySet(nil, jwt.KeySet{{Key: key}})
+	// A key set the filters cannot read would make them reject the whole
+	// snapshot: checked with their decoder.
+	if _, err := jwt.ParseKeySet(doc); err != nil {
+		return nil, ""
+	}
+	return doc, ""
+}
+
+// JWKSURL is the JWKS URL of an API, "" when it has none.
+func JWKSURL(api *model.APIDefinition) string {
+	_, url := apiKeys(api)
+	return url
+}

@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/shared/jwt"
+	"github.com/turnpike-dev/turnpike/shared/jwt/jwttest"
+)
+
+// JWT end to end: an identity provider's JWKS endpoint, two sidecar
+// replicas on Redis, the gateway's four VMs. Sessions are created on first
+// use and found like keys; a key rotation at the IdP is followed without a
+// restart; deleting a session resets it within a second.
+func TestJWTWithJWKS(t *testing.T) {
+	e := newEnv(t, options{})
+	k1, _ := rsa.GenerateKey(rand.Reader, 2048)
+	k2, _ := rsa.GenerateKey(rand.Reader, 2048)
+	var published atomic.Value
+	published.Store(jwt.KeySet{{Kid: "k1", Key: &k1.PublicKey}})
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		_, _ = w.Write(jwt.AppendKeySet(nil, published.Load().(jwt.KeySet)))
+	}))
+	t.Cleanup(idp.Close)
+
+	e.mustAPI(http.MethodPost, "/tyk/policies", `{"id":"jwt-pol","org_id":"org1","active":true,"rate":1000,"per":1,
+		"quota_max":6,"quota_renewal_rate":3600,`+rights("jwt")+`}`)
+	e.mustAPI(http.MethodPost, "/tyk/policies", `{"id":"jwt-free","org_id":"org1","active":true,"quota_max":-1,`+rights("jwt")+`}`)
+	e.mustAPI(http.MethodPost, "/tyk/apis", apiDef("jwt", `,"enable_jwt":true,"jwt_signing_method":"rsa",
+		"jwt_source":"`+idp.URL+`/jwks","jwt_identity_base_field":"email","jwt_policy_field_name":"pol"`))
+	e.within(5*time.Second, "/jwt/", "", 400, "Authorization field missing")
+
+	sign := func(key *rsa.PrivateKey, kid, alg, email string) string {
+		pol := "jwt-pol"
+		if email != "dana@example.com" {
+			pol = "jwt-free"
+		}
+		return "Bearer " + jwttest.MustSign(alg, key, map[string]any{"kid": kid},
+			map[string]any{"sub": "ignored", "email": email, "pol": pol, "exp": time.Now().Add(time.Hour).Unix()})
+	}
+	dana := sign(k1, "k1", "RS256", "dana@example.com")
+	e.eventually(5*time.Second, "first JWT admitted", func() error { return e.get("/jwt/x", dana).is(200, "") })
+
+	// The session is stored under Tyk's id for the identity and found by
+	// the Gateway API like any key.
+	id := jwt.SessionID("org1", "dana@example.com")
+	s := e.getKey(id)
+	if s["alias"] != "dana@example.com" || s["org_id"] != "org1" {
+		t.Fatalf("GET /tyk/keys/%s: %v", id, s)
+	}
+
+	// The session's quota (6) holds across VMs and tokens of the identity.
+	other := sign(k1, "k1", "PS256", "dana@example.com")
+	for range 5 {
+		e.expect("/jwt/x", other, 200, "")
+	}
+	e.expect("/jwt/x", dana, 403, "Quota exceeded")
+
+	// Deleting the session (and its quota) reaches every VM within a
+	// second: the next requests create a fresh one.
+	e.mustAPI(http.MethodDelete, "/tyk/keys/"+id, "")
+	if took := e.within(propagation, "/jwt/x", dana, 200, ""); took > propagation {
+		t.Fatalf("session reset took %v", took)
+	}
+
+	// Rotation: the IdP now signs with k2. A token with the new kid is
+	// refused until the sidecar refetched, which the filter asks for.
+	published.Store(jwt.KeySet{{Kid: "k2", Key: &k2.PublicKey}})
+	erin := sign(k2, "k2", "RS256", "erin@example.com")
+	took := e.within(5*time.Second, "/jwt/x", erin, 200, "")
+	t.Logf("rotation followed by every VM in %v", took)
+
+	// What is refused.
+	e.expect("/jwt/x", "Bearer "+jwttest.MustSign("HS256", []byte("secret"), nil, map[string]any{"sub": "x"}),
+		403, "Key not authorized: Unexpected signing method")
+	e.expect("/jwt/x", sign(k1, "k2", "RS256", "mallory@example.com"), 403, "Key not authorized")
+	expired := "Bearer " + jwttest.MustSign("RS256", k2, map[string]any{"kid": "k2"},
+		map[string]any{"email": "x@example.com", "pol": "jwt-pol", "exp": time.Now().Add(-time.Minute).Unix()})
+	e.expect("/jwt/x", expired, 401, "Key not authorized: token has expired")
+
+	// DELETE /tyk/cache/jwks/{apiID}: Tyk's route, answered as Tyk does.
+	if r := e.api(http.MethodDelete, "/tyk/cache/jwks/jwt", ""); r.status != 200 {
+		t.Fatalf("flush: %v", r)
+	}
+}
