@@ -30,6 +30,10 @@ const (
 	PathSessions = PathPrefix + "sessions/"
 	PathSync     = PathPrefix + "sync"
 	PathQuota    = PathPrefix + "quota"
+	// PathQuotaRelease gives back units of a lease that were not spent
+	// (added in v1: sidecars that serve it upgrade before the filters
+	// that call it).
+	PathQuotaRelease = PathPrefix + "quota/release"
 )
 
 // Headers, lower case as proxy-wasm and HTTP/2 carry them (HTTP/1

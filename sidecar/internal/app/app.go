@@ -86,7 +86,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}).Register(mux)
 	filterapi.New(filterapi.Deps{
 		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log,
-		OnQuota: a.metrics.Quota,
+		OnQuota: a.metrics.Quota, EnforceOrgQuotas: cfg.EnforceOrgQuotas,
 	}).Register(mux)
 	// /metrics needs no authentication: with --metrics-listen it moves to its
 	// own listener, so that operators can keep it off the public address.

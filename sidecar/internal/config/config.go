@@ -30,6 +30,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	RedisTimeout    time.Duration
 	AllowMasterKeys bool
+	// EnforceOrgQuotas is sent to the filters: enforce org rate limits
+	// and quotas unless their configuration says otherwise.
+	EnforceOrgQuotas bool
 	ConfigPoll      time.Duration // how often the config version counter / policies file is checked
 }
 
@@ -75,6 +78,9 @@ Usage: turnpike-sidecar [flags]
 				"timeout of each Redis operation and of connecting (`duration`)"),
 			flagenv.Bool(&c.AllowMasterKeys, "allow-master-keys", false,
 				"accept keys without access rights (they pass every API), like Tyk's allow_master_keys"),
+			flagenv.Bool(&c.EnforceOrgQuotas, "enforce-org-quotas", false,
+				"tell the filters to enforce organisation rate limits and quotas (Tyk's enforce_org_quotas);\n"+
+					"a filter's own enforce_org_quotas setting wins"),
 			flagenv.PositiveDuration(&c.ConfigPoll, "config-poll", 200*time.Millisecond,
 				"how often to check the shared config version and the policies file (`duration`)"),
 		},
