@@ -33,7 +33,7 @@ type Config struct {
 	// EnforceOrgQuotas is sent to the filters: enforce org rate limits
 	// and quotas unless their configuration says otherwise.
 	EnforceOrgQuotas bool
-	ConfigPoll      time.Duration // how often the config version counter / policies file is checked
+	ConfigPoll       time.Duration // how often the config version counter / policies file is checked
 }
 
 // ErrHelp is returned by Parse when --help was requested; the usage text has

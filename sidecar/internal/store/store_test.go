@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"strings"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
