@@ -81,6 +81,9 @@ type Root struct {
 	// buckets records when this VM last used each shared-data bucket, for
 	// the idle sweep.
 	buckets map[string]int64
+	// leases are the quota leases this VM has used (lease.go), by
+	// shared-data key.
+	leases map[string]*leaseRef
 
 	sync syncState
 	// vmID names this VM to the sidecar in sync polls, so it can tell
@@ -154,6 +157,9 @@ type syncState struct {
 	// arrived (refresh.go); the next poll carries them.
 	waiting   []uint32
 	lastFresh int64 // unix ns of the last fresh poll
+	// enforceOrgs is the sidecar's --enforce-org-quotas, as of the last
+	// answer.
+	enforceOrgs bool
 }
 
 // OnPluginStart parses the configuration and starts the sync poll. A bad
@@ -180,6 +186,7 @@ func (r *Root) OnPluginStart(int) bool {
 	r.lookups = map[string]*lookup{}
 	r.streams = map[uint32]*httpContext{}
 	r.buckets = map[string]int64{}
+	r.leases = map[string]*leaseRef{}
 	if err := r.host.SetTick(cfg.SyncIntervalMS); err != nil {
 		r.log(host.Critical, "setting the tick period: "+err.Error())
 		return false
@@ -190,8 +197,14 @@ func (r *Root) OnPluginStart(int) bool {
 	return true
 }
 
-// OnPluginDone hands the last counts to the host before the plugin goes.
+// OnPluginDone gives the unspent units of quota leases back and hands the
+// last counts to the host before the plugin goes. The releases are best
+// effort: a host that stops at once drops them, and the units then stay
+// counted until their window ends.
 func (r *Root) OnPluginDone() bool {
+	if r.leases != nil {
+		r.drainLeases(r.now(), nil, nil)
+	}
 	if r.m != nil {
 		r.m.flush()
 	}
@@ -222,6 +235,7 @@ func (r *Root) OnTick() {
 		r.sync.sweepAt = now + int64(sweepEvery)
 		r.sweep(now)
 	}
+	r.sweepLeases(now)
 }
 
 // sweepEvery is how often idle buckets are swept.

@@ -100,6 +100,8 @@ func (r *Root) applySync(resp *wire.SyncResponse, now int64) {
 		evicted++
 	}
 	r.m.evictions.Increment(uint64(evicted))
+	r.invalidateLeases(now, resp.Keys, resp.Orgs)
+	r.sync.enforceOrgs = resp.EnforceOrgQuotas
 	r.sync.cursor = resp.Cursor
 }
 

@@ -1,0 +1,324 @@
+package plugin
+
+import (
+	"time"
+
+	"github.com/turnpike-dev/turnpike/filter/internal/host"
+	"github.com/turnpike-dev/turnpike/filter/internal/shm"
+	"github.com/turnpike-dev/turnpike/shared/wire"
+)
+
+// Quota leases. The sidecar grants this proxy several units of a quota at
+// once (one Lua script in Redis per lease); all VMs spend them through one
+// shared-data entry (shm.SpendLease, compare-and-swap), so a request with a
+// quota far from exhausted makes no sidecar call. A VM asks for the next
+// lease before the current one runs out, without holding the request.
+// Units not spent go back to the sidecar (a release) when the lease
+// expires, when the key or the organisation changes, and when the plugin
+// stops; the sidecar adds them back only into the window they came from.
+//
+// Redis counts units when it grants them, so the sum granted in a window
+// never exceeds quota_max, and what this proxy admits never exceeds what it
+// was granted. Without a window end (quota_renewal_rate <= 0) units could
+// not be matched to a window on release, so such quotas, and all quotas
+// with quota_lease.cover_ms 0, reserve one unit per request as before.
+
+// leaseRef is a lease this VM has used: where it lives in shared data and
+// whose units it holds, for releases and invalidation.
+type leaseRef struct {
+	key   string // shared-data key
+	hash  string // key hash ("" for an organisation)
+	scope string
+	org   string // organisation id ("" for a key)
+	used  int64  // unix ns this VM last used it
+}
+
+// quotaUse is one quota a request draws on: the key's or its
+// organisation's.
+type quotaUse struct {
+	ref    *leaseRef
+	max    int64
+	rate   int64
+	lease  bool // drawn from a lease (else one unit reserved per request)
+	sentAt int64
+	// answer is the sidecar's answer to this request's call.
+	answer *host.CallResponse
+	// held: a lease unit was spent for this request, in window heldWindow;
+	// it goes back if the request is refused later.
+	held       bool
+	heldWindow int64
+}
+
+type quotaOutcome uint8
+
+const (
+	quotaOK quotaOutcome = iota
+	quotaExceeded
+	quotaWait
+	quotaFailure
+)
+
+// keyLease and orgLease find (or start tracking) the lease of a key's
+// quota in scope, or of an organisation's.
+func (r *Root) keyLease(hash, scope string) *leaseRef {
+	key := shm.LeaseKey(hash, scope)
+	if ref := r.leases[key]; ref != nil {
+		return ref
+	}
+	ref := &leaseRef{key: key, hash: hash, scope: scope}
+	r.leases[key] = ref
+	return ref
+}
+
+func (r *Root) orgLease(org string) *leaseRef {
+	key := shm.OrgLeaseKey(org)
+	if ref := r.leases[key]; ref != nil {
+		return ref
+	}
+	ref := &leaseRef{key: key, org: org}
+	r.leases[key] = ref
+	return ref
+}
+
+// newQuotaUse prepares drawing on ref's quota of quotaMax per renewalRate.
+func (r *Root) newQuotaUse(ref *leaseRef, quotaMax, renewalRate int64) quotaUse {
+	return quotaUse{ref: ref, max: quotaMax, rate: renewalRate,
+		lease: r.cfg.LeaseCoverMS > 0 && quotaMax > 0 && renewalRate > 0}
+}
+
+func (r *Root) leasePolicy() shm.LeasePolicy {
+	return shm.LeasePolicy{
+		Cover:          r.cfg.LeaseCoverMS * int64(time.Millisecond),
+		MaxUnits:       r.cfg.LeaseMaxUnits,
+		PendingTimeout: int64(r.cfg.LookupTimeoutMS)*int64(time.Millisecond) + int64(time.Second),
+	}
+}
+
+func (r *Root) leaseTTL() int64 { return r.cfg.LeaseTTLMS * int64(time.Millisecond) }
+
+// takeQuota spends one unit of q for the request: from the lease, or by
+// asking the sidecar while the request waits (quotaWait; the answer comes
+// to quotaAnswered).
+func (h *httpContext) takeQuota(q *quotaUse) (quotaGrant, quotaOutcome) {
+	r := h.root
+	q.ref.used = h.now
+	ask := int64(1)
+	if q.lease {
+		s, err := shm.SpendLease(r.host, &r.shmScratch, q.ref.key, q.max, q.rate, h.now, r.leasePolicy())
+		if err != nil {
+			r.log(host.Error, "quota lease state: "+err.Error())
+			return quotaGrant{}, quotaFailure
+		}
+		r.release(h.id, q.ref, s.Void)
+		if s.Spent {
+			q.held, q.heldWindow = true, s.WindowID
+			if s.Refill {
+				r.refill(h.id, q.ref, q.max, q.rate, s.Ask)
+			}
+			return quotaGrant{reserved: true, max: q.max, remaining: s.Remaining, reset: s.Reset}, quotaOK
+		}
+		ask = s.Ask
+	}
+	q.sentAt = h.now
+	r.scratch = wire.AppendQuotaRequest(r.scratch[:0], q.request(ask))
+	r.m.calls[callQuota].Increment(1)
+	// The host copies the body before Call returns.
+	err := h.host.Call(r.cfg.Cluster, r.callHeaders("POST", wire.PathQuota), r.scratch, r.cfg.LookupTimeoutMS,
+		func(ans *host.CallResponse) {
+			q.answer = ans
+			h.resume()
+		})
+	if err != nil {
+		r.m.failures[callQuota].Increment(1)
+		r.log(host.Warn, "quota call failed: "+err.Error())
+		return quotaGrant{}, quotaFailure
+	}
+	return quotaGrant{}, quotaWait
+}
+
+// request is the body asking for units of q's quota.
+func (q *quotaUse) request(units int64) wire.QuotaRequest {
+	return wire.QuotaRequest{KeyHash: q.ref.hash, OrgID: q.ref.org, Scope: q.ref.scope,
+		QuotaMax: q.max, QuotaRenewalRate: q.rate, Units: units, Lease: q.lease}
+}
+
+// quotaAnswered decides with the sidecar's answer to takeQuota's call: the
+// grant joins the lease and one unit of it is spent for the request.
+func (h *httpContext) quotaAnswered(q *quotaUse) (quotaGrant, quotaOutcome) {
+	r := h.root
+	ans := q.answer
+	q.answer = nil
+	if ans.Status != 200 {
+		r.m.failures[callQuota].Increment(1)
+		r.refused(ans.Status)
+		return quotaGrant{}, quotaFailure
+	}
+	g, err := wire.DecodeQuotaResponse(ans.Body)
+	if err != nil {
+		r.m.failures[callQuota].Increment(1)
+		r.log(host.Error, "malformed quota answer from the sidecar")
+		return quotaGrant{}, quotaFailure
+	}
+	if !q.lease || g.WindowID == 0 {
+		// A plain reservation (or an unlimited quota): nothing to keep.
+		if g.Granted < 1 {
+			return quotaGrant{reset: g.Reset}, quotaExceeded
+		}
+		return quotaGrant{reserved: true, max: g.QuotaMax, remaining: g.Remaining, reset: g.Reset}, quotaOK
+	}
+	s, err := shm.MergeLease(r.host, &r.shmScratch, q.ref.key, q.grant(g), true, h.now, r.leaseTTL())
+	if err != nil {
+		r.log(host.Error, "quota lease state: "+err.Error())
+		// The units were counted by the sidecar; give them back.
+		r.release(h.id, q.ref, shm.Leftover{Units: g.Granted, WindowID: g.WindowID})
+		return quotaGrant{}, quotaFailure
+	}
+	r.release(h.id, q.ref, s.Void)
+	if !s.Spent {
+		return quotaGrant{reset: g.Reset}, quotaExceeded
+	}
+	q.held, q.heldWindow = true, s.WindowID
+	return quotaGrant{reserved: true, max: q.max, remaining: s.Remaining, reset: s.Reset}, quotaOK
+}
+
+func (q *quotaUse) grant(g wire.QuotaResponse) shm.Grant {
+	return shm.Grant{Units: g.Granted, WindowID: g.WindowID, WindowMS: g.WindowMS, Remaining: g.Remaining,
+		Reset: g.Reset, Max: q.max, Rate: q.rate, SentAt: q.sentAt}
+}
+
+// giveBack returns the unit q holds, for a request refused after it was
+// spent: to the lease if it still holds that window, else to the sidecar.
+func (h *httpContext) giveBack(q *quotaUse) {
+	if !q.held {
+		return
+	}
+	q.held = false
+	r := h.root
+	left, err := shm.GiveBack(r.host, &r.shmScratch, q.ref.key, q.heldWindow, r.now())
+	if err != nil {
+		left = shm.Leftover{Units: 1, WindowID: q.heldWindow}
+	}
+	r.release(h.id, q.ref, left)
+}
+
+// refill asks the sidecar for the next lease without holding a request.
+// The answer joins the lease whichever streams are still alive.
+func (r *Root) refill(from uint32, ref *leaseRef, quotaMax, renewalRate, units int64) {
+	q := quotaUse{ref: ref, max: quotaMax, rate: renewalRate, lease: true, sentAt: r.now()}
+	r.scratch = wire.AppendQuotaRequest(r.scratch[:0], q.request(units))
+	r.m.calls[callQuota].Increment(1)
+	err := r.postFromRoot(from, wire.PathQuota, r.scratch, func(ans *host.CallResponse) {
+		now := r.now()
+		g, err := wire.DecodeQuotaResponse(ans.Body)
+		if ans.Status != 200 || err != nil || g.WindowID == 0 {
+			r.m.failures[callQuota].Increment(1)
+			_ = shm.ClearPending(r.host, &r.shmScratch, ref.key)
+			if err == nil && g.Granted > 0 && g.WindowID != 0 {
+				r.release(r.id, ref, shm.Leftover{Units: g.Granted, WindowID: g.WindowID})
+			}
+			return
+		}
+		s, err := shm.MergeLease(r.host, &r.shmScratch, ref.key, q.grant(g), false, now, r.leaseTTL())
+		if err != nil {
+			r.log(host.Error, "quota lease state: "+err.Error())
+			s.Void = shm.Leftover{Units: g.Granted, WindowID: g.WindowID}
+		}
+		r.release(r.id, ref, s.Void)
+	})
+	if err != nil {
+		r.m.failures[callQuota].Increment(1)
+		_ = shm.ClearPending(r.host, &r.shmScratch, ref.key)
+	}
+}
+
+// release gives unspent units back to the sidecar. Best effort: units whose
+// release is lost stay counted until their window ends, which never lets
+// more through than the quota.
+func (r *Root) release(from uint32, ref *leaseRef, left shm.Leftover) {
+	if left.Units <= 0 || left.WindowID == 0 {
+		return
+	}
+	for left.Units > 0 {
+		n := min(left.Units, wire.MaxQuotaUnits)
+		left.Units -= n
+		body := wire.AppendQuotaRequest(nil, wire.QuotaRequest{KeyHash: ref.hash, OrgID: ref.org, Scope: ref.scope,
+			Units: n, WindowID: left.WindowID})
+		r.m.calls[callRelease].Increment(1)
+		err := r.postFromRoot(from, wire.PathQuotaRelease, body, func(ans *host.CallResponse) {
+			if ans.Status != 200 {
+				r.m.failures[callRelease].Increment(1)
+			}
+		})
+		if err != nil {
+			r.m.failures[callRelease].Increment(1)
+		}
+	}
+}
+
+// drainLeases gives back the unspent units of this VM's leases that match
+// (nil: all), draining them for every VM.
+func (r *Root) drainLeases(now int64, match func(*leaseRef) bool, when func(*shm.Lease) bool) {
+	for _, ref := range r.leases {
+		if match != nil && !match(ref) {
+			continue
+		}
+		left, err := shm.DrainLease(r.host, &r.shmScratch, ref.key, now, when)
+		if err != nil {
+			r.log(host.Error, "quota lease state: "+err.Error())
+			continue
+		}
+		r.release(r.id, ref, left)
+	}
+}
+
+// sweepLeases, every tick: units of leases past their expiry go back, and
+// leases this VM has not used for a while are forgotten (another VM that
+// uses one tracks it itself).
+func (r *Root) sweepLeases(now int64) {
+	if len(r.leases) == 0 {
+		return
+	}
+	r.drainLeases(now, nil, func(l *shm.Lease) bool { return now >= l.Expires || now >= l.Deadline })
+	forget := 2*r.leaseTTL() + int64(time.Second)
+	for key, ref := range r.leases {
+		if now-ref.used > forget {
+			delete(r.leases, key)
+		}
+	}
+}
+
+// invalidateLeases gives back the units leased for evicted keys and for
+// organisations whose quota was reset: a key update or delete, or a
+// reset_quota, must not leave units of the old count to spend. The sidecar
+// adds them back only if their window is still the counter's (a key update
+// that kept the counter), never into a reset one.
+func (r *Root) invalidateLeases(now int64, hashes, orgs []string) {
+	if len(r.leases) == 0 || len(hashes)+len(orgs) == 0 {
+		return
+	}
+	set := make(map[string]bool, len(hashes)+len(orgs))
+	for _, h := range hashes {
+		set[h] = true
+	}
+	for _, o := range orgs {
+		set["org:"+o] = true
+	}
+	r.drainLeases(now, func(ref *leaseRef) bool {
+		if ref.org != "" {
+			return set["org:"+ref.org]
+		}
+		return set[ref.hash]
+	}, nil)
+}
+
+// postFromRoot sends a POST whose answer goes to the root context (see
+// dispatchFromRoot).
+func (r *Root) postFromRoot(from uint32, path string, body []byte, done func(*host.CallResponse)) error {
+	if from != r.id {
+		if err := r.host.SetContext(r.id); err != nil {
+			return err
+		}
+		defer func() { _ = r.host.SetContext(from) }()
+	}
+	return r.host.Call(r.cfg.Cluster, r.callHeaders("POST", path), body, r.cfg.LookupTimeoutMS, done)
+}
