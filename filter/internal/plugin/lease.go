@@ -148,15 +148,16 @@ func (h *httpContext) quotaAnswered(q *quotaUse) (quotaGrant, quotaOutcome) {
 	r := h.root
 	ans := q.answer
 	q.answer = nil
-	if ans.Status != 200 {
-		r.m.failures[callQuota].Increment(1)
-		r.refused(ans.Status)
-		return quotaGrant{}, quotaFailure
-	}
 	g, err := wire.DecodeQuotaResponse(ans.Body)
-	if err != nil {
+	if ans.Status != 200 || err != nil {
 		r.m.failures[callQuota].Increment(1)
-		r.log(host.Error, "malformed quota answer from the sidecar")
+		if r.refused(ans.Status); ans.Status == 200 {
+			r.log(host.Error, "malformed quota answer from the sidecar")
+		}
+		if q.lease {
+			// Let the next request ask for a full lease.
+			_ = shm.ClearPending(r.host, &r.shmScratch, q.ref.key)
+		}
 		return quotaGrant{}, quotaFailure
 	}
 	if !q.lease || g.WindowID == 0 {

@@ -142,8 +142,14 @@ func SpendLease(st Store, sc *Scratch, key string, quotaMax, renewalRate, now in
 		l, _ := DecodeLease(val)
 		out.Ask = p.ask(&l, now)
 		if !l.Usable(quotaMax, renewalRate, now) {
-			if l.Left == 0 {
-				return nil, false
+			// The request must ask. Only one asks for a full lease at a
+			// time (Pending); the others ask for their own unit, so a
+			// burst of waiting requests does not pile up leases this
+			// proxy would hold on to.
+			if l.Pending != 0 && now-l.Pending <= p.PendingTimeout {
+				out.Ask = 1
+			} else {
+				l.Pending = now
 			}
 			out.Void = l.leftover(now)
 			l.Left = 0
