@@ -46,7 +46,6 @@ func TestSpendLeaseIsExactAcrossConcurrentVMs(t *testing.T) {
 	}
 }
 
-
 func TestLeaseRules(t *testing.T) {
 	const t0 = int64(1e18)
 	ttl := int64(time.Second)
