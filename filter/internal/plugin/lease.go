@@ -232,9 +232,10 @@ func (r *Root) refill(from uint32, ref *leaseRef, quotaMax, renewalRate, units i
 	}
 }
 
-// release gives unspent units back to the sidecar. Best effort: units whose
-// release is lost stay counted until their window ends, which never lets
-// more through than the quota.
+// release gives unspent units back to the sidecar. A release that fails
+// (sidecar unreachable) is retried every tick until its window ends; units
+// whose release is lost stay counted until then, which never lets more
+// through than the quota.
 func (r *Root) release(from uint32, ref *leaseRef, left shm.Leftover) {
 	if left.Units <= 0 || left.WindowID == 0 {
 		return
@@ -242,16 +243,47 @@ func (r *Root) release(from uint32, ref *leaseRef, left shm.Leftover) {
 	for left.Units > 0 {
 		n := min(left.Units, wire.MaxQuotaUnits)
 		left.Units -= n
+		part := shm.Leftover{Units: n, WindowID: left.WindowID}
 		body := wire.AppendQuotaRequest(nil, wire.QuotaRequest{KeyHash: ref.hash, OrgID: ref.org, Scope: ref.scope,
 			Units: n, WindowID: left.WindowID})
 		r.m.calls[callRelease].Increment(1)
 		err := r.postFromRoot(from, wire.PathQuotaRelease, body, func(ans *host.CallResponse) {
 			if ans.Status != 200 {
 				r.m.failures[callRelease].Increment(1)
+				r.retryRelease(ref, part)
 			}
 		})
 		if err != nil {
 			r.m.failures[callRelease].Increment(1)
+			r.retryRelease(ref, part)
+		}
+	}
+}
+
+// maxRetries bounds the releases kept for retry; past it the oldest wait
+// for their window's end instead.
+const maxRetries = 4096
+
+type pendingRelease struct {
+	ref  *leaseRef
+	left shm.Leftover
+}
+
+func (r *Root) retryRelease(ref *leaseRef, left shm.Leftover) {
+	if len(r.retries) >= maxRetries {
+		r.retries = r.retries[1:]
+	}
+	r.retries = append(r.retries, pendingRelease{ref, left})
+}
+
+// retryReleases sends again, once per tick, the releases that failed and
+// whose window has not ended.
+func (r *Root) retryReleases(now int64) {
+	todo := r.retries
+	r.retries = nil
+	for _, p := range todo {
+		if now < p.left.WindowID*int64(time.Second) {
+			r.release(r.id, p.ref, p.left)
 		}
 	}
 }
@@ -276,6 +308,7 @@ func (r *Root) drainLeases(now int64, match func(*leaseRef) bool, when func(*shm
 // leases this VM has not used for a while are forgotten (another VM that
 // uses one tracks it itself).
 func (r *Root) sweepLeases(now int64) {
+	r.retryReleases(now)
 	if len(r.leases) == 0 {
 		return
 	}

@@ -350,3 +350,26 @@ func TestOrgLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestQuotaLeaseReleaseRetried: a release the sidecar could not take is
+// sent again on the next tick.
+func TestQuotaLeaseReleaseRetried(t *testing.T) {
+	fx := newFixture(t, "", testSnapshot)
+	s, _, _ := fx.send("/api1/x", "retry-key")
+	fx.lookup("retry-key", 200, testSession(leaseSess))
+	c, _ := fx.quotaCall()
+	fx.f.Answer(c, 200, nil, leaseAnswer(10, 990))
+	if status(s) != 200 {
+		t.Fatal("first request")
+	}
+	fx.r.OnPluginDone()
+	c = fx.f.Pending(wire.PathQuotaRelease)
+	if c == nil {
+		t.Fatal("no release")
+	}
+	fx.f.Answer(c, 503, nil, `{"error":"storage unavailable"}`)
+	fx.r.OnTick()
+	if got := fx.releases(); len(got) != 1 || got[0].Units != 9 {
+		t.Fatalf("retried releases %+v", got)
+	}
+}

@@ -84,6 +84,8 @@ type Root struct {
 	// leases are the quota leases this VM has used (lease.go), by
 	// shared-data key.
 	leases map[string]*leaseRef
+	// retries are releases that failed, sent again every tick.
+	retries []pendingRelease
 
 	sync syncState
 	// vmID names this VM to the sidecar in sync polls, so it can tell
