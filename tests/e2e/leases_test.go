@@ -287,4 +287,3 @@ func TestSidecarRestartWithLeasesOutstanding(t *testing.T) {
 		t.Fatalf("admitted %d in all, want exactly 400", admitted)
 	}
 }
-
