@@ -177,13 +177,17 @@ func BenchmarkDecision(b *testing.B) {
 		want int
 	}{
 		{"warm-rate-limit", request("/api1/x", "warm-key"), 200},
-		{"quota-exact", request("/api1/x", "quota-key"), 200},
+		{"quota-lease", request("/api1/x", "quota-key"), 200},
 		{"missing-key", request("/api1/x", ""), 401},
 		{"unknown-key", request("/api1/x", "no-such-key"), 403},
 		{"allowed-urls", request("/api1/items/42", "url-key"), 200},
 	} {
 		b.Run(tc.name, func(b *testing.B) { measure(b, h, sc, tc.hdrs, tc.want) })
 	}
+	// Without leases: one reservation per request (quota_lease.cover_ms 0),
+	// which is also what a quota near exhaustion costs (one-unit leases).
+	hq := startBench(b, sc, `,"quota_lease":{"cover_ms":0}`, false)
+	b.Run("quota-per-request", func(b *testing.B) { measure(b, hq, sc, request("/api1/x", "quota-key"), 200) })
 }
 
 // BenchmarkSessionCacheMemory is the memory scenario of BENCHMARKS.md §4 in

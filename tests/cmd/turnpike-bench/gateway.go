@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/tests/loadgen"
@@ -23,6 +24,9 @@ type gatewayRow struct {
 	CPUPerReq time.Duration
 	// RedisRTT is the sidecar's Redis round trips per request (-1: no sidecar involved).
 	RedisRTT float64
+	// SidecarCalls is the filter's calls to the sidecar per request
+	// (lookups, quota leases and releases; not the sync polls).
+	SidecarCalls float64
 }
 
 type gatewayOpts struct {
@@ -32,10 +36,21 @@ type gatewayOpts struct {
 	keys             int
 }
 
+// Names of the gateway rows the report refers to.
+const (
+	rowWarm       = "turnpike-gateway + filter.wasm, warm keys (rate limit only)"
+	rowQuotaLease = "turnpike-gateway + filter.wasm, quota keys far from exhaustion (leases)"
+	rowQuotaNear  = "turnpike-gateway + filter.wasm, quota keys near exhaustion (one-unit leases)"
+	rowQuotaCall  = "turnpike-gateway + filter.wasm, quota keys, one sidecar call per request (no leases)"
+	rowOrg        = "turnpike-gateway + filter.wasm, org-limited keys (org rate + org quota, leases)"
+)
+
 // gatewayScenario loads, in turn, a plain Go reverse proxy, turnpike-gateway
 // with the no-op filter, and turnpike-gateway with filter.wasm (warm keys
-// with a rate limit, then keys with an exact quota), all in front of the
-// same upstream.
+// with a rate limit only; keys with a quota far from exhaustion, served
+// from leases; the same near exhaustion, where every lease is one unit;
+// the same without leases; keys of a rate- and quota-limited organisation),
+// all in front of the same upstream.
 func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noopWasm string) ([]gatewayRow, error) {
 	warm, err := e.createKeys(ctx, "gw-warm", o.keys, keySession(`"rate":1000000000,"per":1,"quota_max":-1`))
 	if err != nil {
@@ -46,14 +61,42 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 	if err != nil {
 		return nil, err
 	}
-	cfgFile := e.dir + "/gateway-filter.json"
-	if err := os.WriteFile(cfgFile, []byte(filterConfig("")), 0o644); err != nil {
+	// Keys of an organisation whose limits are never reached.
+	if err := e.admin(ctx, "POST", "/tyk/org/keys/orgbench", `{"org_id":"orgbench","rate":1000000000,"per":1,
+		"quota_max":1000000000000,"quota_renewal_rate":3600}`); err != nil {
 		return nil, err
 	}
-	gatewayArgs := func(addr, wasm string) []string {
+	org, err := e.createKeys(ctx, "gw-org", o.keys, strings.Replace(
+		keySession(`"rate":1000000000,"per":1,"quota_max":-1`), `"org_id":"org1"`, `"org_id":"orgbench"`, 1))
+	if err != nil {
+		return nil, err
+	}
+	configs := map[string]string{
+		"default": "",
+		// Every lease is one unit: what a quota near exhaustion costs
+		// (shared/quota.LeaseUnits cuts leases to one unit when fewer than
+		// 16 units remain), without running the quota out mid-run.
+		"near": `,"quota_lease":{"max_units":1}`,
+		"call": `,"quota_lease":{"cover_ms":0}`,
+		"org":  `,"enforce_org_quotas":true`,
+	}
+	cfgFiles := map[string]string{}
+	for name, extra := range configs {
+		f := e.dir + "/gateway-filter-" + name + ".json"
+		if err := os.WriteFile(f, []byte(filterConfig(extra)), 0o644); err != nil {
+			return nil, err
+		}
+		cfgFiles[name] = f
+	}
+	gatewayArgs := func(addr, wasm, cfg string) []string {
 		return []string{"--listen", addr, "--wasm", wasm, "--upstream", e.upstreamURL,
 			"--workers", strconv.Itoa(o.workers), "--log-level", "warn",
-			"--plugin-config", cfgFile, "--cluster", "turnpike-sidecar=" + e.sidecarURL}
+			"--plugin-config", cfgFiles[cfg], "--cluster", "turnpike-sidecar=" + e.sidecarURL}
+	}
+	filter := func(name, cfg string) func(addr string) (*proc, error) {
+		return func(addr string) (*proc, error) {
+			return startProc(ctx, e.dir, name, addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm, cfg)...)
+		}
 	}
 	type target struct {
 		name  string
@@ -66,14 +109,13 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 			return startProc(ctx, e.dir, "plain-proxy", addr, e.self, "-role", "proxy", "-addr", addr, "-upstream", e.upstreamURL)
 		}, warm, false},
 		{"turnpike-gateway + no-op filter", func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, "gateway-noop", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, noopWasm)...)
+			return startProc(ctx, e.dir, "gateway-noop", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, noopWasm, "default")...)
 		}, warm, false},
-		{"turnpike-gateway + filter.wasm, warm keys (rate limit)", func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, "gateway-filter", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
-		}, warm, true},
-		{"turnpike-gateway + filter.wasm, quota keys (exact, Redis)", func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, "gateway-filter-quota", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
-		}, quota, true},
+		{rowWarm, filter("gateway-filter", "default"), warm, true},
+		{rowQuotaLease, filter("gateway-filter-quota", "default"), quota, true},
+		{rowQuotaNear, filter("gateway-filter-near", "near"), quota, true},
+		{rowQuotaCall, filter("gateway-filter-call", "call"), quota, true},
+		{rowOrg, filter("gateway-filter-org", "org"), org, true},
 	}
 	var rows []gatewayRow
 	for _, t := range targets {
@@ -92,8 +134,8 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 		}
 		row.Name = t.name
 		rows = append(rows, row)
-		logf("gateway: %-58s %8.0f req/s  p50 %v  p99 %v  CPU/req %v  non-200 %d  errors %d",
-			t.name, row.RPS, row.P50, row.P99, row.CPUPerReq, row.Non200, row.Errors)
+		logf("gateway: %-58s %8.0f req/s  p50 %v  p99 %v  CPU/req %v  non-200 %d  errors %d  sidecar calls/req %.4f",
+			t.name, row.RPS, row.P50, row.P99, row.CPUPerReq, row.Non200, row.Errors, row.SidecarCalls)
 	}
 	return rows, nil
 }
@@ -128,6 +170,10 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, keys []string, o
 	if err != nil {
 		return gatewayRow{}, err
 	}
+	callsBefore, err := e.filterCalls(ctx)
+	if err != nil {
+		return gatewayRow{}, err
+	}
 	cpuBefore, err := cpuTime(pid)
 	if err != nil {
 		return gatewayRow{}, err
@@ -145,11 +191,16 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, keys []string, o
 	if err != nil {
 		return gatewayRow{}, err
 	}
+	callsAfter, err := e.filterCalls(ctx)
+	if err != nil {
+		return gatewayRow{}, err
+	}
 	all := float64(res.Requests) * float64(o.warmup+o.duration) / float64(o.duration)
 	row := gatewayRow{CPUPerReq: time.Duration(float64(cpuAfter-cpuBefore) / all), RPS: res.RPS(), P50: res.Latency.Quantile(0.5), P99: res.Latency.Quantile(0.99),
 		Requests: res.Requests, Non200: res.Requests - res.Status[200], Errors: res.Errors, RedisRTT: -1}
 	if redis {
 		row.RedisRTT = float64(after-before) / all
+		row.SidecarCalls = float64(callsAfter-callsBefore) / all
 	}
 	// CPU and round trips are counted over warm-up and measurement, so
 	// they are divided by the requests of both (the warm-up runs at about
