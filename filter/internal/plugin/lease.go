@@ -304,11 +304,11 @@ func (r *Root) drainLeases(now int64, match func(*leaseRef) bool, when func(*shm
 	}
 }
 
-// sweepLeases, every tick: units of leases past their expiry go back, and
+// sweepLeases, every second: units of leases past their expiry go back, and
 // leases this VM has not used for a while are forgotten (another VM that
-// uses one tracks it itself).
+// uses one tracks it itself). It reads the shared entry of every lease the
+// VM used recently, so it runs with the bucket sweep, not on every tick.
 func (r *Root) sweepLeases(now int64) {
-	r.retryReleases(now)
 	if len(r.leases) == 0 {
 		return
 	}

@@ -233,11 +233,12 @@ func (r *Root) OnTick() {
 	now := r.now()
 	// The tick period is the sync interval.
 	r.pollOnTick()
+	r.retryReleases(now)
 	if now >= r.sync.sweepAt {
 		r.sync.sweepAt = now + int64(sweepEvery)
 		r.sweep(now)
+		r.sweepLeases(now)
 	}
-	r.sweepLeases(now)
 }
 
 // sweepEvery is how often idle buckets are swept.
