@@ -59,14 +59,22 @@ const (
 )
 
 // keyLease and orgLease find (or start tracking) the lease of a key's
-// quota in scope, or of an organisation's.
-func (r *Root) keyLease(hash, scope string) *leaseRef {
-	key := shm.LeaseKey(hash, scope)
-	if ref := r.leases[key]; ref != nil {
+// quota in scope, or of an organisation's. The effective session keeps
+// its key's lease, so a request builds no shared-data key.
+func (r *Root) keyLease(e *effective, hash, scope string) *leaseRef {
+	if ref := e.lease; ref != nil && ref.scope == scope {
+		if r.leases[ref.key] == nil {
+			r.leases[ref.key] = ref // forgotten by the sweep meanwhile
+		}
 		return ref
 	}
-	ref := &leaseRef{key: key, hash: hash, scope: scope}
-	r.leases[key] = ref
+	key := shm.LeaseKey(hash, scope)
+	ref := r.leases[key]
+	if ref == nil {
+		ref = &leaseRef{key: key, hash: hash, scope: scope}
+		r.leases[key] = ref
+	}
+	e.lease = ref
 	return ref
 }
 

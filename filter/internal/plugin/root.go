@@ -132,6 +132,8 @@ type effective struct {
 	// without a per-endpoint limit, built on first use rather than
 	// concatenated on every request.
 	bucket string
+	// lease is the key's quota lease (lease.go), found on first use.
+	lease *leaseRef
 }
 
 // bucketKey returns the bucket of a request with limit (the limit of this

@@ -247,7 +247,7 @@ func (h *httpContext) reserveQuota() verdict {
 		return next
 	}
 	r := h.root
-	h.keyQ = r.newQuotaUse(r.keyLease(h.hash, h.limit.Scope), h.limit.QuotaMax, h.limit.QuotaRenewalRate)
+	h.keyQ = r.newQuotaUse(r.keyLease(h.eff, h.hash, h.limit.Scope), h.limit.QuotaMax, h.limit.QuotaRenewalRate)
 	return h.quotaDecided(h.takeQuota(&h.keyQ))
 }
 
