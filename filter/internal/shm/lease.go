@@ -2,6 +2,7 @@ package shm
 
 import (
 	"encoding/binary"
+	"math"
 )
 
 // Quota leases: units of a quota the sidecar granted to this proxy, spent
@@ -13,8 +14,9 @@ import (
 //
 // "tp/l/<id>" holds
 //
-//	version byte (1) | 11 little-endian int64: Left, WindowID, Deadline, Max,
-//	Rate, Remaining, Reset, GrantedAt, Expires, Pending, Spent
+//	version byte (2) | 13 little-endian int64: Left, WindowID, Deadline, Max,
+//	Rate, Remaining, Reset, GrantedAt, Expires, Pending, Spent, PrevSpent,
+//	PrevElapsed
 
 // LeaseKey is the shared-data key of a key's lease (per key hash and
 // allowance scope).
@@ -36,16 +38,22 @@ type Lease struct {
 	Expires   int64 // unix ns: unspent units go back from then (GrantedAt + ttl)
 	Pending   int64 // unix ns a refill was asked at by some VM; 0 = none
 	Spent     int64 // units spent since GrantedAt (the rate estimate)
+	// PrevSpent units were spent in the PrevElapsed ns before GrantedAt:
+	// the previous period, so that the estimate right after a grant is
+	// not one request over a few milliseconds.
+	PrevSpent   int64
+	PrevElapsed int64
 }
 
 const (
-	leaseVersion = 1
-	leaseSize    = 1 + 11*8
+	leaseVersion = 2
+	leaseFields  = 13
+	leaseSize    = 1 + leaseFields*8
 )
 
-func (l *Lease) fields() [11]*int64 {
-	return [11]*int64{&l.Left, &l.WindowID, &l.Deadline, &l.Max, &l.Rate, &l.Remaining, &l.Reset,
-		&l.GrantedAt, &l.Expires, &l.Pending, &l.Spent}
+func (l *Lease) fields() [leaseFields]*int64 {
+	return [leaseFields]*int64{&l.Left, &l.WindowID, &l.Deadline, &l.Max, &l.Rate, &l.Remaining, &l.Reset,
+		&l.GrantedAt, &l.Expires, &l.Pending, &l.Spent, &l.PrevSpent, &l.PrevElapsed}
 }
 
 // AppendLease appends the encoding of l.
@@ -121,13 +129,19 @@ type LeasePolicy struct {
 	PendingTimeout int64
 }
 
-// ask is the size of the next lease at now.
+// ask is the size of the next lease at now: the units spent since the
+// last grant and in the period before it, over the time they took, times
+// Cover.
 func (p LeasePolicy) ask(l *Lease, now int64) int64 {
-	if l.GrantedAt == 0 || l.Spent == 0 {
+	spent := l.Spent + l.PrevSpent
+	if l.GrantedAt == 0 || spent == 0 {
 		return 1
 	}
-	elapsed := max(now-l.GrantedAt, int64(10e6)) // at least 10 ms: no absurd rate from one burst
-	want := (l.Spent*p.Cover + elapsed - 1) / elapsed
+	elapsed := max(now-l.GrantedAt+l.PrevElapsed, int64(10e6)) // at least 10 ms: no absurd rate from one burst
+	if spent > math.MaxInt64/p.Cover {
+		return p.MaxUnits
+	}
+	want := (spent*p.Cover + elapsed - 1) / elapsed
 	return min(max(want, 1), p.MaxUnits)
 }
 
@@ -197,6 +211,9 @@ func MergeLease(st Store, sc *Scratch, key string, g Grant, take bool, now, ttl 
 		if l.WindowID != g.WindowID || l.Max != g.Max || l.Rate != g.Rate || now >= l.Deadline {
 			out.Void = l.leftover(now)
 			l = Lease{WindowID: g.WindowID, Max: g.Max, Rate: g.Rate}
+		}
+		if l.GrantedAt != 0 {
+			l.PrevSpent, l.PrevElapsed = l.Spent, max(now-l.GrantedAt, 0)
 		}
 		l.Left += g.Units
 		l.Deadline = deadline
