@@ -173,6 +173,8 @@ type options struct {
 	sidecars int
 	// sidecarArgs are extra flags for every sidecar.
 	sidecarArgs []string
+	// timeoutMS is the filter's sidecar.timeout_ms (default 1000).
+	timeoutMS int
 }
 
 // env is one running Turnpike: Redis, two sidecar replicas, the gateway
@@ -216,7 +218,11 @@ func newEnv(t *testing.T, o options) *env {
 	}
 
 	cfgFile := t.TempDir() + "/plugin-config.json"
-	cfg := `{"sidecar":{"token":"` + filterToken + `","timeout_ms":1000,"sync_timeout_ms":1000},` +
+	timeout := 1000
+	if o.timeoutMS > 0 {
+		timeout = o.timeoutMS
+	}
+	cfg := `{"sidecar":{"token":"` + filterToken + `","timeout_ms":` + strconv.Itoa(timeout) + `,"sync_timeout_ms":1000},` +
 		`"sync_interval_ms":50,"negative_cache_ttl_ms":200` + o.plugin + `}`
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
