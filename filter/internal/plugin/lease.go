@@ -131,6 +131,9 @@ func (h *httpContext) takeQuota(q *quotaUse) (quotaGrant, quotaOutcome) {
 	r.scratch = wire.AppendQuotaRequest(r.scratch[:0], q.request(ask))
 	r.m.calls[callQuota].Increment(1)
 	// The host copies the body before Call returns.
+	// Sent as the stream: if the client leaves before the answer, the host
+	// drops it, and the units granted stay counted until the window ends
+	// (one unit, or one lease for the request that asked for it).
 	err := h.host.Call(r.cfg.Cluster, r.callHeaders("POST", wire.PathQuota), r.scratch, r.cfg.LookupTimeoutMS,
 		func(ans *host.CallResponse) {
 			q.answer = ans
@@ -213,31 +216,30 @@ func (h *httpContext) giveBack(q *quotaUse) {
 // refill asks the sidecar for the next lease without holding a request.
 // The answer joins the lease whichever streams are still alive.
 func (r *Root) refill(from uint32, ref *leaseRef, quotaMax, renewalRate, units int64) {
-	q := quotaUse{ref: ref, max: quotaMax, rate: renewalRate, lease: true, sentAt: r.now()}
+	q := &quotaUse{ref: ref, max: quotaMax, rate: renewalRate, lease: true, sentAt: r.now()}
 	r.scratch = wire.AppendQuotaRequest(r.scratch[:0], q.request(units))
 	r.m.calls[callQuota].Increment(1)
-	err := r.postFromRoot(from, wire.PathQuota, r.scratch, func(ans *host.CallResponse) {
-		now := r.now()
-		g, err := wire.DecodeQuotaResponse(ans.Body)
-		if ans.Status != 200 || err != nil || g.WindowID == 0 {
-			r.m.failures[callQuota].Increment(1)
-			_ = shm.ClearPending(r.host, &r.shmScratch, ref.key)
-			if err == nil && g.Granted > 0 && g.WindowID != 0 {
-				r.release(r.id, ref, shm.Leftover{Units: g.Granted, WindowID: g.WindowID})
-			}
-			return
-		}
-		s, err := shm.MergeLease(r.host, &r.shmScratch, ref.key, q.grant(g), false, now, r.leaseTTL())
-		if err != nil {
-			r.log(host.Error, "quota lease state: "+err.Error())
-			s.Void = shm.Leftover{Units: g.Granted, WindowID: g.WindowID}
-		}
-		r.release(r.id, ref, s.Void)
-	})
+	err := r.postFromRoot(from, wire.PathQuota, r.scratch, func(ans *host.CallResponse) { r.absorb(q, ans) })
 	if err != nil {
 		r.m.failures[callQuota].Increment(1)
 		_ = shm.ClearPending(r.host, &r.shmScratch, ref.key)
 	}
+}
+
+// absorb adds a lease answer that no request waits for to the lease.
+func (r *Root) absorb(q *quotaUse, ans *host.CallResponse) {
+	g, err := wire.DecodeQuotaResponse(ans.Body)
+	if ans.Status != 200 || err != nil || g.WindowID == 0 {
+		r.m.failures[callQuota].Increment(1)
+		_ = shm.ClearPending(r.host, &r.shmScratch, q.ref.key)
+		return
+	}
+	s, err := shm.MergeLease(r.host, &r.shmScratch, q.ref.key, q.grant(g), false, r.now(), r.leaseTTL())
+	if err != nil {
+		r.log(host.Error, "quota lease state: "+err.Error())
+		s.Void = shm.Leftover{Units: g.Granted, WindowID: g.WindowID}
+	}
+	r.release(r.id, q.ref, s.Void)
 }
 
 // release gives unspent units back to the sidecar. A release that fails
