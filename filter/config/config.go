@@ -115,9 +115,8 @@ type Config struct {
 	// proxy's recent traffic (quota_lease.cover_ms, default 2000; 0 = no
 	// leases, one sidecar call per request with a quota).
 	LeaseCoverMS int64
-	// LeaseTTLMS is how long unspent units of a lease stay with the proxy
-	// after its last grant before they go back (quota_lease.ttl_ms,
-	// default 3000).
+	// LeaseTTLMS is how long a lease may go without a grant or a spend
+	// before its unspent units go back (quota_lease.ttl_ms, default 3000).
 	LeaseTTLMS int64
 	// LeaseMaxUnits bounds one lease (quota_lease.max_units, default 10000).
 	LeaseMaxUnits int64

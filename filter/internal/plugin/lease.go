@@ -98,6 +98,7 @@ func (r *Root) leasePolicy() shm.LeasePolicy {
 	return shm.LeasePolicy{
 		Cover:          r.cfg.LeaseCoverMS * int64(time.Millisecond),
 		MaxUnits:       r.cfg.LeaseMaxUnits,
+		TTL:            r.leaseTTL(),
 		PendingTimeout: int64(r.cfg.LookupTimeoutMS)*int64(time.Millisecond) + int64(time.Second),
 	}
 }

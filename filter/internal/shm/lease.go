@@ -35,7 +35,7 @@ type Lease struct {
 	Remaining int64 // the sidecar's count of units left after the last grant
 	Reset     int64 // window end, unix s (for headers)
 	GrantedAt int64 // unix ns of the last grant
-	Expires   int64 // unix ns: unspent units go back from then (GrantedAt + ttl)
+	Expires   int64 // unix ns: unspent units go back from then (last grant or spend + TTL)
 	Pending   int64 // unix ns a refill was asked at by some VM; 0 = none
 	Spent     int64 // units spent since GrantedAt (the rate estimate)
 	// PrevSpent units were spent in the PrevElapsed ns before GrantedAt:
@@ -121,11 +121,14 @@ type Spend struct {
 
 // LeasePolicy sizes leases: a lease asks for the units the proxy spends in
 // Cover (ns) at its recent rate, between 1 and MaxUnits; a refill is asked
-// when what is left lasts less than a quarter of Cover. PendingTimeout
-// (ns) is how long a refill asked by a VM keeps others from asking.
+// when what is left lasts less than a quarter of Cover. A lease expires
+// (its units go back) TTL (ns) after it was last granted or spent from.
+// PendingTimeout (ns) is how long a refill asked by a VM keeps others from
+// asking.
 type LeasePolicy struct {
 	Cover          int64
 	MaxUnits       int64
+	TTL            int64
 	PendingTimeout int64
 }
 
@@ -171,6 +174,7 @@ func SpendLease(st Store, sc *Scratch, key string, quotaMax, renewalRate, now in
 		}
 		l.Left--
 		l.Spent++
+		l.Expires = now + p.TTL
 		out.Spent, out.Remaining, out.Reset, out.WindowID = true, l.Remaining+l.Left, l.Reset, l.WindowID
 		// Refill ahead when what is left lasts less than a quarter of
 		// Cover at the current rate. A key used about once per Cover asks

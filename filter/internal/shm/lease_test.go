@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-var testPolicy = LeasePolicy{Cover: int64(2 * time.Second), MaxUnits: 1000, PendingTimeout: int64(2 * time.Second)}
+var testPolicy = LeasePolicy{Cover: int64(2 * time.Second), MaxUnits: 1000, TTL: int64(time.Second), PendingTimeout: int64(2 * time.Second)}
 
 func testGrant(units, sentAt int64) Grant {
 	return Grant{Units: units, WindowID: 5000, WindowMS: 60_000, Remaining: 900, Reset: 5000, Max: 1000, Rate: 60, SentAt: sentAt}
