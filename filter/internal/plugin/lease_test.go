@@ -373,3 +373,21 @@ func TestQuotaLeaseReleaseRetried(t *testing.T) {
 		t.Fatalf("retried releases %+v", got)
 	}
 }
+
+// TestQuotaLeaseFeedReset: a feed reset (another or a flushed Redis) drains
+// every lease.
+func TestQuotaLeaseFeedReset(t *testing.T) {
+	fx := newFixture(t, "", testSnapshot)
+	s, _, _ := fx.send("/api1/x", "fr-key")
+	fx.lookup("fr-key", 200, testSession(leaseSess))
+	c, _ := fx.quotaCall()
+	fx.f.Answer(c, 200, nil, leaseAnswer(10, 990))
+	if status(s) != 200 {
+		t.Fatal("first request")
+	}
+	fx.r.OnTick()
+	fx.sync(`{"version":"v1","cursor":"9-0","reset":true,"keys":[]}`)
+	if got := fx.releases(); len(got) != 1 || got[0].Units != 9 {
+		t.Fatalf("releases after a feed reset: %+v", got)
+	}
+}

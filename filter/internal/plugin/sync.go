@@ -77,6 +77,9 @@ func (r *Root) applySync(resp *wire.SyncResponse, now int64) {
 		if _, err := shm.BumpGeneration(r.host); err != nil {
 			r.log(host.Error, "invalidating shared sessions: "+err.Error())
 		}
+		// Counters may have been reset too (a flushed or failed-over
+		// Redis): leased units go back, where their window still exists.
+		r.drainLeases(now, nil, nil)
 	}
 	if resp.Snapshot != nil {
 		r.snapSeq++
