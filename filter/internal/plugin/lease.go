@@ -47,6 +47,15 @@ type quotaUse struct {
 	// it goes back if the request is refused later.
 	held       bool
 	heldWindow int64
+	// waited: the request waited for this VM's refill of the lease (at
+	// most once); retry: that refill is in, spend again.
+	waited, retry bool
+}
+
+// refillWaiter is a request waiting for this VM's refill of a lease.
+type refillWaiter struct {
+	h *httpContext
+	q *quotaUse
 }
 
 type quotaOutcome uint8
@@ -125,6 +134,14 @@ func (h *httpContext) takeQuota(q *quotaUse) (quotaGrant, quotaOutcome) {
 				r.refill(h.id, q.ref, q.max, q.rate, s.Ask)
 			}
 			return quotaGrant{reserved: true, max: q.max, remaining: s.Remaining, reset: s.Reset}, quotaOK
+		}
+		// The lease is empty. If this VM is refilling it, wait for that
+		// rather than ask for a unit of our own: a burst of requests for
+		// one key would otherwise make a call each.
+		if waiting, ok := r.refills[q.ref.key]; ok && !q.waited {
+			q.waited = true
+			r.refills[q.ref.key] = append(waiting, refillWaiter{h, q})
+			return quotaGrant{}, quotaWait
 		}
 		ask = s.Ask
 	}
@@ -220,10 +237,33 @@ func (r *Root) refill(from uint32, ref *leaseRef, quotaMax, renewalRate, units i
 	q := &quotaUse{ref: ref, max: quotaMax, rate: renewalRate, lease: true, sentAt: r.now()}
 	r.scratch = wire.AppendQuotaRequest(r.scratch[:0], q.request(units))
 	r.m.calls[callQuota].Increment(1)
-	err := r.postFromRoot(from, wire.PathQuota, r.scratch, func(ans *host.CallResponse) { r.absorb(q, ans) })
+	err := r.postFromRoot(from, wire.PathQuota, r.scratch, func(ans *host.CallResponse) {
+		r.absorb(q, ans)
+		r.resumeRefillWaiters(ref.key)
+	})
 	if err != nil {
 		r.m.failures[callQuota].Increment(1)
 		_ = shm.ClearPending(r.host, &r.shmScratch, ref.key)
+		return
+	}
+	r.refills[ref.key] = nil // in flight: requests that find the lease empty wait for it
+}
+
+// resumeRefillWaiters lets the requests that waited for this VM's refill of
+// the lease at key spend again (or ask for themselves if it brought
+// nothing).
+func (r *Root) resumeRefillWaiters(key string) {
+	waiters := r.refills[key]
+	delete(r.refills, key)
+	for _, w := range waiters {
+		if r.streams[w.h.id] != w.h || r.host.SetContext(w.h.id) != nil {
+			continue // the client left
+		}
+		w.q.retry = true
+		w.h.resume()
+	}
+	if len(waiters) > 0 {
+		_ = r.host.SetContext(r.id)
 	}
 }
 

@@ -391,3 +391,44 @@ func TestQuotaLeaseFeedReset(t *testing.T) {
 		t.Fatalf("releases after a feed reset: %+v", got)
 	}
 }
+
+// TestQuotaLeaseWaitsForOwnRefill: a request that finds the lease empty
+// while this VM is refilling it waits for that refill instead of making a
+// call of its own.
+func TestQuotaLeaseWaitsForOwnRefill(t *testing.T) {
+	fx := newFixture(t, "", testSnapshot)
+	s, _, _ := fx.send("/api1/x", "rf-key")
+	fx.lookup("rf-key", 200, testSession(leaseSess))
+	c, _ := fx.quotaCall()
+	fx.f.Answer(c, 200, nil, leaseAnswer(1, 999))
+	fx.f.Clock += int64(time.Millisecond)
+	s, _, _ = fx.send("/api1/x", "rf-key")
+	c, _ = fx.quotaCall()
+	fx.f.Answer(c, 200, nil, leaseAnswer(2, 997)) // small: the next spend asks for a refill
+	if status(s) != 200 {
+		t.Fatal("second request")
+	}
+	fx.f.Clock += int64(time.Millisecond)
+	if s := fx.do("/api1/x", "rf-key", ""); status(s) != 200 {
+		t.Fatal("third request")
+	}
+	refill, _ := fx.quotaCall()
+	if refill == nil || refill.Context != fx.r.id {
+		t.Fatal("no refill from the root context")
+	}
+	waiting, _, _ := fx.send("/api1/x", "rf-key")
+	if status(waiting) != 0 || len(fx.f.Calls) != 1 {
+		t.Fatalf("the request on an empty lease did not wait for the refill (status %d, calls %d)", status(waiting), len(fx.f.Calls))
+	}
+	fx.f.Answer(refill, 200, nil, leaseAnswer(50, 900))
+	if status(waiting) != 200 {
+		t.Fatalf("after the refill: status %d", status(waiting))
+	}
+	// At a request per millisecond 50 units are short: another refill, but
+	// no call held by a request.
+	for _, c := range fx.f.Calls {
+		if c.Context != fx.r.id {
+			t.Fatalf("a call from stream %d", c.Context)
+		}
+	}
+}

@@ -86,6 +86,10 @@ type Root struct {
 	leases map[string]*leaseRef
 	// retries are releases that failed, sent again every tick.
 	retries []pendingRelease
+	// refills holds, per lease key, the requests waiting for this VM's
+	// refill of that lease; a key is present while the refill is in
+	// flight.
+	refills map[string][]refillWaiter
 
 	sync syncState
 	// vmID names this VM to the sidecar in sync polls, so it can tell
@@ -191,6 +195,7 @@ func (r *Root) OnPluginStart(int) bool {
 	r.streams = map[uint32]*httpContext{}
 	r.buckets = map[string]int64{}
 	r.leases = map[string]*leaseRef{}
+	r.refills = map[string][]refillWaiter{}
 	if err := r.host.SetTick(cfg.SyncIntervalMS); err != nil {
 		r.log(host.Critical, "setting the tick period: "+err.Error())
 		return false

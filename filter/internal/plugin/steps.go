@@ -180,6 +180,10 @@ func (h *httpContext) orgLimits() verdict {
 	if h.orgQ.answer != nil { // resumed by the org quota call
 		return h.orgQuotaDecided(h.quotaAnswered(&h.orgQ))
 	}
+	if h.orgQ.retry { // resumed by this VM's refill of the org lease
+		h.orgQ.retry = false
+		return h.orgQuotaDecided(h.takeQuota(&h.orgQ))
+	}
 	orgID := h.session().OrgID
 	if h.entry.orgSession && r.snap.orgs[orgID] == nil && !h.resumed && r.awaitFresh(h.id) {
 		return wait
@@ -242,6 +246,10 @@ func (h *httpContext) take(key string, lim ratelimit.Limit) (ratelimit.Result, b
 func (h *httpContext) reserveQuota() verdict {
 	if h.keyQ.answer != nil { // resumed by the quota call
 		return h.quotaDecided(h.quotaAnswered(&h.keyQ))
+	}
+	if h.keyQ.retry { // resumed by this VM's refill of the lease
+		h.keyQ.retry = false
+		return h.quotaDecided(h.takeQuota(&h.keyQ))
 	}
 	if h.api.DisableQuota || !h.limit.QuotaEnforced() {
 		return next
