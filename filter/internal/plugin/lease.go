@@ -246,7 +246,11 @@ func (r *Root) refill(from uint32, ref *leaseRef, quotaMax, renewalRate, units i
 		_ = shm.ClearPending(r.host, &r.shmScratch, ref.key)
 		return
 	}
-	r.refills[ref.key] = nil // in flight: requests that find the lease empty wait for it
+	// In flight: requests that find the lease empty wait for it (or for
+	// an earlier refill of this VM still in flight, whose waiters stay).
+	if _, ok := r.refills[ref.key]; !ok {
+		r.refills[ref.key] = nil
+	}
 }
 
 // resumeRefillWaiters lets the requests that waited for this VM's refill of
