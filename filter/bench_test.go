@@ -210,7 +210,7 @@ func BenchmarkDecision(b *testing.B) {
 		{"warm-oauth-token", request("/oa/x", "Bearer oauth-token-1"), 200},
 		{"warm-jwt-hs256", request("/hs/x", jwtBenchToken("HS256", "warm-hs")), 200},
 		{"warm-jwt-es256", request("/es/x", jwtBenchToken("ES256", "warm-es")), 200},
-		{"quota-exact", request("/api1/x", "quota-key"), 200},
+		{"quota-lease", request("/api1/x", "quota-key"), 200},
 		{"missing-key", request("/api1/x", ""), 401},
 		{"unknown-key", request("/api1/x", "no-such-key"), 403},
 		{"allowed-urls", request("/api1/items/42", "url-key"), 200},
@@ -247,6 +247,10 @@ func BenchmarkDecision(b *testing.B) {
 			return request("/es/x", jwtBenchToken("ES256", "first-"+strconv.Itoa(n)))
 		}, 200)
 	})
+	// Without leases: one reservation per request (quota_lease.cover_ms 0),
+	// which is also what a quota near exhaustion costs (one-unit leases).
+	hq := startBench(b, sc, `,"quota_lease":{"cover_ms":0}`, false)
+	b.Run("quota-per-request", func(b *testing.B) { measure(b, hq, sc, request("/api1/x", "quota-key"), 200) })
 }
 
 // BenchmarkSessionCacheMemory is the memory scenario of BENCHMARKS.md §4 in

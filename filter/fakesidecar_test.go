@@ -43,10 +43,14 @@ type fakeSidecar struct {
 	oauthClients map[string]string // OAuth client id -> secret
 	oauthSession string            // the session of minted access tokens
 	oauthCalls   atomic.Int64
+	orgs         map[string]string // org id -> org session JSON
+	// enforceOrgs is the sidecar's --enforce-org-quotas.
+	enforceOrgs bool
 
 	down         atomic.Bool // answer every request with 503
 	lookups      atomic.Int64
 	quotaCalls   atomic.Int64
+	releaseCalls atomic.Int64
 	syncs        atomic.Int64
 	lookupGate   chan struct{} // when set, lookups wait for it to be closed
 	lookupsByKey sync.Map      // hash -> *atomic.Int64
@@ -96,6 +100,17 @@ func (f *fakeSidecar) putPolicy(id, policyJSON string) {
 	f.cfgVer++
 }
 
+// putOrg stores an org session and bumps the config version.
+func (f *fakeSidecar) putOrg(id, orgJSON string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.orgs == nil {
+		f.orgs = map[string]string{}
+	}
+	f.orgs[id] = orgJSON
+	f.cfgVer++
+}
+
 func (f *fakeSidecar) putAPI(apiJSON string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -142,6 +157,8 @@ func (f *fakeSidecar) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveOAuth(w, r)
 	case r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/turnpike/v1/jwt-sessions/"):
 		f.serveJWTSession(w, r)
+	case r.Method == "POST" && r.URL.Path == "/turnpike/v1/quota/release":
+		f.serveRelease(w, r)
 	default:
 		writeError(w, 404, "not found")
 	}
@@ -192,6 +209,9 @@ func (f *fakeSidecar) serveSync(w http.ResponseWriter, cursor, version string) {
 			out["keys"] = ks
 		}
 	}
+	if f.enforceOrgs {
+		out["enforce_org_quotas"] = true
+	}
 	ver := "v" + strconv.Itoa(f.cfgVer)
 	out["version"] = ver
 	if version != ver {
@@ -203,7 +223,11 @@ func (f *fakeSidecar) serveSync(w http.ResponseWriter, cursor, version string) {
 		for _, a := range f.apis {
 			apis = append(apis, json.RawMessage(a))
 		}
-		snap := map[string]any{"policies": pols, "apis": apis, "orgs": map[string]any{}}
+		orgs := map[string]json.RawMessage{}
+		for id, o := range f.orgs {
+			orgs[id] = json.RawMessage(o)
+		}
+		snap := map[string]any{"policies": pols, "apis": apis, "orgs": orgs}
 		if len(f.jwks) > 0 {
 			sets := map[string]json.RawMessage{}
 			for id, doc := range f.jwks {
@@ -218,28 +242,74 @@ func (f *fakeSidecar) serveSync(w http.ResponseWriter, cursor, version string) {
 
 func (f *fakeSidecar) serveQuota(w http.ResponseWriter, r *http.Request) {
 	f.quotaCalls.Add(1)
-	var req struct {
-		KeyHash          string `json:"key_hash"`
-		Scope            string `json:"scope"`
-		QuotaMax         int64  `json:"quota_max"`
-		QuotaRenewalRate int64  `json:"quota_renewal_rate"`
-		Units            int64  `json:"units"`
+	body, _ := io.ReadAll(r.Body)
+	req, err := wire.DecodeQuotaRequest(body)
+	if err == nil {
+		err = req.Validate()
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Units < 1 || req.KeyHash == "" {
-		writeError(w, 400, "bad request")
+	if err != nil {
+		writeError(w, 400, err.Error())
 		return
 	}
-	counter := "quota-" + req.KeyHash
-	if req.Scope != "" {
-		counter = "quota-" + req.Scope + "-" + req.KeyHash
-	}
+	counter := fakeCounter(req)
+	units := req.Units
 	f.mu.Lock()
-	res, next := quota.Reserve(f.quotas[counter], req.QuotaMax, req.QuotaRenewalRate, time.Now().Unix(), req.Units)
+	now := time.Now().Unix()
+	if req.Lease && req.QuotaMax > 0 {
+		// shared/quota.LeaseUnits, as the sidecar's script cuts a lease.
+		left := quota.Peek(f.quotas[counter], req.QuotaMax, req.QuotaRenewalRate, now).Remaining
+		units = max(quota.LeaseUnits(units, left), 1)
+	}
+	res, next := quota.Reserve(f.quotas[counter], req.QuotaMax, req.QuotaRenewalRate, now, units)
 	f.quotas[counter] = next
 	f.mu.Unlock()
-	_ = json.NewEncoder(w).Encode(map[string]int64{
-		"granted": res.Granted, "remaining": res.Remaining, "reset": res.ResetAt, "quota_max": req.QuotaMax,
-	})
+	resp := wire.QuotaResponse{Granted: res.Granted, Remaining: res.Remaining, Reset: res.ResetAt, QuotaMax: req.QuotaMax}
+	if req.Lease && req.QuotaMax > 0 && req.QuotaRenewalRate > 0 {
+		resp.WindowID, resp.WindowMS = res.ResetAt, max(res.ResetAt-now, 0)*1000
+	}
+	_, _ = w.Write(wire.AppendQuotaResponse(nil, resp))
+}
+
+// serveRelease gives back units into the window they came from.
+func (f *fakeSidecar) serveRelease(w http.ResponseWriter, r *http.Request) {
+	f.releaseCalls.Add(1)
+	body, _ := io.ReadAll(r.Body)
+	req, err := wire.DecodeQuotaRequest(body)
+	if err == nil {
+		err = req.ValidateRelease()
+	}
+	if err != nil {
+		writeError(w, 400, err.Error())
+		return
+	}
+	counter := fakeCounter(req)
+	f.mu.Lock()
+	st := f.quotas[counter]
+	n := int64(0)
+	if st.WindowEnd == req.WindowID && st.WindowEnd > time.Now().Unix() {
+		n = min(req.Units, st.Used)
+		st.Used -= n
+		f.quotas[counter] = st
+	}
+	f.mu.Unlock()
+	_, _ = w.Write(wire.AppendReleaseResponse(nil, n))
+}
+
+// used is what the counter of a key's quota has granted.
+func (f *fakeSidecar) used(key string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.quotas["quota-"+keys.Hash(key)].Used
+}
+
+func fakeCounter(req wire.QuotaRequest) string {
+	switch {
+	case req.OrgID != "":
+		return "quota-" + req.OrgID
+	case req.Scope != "":
+		return "quota-" + req.Scope + "-" + req.KeyHash
+	}
+	return "quota-" + req.KeyHash
 }
 
 // serveOAuth is a minimal authorization server: client_credentials mints a

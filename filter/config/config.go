@@ -37,6 +37,17 @@ const (
 	HeadersNone
 )
 
+// Switch is a setting that can also be left to the sidecar.
+type Switch uint8
+
+const (
+	// FromSidecar follows the sidecar (its --enforce-org-quotas).
+	FromSidecar Switch = iota
+	// On and Off override the sidecar.
+	On
+	Off
+)
+
 // Config is the parsed plugin configuration. Durations are milliseconds.
 type Config struct {
 	// Cluster is the proxy cluster that reaches the sidecar
@@ -103,6 +114,19 @@ type Config struct {
 	// APIs are static API definitions (apis), used alongside those of the
 	// sidecar's snapshot; the snapshot wins for the same api_id.
 	APIs []*model.APIDefinition
+	// EnforceOrgQuotas enforces organisation rate limits and quotas
+	// (enforce_org_quotas, true or false; absent: as the sidecar's
+	// --enforce-org-quotas says).
+	EnforceOrgQuotas Switch
+	// LeaseCoverMS sizes quota leases: a lease covers this long of the
+	// proxy's recent traffic (quota_lease.cover_ms, default 2000; 0 = no
+	// leases, one sidecar call per request with a quota).
+	LeaseCoverMS int64
+	// LeaseTTLMS is how long a lease may go without a grant or a spend
+	// before its unspent units go back (quota_lease.ttl_ms, default 3000).
+	LeaseTTLMS int64
+	// LeaseMaxUnits bounds one lease (quota_lease.max_units, default 10000).
+	LeaseMaxUnits int64
 }
 
 // Default returns the configuration an empty JSON object yields, minus the
@@ -119,6 +143,9 @@ func Default() Config {
 		NegativeTTLMS:        2000,
 		MaxStaleMS:           300000,
 		QuotaExceededStatus:  403,
+		LeaseCoverMS:         2000,
+		LeaseTTLMS:           3000,
+		LeaseMaxUnits:        10000,
 	}
 }
 
@@ -237,6 +264,24 @@ func Parse(data []byte) (Config, error) {
 			c.HeadersStopIteration = d.boolean("allow_on_headers_stop_iteration", v)
 		case "apis":
 			c.APIs = d.apis(v)
+		case "enforce_org_quotas":
+			c.EnforceOrgQuotas = Off
+			if d.boolean("enforce_org_quotas", v) {
+				c.EnforceOrgQuotas = On
+			}
+		case "quota_lease":
+			d.object("quota_lease", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "cover_ms":
+					c.LeaseCoverMS = d.num("quota_lease.cover_ms", v, 0, 60000)
+				case "ttl_ms":
+					c.LeaseTTLMS = d.num("quota_lease.ttl_ms", v, 100, 600000)
+				case "max_units":
+					c.LeaseMaxUnits = d.num("quota_lease.max_units", v, 1, 10000)
+				default:
+					d.unknown("quota_lease." + k)
+				}
+			})
 		default:
 			d.unknown(string(k))
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -92,6 +93,42 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		}
 		if !strings.HasPrefix(err.Error(), "config: "+tc.field+": ") {
 			t.Errorf("%s: message %q does not name the field", tc.in, err)
+		}
+	}
+}
+
+func TestParseOrgAndLease(t *testing.T) {
+	for _, tc := range []struct {
+		in         string
+		enforce    Switch
+		cover, ttl int64
+		units      int64
+		errField   string
+	}{
+		{`{}`, FromSidecar, 2000, 3000, 10000, ""},
+		{`{"enforce_org_quotas":true}`, On, 2000, 3000, 10000, ""},
+		{`{"enforce_org_quotas":false,"quota_lease":{"cover_ms":0}}`, Off, 0, 3000, 10000, ""},
+		{`{"quota_lease":{"cover_ms":500,"ttl_ms":1000,"max_units":50}}`, FromSidecar, 500, 1000, 50, ""},
+		{`{"enforce_org_quotas":"yes"}`, 0, 0, 0, 0, "enforce_org_quotas"},
+		{`{"quota_lease":{"ttl_ms":10}}`, 0, 0, 0, 0, "quota_lease.ttl_ms"},
+		{`{"quota_lease":{"max_units":10001}}`, 0, 0, 0, 0, "quota_lease.max_units"},
+		{`{"quota_lease":{"size":1}}`, 0, 0, 0, 0, "quota_lease.size"},
+	} {
+		in := `{"sidecar":{"token":"t"},` + tc.in[1:]
+		if tc.in == `{}` {
+			in = `{"sidecar":{"token":"t"}}`
+		}
+		c, err := Parse([]byte(in))
+		if tc.errField != "" {
+			var e *Error
+			if !errors.As(err, &e) || e.Field != tc.errField {
+				t.Errorf("%s: error %v, want one naming %s", tc.in, err, tc.errField)
+			}
+			continue
+		}
+		if err != nil || c.EnforceOrgQuotas != tc.enforce || c.LeaseCoverMS != tc.cover || c.LeaseTTLMS != tc.ttl ||
+			c.LeaseMaxUnits != tc.units {
+			t.Errorf("%s: got %+v, %v", tc.in, c, err)
 		}
 	}
 }

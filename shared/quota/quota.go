@@ -95,3 +95,20 @@ func satAdd(a, b int64) int64 {
 	}
 	return a + b
 }
+
+// LeaseShare is the divisor of LeaseUnits: a lease takes at most
+// 1/LeaseShare of what remains in the window.
+const LeaseShare = 8
+
+// LeaseUnits is how many of asked units a lease may take when remaining
+// units are left in the window: at most 1/LeaseShare of them, and at least
+// one. Far from the limit this is what was asked; near it, leases shrink
+// to one unit, so the last units are handed out one by one and no proxy
+// sits on units another proxy's clients are refused. It never exceeds
+// remaining (0 when nothing remains).
+func LeaseUnits(asked, remaining int64) int64 {
+	if asked <= 0 || remaining <= 0 {
+		return 0
+	}
+	return min(asked, max(remaining/LeaseShare, 1))
+}

@@ -161,3 +161,21 @@ func TestPropertyWindows(t *testing.T) {
 		}
 	}
 }
+
+func TestLeaseUnits(t *testing.T) {
+	for _, c := range []struct{ asked, remaining, want int64 }{
+		{100, 10000, 100}, // far from the limit: what was asked
+		{100, 800, 100},
+		{100, 799, 99},
+		{100, 16, 2},
+		{100, 15, 1}, // near it: one by one
+		{100, 1, 1},
+		{100, 0, 0},
+		{0, 100, 0},
+		{1, 1, 1},
+	} {
+		if got := LeaseUnits(c.asked, c.remaining); got != c.want {
+			t.Errorf("LeaseUnits(%d, %d) = %d, want %d", c.asked, c.remaining, got, c.want)
+		}
+	}
+}

@@ -71,6 +71,17 @@ func intValue(v *fastjson.Value, name string) (int64, error) {
 	return 0, errors.New("field " + strconv.Quote(name) + ": expected an integer")
 }
 
+// boolValue reads a boolean field, or null (false).
+func boolValue(v *fastjson.Value, name string) (bool, error) {
+	switch v.Type() {
+	case fastjson.TypeNull, fastjson.TypeFalse:
+		return false, nil
+	case fastjson.TypeTrue:
+		return true, nil
+	}
+	return false, errors.New("field " + strconv.Quote(name) + ": expected a boolean")
+}
+
 // stringValue reads a string field, or null (empty).
 func stringValue(v *fastjson.Value, name string) (string, error) {
 	switch v.Type() {

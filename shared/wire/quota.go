@@ -17,6 +17,14 @@ const MaxQuotaUnits = 10000
 // organisation's (OrgID). QuotaMax and QuotaRenewalRate are the limit the
 // caller enforces: the counter is created with them and the answer is
 // computed against them.
+//
+// With Lease the caller takes a lease: units it spends locally and gives
+// back (PathQuotaRelease) when it does not. The sidecar may then grant
+// fewer than asked even when more remain (shared/quota.LeaseUnits), and
+// the answer names the window (QuotaResponse.WindowID, WindowMS).
+//
+// The same body, with KeyHash or OrgID, Scope, Units and WindowID, is a
+// release (POST PathQuotaRelease).
 type QuotaRequest struct {
 	KeyHash          string
 	OrgID            string
@@ -24,6 +32,12 @@ type QuotaRequest struct {
 	QuotaMax         int64
 	QuotaRenewalRate int64
 	Units            int64
+	// Lease (added to v1, "lease"): see above. Absent means false.
+	Lease bool
+	// WindowID (added to v1, "window_id"), in a release: the window the
+	// units were granted in. Units of an ended or reset window are not
+	// given back, since they belong to no count any more.
+	WindowID int64
 }
 
 // AppendQuotaRequest appends r as
@@ -52,6 +66,13 @@ func AppendQuotaRequest(dst []byte, r QuotaRequest) []byte {
 	dst = strconv.AppendInt(dst, r.QuotaRenewalRate, 10)
 	dst = append(dst, `,"units":`...)
 	dst = strconv.AppendInt(dst, r.Units, 10)
+	if r.Lease {
+		dst = append(dst, `,"lease":true`...)
+	}
+	if r.WindowID != 0 {
+		dst = append(dst, `,"window_id":`...)
+		dst = strconv.AppendInt(dst, r.WindowID, 10)
+	}
 	return append(dst, '}')
 }
 
@@ -92,6 +113,10 @@ func DecodeQuotaRequest(body []byte) (QuotaRequest, error) {
 			r.QuotaRenewalRate, err = intValue(fv, name)
 		case "units":
 			r.Units, err = intValue(fv, name)
+		case "lease":
+			r.Lease, err = boolValue(fv, name)
+		case "window_id":
+			r.WindowID, err = intValue(fv, name)
 		default:
 			err = errors.New("unknown field " + strconv.Quote(name))
 		}
@@ -119,6 +144,17 @@ func (r QuotaRequest) Validate() error {
 	return nil
 }
 
+// ValidateRelease checks a release: what Validate checks, plus a WindowID.
+func (r QuotaRequest) ValidateRelease() error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if r.WindowID <= 0 {
+		return errors.New("window_id is required")
+	}
+	return nil
+}
+
 // QuotaResponse is the answer to a quota request: Granted units of those
 // asked (fewer when fewer remain, 0 when the quota is exhausted),
 // Remaining after the grant (-1: unlimited, QuotaMax <= 0), Reset the unix
@@ -128,6 +164,15 @@ type QuotaResponse struct {
 	Remaining int64
 	Reset     int64
 	QuotaMax  int64
+	// WindowID names the window of a lease's units, for their release (0:
+	// the window never ends; such units cannot be given back). Added to
+	// v1, sent for leases only.
+	WindowID int64
+	// WindowMS is how long the window still ran, in milliseconds, when
+	// the units were granted (by Redis's clock; 0: never ends). A filter
+	// counts it from when it sent the request, so it stops spending the
+	// units no later than the window ends whatever the clocks say.
+	WindowMS int64
 }
 
 // AppendQuotaResponse appends
@@ -141,7 +186,35 @@ func AppendQuotaResponse(dst []byte, r QuotaResponse) []byte {
 	dst = strconv.AppendInt(dst, r.Reset, 10)
 	dst = append(dst, `,"quota_max":`...)
 	dst = strconv.AppendInt(dst, r.QuotaMax, 10)
+	if r.WindowID != 0 || r.WindowMS != 0 {
+		dst = append(dst, `,"window_id":`...)
+		dst = strconv.AppendInt(dst, r.WindowID, 10)
+		dst = append(dst, `,"window_ms":`...)
+		dst = strconv.AppendInt(dst, r.WindowMS, 10)
+	}
 	return append(dst, '}')
+}
+
+// AppendReleaseResponse appends {"released":n}: the units given back.
+func AppendReleaseResponse(dst []byte, released int64) []byte {
+	dst = append(dst, `{"released":`...)
+	dst = strconv.AppendInt(dst, released, 10)
+	return append(dst, '}')
+}
+
+// DecodeReleaseResponse decodes {"released":n}.
+func DecodeReleaseResponse(body []byte) (int64, error) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := parseObject(p, body, "release answer")
+	if err != nil {
+		return 0, err
+	}
+	fv := v.Get("released")
+	if fv == nil {
+		return 0, errors.New("release answer: no \"released\"")
+	}
+	return intValue(fv, "released")
 }
 
 // DecodeQuotaResponse decodes a quota answer. "granted" is required (an
@@ -162,7 +235,8 @@ func DecodeQuotaResponse(body []byte) (QuotaResponse, error) {
 	for _, f := range [...]struct {
 		name string
 		dst  *int64
-	}{{"granted", &r.Granted}, {"remaining", &r.Remaining}, {"reset", &r.Reset}, {"quota_max", &r.QuotaMax}} {
+	}{{"granted", &r.Granted}, {"remaining", &r.Remaining}, {"reset", &r.Reset}, {"quota_max", &r.QuotaMax},
+		{"window_id", &r.WindowID}, {"window_ms", &r.WindowMS}} {
 		fv := v.Get(f.name)
 		if fv == nil {
 			continue

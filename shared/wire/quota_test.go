@@ -25,6 +25,11 @@ func TestQuotaRequestRoundTrip(t *testing.T) {
 		{"both", QuotaRequest{KeyHash: "k", OrgID: "o", Scope: "s", QuotaMax: -9223372036854775808, Units: 9223372036854775807},
 			`{"key_hash":"k","org_id":"o","scope":"s","quota_max":-9223372036854775808,"quota_renewal_rate":0,"units":9223372036854775807}`},
 		{"org with scope", QuotaRequest{OrgID: "o", Scope: "s"}, `{"org_id":"o","scope":"s","quota_max":0,"quota_renewal_rate":0,"units":0}`},
+		// Leases and releases add fields; without them the bytes are v1's.
+		{"lease", QuotaRequest{KeyHash: hash, QuotaMax: 100, QuotaRenewalRate: 60, Units: 40, Lease: true},
+			`{"key_hash":"` + hash + `","scope":"","quota_max":100,"quota_renewal_rate":60,"units":40,"lease":true}`},
+		{"release", QuotaRequest{OrgID: "o", Units: 7, WindowID: 1764000000},
+			`{"org_id":"o","quota_max":0,"quota_renewal_rate":0,"units":7,"window_id":1764000000}`},
 	}
 	for _, tt := range tests {
 		body := AppendQuotaRequest(nil, tt.req)
@@ -172,5 +177,40 @@ func BenchmarkQuotaCall(b *testing.B) {
 		if _, err := DecodeQuotaResponse(answer); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestQuotaLeaseFields(t *testing.T) {
+	plain := AppendQuotaResponse(nil, QuotaResponse{Granted: 1, Remaining: 9, Reset: 5, QuotaMax: 10})
+	if string(plain) != `{"granted":1,"remaining":9,"reset":5,"quota_max":10}` {
+		t.Errorf("a reservation's answer changed: %s", plain)
+	}
+	lease := QuotaResponse{Granted: 8, Remaining: 2, Reset: 5, QuotaMax: 10, WindowID: 5, WindowMS: 59500}
+	body := AppendQuotaResponse(nil, lease)
+	if got, err := DecodeQuotaResponse(body); err != nil || got != lease {
+		t.Errorf("lease answer %s decoded as %+v, %v", body, got, err)
+	}
+	if _, err := DecodeQuotaRequest([]byte(`{"lease":1}`)); err == nil || !strings.Contains(err.Error(), "expected a boolean") {
+		t.Errorf("a non-boolean lease: %v", err)
+	}
+	for _, c := range []struct {
+		req QuotaRequest
+		err string
+	}{
+		{QuotaRequest{OrgID: "o", Units: 3, WindowID: 9}, ""},
+		{QuotaRequest{OrgID: "o", Units: 3}, "window_id is required"},
+		{QuotaRequest{OrgID: "o", Units: 0, WindowID: 9}, "units must be"},
+		{QuotaRequest{Units: 1, WindowID: 9}, "exactly one"},
+	} {
+		err := c.req.ValidateRelease()
+		if (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("ValidateRelease(%+v) = %v, want %q", c.req, err, c.err)
+		}
+	}
+	if n, err := DecodeReleaseResponse(AppendReleaseResponse(nil, 7)); n != 7 || err != nil {
+		t.Errorf("release answer: %d, %v", n, err)
+	}
+	if _, err := DecodeReleaseResponse([]byte(`{}`)); err == nil {
+		t.Error("a release answer without released decoded")
 	}
 }

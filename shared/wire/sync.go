@@ -27,6 +27,14 @@ type SyncPage struct {
 	// Keys are hashes of keys created, updated or deleted after the
 	// caller's cursor, oldest first.
 	Keys []string
+	// Orgs (added to v1, "orgs", sent when not empty) are organisations
+	// whose quota was reset or whose org session was deleted after the
+	// caller's cursor: quota units leased before must not be spent.
+	Orgs []string
+	// EnforceOrgQuotas (added to v1, "enforce_org_quotas", sent when
+	// true): the sidecar's --enforce-org-quotas, which filters follow
+	// unless their own configuration says otherwise.
+	EnforceOrgQuotas bool
 }
 
 // SyncResponse is a decoded sync answer.
@@ -75,6 +83,19 @@ func AppendSyncResponse(dst []byte, page SyncPage, snapshot []byte) []byte {
 		dst = model.AppendString(dst, k)
 	}
 	dst = append(dst, ']')
+	if len(page.Orgs) > 0 {
+		dst = append(dst, `,"orgs":[`...)
+		for i, o := range page.Orgs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = model.AppendString(dst, o)
+		}
+		dst = append(dst, ']')
+	}
+	if page.EnforceOrgQuotas {
+		dst = append(dst, `,"enforce_org_quotas":true`...)
+	}
 	if snapshot != nil {
 		dst = append(dst, `,"snapshot":`...)
 		dst = append(dst, snapshot...)
@@ -170,6 +191,12 @@ func DecodeSyncResponse(body []byte) (*SyncResponse, error) {
 		}
 		r.Keys = append(r.Keys, string(b))
 	}
+	for _, o := range v.GetArray("orgs") {
+		if b, err := o.StringBytes(); err == nil {
+			r.Orgs = append(r.Orgs, string(b))
+		}
+	}
+	r.EnforceOrgQuotas = v.GetBool("enforce_org_quotas")
 	snap := v.Get("snapshot")
 	if snap == nil || snap.Type() == fastjson.TypeNull {
 		return r, nil

@@ -193,3 +193,16 @@ func TestSnapshotJWKSRoundTrip(t *testing.T) {
 		t.Error("bad key set accepted")
 	}
 }
+
+func TestSyncOrgsAndEnforce(t *testing.T) {
+	page := SyncPage{Version: "v", Cursor: "1-0", Keys: []string{"k"}}
+	if got := string(AppendSyncResponse(nil, page, nil)); got != `{"version":"v","cursor":"1-0","reset":false,"more":false,"keys":["k"]}` {
+		t.Errorf("a page without orgs changed: %s", got)
+	}
+	page.Orgs, page.EnforceOrgQuotas = []string{"o1", "o2"}, true
+	body := AppendSyncResponse(nil, page, nil)
+	r, err := DecodeSyncResponse(body)
+	if err != nil || len(r.Orgs) != 2 || r.Orgs[1] != "o2" || !r.EnforceOrgQuotas {
+		t.Fatalf("%s decoded as %+v, %v", body, r, err)
+	}
+}

@@ -33,6 +33,10 @@ const (
 	// PathJWTSessions is followed by the key hash of a JWT's session id
 	// (JWTSessionPath).
 	PathJWTSessions = PathPrefix + "jwt-sessions/"
+	// PathQuotaRelease gives back units of a lease that were not spent
+	// (added in v1: sidecars that serve it upgrade before the filters
+	// that call it).
+	PathQuotaRelease = PathPrefix + "quota/release"
 )
 
 // Headers, lower case as proxy-wasm and HTTP/2 carry them (HTTP/1

@@ -169,6 +169,12 @@ type options struct {
 	// plugin holds extra plugin configuration fields, as a JSON fragment
 	// starting with a comma.
 	plugin string
+	// sidecars is the number of sidecar replicas (default 2, at least 2).
+	sidecars int
+	// sidecarArgs are extra flags for every sidecar.
+	sidecarArgs []string
+	// timeoutMS is the filter's sidecar.timeout_ms (default 1000).
+	timeoutMS int
 }
 
 // env is one running Turnpike: Redis, two sidecar replicas, the gateway
@@ -178,8 +184,9 @@ type options struct {
 type env struct {
 	t           *testing.T
 	redis       *testenv.Redis
-	sidecars    [2]*proc
-	sidecarURLs [2]string
+	sidecars    []*proc
+	sidecarURLs []string
+	pluginCfg   string // the plugin configuration file
 	gateway     *proc
 	gatewayURL  string
 	upstream    *httptest.Server
@@ -194,14 +201,16 @@ func newEnv(t *testing.T, o options) *env {
 	e.redis = testenv.StartRedis(t, testenv.RedisOptions{Persist: o.persist})
 	e.upstream = httptest.NewServer(http.HandlerFunc(e.echo))
 	t.Cleanup(e.upstream.Close)
+	n := max(o.sidecars, 2)
+	e.sidecars, e.sidecarURLs = make([]*proc, n), make([]string, n)
 	for i := range e.sidecars {
 		port := testenv.FreePort(t)
 		e.sidecarURLs[i] = "http://127.0.0.1:" + strconv.Itoa(port)
-		e.sidecars[i] = newProc(t, "sidecar"+strconv.Itoa(i), built.sidecar,
-			"--listen", "127.0.0.1:"+strconv.Itoa(port), "--redis", e.redis.URL(),
+		e.sidecars[i] = newProc(t, "sidecar"+strconv.Itoa(i), built.sidecar, append([]string{
+			"--listen", "127.0.0.1:" + strconv.Itoa(port), "--redis", e.redis.URL(),
 			"--secret", secret, "--filter-token", filterToken, "--config-poll", "50ms",
 			"--max-body-bytes", strconv.Itoa(maxBody), "--redis-timeout", "500ms",
-			"--shutdown-timeout", "2s", "--log-level", "info")
+			"--shutdown-timeout", "2s", "--log-level", "info"}, o.sidecarArgs...)...)
 		e.sidecars[i].start()
 	}
 	for i := range e.sidecars {
@@ -209,11 +218,16 @@ func newEnv(t *testing.T, o options) *env {
 	}
 
 	cfgFile := t.TempDir() + "/plugin-config.json"
-	cfg := `{"sidecar":{"token":"` + filterToken + `","timeout_ms":1000,"sync_timeout_ms":1000},` +
+	timeout := 1000
+	if o.timeoutMS > 0 {
+		timeout = o.timeoutMS
+	}
+	cfg := `{"sidecar":{"token":"` + filterToken + `","timeout_ms":` + strconv.Itoa(timeout) + `,"sync_timeout_ms":1000},` +
 		`"sync_interval_ms":50,"negative_cache_ttl_ms":200` + o.plugin + `}`
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	e.pluginCfg = cfgFile
 	gwPort := testenv.FreePort(t)
 	e.gatewayURL = "http://127.0.0.1:" + strconv.Itoa(gwPort)
 	e.gateway = newProc(t, "gateway", built.gateway,
@@ -246,6 +260,36 @@ func (e *env) startGateway() {
 		}
 		return nil
 	})
+}
+
+// addGateway starts another 4-VM gateway whose filter talks to sidecar
+// replica i, waits until it has its first snapshot, and returns it and its
+// URL.
+func (e *env) addGateway(i int) (*proc, string) {
+	e.t.Helper()
+	port := testenv.FreePort(e.t)
+	url := "http://127.0.0.1:" + strconv.Itoa(port)
+	p := newProc(e.t, "gateway-"+strconv.Itoa(port), built.gateway,
+		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.wasm, "--plugin-config", e.pluginCfg,
+		"--upstream", e.upstream.URL, "--cluster", "turnpike-sidecar="+e.sidecarURLs[i],
+		"--workers", "4", "--log-level", "warn")
+	p.start()
+	e.eventually(60*time.Second, "gateway ready", func() error {
+		if !p.running() {
+			e.t.Fatalf("the gateway exited during start-up: %v", p.err)
+		}
+		for range 4 {
+			r, err := e.tryAt(url, http.MethodGet, "/no-api-here/ready", nil, "")
+			if err != nil {
+				return err
+			}
+			if r.status != 200 && r.is(404, "No API matches this request") != nil {
+				return fmt.Errorf("unmatched request: %d %s", r.status, r.body)
+			}
+		}
+		return nil
+	})
+	return p, url
 }
 
 func (e *env) waitSidecarReady(i int, limit time.Duration) {
@@ -304,7 +348,12 @@ func tykError(msg string) string { return "{\n    \"error\": \"" + msg + "\"\n}"
 // try sends a request through the gateway. key, when set, goes in the
 // Authorization header.
 func (e *env) try(method, path string, header http.Header, key string) (reply, error) {
-	req, err := http.NewRequest(method, e.gatewayURL+path, nil)
+	return e.tryAt(e.gatewayURL, method, path, header, key)
+}
+
+// tryAt is try through the gateway at base.
+func (e *env) tryAt(base, method, path string, header http.Header, key string) (reply, error) {
+	req, err := http.NewRequest(method, base+path, nil)
 	if err != nil {
 		return reply{}, err
 	}

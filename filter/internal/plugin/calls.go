@@ -26,13 +26,23 @@ func (r *Root) callHeaders(method, path string) [][2]string {
 // every waiting stream even if the one that triggered the call is gone.
 // from is the context the caller runs as, restored afterwards.
 func (r *Root) dispatchFromRoot(from uint32, path string, timeoutMS uint32, done func(*host.CallResponse)) error {
+	return r.callFromRoot(from, "GET", path, nil, timeoutMS, done)
+}
+
+// postFromRoot is dispatchFromRoot for a POST with a body (copied by the
+// host before it returns).
+func (r *Root) postFromRoot(from uint32, path string, body []byte, timeoutMS uint32, done func(*host.CallResponse)) error {
+	return r.callFromRoot(from, "POST", path, body, timeoutMS, done)
+}
+
+func (r *Root) callFromRoot(from uint32, method, path string, body []byte, timeoutMS uint32, done func(*host.CallResponse)) error {
 	if from != r.id {
 		if err := r.host.SetContext(r.id); err != nil {
 			return err
 		}
 		defer func() { _ = r.host.SetContext(from) }()
 	}
-	return r.host.Call(r.cfg.Cluster, r.callHeaders("GET", path), nil, timeoutMS, done)
+	return r.host.Call(r.cfg.Cluster, r.callHeaders(method, path), body, timeoutMS, done)
 }
 
 // refused logs a sidecar answer that rejected the filter's token: a

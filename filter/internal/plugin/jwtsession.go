@@ -182,15 +182,3 @@ func (h *httpContext) writeJWTSession(s *model.Session, replace bool) verdict {
 	r.lookups[hash] = &lookup{waiters: []uint32{h.id}}
 	return wait
 }
-
-// postFromRoot is dispatchFromRoot for a POST with a body (copied by the
-// host before it returns).
-func (r *Root) postFromRoot(from uint32, path string, body []byte, timeoutMS uint32, done func(*host.CallResponse)) error {
-	if from != r.id {
-		if err := r.host.SetContext(r.id); err != nil {
-			return err
-		}
-		defer func() { _ = r.host.SetContext(from) }()
-	}
-	return r.host.Call(r.cfg.Cluster, r.callHeaders("POST", path), body, timeoutMS, done)
-}

@@ -32,6 +32,8 @@ const (
 	callLookup = "lookup"
 	callQuota  = "quota"
 	callSync   = "sync"
+	// callRelease gives unspent units of a quota lease back.
+	callRelease = "release"
 )
 
 // counter is a host counter (proxy_define_metric) whose increments are
@@ -101,7 +103,7 @@ func newMetrics(h host.Host) *metrics {
 	m.quotaLocal = def("turnpike.quota.local")
 	m.evictions = def("turnpike.sync.evictions")
 	m.snapshots = def("turnpike.sync.snapshots")
-	for _, k := range []string{callLookup, callQuota, callSync, callJWTSession} {
+	for _, k := range []string{callLookup, callQuota, callSync, callJWTSession, callRelease} {
 		m.calls[k] = def("turnpike.sidecar.calls." + k)
 		m.failures[k] = def("turnpike.sidecar.failures." + k)
 	}

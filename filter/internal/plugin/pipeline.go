@@ -117,9 +117,11 @@ type httpContext struct {
 	// stream); oauth is set for a request to an OAuth endpoint (oauth.go).
 	bodyFollows bool
 	oauth       *oauthRequest
-	// quotaAnswer is the sidecar's answer to the quota call.
-	quotaAnswer *host.CallResponse
-	quota       quotaGrant
+	// keyQ and orgQ are the key's and the organisation's quotas the
+	// request draws on (lease.go).
+	keyQ  quotaUse
+	orgQ  quotaUse
+	quota quotaGrant
 	// authorized: the request goes upstream with a decision, so the
 	// response gets rate-limit headers.
 	authorized bool
@@ -197,8 +199,13 @@ func (h *httpContext) detach() {
 }
 
 // OnHttpStreamDone forgets the stream, so lookups answered later skip it.
+// An organisation quota unit taken for a request that never went upstream
+// (the client left while it waited for the key's quota) goes back.
 func (h *httpContext) OnHttpStreamDone() {
 	delete(h.root.streams, h.id)
+	if !h.authorized {
+		h.giveBack(&h.orgQ)
+	}
 }
 
 func panicText(p any) string {

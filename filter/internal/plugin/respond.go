@@ -94,8 +94,10 @@ var (
 	replyInternal    = &reply{status: 500, msg: MsgInternal}
 )
 
-// reply sends a local response and counts the outcome.
+// reply sends a local response and counts the outcome. A refused request
+// consumes no organisation quota: a unit it took goes back.
 func (h *httpContext) reply(rep *reply, outcome string) verdict {
+	h.giveBack(&h.orgQ)
 	h.root.m.decision(outcome)
 	if err := h.host.Reply(rep.status, rep.headersWith(h.challenge()), rep.body()); err != nil {
 		h.root.log(host.Error, "sending a local reply: "+err.Error())

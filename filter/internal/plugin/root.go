@@ -81,6 +81,15 @@ type Root struct {
 	// buckets records when this VM last used each shared-data bucket, for
 	// the idle sweep.
 	buckets map[string]int64
+	// leases are the quota leases this VM has used (lease.go), by
+	// shared-data key.
+	leases map[string]*leaseRef
+	// retries are releases that failed, sent again every tick.
+	retries []pendingRelease
+	// refills holds, per lease key, the requests waiting for this VM's
+	// refill of that lease; a key is present while the refill is in
+	// flight.
+	refills map[string][]refillWaiter
 
 	sync syncState
 	jwt  jwtState
@@ -131,6 +140,8 @@ type effective struct {
 	// without a per-endpoint limit, built on first use rather than
 	// concatenated on every request.
 	bucket string
+	// lease is the key's quota lease (lease.go), found on first use.
+	lease *leaseRef
 }
 
 // bucketKey returns the bucket of a request with limit (the limit of this
@@ -158,6 +169,9 @@ type syncState struct {
 	// arrived (refresh.go); the next poll carries them.
 	waiting   []uint32
 	lastFresh int64 // unix ns of the last fresh poll
+	// enforceOrgs is the sidecar's --enforce-org-quotas, as of the last
+	// answer.
+	enforceOrgs bool
 }
 
 // OnPluginStart parses the configuration and starts the sync poll. A bad
@@ -184,6 +198,8 @@ func (r *Root) OnPluginStart(int) bool {
 	r.lookups = map[string]*lookup{}
 	r.streams = map[uint32]*httpContext{}
 	r.buckets = map[string]int64{}
+	r.leases = map[string]*leaseRef{}
+	r.refills = map[string][]refillWaiter{}
 	if err := r.host.SetTick(cfg.SyncIntervalMS); err != nil {
 		r.log(host.Critical, "setting the tick period: "+err.Error())
 		return false
@@ -194,8 +210,14 @@ func (r *Root) OnPluginStart(int) bool {
 	return true
 }
 
-// OnPluginDone hands the last counts to the host before the plugin goes.
+// OnPluginDone gives the unspent units of quota leases back and hands the
+// last counts to the host before the plugin goes. The releases are best
+// effort: a host that stops at once drops them, and the units then stay
+// counted until their window ends.
 func (r *Root) OnPluginDone() bool {
+	if r.leases != nil {
+		r.drainLeases(r.now(), nil, nil)
+	}
 	if r.m != nil {
 		r.m.flush()
 	}
@@ -222,9 +244,11 @@ func (r *Root) OnTick() {
 	now := r.now()
 	// The tick period is the sync interval.
 	r.pollOnTick()
+	r.retryReleases(now)
 	if now >= r.sync.sweepAt {
 		r.sync.sweepAt = now + int64(sweepEvery)
 		r.sweep(now)
+		r.sweepLeases(now)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/access"
 	"github.com/turnpike-dev/turnpike/shared/pathnorm"
 	"github.com/turnpike-dev/turnpike/shared/ratelimit"
-	"github.com/turnpike-dev/turnpike/shared/wire"
 )
 
 // The steps of the pipeline, in order. Each reads what earlier steps left
@@ -218,21 +217,35 @@ func (h *httpContext) checkAccess() verdict {
 	return next
 }
 
-// orgLimits refuses requests of an inactive organisation. When the sidecar
-// said, with the session, that the key's organisation has an org session
-// the snapshot lacks, the request waits for a fresh configuration first.
+// orgLimits refuses requests of an inactive organisation, then, with
+// enforce_org_quotas, applies the organisation's rate limit and quota
+// (orglimit.go). When the sidecar said, with the session, that the key's
+// organisation has an org session the snapshot lacks, the request waits
+// for a fresh configuration first.
 func (h *httpContext) orgLimits() verdict {
 	r := h.root
+	if h.orgQ.answer != nil { // resumed by the org quota call
+		return h.orgQuotaDecided(h.quotaAnswered(&h.orgQ))
+	}
+	if h.orgQ.retry { // resumed by this VM's refill of the org lease
+		h.orgQ.retry = false
+		return h.orgQuotaDecided(h.takeQuota(&h.orgQ))
+	}
 	orgID := h.session().OrgID
 	if h.entry.orgSession && r.snap.orgs[orgID] == nil && !h.resumed && r.awaitFresh(h.id) {
 		return wait
 	}
-	if org := r.snap.orgs[orgID]; org != nil {
-		if d := access.CheckOrg(org); !d.Allowed() {
-			return h.reply(denied(d), d.Reason.String())
-		}
+	org := r.snap.orgs[orgID]
+	if org == nil {
+		return next // Tyk: no org session, no org check
 	}
-	return next
+	if d := access.CheckOrg(org); !d.Allowed() {
+		return h.reply(denied(d), d.Reason.String())
+	}
+	if !r.enforceOrgs() {
+		return next
+	}
+	return h.enforceOrg(org)
 }
 
 // rateLimit takes a token from the key's bucket, then from the API's
@@ -275,43 +288,22 @@ func (h *httpContext) take(key string, lim ratelimit.Limit) (ratelimit.Result, b
 	return res, true
 }
 
-// reserveQuota asks the sidecar for one unit of the key's quota.
+// reserveQuota takes one unit of the key's quota from this proxy's lease,
+// or from the sidecar (lease.go).
 func (h *httpContext) reserveQuota() verdict {
-	r := h.root
-	if h.resumed {
-		ans := h.quotaAnswer
-		h.quotaAnswer = nil
-		if ans.Status != 200 {
-			r.m.failures[callQuota].Increment(1)
-			return h.quotaFailed()
-		}
-		g, err := wire.DecodeQuotaResponse(ans.Body)
-		if err != nil {
-			r.m.failures[callQuota].Increment(1)
-			r.log(host.Error, "malformed quota answer from the sidecar")
-			return h.quotaFailed()
-		}
-		return h.quotaDecided(quotaGrant{reserved: g.Granted >= 1, max: g.QuotaMax,
-			remaining: g.Remaining, reset: g.Reset})
+	if h.keyQ.answer != nil { // resumed by the quota call
+		return h.quotaDecided(h.quotaAnswered(&h.keyQ))
+	}
+	if h.keyQ.retry { // resumed by this VM's refill of the lease
+		h.keyQ.retry = false
+		return h.quotaDecided(h.takeQuota(&h.keyQ))
 	}
 	if h.api.DisableQuota || !h.limit.QuotaEnforced() {
 		return next
 	}
-	r.scratch = wire.AppendQuotaRequest(r.scratch[:0], wire.QuotaRequest{KeyHash: h.hash, Scope: h.limit.Scope,
-		QuotaMax: h.limit.QuotaMax, QuotaRenewalRate: h.limit.QuotaRenewalRate, Units: 1})
-	r.m.calls[callQuota].Increment(1)
-	// The host copies the body before Call returns.
-	err := h.host.Call(r.cfg.Cluster, r.callHeaders("POST", wire.PathQuota), r.scratch, r.cfg.LookupTimeoutMS,
-		func(ans *host.CallResponse) {
-			h.quotaAnswer = ans
-			h.resume()
-		})
-	if err != nil {
-		r.m.failures[callQuota].Increment(1)
-		r.log(host.Warn, "quota call failed: "+err.Error())
-		return h.quotaFailed()
-	}
-	return wait
+	r := h.root
+	h.keyQ = r.newQuotaUse(r.keyLease(h.eff, h.hash, h.limit.Scope), h.limit.QuotaMax, h.limit.QuotaRenewalRate)
+	return h.quotaDecided(h.takeQuota(&h.keyQ))
 }
 
 type quotaGrant struct {
@@ -336,10 +328,16 @@ func (h *httpContext) quotaFailed() verdict {
 		return h.reply(unavailable(), outUnavailable)
 	}
 	return h.quotaDecided(quotaGrant{reserved: res.Granted >= 1, max: h.limit.QuotaMax,
-		remaining: res.Remaining, reset: res.ResetAt})
+		remaining: res.Remaining, reset: res.ResetAt}, quotaOK)
 }
 
-func (h *httpContext) quotaDecided(g quotaGrant) verdict {
+func (h *httpContext) quotaDecided(g quotaGrant, o quotaOutcome) verdict {
+	switch o {
+	case quotaWait:
+		return wait
+	case quotaFailure:
+		return h.quotaFailed()
+	}
 	if !g.reserved {
 		rep := &reply{status: h.root.cfg.QuotaExceededStatus, msg: access.MsgQuotaExceeded}
 		if rep.status == access.StatusTooManyRequests && g.reset > 0 {

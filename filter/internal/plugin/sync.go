@@ -79,6 +79,9 @@ func (r *Root) applySync(resp *wire.SyncResponse, now int64) {
 		if _, err := shm.BumpGeneration(r.host); err != nil {
 			r.log(host.Error, "invalidating shared sessions: "+err.Error())
 		}
+		// Counters may have been reset too (a flushed or failed-over
+		// Redis): leased units go back, where their window still exists.
+		r.drainLeases(now, nil, nil)
 	}
 	if resp.Snapshot != nil {
 		r.snapSeq++
@@ -104,6 +107,8 @@ func (r *Root) applySync(resp *wire.SyncResponse, now int64) {
 		evicted++
 	}
 	r.m.evictions.Increment(uint64(evicted))
+	r.invalidateLeases(now, resp.Keys, resp.Orgs)
+	r.sync.enforceOrgs = resp.EnforceOrgQuotas
 	r.sync.cursor = resp.Cursor
 }
 

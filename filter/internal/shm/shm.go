@@ -63,6 +63,7 @@ func APIBucketKey(apiID string) string { return "tp/a/" + apiID }
 // admitted request; a VM keeps one Scratch and allocates nothing.
 type Scratch struct {
 	state [ratelimit.StateSize]byte
+	buf   []byte // lease entries
 }
 
 // Take admits one request against the bucket at key, exactly once across

@@ -93,7 +93,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}).Register(mux)
 	filterapi.New(filterapi.Deps{
 		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log, JWKS: a.jwks,
-		OnQuota: a.metrics.Quota, OAuth: oauthServer,
+		OnQuota: a.metrics.Quota, OAuth: oauthServer, EnforceOrgQuotas: cfg.EnforceOrgQuotas,
 	}).Register(mux)
 	// /metrics needs no authentication: with --metrics-listen it moves to its
 	// own listener, so that operators can keep it off the public address.

@@ -357,3 +357,32 @@ func TestSessionAnswerSaysWhetherTheOrgHasAnOrgSession(t *testing.T) {
 		t.Fatalf("org session exists, header %q", h)
 	}
 }
+
+// TestLeasesOverHTTP: a lease is one script, cut near the limit; a release
+// gives back units of its window; an org reset reaches the feed; the
+// sidecar's --enforce-org-quotas reaches the filters.
+func TestLeasesOverHTTP(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		s := start(t, url, func(c *config.Config) { c.EnforceOrgQuotas = true })
+		hash := keys.Hash("lease-http-key")
+		lease := fmt.Sprintf(`{"key_hash":%q,"quota_max":80,"quota_renewal_rate":3600,"units":50,"lease":true}`, hash)
+		r := s.filter("POST", "/turnpike/v1/quota", lease)
+		expect(t, "lease", r, 200, `"granted":10,"remaining":70`)
+		v := r.json(t)
+		wid := int64(v["window_id"].(float64))
+		if wid == 0 || v["window_ms"].(float64) < 3590_000 {
+			t.Fatalf("lease answer %s", r.body)
+		}
+		rel := fmt.Sprintf(`{"key_hash":%q,"units":4,"window_id":%d}`, hash, wid)
+		expect(t, "release", s.filter("POST", "/turnpike/v1/quota/release", rel), 200, `{"released":4}`)
+		expect(t, "stale release", s.filter("POST", "/turnpike/v1/quota/release",
+			fmt.Sprintf(`{"key_hash":%q,"units":4,"window_id":%d}`, hash, wid-1)), 200, `{"released":0}`)
+		expect(t, "release without window", s.filter("POST", "/turnpike/v1/quota/release",
+			fmt.Sprintf(`{"key_hash":%q,"units":4}`, hash)), 400, "window_id is required")
+
+		cur := s.sync("", "")
+		expect(t, "org", s.tyk("POST", "/tyk/org/keys/org7?reset_quota=1", `{"quota_max":9}`), 200, "")
+		r = s.filter("GET", "/turnpike/v1/sync?cursor="+cur.Cursor, "")
+		expect(t, "sync", r, 200, `"orgs":["org7"],"enforce_org_quotas":true`)
+	})
+}

@@ -33,7 +33,10 @@ type Config struct {
 	// AllowPlainPasswords lets keys store basic-auth passwords in clear
 	// (basic_auth_data.hash_type "plain"); refused otherwise.
 	AllowPlainPasswords bool
-	ConfigPoll          time.Duration // how often the config version counter / policies file is checked
+	// EnforceOrgQuotas is sent to the filters: enforce org rate limits
+	// and quotas unless their configuration says otherwise.
+	EnforceOrgQuotas bool
+	ConfigPoll       time.Duration // how often the config version counter / policies file is checked
 	// JWKS fetching (JWT APIs whose jwt_source is a URL).
 	JWKSTimeout  time.Duration
 	JWKSMaxBytes int64
@@ -85,6 +88,9 @@ Usage: turnpike-sidecar [flags]
 				"accept keys without access rights (they pass every API), like Tyk's allow_master_keys"),
 			flagenv.Bool(&c.AllowPlainPasswords, "allow-plain-passwords", false,
 				`accept basic_auth_data with hash_type "plain": the password is stored in clear (default: bcrypt only)`),
+			flagenv.Bool(&c.EnforceOrgQuotas, "enforce-org-quotas", false,
+				"tell the filters to enforce organisation rate limits and quotas (Tyk's enforce_org_quotas);\n"+
+					"a filter's own enforce_org_quotas setting wins"),
 			flagenv.PositiveDuration(&c.ConfigPoll, "config-poll", 200*time.Millisecond,
 				"how often to check the shared config version and the policies file (`duration`)"),
 			flagenv.PositiveDuration(&c.JWKSTimeout, "jwks-timeout", 5*time.Second,

@@ -46,6 +46,9 @@ type Deps struct {
 	OAuth *oauth.Server
 	// JWKS, if set, refetches key sets a filter reports an unknown kid of.
 	JWKS *jwks.Fetcher
+	// EnforceOrgQuotas is --enforce-org-quotas, sent to the filters with
+	// every sync answer.
+	EnforceOrgQuotas bool
 }
 
 // API is the Filter API handler set.
@@ -70,6 +73,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	v1.HandleFunc("POST "+wire.PathQuota, a.quota)
 	v1.HandleFunc("POST "+wire.PathOAuth, a.oauth)
 	v1.HandleFunc("POST "+wire.PathJWTSessions+"{keyHash}", a.jwtSession)
+	v1.HandleFunc("POST "+wire.PathQuotaRelease, a.release)
 	v1.HandleFunc(wire.PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, wire.StatusNotFound, "no such endpoint")
 	})
@@ -164,7 +168,8 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 		a.storageFailed(w, err)
 		return
 	}
-	page := wire.SyncPage{Version: snap.Version, Cursor: ch.Cursor, Reset: ch.Reset, More: ch.More, Keys: ch.Keys}
+	page := wire.SyncPage{Version: snap.Version, Cursor: ch.Cursor, Reset: ch.Reset, More: ch.More, Keys: ch.Keys,
+		Orgs: ch.Orgs, EnforceOrgQuotas: a.d.EnforceOrgQuotas}
 	var snapJSON []byte // sent as stored: encoded once per snapshot, not per call
 	if q.Version != snap.Version {
 		snapJSON = snap.JSON
@@ -189,19 +194,55 @@ func (a *API) quota(w http.ResponseWriter, r *http.Request) {
 		writeError(w, wire.StatusBadRequest, err.Error())
 		return
 	}
-	counter := store.QuotaKey("", req.OrgID)
-	if req.KeyHash != "" {
-		counter = store.QuotaKey(req.Scope, req.KeyHash)
+	var g store.Grant
+	if req.Lease {
+		g, err = a.d.Store.Lease(r.Context(), counter(req), req.QuotaMax, req.QuotaRenewalRate, req.Units)
+	} else {
+		g.Result, err = a.d.Store.Reserve(r.Context(), counter(req), req.QuotaMax, req.QuotaRenewalRate, req.Units)
 	}
-	res, err := a.d.Store.Reserve(r.Context(), counter, req.QuotaMax, req.QuotaRenewalRate, req.Units)
 	if err != nil {
 		a.storageFailed(w, err)
 		return
 	}
-	a.d.OnQuota(decision(res, req.Units))
-	writeRaw(w, wire.StatusOK, wire.AppendQuotaResponse(make([]byte, 0, 96), wire.QuotaResponse{
-		Granted: res.Granted, Remaining: res.Remaining, Reset: res.ResetAt, QuotaMax: req.QuotaMax,
-	}))
+	a.d.OnQuota(decision(g.Result, req.Units))
+	resp := wire.QuotaResponse{Granted: g.Granted, Remaining: g.Remaining, Reset: g.ResetAt, QuotaMax: req.QuotaMax}
+	if req.Lease && req.QuotaMax > 0 && req.QuotaRenewalRate > 0 {
+		resp.WindowID, resp.WindowMS = g.ResetAt, g.WindowMS
+	}
+	writeRaw(w, wire.StatusOK, wire.AppendQuotaResponse(make([]byte, 0, 128), resp))
+}
+
+// POST /turnpike/v1/quota/release: unspent units of a lease come back.
+func (a *API) release(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, "malformed release request: "+err.Error())
+		return
+	}
+	req, err := wire.DecodeQuotaRequest(body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, "malformed release request: "+err.Error())
+		return
+	}
+	if err := req.ValidateRelease(); err != nil {
+		writeError(w, wire.StatusBadRequest, err.Error())
+		return
+	}
+	n, err := a.d.Store.Release(r.Context(), counter(req), req.WindowID, req.Units)
+	if err != nil {
+		a.storageFailed(w, err)
+		return
+	}
+	a.d.OnQuota("released")
+	writeRaw(w, wire.StatusOK, wire.AppendReleaseResponse(make([]byte, 0, 32), n))
+}
+
+// counter is the Redis counter a quota request names.
+func counter(req wire.QuotaRequest) string {
+	if req.KeyHash != "" {
+		return store.QuotaKey(req.Scope, req.KeyHash)
+	}
+	return store.QuotaKey("", req.OrgID)
 }
 
 // POST /turnpike/v1/oauth: a request to an OAuth endpoint under an API's

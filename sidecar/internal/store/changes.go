@@ -20,6 +20,7 @@ const emptyCursor = "0-0"
 // Changes is one page of the change feed.
 type Changes struct {
 	Keys   []string // distinct key hashes, oldest first
+	Orgs   []string // distinct org ids whose quota was reset or session deleted
 	Cursor string   // position after the last entry read
 	Reset  bool     // the caller's cursor is unknown or trimmed: drop every cached session
 	More   bool     // more entries follow Cursor
@@ -30,6 +31,16 @@ func (s *Store) changeStep(hash string) step {
 	return func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 		return c.XAdd(ctx, &redis.XAddArgs{
 			Stream: changesKey, MaxLen: changesMaxLen, Approx: true, ID: "*", Values: []string{"h", hash},
+		})
+	}
+}
+
+// orgChangeStep appends an organisation whose quota was reset (field "o"),
+// so that filters drop the quota units they leased before the reset.
+func (s *Store) orgChangeStep(orgID string) step {
+	return func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		return c.XAdd(ctx, &redis.XAddArgs{
+			Stream: changesKey, MaxLen: changesMaxLen, Approx: true, ID: "*", Values: []string{"o", orgID},
 		})
 	}
 }
@@ -121,6 +132,13 @@ func (s *Store) ChangesSince(ctx context.Context, cursor string, limit int) (Cha
 	seen := make(map[string]bool, len(page))
 	for _, m := range page {
 		out.Cursor = m.ID
+		if o, _ := m.Values["o"].(string); o != "" {
+			if !seen["o:"+o] {
+				seen["o:"+o] = true
+				out.Orgs = append(out.Orgs, o)
+			}
+			continue
+		}
 		h, _ := m.Values["h"].(string)
 		if h == "" || seen[h] {
 			continue

@@ -158,6 +158,7 @@ func (s *Store) PutOrg(ctx context.Context, orgID string, data []byte, resetQuot
 	}
 	if resetQuota {
 		steps = append(steps, delSteps([]string{QuotaKey("", orgID)})...)
+		steps = append(steps, s.orgChangeStep(orgID))
 	}
 	cmds, err := s.ordered(ctx, append(steps, bumpStep)...)
 	if err != nil {
@@ -173,6 +174,7 @@ func (s *Store) DeleteOrg(ctx context.Context, orgID string) (bool, error) {
 		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, orgPrefix+orgID) },
 		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.SRem(ctx, orgsIndexKey, orgID) },
 		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, QuotaKey("", orgID)) },
+		s.orgChangeStep(orgID),
 		bumpStep,
 	)
 	if err != nil {

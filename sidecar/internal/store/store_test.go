@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -391,6 +392,83 @@ func TestFilterTracking(t *testing.T) {
 		}
 		if n, err := s.Client().HLen(ctx, filtersKey).Result(); err != nil || n != 1 {
 			t.Errorf("hash holds %d entries (err %v), want the stale ones dropped", n, err)
+		}
+	})
+}
+
+// TestLeaseAndRelease: a lease is cut to shared/quota.LeaseUnits near the
+// limit, the sum granted never exceeds quota_max, and a release gives back
+// units only into the window they were granted in.
+func TestLeaseAndRelease(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		g, err := s.Lease(ctx, "quota-l", 100, 3600, 40)
+		if err != nil || g.Granted != 12 || g.Remaining != 88 || g.WindowMS < 3598000 || g.WindowMS > 3600000 {
+			t.Fatalf("first lease of 40 with 100 left = %+v, %v; want 12 (100/8)", g, err)
+		}
+		total := g.Granted
+		for range 200 {
+			g2, err := s.Lease(ctx, "quota-l", 100, 3600, 40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g2.Granted > 0 && g2.ResetAt != g.ResetAt {
+				t.Errorf("window %d, then %d", g.ResetAt, g2.ResetAt)
+			}
+			total += g2.Granted
+		}
+		if total != 100 {
+			t.Fatalf("leases granted %d units of a 100-unit quota", total)
+		}
+		if n, err := s.Release(ctx, "quota-l", g.ResetAt+1, 5); n != 0 || err != nil {
+			t.Errorf("release into another window gave back %d, %v", n, err)
+		}
+		if n, err := s.Release(ctx, "quota-l", g.ResetAt, 5); n != 5 || err != nil {
+			t.Errorf("release gave back %d, %v; want 5", n, err)
+		}
+		if g3, _ := s.Lease(ctx, "quota-l", 100, 3600, 40); g3.Granted != 1 {
+			t.Errorf("with 5 left a lease got %d units, want 1", g3.Granted)
+		}
+		if n, _ := s.Release(ctx, "quota-l", g.ResetAt, 1000); n != 100-4 {
+			t.Errorf("a release larger than the count gave back %d, want %d (never below zero)", n, 100-4)
+		}
+		if n, _ := s.Release(ctx, "quota-missing", g.ResetAt, 3); n != 0 {
+			t.Errorf("release of a deleted counter gave back %d", n)
+		}
+		// Never-renewing quotas have no window to release into.
+		if _, err := s.Lease(ctx, "quota-n", 10, 0, 3); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.Release(ctx, "quota-n", 1, 1); n != 0 {
+			t.Errorf("release of a never-renewing counter gave back %d", n)
+		}
+	})
+}
+
+func TestFeedOrgResets(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		if err := s.EnsureFeed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cur, err := s.Cursor(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutOrg(ctx, "o1", []byte(`{"org_id":"o1"}`), false); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := s.PutOrg(ctx, "o1", []byte(`{"org_id":"o1"}`), true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.DeleteOrg(ctx, "o1"); err != nil {
+			t.Fatal(err)
+		}
+		ch, err := s.ChangesSince(ctx, cur, 100)
+		if err != nil || len(ch.Keys) != 0 || !reflect.DeepEqual(ch.Orgs, []string{"o1"}) {
+			t.Fatalf("changes = %+v, %v; want org o1 once, no keys", ch, err)
 		}
 	})
 }

@@ -189,6 +189,23 @@ func (e *env) createKeys(ctx context.Context, prefix string, n int, session stri
 // (its turnpike_sidecar_redis_duration_seconds histogram counts one per
 // command and one per pipeline or transaction).
 func (e *env) redisRoundTrips(ctx context.Context) (int64, error) {
+	return e.metricSum(ctx, func(line string) bool {
+		return strings.HasPrefix(line, "turnpike_sidecar_redis_duration_seconds_count")
+	})
+}
+
+// filterCalls is how many session lookups, quota reservations or leases and
+// lease releases the sidecar has served (its request counter by route; the
+// sync polls are not counted: they are per tick, not per request).
+func (e *env) filterCalls(ctx context.Context) (int64, error) {
+	return e.metricSum(ctx, func(line string) bool {
+		return strings.HasPrefix(line, "turnpike_sidecar_http_requests_total{") &&
+			(strings.Contains(line, `route="/turnpike/v1/quota`) || strings.Contains(line, `route="/turnpike/v1/sessions/`))
+	})
+}
+
+// metricSum adds the values of the sidecar's metric lines that match.
+func (e *env) metricSum(ctx context.Context, match func(string) bool) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", e.sidecarURL+"/metrics", nil)
 	if err != nil {
 		return 0, err
@@ -204,7 +221,7 @@ func (e *env) redisRoundTrips(ctx context.Context) (int64, error) {
 	}
 	var total int64
 	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, "turnpike_sidecar_redis_duration_seconds_count") {
+		if !match(line) {
 			continue
 		}
 		f := strings.Fields(line)

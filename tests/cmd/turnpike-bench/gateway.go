@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/tests/loadgen"
@@ -24,6 +25,9 @@ type gatewayRow struct {
 	CPUPerReq time.Duration
 	// RedisRTT is the sidecar's Redis round trips per request (-1: no sidecar involved).
 	RedisRTT float64
+	// SidecarCalls is the filter's calls to the sidecar per request
+	// (lookups, quota leases and releases; not the sync polls).
+	SidecarCalls float64
 	// UpstreamConns is the TCP connections the upstream accepted per request.
 	UpstreamConns float64
 }
@@ -35,16 +39,25 @@ type gatewayOpts struct {
 	keys             int
 }
 
+// Names of the gateway rows the report refers to.
+const (
+	rowWarm       = "turnpike-gateway + filter.wasm, warm keys (rate limit only)"
+	rowQuotaLease = "turnpike-gateway + filter.wasm, quota keys far from exhaustion (leases)"
+	rowQuotaNear  = "turnpike-gateway + filter.wasm, quota keys near exhaustion (one-unit leases)"
+	rowQuotaCall  = "turnpike-gateway + filter.wasm, quota keys, one sidecar call per request (no leases)"
+	rowOrg        = "turnpike-gateway + filter.wasm, org-limited keys (org rate + org quota, leases)"
+	rowPool2      = "turnpike-gateway + filter.wasm, warm keys, Go's default upstream pool (2 idle per host)"
+	rowOAuth      = "turnpike-gateway + filter.wasm, OAuth access tokens, warm (rate limit)"
+)
+
 // gatewayScenario loads, in turn, a plain Go reverse proxy, turnpike-gateway
 // with the no-op filter, and turnpike-gateway with filter.wasm (warm keys
-// with a rate limit, then keys with an exact quota), all in front of the
-// same upstream.
+// with a rate limit only; keys with a quota far from exhaustion, served
+// from leases; the same near exhaustion, where every lease is one unit;
+// the same without leases; keys of a rate- and quota-limited organisation),
+// all in front of the same upstream.
 func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noopWasm string) ([]gatewayRow, error) {
 	warm, err := e.createKeys(ctx, "gw-warm", o.keys, keySession(`"rate":1000000000,"per":1,"quota_max":-1`))
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := e.oauthTokens(ctx, o.keys)
 	if err != nil {
 		return nil, err
 	}
@@ -53,14 +66,46 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 	if err != nil {
 		return nil, err
 	}
-	cfgFile := e.dir + "/gateway-filter.json"
-	if err := os.WriteFile(cfgFile, []byte(filterConfig("")), 0o644); err != nil {
+	// Keys of an organisation whose limits are never reached.
+	if err := e.admin(ctx, "POST", "/tyk/org/keys/orgbench", `{"org_id":"orgbench","rate":1000000000,"per":1,
+		"quota_max":1000000000000,"quota_renewal_rate":3600}`); err != nil {
 		return nil, err
 	}
-	gatewayArgs := func(addr, wasm string, extra ...string) []string {
+	org, err := e.createKeys(ctx, "gw-org", o.keys, strings.Replace(
+		keySession(`"rate":1000000000,"per":1,"quota_max":-1`), `"org_id":"org1"`, `"org_id":"orgbench"`, 1))
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := e.oauthTokens(ctx, o.keys)
+	if err != nil {
+		return nil, err
+	}
+	configs := map[string]string{
+		"default": "",
+		// Every lease is one unit: what a quota near exhaustion costs
+		// (shared/quota.LeaseUnits cuts leases to one unit when fewer than
+		// 16 units remain), without running the quota out mid-run.
+		"near": `,"quota_lease":{"max_units":1}`,
+		"call": `,"quota_lease":{"cover_ms":0}`,
+		"org":  `,"enforce_org_quotas":true`,
+	}
+	cfgFiles := map[string]string{}
+	for name, extra := range configs {
+		f := e.dir + "/gateway-filter-" + name + ".json"
+		if err := os.WriteFile(f, []byte(filterConfig(extra)), 0o644); err != nil {
+			return nil, err
+		}
+		cfgFiles[name] = f
+	}
+	gatewayArgs := func(addr, wasm, cfg string, extra ...string) []string {
 		return append([]string{"--listen", addr, "--wasm", wasm, "--upstream", e.upstreamURL,
 			"--workers", strconv.Itoa(o.workers), "--log-level", "warn",
-			"--plugin-config", cfgFile, "--cluster", "turnpike-sidecar=" + e.sidecarURL}, extra...)
+			"--plugin-config", cfgFiles[cfg], "--cluster", "turnpike-sidecar=" + e.sidecarURL}, extra...)
+	}
+	filter := func(name, cfg string, extra ...string) func(addr string) (*proc, error) {
+		return func(addr string) (*proc, error) {
+			return startProc(ctx, e.dir, name, addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm, cfg, extra...)...)
+		}
 	}
 	type target struct {
 		name  string
@@ -74,22 +119,16 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 			return startProc(ctx, e.dir, "plain-proxy", addr, e.self, "-role", "proxy", "-addr", addr, "-upstream", e.upstreamURL)
 		}, warm, false, ""},
 		{"turnpike-gateway + no-op filter", func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, "gateway-noop", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, noopWasm)...)
+			return startProc(ctx, e.dir, "gateway-noop", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, noopWasm, "default")...)
 		}, warm, false, ""},
-		{"turnpike-gateway + filter.wasm, warm keys (rate limit)", func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, "gateway-filter", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
-		}, warm, true, ""},
-		{"turnpike-gateway + filter.wasm, warm keys, Go's default upstream pool (2 idle per host)", func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, "gateway-filter-pool2", addr, e.binDir+"/turnpike-gateway",
-				gatewayArgs(addr, filterWasm, "--max-idle-conns-per-host", "2")...)
-		}, warm, true, ""},
+		{rowWarm, filter("gateway-filter", "default"), warm, true, ""},
+		{rowPool2, filter("gateway-filter-pool2", "default", "--max-idle-conns-per-host", "2"), warm, true, ""},
 		// The same decision for OAuth access tokens: they are keys.
-		{"turnpike-gateway + filter.wasm, OAuth access tokens, warm (rate limit)", func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, "gateway-filter-oauth", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
-		}, tokens, true, "/" + oauthAPIID + "/items"},
-		{"turnpike-gateway + filter.wasm, quota keys (exact, Redis)", func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, "gateway-filter-quota", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
-		}, quota, true, ""},
+		{rowOAuth, filter("gateway-filter-oauth", "default"), tokens, true, "/" + oauthAPIID + "/items"},
+		{rowQuotaLease, filter("gateway-filter-quota", "default"), quota, true, ""},
+		{rowQuotaNear, filter("gateway-filter-near", "near"), quota, true, ""},
+		{rowQuotaCall, filter("gateway-filter-call", "call"), quota, true, ""},
+		{rowOrg, filter("gateway-filter-org", "org"), org, true, ""},
 	}
 	var rows []gatewayRow
 	for _, t := range targets {
@@ -112,8 +151,8 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 		}
 		row.Name = t.name
 		rows = append(rows, row)
-		logf("gateway: %-58s %8.0f req/s  p50 %v  p99 %v  CPU/req %v  non-200 %d  errors %d",
-			t.name, row.RPS, row.P50, row.P99, row.CPUPerReq, row.Non200, row.Errors)
+		logf("gateway: %-58s %8.0f req/s  p50 %v  p99 %v  CPU/req %v  non-200 %d  errors %d  sidecar calls/req %.4f",
+			t.name, row.RPS, row.P50, row.P99, row.CPUPerReq, row.Non200, row.Errors, row.SidecarCalls)
 	}
 	return rows, nil
 }
@@ -148,6 +187,10 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, path string, key
 	if err != nil {
 		return gatewayRow{}, err
 	}
+	callsBefore, err := e.filterCalls(ctx)
+	if err != nil {
+		return gatewayRow{}, err
+	}
 	connsBefore, err := e.upstreamConns(ctx)
 	if err != nil {
 		return gatewayRow{}, err
@@ -169,6 +212,10 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, path string, key
 	if err != nil {
 		return gatewayRow{}, err
 	}
+	callsAfter, err := e.filterCalls(ctx)
+	if err != nil {
+		return gatewayRow{}, err
+	}
 	connsAfter, err := e.upstreamConns(ctx)
 	if err != nil {
 		return gatewayRow{}, err
@@ -179,9 +226,10 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, path string, key
 		UpstreamConns: float64(connsAfter-connsBefore) / all}
 	if redis {
 		row.RedisRTT = float64(after-before) / all
+		row.SidecarCalls = float64(callsAfter-callsBefore) / all
 	}
-	// CPU, round trips and upstream connections are counted over warm-up
-	// and measurement, so they are divided by the requests of both (the warm-up runs at about
+	// CPU and round trips are counted over warm-up and measurement, so
+	// they are divided by the requests of both (the warm-up runs at about
 	// the measured rate).
 	if res.FirstError != nil {
 		logf("  first error: %v", res.FirstError)

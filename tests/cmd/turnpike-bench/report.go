@@ -85,7 +85,8 @@ var vmCases = []struct{ name, what string }{
 	{"warm-jwt-hs256", "warm JWT, HS256 (verified once per VM; session cached)"},
 	{"warm-jwt-es256", "warm JWT, ES256"},
 	{"first-jwt-es256", "first-seen JWT, ES256 (verification, lookup, session created by the sidecar)"},
-	{"quota-exact", "key with quota (exact mode: one sidecar call per request)"},
+	{"quota-lease", "key with quota far from exhaustion (leases)"},
+	{"quota-per-request", "key with quota, one sidecar call per request (`quota_lease.cover_ms: 0`; the cost of a quota near exhaustion)"},
 	{"missing-key", "missing key (401)"},
 	{"unknown-key", "unknown key (negative cache, 403)"},
 	{"allowed-urls", "policy with allowed_urls (10 patterns)"},
@@ -164,18 +165,27 @@ func (r *report) targets(w func(string, ...any)) {
 		}
 	}
 	noop, ok1 := r.gatewayRow("turnpike-gateway + no-op")
-	tp, ok2 := r.gatewayRow("turnpike-gateway + filter.wasm, warm")
+	tp, ok2 := r.gatewayRow(rowWarm)
 	if ok1 && ok2 && noop.RPS > 0 {
 		pct := 100 * tp.RPS / noop.RPS
 		w("| gateway throughput >= 85%% of the no-op filter's (warm keys) | %.0f%% (%.0f vs %.0f req/s) | %s |\n", pct, tp.RPS, noop.RPS, yes(pct >= 85))
 	}
-	if tok, ok := r.gatewayRow("turnpike-gateway + filter.wasm, OAuth"); ok2 && ok && tp.RPS > 0 {
+	if tok, ok := r.gatewayRow(rowOAuth); ok2 && ok && tp.RPS > 0 {
 		pct := 100 * tok.RPS / tp.RPS
 		w("| warm OAuth access tokens as fast as warm keys (within 10%%) | %.0f%% (%.0f vs %.0f req/s) | %s |\n",
 			pct, tok.RPS, tp.RPS, yes(pct >= 90 && pct <= 110))
 	}
 	if ok2 {
 		w("| new upstream connections per request < 0.01 under load (warm keys) | %.4f | %s |\n", tp.UpstreamConns, yes(tp.UpstreamConns < 0.01))
+	}
+	rate, okR := r.gatewayRow(rowWarm)
+	lease, okL := r.gatewayRow(rowQuotaLease)
+	if okR && okL && rate.RPS > 0 {
+		pct := 100 * lease.RPS / rate.RPS
+		w("| quota keys far from exhaustion >= 85%% of the rate-only keys' throughput | %.0f%% (%.0f vs %.0f req/s) | %s |\n",
+			pct, lease.RPS, rate.RPS, yes(pct >= 85))
+		w("| sidecar calls per request, quota keys far from exhaustion <= 0.05 | %.4f | %s |\n", lease.SidecarCalls, yes(lease.SidecarCalls <= 0.05))
+		w("| Redis round trips per request, quota keys far from exhaustion <= 0.05 | %.4f | %s |\n", lease.RedisRTT, yes(lease.RedisRTT <= 0.05))
 	}
 	w("| quota overshoot with %d concurrent clients = 0 | %d | %s |\n", r.quota.Clients, r.quota.Overshoot, yes(r.quota.Overshoot == 0))
 	w("| rate-limit admissions vs configured rate, %d VMs | %+.2f%% | (reported) |\n", r.rate.Workers, r.rate.ErrorPct)
@@ -233,19 +243,61 @@ func (r *report) gatewayTable(w func(string, ...any)) {
 		o.connections, o.warmup, o.duration, o.keys)
 	w("keys in turn, all rows against the same upstream (a Go server answering 200 with 11 bytes) in the same run. The\n")
 	w("gateways run %d VMs. Redis round trips per request come from the sidecar's own Redis metrics and include its\n", o.workers)
-	w("background polls (config version, sync feed). New upstream connections per request: TCP connections the upstream\n")
-	w("accepted, divided by the requests (the proxy's upstream pool; turnpike-gateway keeps 1024 idle per host by default).\n\n")
+	w("background polls (config version, sync feed); sidecar calls per request count session lookups, quota\n")
+	w("reservations, leases and lease releases (not the sync polls, which are per tick). \"vs rate-only\" compares with\n")
+	w("the warm keys that have a rate limit and no quota: that ratio carries over to other machines. New upstream\n")
+	w("connections per request: TCP connections the upstream accepted, divided by the requests (the proxy's upstream\n")
+	w("pool; turnpike-gateway keeps 1024 idle per host by default).\n\n")
 	noop, _ := r.gatewayRow("turnpike-gateway + no-op")
 	plain, _ := r.gatewayRow("plain")
-	w("| proxy | req/s | vs no-op filter | vs plain proxy | p50 | p99 | proxy CPU/request | non-200 | errors | Redis round trips/request | new upstream connections/request |\n")
-	w("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	rate, _ := r.gatewayRow(rowWarm)
+	w("| proxy | req/s | vs no-op filter | vs plain proxy | vs rate-only | p50 | p99 | proxy CPU/request | non-200 | errors | sidecar calls/request | Redis round trips/request | new upstream connections/request |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, g := range r.gateway {
-		rtt := "—"
+		rtt, calls, vsRate := "—", "—", "—"
 		if g.RedisRTT >= 0 {
 			rtt = fmt.Sprintf("%.3f", g.RedisRTT)
+			calls = fmt.Sprintf("%.4f", g.SidecarCalls)
 		}
-		w("| %s | %.0f | %.0f%% | %.0f%% | %s | %s | %s | %d | %d | %s | %.4f |\n", g.Name, g.RPS, 100*g.RPS/noop.RPS, 100*g.RPS/plain.RPS,
-			dur(g.P50), dur(g.P99), dur(g.CPUPerReq), g.Non200, g.Errors, rtt, g.UpstreamConns)
+		if rate.RPS > 0 {
+			vsRate = fmt.Sprintf("%.2fx", g.RPS/rate.RPS)
+		}
+		w("| %s | %.0f | %.0f%% | %.0f%% | %s | %s | %s | %s | %d | %d | %s | %s | %.4f |\n", g.Name, g.RPS, 100*g.RPS/noop.RPS, 100*g.RPS/plain.RPS,
+			vsRate, dur(g.P50), dur(g.P99), dur(g.CPUPerReq), g.Non200, g.Errors, calls, rtt, g.UpstreamConns)
+	}
+	w("\n")
+	r.peerTable(w)
+}
+
+// Tyk's figure from issue 15, measured elsewhere (never run by this tool).
+const (
+	tykRPS         = 3454
+	tykCPUPerReqUS = 414
+	// Turnpike with one quota reservation per request, in the same
+	// measurement: 2,096 req/s at 727 µs.
+	issueCallRPS = 2096
+)
+
+// peerTable is the reference line for Tyk and what this run's ratios say
+// about it.
+func (r *report) peerTable(w func(string, ...any)) {
+	w("### Peer reference (measured elsewhere, not in this run)\n\n")
+	w("Issue 15 measured, side by side on one machine (wrk, 16 connections, 100 keys, same upstream), Tyk 5.8.0 with\n")
+	w("key + rate + quota at %d req/s and %d µs of CPU per request (Tyk + Redis, 4 Redis commands per request), and\n", tykRPS, tykCPUPerReqUS)
+	w("Turnpike with one sidecar call and one Lua script per quota request at %d req/s (0.61x Tyk). This tool does not\n", issueCallRPS)
+	w("run Tyk; the line below is that figure, for reference. The ratio of this run's leased quota keys to its\n")
+	w("per-request quota keys, applied to the issue's Turnpike figure, estimates where leases put Turnpike on that\n")
+	w("machine; it is a projection, not a measurement.\n\n")
+	w("| proxy | req/s | CPU/request | Redis round trips/request | source |\n|---|---|---|---|---|\n")
+	w("| Tyk 5.8.0, key + rate + quota | %d | %d µs (Tyk + Redis) | 4 | issue 15, measured elsewhere |\n", tykRPS, tykCPUPerReqUS)
+	w("| Turnpike, quota with one sidecar call per request | %d | 727 µs | 1 | issue 15, measured elsewhere |\n", issueCallRPS)
+	lease, okL := r.gatewayRow(rowQuotaLease)
+	call, okC := r.gatewayRow(rowQuotaCall)
+	if okL && okC && call.RPS > 0 {
+		ratio := lease.RPS / call.RPS
+		proj := float64(issueCallRPS) * ratio
+		w("| Turnpike, quota with leases (projected) | ~%.0f | — | %.3f (this run) | %d x %.2f (this run's leased / per-request ratio): %.2fx Tyk |\n",
+			proj, lease.RedisRTT, issueCallRPS, ratio, proj/tykRPS)
 	}
 	w("\n")
 }
@@ -362,7 +414,7 @@ func (r *report) gaps(w func(string, ...any)) {
 		w("guest's own code inside the VM (this profile sees it only as one opaque block) and cut what dominates.\n\n")
 	}
 	noop, ok1 := r.gatewayRow("turnpike-gateway + no-op")
-	tp, ok2 := r.gatewayRow("turnpike-gateway + filter.wasm, warm")
+	tp, ok2 := r.gatewayRow(rowWarm)
 	if ok1 && ok2 && tp.RPS < 0.85*noop.RPS {
 		missed = true
 		w("**Gateway throughput: %.0f%% of the no-op filter's, against 85%%.** On this machine the load generator, upstream,\n", 100*tp.RPS/noop.RPS)
@@ -404,6 +456,15 @@ func (r *report) gaps(w func(string, ...any)) {
 			w("decodes as well as on the tick was tried and did not remove the step. Plan: record the heap at each\n")
 			w("collection inside the VM to see which cycle overshoots, and why.\n\n")
 		}
+	}
+	rate, okR := r.gatewayRow(rowWarm)
+	lease, okL := r.gatewayRow(rowQuotaLease)
+	if okR && okL && (lease.RPS < 0.85*rate.RPS || lease.SidecarCalls > 0.05 || lease.RedisRTT > 0.05) {
+		missed = true
+		w("**Quota keys far from exhaustion: %.0f%% of the rate-only keys' throughput, %.4f sidecar calls and %.4f Redis\n",
+			100*lease.RPS/rate.RPS, lease.SidecarCalls, lease.RedisRTT)
+		w("round trips per request.** A leased request spends a unit from shared data (one compare-and-swap) where a\n")
+		w("rate-only request does not; the rest is noise between two runs on shared CPUs. Rerun with `-duration 60s`.\n\n")
 	}
 	if r.quota.Overshoot != 0 {
 		missed = true
