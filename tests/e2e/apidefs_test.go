@@ -22,8 +22,8 @@ func TestAPIDefinitionKeptAsSent(t *testing.T) {
 		t.Fatalf("GET /tyk/apis/kept: %s", r)
 	}
 	// An auth method Turnpike does not run is refused, not stored and ignored.
-	if err := apiError(e.api(http.MethodPut, "/tyk/apis/kept", apiDef("kept", `,"use_openid":true`)), 400,
-		`API definition refused: "use_openid": OpenID Connect is not supported yet (Turnpike enforces auth-token, OAuth 2.0, basic-auth, HMAC-signed, client-certificate and keyless APIs)`); err != nil {
+	if err := apiError(e.api(http.MethodPut, "/tyk/apis/kept", apiDef("kept", `,"use_go_plugin_auth":true`)), 400,
+		`API definition refused: "use_go_plugin_auth": Turnpike does not run Go plugins and never will: access is decided in a WebAssembly filter`); err != nil {
 		t.Fatal(err)
 	}
 	e.expect("/kept/x", key, 200, "")

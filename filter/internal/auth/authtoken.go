@@ -37,3 +37,13 @@ func (a AuthToken) Identify(req Request, path string) (Identity, *Denial) {
 
 // Challenge names the bearer scheme on 401s (RFC 6750 §3).
 func (a AuthToken) Challenge() string { return `Bearer realm="turnpike"` }
+
+// Verify refuses, as unknown, a basic-auth user's session presented as an
+// auth token: its id is the org id and the user name, which is no secret,
+// so it must not open an API without the password. (Tyk lets it through.)
+func (a AuthToken) Verify(_ Request, _ string, _ *Identity, s *model.Session) *Denial {
+	if s.BasicAuthData.Password != "" {
+		return DenyUnknown
+	}
+	return nil
+}

@@ -22,11 +22,14 @@ import (
 // basic_auth.disable_caching; a failed check is never remembered as a
 // success, and after FailureBurst failed checks of one user within
 // FailureWindow further attempts are refused without running bcrypt until
-// the window ends (a remembered correct password still passes). Failures
-// of all users together are limited too (VMFailureBudget per
-// FailureWindow): an attack spread over many user names cannot make the VM
-// spend its CPU on bcrypt either; while that budget is spent, only
-// remembered passwords pass.
+// the window ends (a remembered correct password still passes). The time
+// failed checks of all users together take is limited too: at most
+// FailureCPUShare of the VM's time after a burst of FailureCPUBurst (a
+// token bucket in nanoseconds, measured with the host's clock, so a loaded
+// machine where bcrypt is slower gets fewer checks, not more CPU). An
+// attack spread over many user names cannot make the VM spend its CPU on
+// bcrypt either; while that budget is spent, only remembered passwords
+// pass.
 type Basic struct {
 	org       string
 	conf      *model.AuthConfig // auth_configs.basic: where the header is
@@ -40,8 +43,12 @@ type Basic struct {
 // Failure limiting, per user and VM.
 const (
 	FailureBurst    = 5
-	VMFailureBudget = 20
 	FailureWindow   = 10 * time.Second
+	FailureCPUBurst = 3 * time.Second
+	FailureCPUShare = 10 // percent
+	// minFailureCost is what a failed check costs at least, for clocks
+	// that do not move during the call (a test host).
+	minFailureCost = 100 * time.Millisecond
 )
 
 // defaultCacheTTL is Tyk's basic-auth cache TTL (defaultBasicAuthTTL).
@@ -96,7 +103,7 @@ func (b *Basic) Verify(req Request, path string, id *Identity, s *model.Session)
 	if err != nil {
 		return b.denied // cannot happen: Identify parsed the same header
 	}
-	if !passwords.check(id.Key, s.BasicAuthData, password, now(req), b.cacheTTL) {
+	if !passwords.check(id.Key, s.BasicAuthData, password, func() int64 { return now(req) }, b.cacheTTL) {
 		if passwords.throttled {
 			return &Denial{b.denied.Status, b.denied.Message, OutThrottled}
 		}
@@ -112,10 +119,11 @@ type passwordState struct {
 	// matched it. A new password has a new hash (bcrypt salts), so a
 	// changed password never hits an old entry.
 	ok *cache.LRU[[32]byte]
-	// failed counts failed checks per session id within a window; all
-	// counts them for every user together.
+	// failed counts failed checks per session id within a window.
 	failed *cache.LRU[failures]
-	all    failures
+	// budget is the time failed checks may still take (ns), as of
+	// budgetAt; it refills at FailureCPUShare percent of the time passing.
+	budget, budgetAt int64
 	// throttled says whether the last check was refused by the limit.
 	throttled bool
 }
@@ -142,12 +150,15 @@ const (
 	failureEntries  = 4096
 )
 
-var passwords = &passwordState{ok: cache.New[[32]byte](verifiedEntries), failed: cache.New[failures](failureEntries)}
+var passwords = &passwordState{ok: cache.New[[32]byte](verifiedEntries), failed: cache.New[failures](failureEntries),
+	budget: int64(FailureCPUBurst)}
 
 // check reports whether password matches the stored basic_auth_data of
-// user's session. ttl is how long a success is remembered (0: never).
-func (p *passwordState) check(user string, data model.BasicAuthData, password string, now, ttl int64) bool {
+// user's session. clock reads the host's clock; ttl is how long a success
+// is remembered (0: never).
+func (p *passwordState) check(user string, data model.BasicAuthData, password string, clock func() int64, ttl int64) bool {
 	p.throttled = false
+	now := clock()
 	digest := basicauth.Digest(password)
 	if ttl > 0 && data.Password != "" {
 		if d, ok := p.ok.Get(data.Password, now); ok && subtle.ConstantTimeCompare(d[:], digest[:]) == 1 {
@@ -155,21 +166,29 @@ func (p *passwordState) check(user string, data model.BasicAuthData, password st
 		}
 	}
 	f, _ := p.failed.Get(user, now)
-	if now >= p.all.end {
-		p.all = failures{}
-	}
-	if f.n >= FailureBurst || p.all.n >= VMFailureBudget {
+	if f.n >= FailureBurst || p.refill(now) <= 0 {
 		p.throttled = true
 		return false
 	}
 	if basicauth.Verify(data.HashType, data.Password, password) != nil {
+		p.budget -= max(clock()-now, int64(minFailureCost))
 		f.count(now)
 		p.failed.Put(user, f, f.end)
-		p.all.count(now)
 		return false
 	}
 	if ttl > 0 {
 		p.ok.Put(data.Password, digest, now+ttl)
 	}
 	return true
+}
+
+// refill adds the budget earned since the last check and returns it.
+func (p *passwordState) refill(now int64) int64 {
+	if now > p.budgetAt {
+		// Elapsed time is capped first: the product must not overflow.
+		elapsed := min(now-p.budgetAt, int64(FailureCPUBurst)*100/FailureCPUShare)
+		p.budget = min(p.budget+elapsed*FailureCPUShare/100, int64(FailureCPUBurst))
+		p.budgetAt = now
+	}
+	return p.budget
 }

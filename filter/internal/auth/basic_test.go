@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/base64"
+	"strconv"
 	"testing"
 	"time"
 
@@ -143,16 +144,13 @@ func TestBasicCacheDisabledAndPlain(t *testing.T) {
 	}
 }
 
-// An attack spread over many users is bounded by the VM-wide budget; a
-// remembered password still passes meanwhile.
+// An attack spread over many users is bounded by the VM-wide time budget;
+// a remembered password still passes meanwhile.
 func TestBasicVMFailureBudget(t *testing.T) {
-	hash, err := basicauth.Hash("right")
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := For(basicAPI()).(*Basic)
-	s := &model.Session{BasicAuthData: model.BasicAuthData{Password: hash, HashType: "bcrypt"}}
-	at := time.Now().Add(time.Hour).UnixNano() // past the windows of other tests
+	// A plain password: the same budget, without bcrypt's time in the test.
+	s := &model.Session{BasicAuthData: model.BasicAuthData{Password: "right", HashType: basicauth.HashPlain}}
+	at := time.Now().Add(time.Hour).UnixNano() // the budget is full again
 	verify := func(user, pw string, dt time.Duration) *Denial {
 		req := &clocked{headers{"authorization": basicHeader(user, pw)}, at + int64(dt)}
 		id, _ := b.Identify(req, "/")
@@ -161,18 +159,30 @@ func TestBasicVMFailureBudget(t *testing.T) {
 	if d := verify("budget-known", "right", 0); d != nil {
 		t.Fatal(d)
 	}
-	for i := range VMFailureBudget {
-		if d := verify("budget-"+string(rune('a'+i)), "wrong", time.Millisecond); d == nil || d.Outcome != OutUnauthorized {
+	// The test clock stands still during bcrypt: each failure costs
+	// minFailureCost, so the burst allows this many.
+	n := int(FailureCPUBurst / minFailureCost)
+	for i := range n {
+		if d := verify("budget-"+strconv.Itoa(i), "wrong", 0); d == nil || d.Outcome != OutUnauthorized {
 			t.Fatalf("failure %d: %+v", i, d)
 		}
 	}
-	if d := verify("budget-fresh", "wrong", 2*time.Millisecond); d == nil || d.Outcome != OutThrottled {
+	if d := verify("budget-fresh", "wrong", 0); d == nil || d.Outcome != OutThrottled {
 		t.Fatalf("budget spent: %+v", d)
 	}
-	if d := verify("budget-known", "right", 3*time.Millisecond); d != nil {
+	if d := verify("budget-known", "right", 0); d != nil {
 		t.Fatalf("remembered password while the budget is spent: %+v", d)
 	}
-	if d := verify("budget-fresh", "wrong", FailureWindow+2*time.Millisecond); d == nil || d.Outcome != OutUnauthorized {
-		t.Fatalf("next window: %+v", d)
+	// It refills at FailureCPUShare percent of the time passing; a check
+	// runs while some budget is left, and may overdraw it.
+	refill := minFailureCost * 100 / FailureCPUShare
+	if d := verify("budget-fresh", "wrong", refill/2); d == nil || d.Outcome != OutUnauthorized {
+		t.Fatalf("partly refilled: %+v", d)
+	}
+	if d := verify("budget-fresh", "wrong", refill/2); d == nil || d.Outcome != OutThrottled {
+		t.Fatalf("overdrawn: %+v", d)
+	}
+	if d := verify("budget-fresh", "wrong", refill/2+refill); d == nil || d.Outcome != OutUnauthorized {
+		t.Fatalf("refilled: %+v", d)
 	}
 }

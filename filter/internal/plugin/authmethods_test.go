@@ -231,3 +231,13 @@ func TestClientCertificatesPipeline(t *testing.T) {
 	s, _, _ = fx.sendAuth("/c/x", "a-key")
 	wantReply(t, s, 401, "Client certificate required", "")
 }
+
+// A basic-auth user's id (org id + user name, no secret) is not an auth
+// token.
+func TestBasicUserIsNoAuthToken(t *testing.T) {
+	fx := newFixture(t, "", testSnapshot)
+	s, _, _ := fx.sendAuth("/api1/x", "org1token-user")
+	fx.answer("org1token-user", `{"org_id":"org1","access_rights":{"api1":{"api_id":"api1","versions":["Default"]}},`+
+		`"basic_auth_data":{"password":"$2a$10$abcdefghijklmnopqrstuv","hash_type":"bcrypt"}}`)
+	wantReply(t, s, 403, "Access to this API has been disallowed", "")
+}
