@@ -45,6 +45,13 @@ var refusedFields = []struct {
 	{"version_data.versions.*.paths.white_list", false, "", notYet("endpoint allow lists")},
 	{"version_data.versions.*.paths.black_list", false, "", notYet("endpoint block lists")},
 	{"version_data.versions.*.paths.ignored", false, "", notYet("endpoints without authentication")},
+	// Issue 16: what the filter does not apply of batch requests and
+	// response processors (refuse_features.go checks the rest).
+	{"enable_batch_request_support", false, "", notYet("batch requests")},
+	{"version_data.versions.*.extended_paths.transform", false, "", bodyTransforms},
+	{"version_data.versions.*.extended_paths.transform_response", false, "", bodyTransforms},
+	{"version_data.versions.*.extended_paths.transform_jq", false, "", bodyTransforms},
+	{"version_data.versions.*.extended_paths.transform_jq_response", false, "", bodyTransforms},
 }
 
 func notYet(what string) string {
@@ -65,6 +72,7 @@ func refusal(v *fastjson.Value) string {
 		}
 		msgs = append(msgs, `"`+r.field+`": `+r.message)
 	}
+	msgs = append(msgs, featureRefusals(v)...)
 	if len(msgs) == 0 {
 		return ""
 	}
