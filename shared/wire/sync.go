@@ -45,6 +45,10 @@ type Snapshot struct {
 	// Orgs are organisation sessions by org id; nil when the answer has no
 	// "orgs" object.
 	Orgs map[string]*model.OrgSession
+	// CacheGenerations are the response cache generations by api_id of the
+	// APIs whose cache was invalidated (DELETE /tyk/cache/{apiID}); an API
+	// absent is at generation 0. The filter keys cache entries with them.
+	CacheGenerations map[string]int64
 }
 
 // AppendSyncResponse appends the sync answer
@@ -77,7 +81,8 @@ func AppendSyncResponse(dst []byte, page SyncPage, snapshot []byte) []byte {
 }
 
 // AppendSnapshot appends s as the snapshot document
-// {"policies":{id:policy},"apis":[definition…],"orgs":{org_id:session}}:
+// {"policies":{id:policy},"apis":[definition…],"orgs":{org_id:session}}
+// plus "cache_generations":{api_id:n} when there are any:
 // map keys sorted, every part present (nil as empty), documents in model's
 // classic encoding.
 func AppendSnapshot(dst []byte, s *Snapshot) []byte {
@@ -106,7 +111,20 @@ func AppendSnapshot(dst []byte, s *Snapshot) []byte {
 		dst = append(dst, ':')
 		dst = s.Orgs[id].AppendJSON(dst)
 	}
-	return append(dst, "}}"...)
+	dst = append(dst, '}')
+	if len(s.CacheGenerations) > 0 {
+		dst = append(dst, `,"cache_generations":{`...)
+		for i, id := range slices.Sorted(maps.Keys(s.CacheGenerations)) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = model.AppendString(dst, id)
+			dst = append(dst, ':')
+			dst = strconv.AppendInt(dst, s.CacheGenerations[id], 10)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
 }
 
 // DecodeSyncResponse decodes a sync answer. A malformed snapshot rejects the
@@ -196,6 +214,14 @@ func decodeSnapshot(snap *fastjson.Value) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if o := snap.GetObject("cache_generations"); o != nil {
+		s.CacheGenerations = map[string]int64{}
+		o.Visit(func(k []byte, gv *fastjson.Value) {
+			if n, e := gv.Int64(); e == nil {
+				s.CacheGenerations[string(k)] = n
+			}
+		})
 	}
 	return s, nil
 }

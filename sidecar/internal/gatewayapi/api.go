@@ -102,6 +102,12 @@ func (a *API) Register(mux *http.ServeMux) {
 			"GET": a.getOrg, "POST": a.putOrg, "PUT": a.putOrg, "DELETE": a.deleteOrg}},
 		{"/tyk/reload", map[string]http.HandlerFunc{"GET": a.reload}},
 		{"/tyk/reload/group", map[string]http.HandlerFunc{"GET": a.reloadGroup}},
+		// Issue 16 (surface.go, certs.go).
+		{"/tyk/cache/{apiID}", map[string]http.HandlerFunc{"DELETE": a.invalidateCache}},
+		{"/tyk/keys/policy/{keyID}", map[string]http.HandlerFunc{"POST": a.setKeyPolicies}},
+		{"/tyk/apis/{apiID}/{sub}", map[string]http.HandlerFunc{"GET": a.apiSubresource}},
+		{"/tyk/certs", map[string]http.HandlerFunc{"GET": a.listCerts, "POST": a.addCert}},
+		{"/tyk/certs/{certID}", map[string]http.HandlerFunc{"GET": a.getCerts, "DELETE": a.deleteCert}},
 	}
 	for _, r := range routes {
 		for method, h := range r.methods {
@@ -115,6 +121,22 @@ func (a *API) Register(mux *http.ServeMux) {
 		tyk.HandleFunc(r.path, func(w http.ResponseWriter, _ *http.Request) {
 			writeError(w, http.StatusMethodNotAllowed, msgMethod)
 		})
+	}
+	// Deliberately not implemented: 501 with why. The OAS routes share
+	// /tyk/apis/ with the classic ones, so they are registered per method
+	// (a method-less pattern would conflict with "GET /tyk/apis/{apiID}");
+	// GET /tyk/apis/oas/{x} is answered by apiSubresource.
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		for _, p := range []string{"/tyk/apis/oas", "/tyk/apis/oas/{apiID}", "/tyk/apis/oas/{apiID}/{rest...}"} {
+			if m != "GET" || p != "/tyk/apis/oas/{apiID}" {
+				tyk.HandleFunc(m+" "+p, notImplemented(whyOAS))
+			}
+		}
+	}
+	for _, p := range []struct{ path, why string }{
+		{"/tyk/schema", whyOAS}, {"/tyk/debug", whyDebug}, {"/tyk/mcps", whyMCP}, {"/tyk/mcps/", whyMCP},
+	} {
+		tyk.HandleFunc(p.path, notImplemented(p.why))
 	}
 	tyk.HandleFunc("/tyk/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found")

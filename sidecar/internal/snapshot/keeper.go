@@ -39,6 +39,7 @@ type Keeper struct {
 	apis        map[string]*model.APIDefinition
 	apiDocs     map[string][]byte
 	orgs        map[string]*model.OrgSession
+	cacheGens   map[string]int64
 	filePols    map[string]*model.Policy
 	fileInfo    os.FileInfo
 	fileSum     [32]byte
@@ -204,7 +205,11 @@ func (k *Keeper) loadRedis(ctx context.Context) (err error) {
 		return err
 	}
 	orgs := decodeAll(k.opt.Logger, "org", raw, model.DecodeSession)
-	k.redisPols, k.apis, k.apiDocs, k.orgs = pols, apis, apiDocs, orgs
+	cacheGens, err := k.opt.Store.CacheGenerations(ctx)
+	if err != nil {
+		return err
+	}
+	k.redisPols, k.apis, k.apiDocs, k.orgs, k.cacheGens = pols, apis, apiDocs, orgs, cacheGens
 	k.lastVersion, k.loaded = v, true
 	k.publish()
 	return nil
@@ -251,7 +256,7 @@ func (k *Keeper) publish() {
 		pols = k.filePols
 	}
 	active, inactive := splitActive(pols)
-	s := BuildDocs(active, k.apis, k.apiDocs, k.orgs)
+	s := BuildWithCache(active, k.apis, k.apiDocs, k.orgs, k.cacheGens)
 	s.Inactive = inactive
 	k.cur.Store(s)
 }

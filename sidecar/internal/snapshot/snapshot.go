@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
@@ -30,8 +31,12 @@ type Snapshot struct {
 	// from its model.
 	APIDocs map[string][]byte
 	Orgs    map[string]*model.OrgSession
-	Version string // hex SHA-256 of JSON
-	JSON    []byte // {"policies":{id:policy},"apis":[def...],"orgs":{org_id:session}}
+	// CacheGenerations are the response cache generations of the APIs
+	// whose cache was invalidated (DELETE /tyk/cache/{apiID}); the filters
+	// key their cache entries with them.
+	CacheGenerations map[string]int64
+	Version          string // hex SHA-256 of JSON
+	JSON             []byte // {"policies":{id:policy},"apis":[def...],"orgs":{org_id:session}}
 }
 
 // Build makes a snapshot with API definitions encoded from their models.
@@ -44,7 +49,16 @@ func Build(policies map[string]*model.Policy, apis map[string]*model.APIDefiniti
 // in apiDocs (api_id -> compact JSON object) where there is one: the filter
 // decodes what it enforces from them and ignores the rest.
 func BuildDocs(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, apiDocs map[string][]byte, orgs map[string]*model.OrgSession) *Snapshot {
-	s := &Snapshot{Policies: orEmpty(policies), APIs: orEmpty(apis), APIDocs: orEmpty(apiDocs), Orgs: orEmpty(orgs)}
+	return BuildWithCache(policies, apis, apiDocs, orgs, nil)
+}
+
+// BuildWithCache is BuildDocs with the response cache generations, sent
+// as "cache_generations" (only when there are any, so a snapshot without
+// invalidations reads as before).
+func BuildWithCache(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, apiDocs map[string][]byte,
+	orgs map[string]*model.OrgSession, cacheGens map[string]int64) *Snapshot {
+	s := &Snapshot{Policies: orEmpty(policies), APIs: orEmpty(apis), APIDocs: orEmpty(apiDocs), Orgs: orEmpty(orgs),
+		CacheGenerations: orEmpty(cacheGens)}
 	b := append(make([]byte, 0, 4096), `{"policies":{`...)
 	for i, id := range slices.Sorted(maps.Keys(s.Policies)) {
 		b = appendSep(b, i)
@@ -64,7 +78,18 @@ func BuildDocs(policies map[string]*model.Policy, apis map[string]*model.APIDefi
 		b = append(b, ':')
 		b = s.Orgs[id].AppendJSON(b)
 	}
-	b = append(b, "}}"...)
+	b = append(b, '}')
+	if len(s.CacheGenerations) > 0 {
+		b = append(b, `,"cache_generations":{`...)
+		for i, id := range slices.Sorted(maps.Keys(s.CacheGenerations)) {
+			b = appendSep(b, i)
+			b = model.AppendString(b, id)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, s.CacheGenerations[id], 10)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, '}')
 	sum := sha256.Sum256(b)
 	s.JSON = b
 	s.Version = hex.EncodeToString(sum[:])
