@@ -19,11 +19,16 @@ import (
 // Options configures a Keeper.
 type Options struct {
 	Store        *store.Store
-	PoliciesFile string        // "" = policies live in Redis
-	Poll         time.Duration // version counter / file check interval (0 = 200 ms)
-	Logger       *slog.Logger
+	PoliciesFile string // "" = policies live in Redis
+	// AppsDir, when set, holds the API definitions as {api-id}.json files
+	// (apps.go) instead of Redis; CheckAPI, if set, checks each file as the
+	// Gateway API checks a body (a file it rejects is not loaded).
+	AppsDir  string
+	CheckAPI func(doc []byte) error
+	Poll     time.Duration // version counter / file check interval (0 = 200 ms)
+	Logger   *slog.Logger
 	// OnReload, if set, is told about every load attempt: source is
-	// "redis" or "file".
+	// "redis", "file" or "apps".
 	OnReload func(source string, err error)
 }
 
@@ -40,6 +45,8 @@ type Keeper struct {
 	apiDocs     map[string][]byte
 	orgs        map[string]*model.OrgSession
 	cacheGens   map[string]int64
+	appFiles    map[string]*appFile // --apps: by file path
+	appsErr     string              // last directory problem logged
 	filePols    map[string]*model.Policy
 	fileInfo    os.FileInfo
 	fileSum     [32]byte
@@ -65,11 +72,17 @@ func New(opt Options) (*Keeper, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	k := &Keeper{opt: opt, now: time.Now}
+	k := &Keeper{opt: opt, now: time.Now, appFiles: map[string]*appFile{}}
 	if opt.PoliciesFile != "" {
 		if _, err := k.checkFile(); err != nil {
 			return nil, fmt.Errorf("policies file: %w", err)
 		}
+	}
+	if opt.AppsDir != "" {
+		if fi, err := os.Stat(opt.AppsDir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("apps directory %s: not a readable directory (%v)", opt.AppsDir, err)
+		}
+		k.checkApps()
 	}
 	k.publish()
 	return k, nil
@@ -132,6 +145,10 @@ func (k *Keeper) Poll(ctx context.Context) {
 			k.publish()
 		}
 	}
+	if k.opt.AppsDir != "" && k.checkApps() {
+		k.report("apps", nil)
+		k.publish()
+	}
 	v, err := k.opt.Store.ConfigVersion(ctx)
 	if err != nil {
 		k.versionCheckFailed(err)
@@ -189,18 +206,21 @@ func (k *Keeper) loadRedis(ctx context.Context) (err error) {
 		}
 		pols = decodeAll(k.opt.Logger, "policy", raw, DecodePolicy)
 	}
-	raw, err := k.opt.Store.All(ctx, store.APIs)
-	if err != nil {
-		return err
-	}
-	apis := decodeAll(k.opt.Logger, "api", raw, model.DecodeAPIDefinition)
-	apiDocs := make(map[string][]byte, len(apis))
-	for id := range apis {
-		if doc, ok := compactObject(raw[id]); ok {
-			apiDocs[id] = doc
+	apis, apiDocs := k.apis, k.apiDocs // from the apps directory, with --apps
+	if k.opt.AppsDir == "" {
+		raw, err := k.opt.Store.All(ctx, store.APIs)
+		if err != nil {
+			return err
+		}
+		apis = decodeAll(k.opt.Logger, "api", raw, model.DecodeAPIDefinition)
+		apiDocs = make(map[string][]byte, len(apis))
+		for id := range apis {
+			if doc, ok := compactObject(raw[id]); ok {
+				apiDocs[id] = doc
+			}
 		}
 	}
-	raw, err = k.opt.Store.Orgs(ctx)
+	raw, err := k.opt.Store.Orgs(ctx)
 	if err != nil {
 		return err
 	}
