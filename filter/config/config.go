@@ -96,6 +96,22 @@ type Config struct {
 	// APIs are static API definitions (apis), used alongside those of the
 	// sidecar's snapshot; the snapshot wins for the same api_id.
 	APIs []*model.APIDefinition
+	// ResponseCache bounds the response cache of APIs with
+	// cache_options.enable_cache (response_cache).
+	ResponseCache ResponseCache
+}
+
+// ResponseCache bounds the response cache in shared data, per proxy.
+type ResponseCache struct {
+	// MaxBytes is the most the cached responses may hold in total
+	// (response_cache.max_bytes, default 16 MiB).
+	MaxBytes int64
+	// MaxEntryBytes is the largest response cached; a larger one passes
+	// uncached (response_cache.max_entry_bytes, default 1 MiB).
+	MaxEntryBytes int64
+	// Slots is the number of entries (response_cache.slots, default 4096):
+	// a new entry replaces the one in its slot.
+	Slots uint32
 }
 
 // Default returns the configuration an empty JSON object yields, minus the
@@ -112,6 +128,7 @@ func Default() Config {
 		NegativeTTLMS:        2000,
 		MaxStaleMS:           300000,
 		QuotaExceededStatus:  403,
+		ResponseCache:        ResponseCache{MaxBytes: 16 << 20, MaxEntryBytes: 1 << 20, Slots: 4096},
 	}
 }
 
@@ -228,6 +245,19 @@ func Parse(data []byte) (Config, error) {
 			c.IdentityHeaders = d.boolean("identity_headers", v)
 		case "apis":
 			c.APIs = d.apis(v)
+		case "response_cache":
+			d.object("response_cache", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "max_bytes":
+					c.ResponseCache.MaxBytes = d.num("response_cache.max_bytes", v, 0, 1<<34)
+				case "max_entry_bytes":
+					c.ResponseCache.MaxEntryBytes = d.num("response_cache.max_entry_bytes", v, 1, 64<<20)
+				case "slots":
+					c.ResponseCache.Slots = uint32(d.num("response_cache.slots", v, 1, 1<<20))
+				default:
+					d.unknown("response_cache." + k)
+				}
+			})
 		default:
 			d.unknown(string(k))
 		}

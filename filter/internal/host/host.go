@@ -85,6 +85,13 @@ type Host interface {
 	// Counter defines a counter metric; AddCounter adds to it.
 	Counter(name string) uint32
 	AddCounter(id uint32, n uint64)
+
+	// The response side (response cache, header injection): the current
+	// stream's response headers (":status" included, copies), removing
+	// one, and the response body the current OnHttpResponseBody sees.
+	ResponseHeaders() [][2]string
+	RemoveResponseHeader(name string)
+	ResponseBody(size int) ([]byte, error)
 }
 
 // ErrNoHost is what a fake returns for a capability it was not given.

@@ -46,6 +46,8 @@ func init() {
 		{"org limits", (*httpContext).orgLimits},
 		{"rate limit", (*httpContext).rateLimit},
 		{"quota", (*httpContext).reserveQuota},
+		{"transform headers", (*httpContext).transformHeaders}, // transform.go
+		{"response cache", (*httpContext).serveFromCache},      // respcache.go
 		{"admit", (*httpContext).admit},
 	}
 }
@@ -108,6 +110,9 @@ type httpContext struct {
 	// authorized: the request goes upstream with a decision, so the
 	// response gets rate-limit headers.
 	authorized bool
+	// resp is the response cache's and header transforms' state
+	// (respcache.go).
+	resp respState
 }
 
 // session is the effective (policy-applied) session of the request.

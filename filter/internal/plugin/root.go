@@ -89,6 +89,8 @@ type Root struct {
 	// vmID names this VM to the sidecar in sync polls, so it can tell
 	// which filters run the current configuration (GET /tyk/reload?block=true).
 	vmID string
+	// rc is this VM's part of the response cache (respcache.go).
+	rc respCache
 }
 
 // sessionEntry is a cached lookup result: a stored session (policies not
@@ -224,6 +226,7 @@ func (r *Root) OnTick() {
 	if now >= r.sync.sweepAt {
 		r.sync.sweepAt = now + int64(sweepEvery)
 		r.sweep(now)
+		r.sweepCache(now)
 	}
 }
 

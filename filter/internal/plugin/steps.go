@@ -66,6 +66,8 @@ func (h *httpContext) matchAPI() verdict {
 	// removes it before the upstream; it replaces any client copy.
 	h.host.SetRequestHeader(HeaderAPIID, api.APIID)
 	if api.UseKeylessAccess {
+		h.resp.forwarded = true
+		h.transformHeaders()
 		r.m.decision(outKeyless)
 		return forward
 	}
@@ -322,6 +324,7 @@ func (h *httpContext) quotaDecided(g quotaGrant) verdict {
 func (h *httpContext) admit() verdict {
 	r := h.root
 	h.authorized = true
+	h.resp.forwarded = true
 	if r.cfg.StripCredential || h.api.StripAuthData {
 		h.cred.Strip(h.host, h.path)
 	}

@@ -17,6 +17,8 @@ type Stream struct {
 	ID              uint32
 	RequestHeaders  map[string]string
 	ResponseHeaders map[string]string
+	// ResponseBody is the body chunk OnHttpResponseBody sees.
+	ResponseBody string
 	// Reply is the local response sent, nil if none.
 	Reply   *Reply
 	Resumed bool
@@ -186,6 +188,19 @@ func (f *Fake) RequestHeader(name string) string        { return f.stream().Requ
 func (f *Fake) SetRequestHeader(name, value string)     { f.stream().RequestHeaders[name] = value }
 func (f *Fake) RemoveRequestHeader(name string)         { delete(f.stream().RequestHeaders, name) }
 func (f *Fake) SetResponseHeader(name string, v []byte) { f.stream().ResponseHeaders[name] = string(v) }
+
+func (f *Fake) ResponseHeaders() [][2]string {
+	var h [][2]string
+	for k, v := range f.stream().ResponseHeaders {
+		h = append(h, [2]string{k, v})
+	}
+	return h
+}
+func (f *Fake) RemoveResponseHeader(name string) { delete(f.stream().ResponseHeaders, name) }
+func (f *Fake) ResponseBody(size int) ([]byte, error) {
+	b := f.stream().ResponseBody
+	return []byte(b[:min(size, len(b))]), nil
+}
 
 func (f *Fake) Reply(status uint32, headers [][2]string, body []byte) error {
 	r := &Reply{Status: status, Headers: map[string]string{}, Body: string(body)}
