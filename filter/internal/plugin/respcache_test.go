@@ -230,4 +230,3 @@ func TestVersionName(t *testing.T) {
 		}
 	}
 }
-
