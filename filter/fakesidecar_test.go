@@ -35,6 +35,8 @@ type fakeSidecar struct {
 	changes  []string // changes[i] = hash changed at entry i+1
 	quotas   map[string]quota.State
 	cfgVer   int
+	// cacheGens are the response cache generations (DELETE /tyk/cache).
+	cacheGens map[string]int64
 
 	down         atomic.Bool // answer every request with 503
 	lookups      atomic.Int64
@@ -89,6 +91,18 @@ func (f *fakeSidecar) putAPI(apiJSON string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.apis = append(f.apis, apiJSON)
+	f.cfgVer++
+}
+
+// invalidateCache is DELETE /tyk/cache/{apiID}: the API's cache
+// generation goes up in the next snapshot.
+func (f *fakeSidecar) invalidateCache(apiID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cacheGens == nil {
+		f.cacheGens = map[string]int64{}
+	}
+	f.cacheGens[apiID]++
 	f.cfgVer++
 }
 
@@ -185,7 +199,11 @@ func (f *fakeSidecar) serveSync(w http.ResponseWriter, cursor, version string) {
 		for _, a := range f.apis {
 			apis = append(apis, json.RawMessage(a))
 		}
-		out["snapshot"] = map[string]any{"policies": pols, "apis": apis, "orgs": map[string]any{}}
+		snap := map[string]any{"policies": pols, "apis": apis, "orgs": map[string]any{}}
+		if len(f.cacheGens) > 0 {
+			snap["cache_generations"] = f.cacheGens
+		}
+		out["snapshot"] = snap
 	}
 	_ = json.NewEncoder(w).Encode(out)
 }

@@ -1,0 +1,106 @@
+//go:build !wasip1
+
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/tests/wasmhost"
+)
+
+// The response cache and the header transforms in the real filter.wasm,
+// with 4 VMs sharing one shared-data store as Envoy's workers do.
+
+const cachedAPIJSON = `{"api_id":"api1","name":"API 1","org_id":"org1","active":true,
+	"proxy":{"listen_path":"/api1/","target_url":"http://upstream"},
+	"cache_options":{"enable_cache":true,"cache_timeout":60,"cache_all_safe_requests":true},
+	"response_processors":[{"name":"header_injector","options":{"add_headers":{"x-served-by":"turnpike"},"remove_headers":["server"]}}],
+	"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default","global_headers":{"x-from-gateway":"1"}}}}}`
+
+// fetch runs one request through the next VM; a forwarded request gets the
+// upstream answer status/body (headers upstreamHeaders) through the
+// filter's response callbacks.
+func fetch(t *testing.T, h *wasmhost.Host, hdrs wasmhost.Headers, body string, upstreamHeaders ...[2]string) outcome {
+	t.Helper()
+	s := h.NewStream()
+	defer s.Close()
+	res := s.RequestHeaders(hdrs, true)
+	if res.Action == wasmhost.ActionPause {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		if res, err = s.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	switch res.Action {
+	case wasmhost.ActionLocalReply:
+		return outcome{status: res.Reply.Status, headers: res.Reply.Headers, body: string(res.Reply.Body)}
+	case wasmhost.ActionContinue:
+		req := s.Request().Headers
+		s.ResponseHeaders(append(wasmhost.Headers{{":status", "200"}, {"server", "upstream"}}, upstreamHeaders...), false)
+		s.ResponseBody([]byte(body), true)
+		return outcome{status: 200, headers: s.Response().Headers, body: string(s.Response().Body), req: req}
+	}
+	t.Fatalf("unexpected action %v", res.Action)
+	return outcome{}
+}
+
+func header(hs wasmhost.Headers, name string) string {
+	for _, kv := range hs {
+		if kv[0] == name {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+func TestResponseCacheSharedByVMs(t *testing.T) {
+	sc := newFakeSidecar(t)
+	sc.putAPI(cachedAPIJSON)
+	sc.putKey("reader", session(""))
+	h := start(t, sc.srv.URL, 4, "")
+
+	first := fetch(t, h, request("/api1/data?page=1", "reader"), `{"n":1}`)
+	if first.status != 200 || header(first.headers, "x-tyk-cached-response") != "" {
+		t.Fatalf("first request: %+v", first)
+	}
+	if header(first.req, "x-from-gateway") != "1" {
+		t.Errorf("global_headers not added upstream: %v", first.req)
+	}
+	if header(first.headers, "x-served-by") != "turnpike" || header(first.headers, "server") != "" {
+		t.Errorf("header_injector not applied: %v", first.headers)
+	}
+	// Every VM serves it now, from shared data; the upstream is not asked.
+	for i := range 8 {
+		o := fetch(t, h, request("/api1/data?page=1", "reader"), "upstream must not be asked")
+		if o.status != 200 || o.body != `{"n":1}` || header(o.headers, "x-tyk-cached-response") != "1" ||
+			header(o.headers, "x-served-by") != "turnpike" || header(o.headers, "x-ratelimit-limit") == "" {
+			t.Fatalf("request %d: %+v", i, o)
+		}
+	}
+	if n := metric(t, h, "turnpike.response_cache.hits"); n != 8 {
+		t.Errorf("hits %d, want 8", n)
+	}
+
+	// DELETE /tyk/cache/api1: within a second no VM serves the old body
+	// (the first request after it goes upstream, and is cached again).
+	invalidated := time.Now()
+	sc.invalidateCache("api1")
+	within(t, h, time.Second, "invalidation", func() bool {
+		for range 4 {
+			if o := fetch(t, h, request("/api1/data?page=1", "reader"), `{"n":2}`); o.body != `{"n":2}` {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("invalidated on every VM in %v", time.Since(invalidated).Round(time.Millisecond))
+
+	// A revoked key is refused, never served the cached response.
+	sc.deleteKey("reader")
+	syncNow(t, h)
+	requireStatus(t, h, request("/api1/data?page=1", "reader"), 8, 403, "revoked key")
+}
