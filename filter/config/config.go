@@ -99,6 +99,25 @@ type Config struct {
 	// ResponseCache bounds the response cache of APIs with
 	// cache_options.enable_cache (response_cache).
 	ResponseCache ResponseCache
+	// Batch configures batch requests (enable_batch_request_support).
+	Batch Batch
+}
+
+// Batch configures batch requests (batch).
+type Batch struct {
+	// UpstreamClusters names, per api_id, the proxy cluster that reaches
+	// the API's upstream (batch.upstream_clusters); an API without one
+	// answers its batch requests with 500.
+	UpstreamClusters map[string]string
+	// MaxRequests bounds the sub-requests of one batch (batch.max_requests,
+	// default 20).
+	MaxRequests int
+	// MaxBodyBytes bounds a batch request's body (batch.max_body_bytes,
+	// default 1 MiB).
+	MaxBodyBytes int64
+	// TimeoutMS bounds each sub-request's upstream call
+	// (batch.timeout_ms, default 30000).
+	TimeoutMS uint32
 }
 
 // ResponseCache bounds the response cache in shared data, per proxy.
@@ -129,6 +148,7 @@ func Default() Config {
 		MaxStaleMS:           300000,
 		QuotaExceededStatus:  403,
 		ResponseCache:        ResponseCache{MaxBytes: 16 << 20, MaxEntryBytes: 1 << 20, Slots: 4096},
+		Batch:                Batch{MaxRequests: 20, MaxBodyBytes: 1 << 20, TimeoutMS: 30000},
 	}
 }
 
@@ -245,6 +265,24 @@ func Parse(data []byte) (Config, error) {
 			c.IdentityHeaders = d.boolean("identity_headers", v)
 		case "apis":
 			c.APIs = d.apis(v)
+		case "batch":
+			d.object("batch", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "upstream_clusters":
+					c.Batch.UpstreamClusters = map[string]string{}
+					d.object("batch.upstream_clusters", v, func(id string, v *fastjson.Value) {
+						c.Batch.UpstreamClusters[id] = d.str("batch.upstream_clusters."+id, v, true)
+					})
+				case "max_requests":
+					c.Batch.MaxRequests = int(d.num("batch.max_requests", v, 1, 1000))
+				case "max_body_bytes":
+					c.Batch.MaxBodyBytes = d.num("batch.max_body_bytes", v, 1, 64<<20)
+				case "timeout_ms":
+					c.Batch.TimeoutMS = uint32(d.num("batch.timeout_ms", v, 1, 600000))
+				default:
+					d.unknown("batch." + k)
+				}
+			})
 		case "response_cache":
 			d.object("response_cache", v, func(k string, v *fastjson.Value) {
 				switch k {

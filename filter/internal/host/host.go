@@ -92,6 +92,8 @@ type Host interface {
 	ResponseHeaders() [][2]string
 	RemoveResponseHeader(name string)
 	ResponseBody(size int) ([]byte, error)
+	// RequestBody is the request body buffered so far (batch requests).
+	RequestBody(size int) ([]byte, error)
 }
 
 // ErrNoHost is what a fake returns for a capability it was not given.

@@ -82,6 +82,10 @@ func (Proxy) ResponseBody(size int) ([]byte, error) {
 	return proxywasm.GetHttpResponseBody(0, size)
 }
 
+func (Proxy) RequestBody(size int) ([]byte, error) {
+	return proxywasm.GetHttpRequestBody(0, size)
+}
+
 func (Proxy) Reply(status uint32, headers [][2]string, body []byte) error {
 	return proxywasm.SendHttpResponse(status, headers, body, -1)
 }

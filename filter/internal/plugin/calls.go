@@ -26,6 +26,7 @@ func (r *Root) callHeaders(method, path string) [][2]string {
 // every waiting stream even if the one that triggered the call is gone.
 // from is the context the caller runs as, restored afterwards.
 func (r *Root) dispatchFromRoot(from uint32, path string, timeoutMS uint32, done func(*host.CallResponse)) error {
+	from = r.contextOf(from) // a batch sub-request runs in its batch's context
 	if from != r.id {
 		if err := r.host.SetContext(r.id); err != nil {
 			return err

@@ -113,13 +113,18 @@ type httpContext struct {
 	// resp is the response cache's and header transforms' state
 	// (respcache.go).
 	resp respState
+	// reqEOS: the request has no body. bx links a batch request and its
+	// sub-requests (batch.go).
+	reqEOS bool
+	bx     batchCtx
 }
 
 // session is the effective (policy-applied) session of the request.
 func (h *httpContext) session() *model.Session { return h.eff.s }
 
 // OnHttpRequestHeaders runs the pipeline from its first step.
-func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
+func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) proxywasm.Action {
+	h.reqEOS = endOfStream
 	if h.root.cfg.IdentityHeaders {
 		for _, n := range [...]string{hdrKeyHash, hdrAlias, hdrPolicies} {
 			h.host.RemoveRequestHeader(n)
@@ -185,6 +190,7 @@ func (h *httpContext) detach() {
 // OnHttpStreamDone forgets the stream, so lookups answered later skip it.
 func (h *httpContext) OnHttpStreamDone() {
 	delete(h.root.streams, h.id)
+	h.endBatch()
 }
 
 func panicText(p any) string {

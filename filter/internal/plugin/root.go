@@ -91,6 +91,8 @@ type Root struct {
 	vmID string
 	// rc is this VM's part of the response cache (respcache.go).
 	rc respCache
+	// subSeq numbers batch sub-request contexts (batch.go).
+	subSeq uint32
 }
 
 // sessionEntry is a cached lookup result: a stored session (policies not

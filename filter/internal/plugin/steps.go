@@ -65,6 +65,9 @@ func (h *httpContext) matchAPI() verdict {
 	// The host routes on it (turnpike-gateway, Envoy's route table) and
 	// removes it before the upstream; it replaces any client copy.
 	h.host.SetRequestHeader(HeaderAPIID, api.APIID)
+	if h.isBatch(api) {
+		return h.startBatch() // batch.go
+	}
 	if api.UseKeylessAccess {
 		h.resp.forwarded = true
 		h.transformHeaders()

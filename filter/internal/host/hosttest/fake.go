@@ -17,8 +17,10 @@ type Stream struct {
 	ID              uint32
 	RequestHeaders  map[string]string
 	ResponseHeaders map[string]string
-	// ResponseBody is the body chunk OnHttpResponseBody sees.
+	// ResponseBody is the body chunk OnHttpResponseBody sees; RequestBody
+	// the request body OnHttpRequestBody sees.
 	ResponseBody string
+	RequestBody  string
 	// Reply is the local response sent, nil if none.
 	Reply   *Reply
 	Resumed bool
@@ -199,6 +201,11 @@ func (f *Fake) ResponseHeaders() [][2]string {
 func (f *Fake) RemoveResponseHeader(name string) { delete(f.stream().ResponseHeaders, name) }
 func (f *Fake) ResponseBody(size int) ([]byte, error) {
 	b := f.stream().ResponseBody
+	return []byte(b[:min(size, len(b))]), nil
+}
+
+func (f *Fake) RequestBody(size int) ([]byte, error) {
+	b := f.stream().RequestBody
 	return []byte(b[:min(size, len(b))]), nil
 }
 
