@@ -15,10 +15,15 @@ import (
 // secondGateway starts another turnpike-gateway (its own proxy, so its own
 // shared data and response cache) whose filter talks to sidecar replica 1,
 // and returns its base URL.
-func (e *env) secondGateway() string {
+func (e *env) secondGateway() string { return e.extraGateway("") }
+
+// extraGateway starts a turnpike-gateway on replica 1 with extra plugin
+// configuration (a fragment starting with a comma), and an "upstream"
+// cluster reaching the test's upstream (for batch sub-requests).
+func (e *env) extraGateway(plugin string) string {
 	e.t.Helper()
 	cfgFile := e.t.TempDir() + "/plugin-config.json"
-	cfg := `{"sidecar":{"token":"` + filterToken + `","timeout_ms":1000,"sync_timeout_ms":1000},"sync_interval_ms":50}`
+	cfg := `{"sidecar":{"token":"` + filterToken + `","timeout_ms":1000,"sync_timeout_ms":1000},"sync_interval_ms":50` + plugin + `}`
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
@@ -27,7 +32,7 @@ func (e *env) secondGateway() string {
 	gw := newProc(e.t, "gateway2", built.gateway,
 		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.wasm, "--plugin-config", cfgFile,
 		"--upstream", e.upstream.URL, "--cluster", "turnpike-sidecar="+e.sidecarURLs[1],
-		"--workers", "2", "--log-level", "warn")
+		"--cluster", "upstream="+e.upstream.URL, "--workers", "2", "--log-level", "warn")
 	gw.start()
 	e.eventually(60*time.Second, "gateway2 ready", func() error {
 		resp, err := e.client.Get(url + "/no-api-here/ready")

@@ -311,12 +311,14 @@ func (h *httpContext) forwardSub() {
 	h.resp.cache = nil // sub-responses are not stored: they do not stream through the filter
 	err := h.root.host.Call(b.cluster, hdrs, []byte(b.items[i].body), h.root.cfg.Batch.TimeoutMS,
 		func(ans *host.CallResponse) {
-			res := batchResult{code: ans.Status, body: ans.Body}
+			// The answer is a view of VM memory valid during this callback:
+			// the batch answers later, so it is copied.
+			res := batchResult{code: ans.Status, body: append([]byte(nil), ans.Body...)}
 			if ans.Status != 0 {
 				var headers [][2]string
 				for _, kv := range ans.Headers {
 					if kv[0] != "" && kv[0][0] != ':' {
-						headers = append(headers, kv)
+						headers = append(headers, [2]string{strings.Clone(kv[0]), strings.Clone(kv[1])})
 					}
 				}
 				headers = applyHeaderOps(headers, h.responseHeaderOps())

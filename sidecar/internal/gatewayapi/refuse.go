@@ -45,9 +45,8 @@ var refusedFields = []struct {
 	{"version_data.versions.*.paths.white_list", false, "", notYet("endpoint allow lists")},
 	{"version_data.versions.*.paths.black_list", false, "", notYet("endpoint block lists")},
 	{"version_data.versions.*.paths.ignored", false, "", notYet("endpoints without authentication")},
-	// Issue 16: what the filter does not apply of batch requests and
-	// response processors (refuse_features.go checks the rest).
-	{"enable_batch_request_support", false, "", notYet("batch requests")},
+	// Issue 16: what the filter does not apply of the response processors
+	// (refuse_features.go checks the rest).
 	{"version_data.versions.*.extended_paths.transform", false, "", bodyTransforms},
 	{"version_data.versions.*.extended_paths.transform_response", false, "", bodyTransforms},
 	{"version_data.versions.*.extended_paths.transform_jq", false, "", bodyTransforms},

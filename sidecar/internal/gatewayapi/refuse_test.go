@@ -38,14 +38,14 @@ func TestRefusal(t *testing.T) {
 		{"endpoint lists in any version", `{"version_data":{"versions":{"v1":{},"v2":{"extended_paths":{"black_list":[{"path":"/admin"}]},"paths":{"ignored":["/health"]}}}}}`,
 			[]string{"version_data.versions.*.extended_paths.black_list", "version_data.versions.*.paths.ignored"}},
 		{"several methods", `{"use_basic_auth":true,"enable_jwt":true}`, []string{"use_basic_auth", "enable_jwt"}},
-		// Issue 16: the cache, header injection and header transforms are
-		// applied; batch requests and body transforms are not.
+		// Issue 16: the cache, header injection, header transforms and
+		// batch requests are applied; body transforms are not.
 		{"cache, header injector, header transforms", `{"cache_options":{"enable_cache":true,"cache_timeout":30,"cache_by_headers":["accept"]},
 			"response_processors":[{"name":"header_injector","options":{"add_headers":{"x-a":"1"},"remove_headers":["server"]}}],
 			"version_data":{"versions":{"Default":{"use_extended_paths":true,"global_headers":{"x-g":"1"},"global_headers_remove":["x-r"],
 			"extended_paths":{"cache":["/a"],"advance_cache_config":[{"method":"GET","path":"/b","timeout":5},{"method":"POST","path":"/c","disabled":true}],
 			"transform_headers":[{"path":"/a","method":"GET","add_headers":{"x-t":"1"}}]}}}}}`, nil},
-		{"batch requests", `{"enable_batch_request_support":true}`, []string{"enable_batch_request_support"}},
+		{"batch requests", `{"enable_batch_request_support":true}`, nil},
 		{"body transforms", `{"response_processors":[{"name":"response_body_transform","options":{}}],
 			"version_data":{"versions":{"v1":{"extended_paths":{"transform":[{"path":"/a"}],"transform_response":[{"path":"/a"}]}}}}}`,
 			[]string{"response_processors[0].name", "version_data.versions.*.extended_paths.transform", "version_data.versions.*.extended_paths.transform_response"}},
