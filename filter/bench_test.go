@@ -161,6 +161,12 @@ func BenchmarkDecision(b *testing.B) {
 	urls = append(urls, `{"url":"/api1/items/{id}","methods":["GET","POST"]}`)
 	sc.putKey("url-key", `{"org_id":"org1","rate":1000000000,"per":1,"access_rights":{"api1":{"api_id":"api1",
 		"versions":["Default"],"allowed_urls":[`+strings.Join(urls, ",")+`]}}}`)
+	// The response cache: a warm key whose GET is answered from shared data
+	// after the same checks (the first request stores it).
+	sc.putAPI(`{"api_id":"cached","org_id":"org1","active":true,"proxy":{"listen_path":"/cached/"},
+		"cache_options":{"enable_cache":true,"cache_timeout":3600,"cache_all_safe_requests":true},
+		"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}}}`)
+	sc.putKey("cache-key", `{"org_id":"org1","rate":1000000000,"per":1,"access_rights":{"cached":{"api_id":"cached","versions":["Default"]}}}`)
 
 	b.Run("noop-floor", func(b *testing.B) {
 		h, err := wasmhost.New(context.Background(), wasmhost.Config{WasmFile: benchWasm(b, "testdata/noop")})
@@ -177,6 +183,7 @@ func BenchmarkDecision(b *testing.B) {
 		want int
 	}{
 		{"warm-rate-limit", request("/api1/x", "warm-key"), 200},
+		{"cache-hit", request("/cached/x", "cache-key"), 200},
 		{"quota-exact", request("/api1/x", "quota-key"), 200},
 		{"missing-key", request("/api1/x", ""), 401},
 		{"unknown-key", request("/api1/x", "no-such-key"), 403},

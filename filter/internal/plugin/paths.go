@@ -22,6 +22,13 @@ type versionRules struct {
 	cachePaths  []cachePath
 	reqHeaders  []headerRule
 	respHeaders []headerRule
+	// reqGlobal are global_headers_remove and global_headers (none when
+	// disabled); respStatic the response transforms every response gets:
+	// global_response_headers_remove and global_response_headers, then
+	// the header_injector processors (none when disabled). Built once, so
+	// a request that only has these allocates nothing for them.
+	reqGlobal  []headerOp
+	respStatic []headerOp
 }
 
 // cachePath is a cached path: method "" means every safe method (the
@@ -38,12 +45,15 @@ type cachePath struct {
 type headerRule struct {
 	re     *regexp.Regexp
 	method string
-	del    []string
-	add    [][2]string
+	ops    []headerOp // delete_headers, then add_headers
 }
 
-// apiRules holds an API's compiled rules by version name.
-type apiRules map[string]*versionRules
+// apiRules holds an API's compiled rules by version name; noVersion
+// applies when the request's version has none (only the processors).
+type apiRules struct {
+	versions  map[string]*versionRules
+	noVersion *versionRules
+}
 
 // rules returns the compiled rules of the version a request of api uses,
 // or nil when the API has none. requested is the version the request
@@ -51,17 +61,20 @@ type apiRules map[string]*versionRules
 func (h *httpContext) rules() *versionRules {
 	snap := h.root.snap
 	if snap.rules == nil {
-		snap.rules = map[*model.APIDefinition]apiRules{}
+		snap.rules = map[*model.APIDefinition]*apiRules{}
 	}
 	ar, ok := snap.rules[h.api]
 	if !ok {
 		ar = compileRules(h.api)
 		snap.rules[h.api] = ar
 	}
-	if len(ar) == 0 {
-		return nil
+	if len(ar.versions) == 0 {
+		return ar.noVersion
 	}
-	return ar[versionName(h.api, h.versionRequested())]
+	if vr := ar.versions[versionName(h.api, h.versionRequested())]; vr != nil {
+		return vr
+	}
+	return ar.noVersion
 }
 
 // versionRequested is the version the request names; keyless requests
@@ -95,10 +108,26 @@ func versionName(api *model.APIDefinition, requested string) string {
 	return requested
 }
 
-func compileRules(api *model.APIDefinition) apiRules {
-	out := apiRules{}
+func compileRules(api *model.APIDefinition) *apiRules {
+	var procs []headerOp
+	for _, p := range api.ResponseProcessors {
+		if p.Name == "header_injector" {
+			procs = appendOps(procs, lowerAll(p.Options.RemoveHeaders), sortedHeaders(p.Options.AddHeaders))
+		}
+	}
+	out := &apiRules{versions: map[string]*versionRules{}}
+	if len(procs) > 0 {
+		out.noVersion = &versionRules{respStatic: procs}
+	}
 	for name, v := range api.VersionData.Versions {
 		vr := &versionRules{info: v}
+		if !v.GlobalHeadersDisabled {
+			vr.reqGlobal = appendOps(nil, lowerAll(v.GlobalHeadersRemove), sortedHeaders(v.GlobalHeaders))
+		}
+		if !v.GlobalResponseHeadersDisabled {
+			vr.respStatic = appendOps(nil, lowerAll(v.GlobalResponseHeadersRemove), sortedHeaders(v.GlobalResponseHeaders))
+			vr.respStatic = append(vr.respStatic, procs...)
+		}
 		if v.UseExtendedPaths {
 			ep := &v.ExtendedPaths
 			for _, p := range ep.Cached {
@@ -115,7 +144,7 @@ func compileRules(api *model.APIDefinition) apiRules {
 			vr.reqHeaders = compileHeaderRules(ep.TransformHeader)
 			vr.respHeaders = compileHeaderRules(ep.TransformResponseHeader)
 		}
-		out[name] = vr
+		out.versions[name] = vr
 	}
 	return out
 }
@@ -127,7 +156,7 @@ func compileHeaderRules(metas []model.HeaderInjectionMeta) []headerRule {
 		if re == nil || m.Disabled || (len(m.AddHeaders) == 0 && len(m.DeleteHeaders) == 0) {
 			continue
 		}
-		out = append(out, headerRule{re: re, method: m.Method, del: lowerAll(m.DeleteHeaders), add: sortedHeaders(m.AddHeaders)})
+		out = append(out, headerRule{re: re, method: m.Method, ops: appendOps(nil, lowerAll(m.DeleteHeaders), sortedHeaders(m.AddHeaders))})
 	}
 	return out
 }

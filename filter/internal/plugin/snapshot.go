@@ -28,7 +28,7 @@ type snapshot struct {
 	methods map[*model.APIDefinition]auth.Method
 	// rules are the compiled per-path settings of each API (paths.go),
 	// built on an API's first request.
-	rules map[*model.APIDefinition]apiRules
+	rules map[*model.APIDefinition]*apiRules
 	// cacheGens are the APIs' response cache generations (respcache.go).
 	cacheGens map[string]int64
 }

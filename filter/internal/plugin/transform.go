@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -29,31 +30,23 @@ func (h *httpContext) transformHeaders() verdict {
 	if vr == nil {
 		return next
 	}
-	if !vr.info.GlobalHeadersDisabled {
-		for _, n := range vr.info.GlobalHeadersRemove {
-			if n = strings.ToLower(n); settable(n) {
-				h.host.RemoveRequestHeader(n)
-			}
-		}
-		for _, kv := range sortedHeaders(vr.info.GlobalHeaders) {
-			if settable(kv[0]) {
-				h.host.SetRequestHeader(kv[0], kv[1])
-			}
-		}
-	}
-	if r := matchHeaderRule(vr.reqHeaders, h); r != nil {
-		for _, n := range r.del {
-			if settable(n) {
-				h.host.RemoveRequestHeader(n)
-			}
-		}
-		for _, kv := range r.add {
-			if settable(kv[0]) {
-				h.host.SetRequestHeader(kv[0], kv[1])
-			}
+	h.applyRequestOps(vr.reqGlobal)
+	if len(vr.reqHeaders) > 0 {
+		if r := matchHeaderRule(vr.reqHeaders, h); r != nil {
+			h.applyRequestOps(r.ops)
 		}
 	}
 	return next
+}
+
+func (h *httpContext) applyRequestOps(ops []headerOp) {
+	for _, op := range ops {
+		if op.remove {
+			h.host.RemoveRequestHeader(op.name)
+		} else {
+			h.host.SetRequestHeader(op.name, op.value)
+		}
+	}
 }
 
 // matchHeaderRule is the first rule for the request's method and path.
@@ -80,25 +73,16 @@ type headerOp struct {
 // responseHeaderOps lists the response-side transforms of the request, in
 // the order they apply; nil when there are none.
 func (h *httpContext) responseHeaderOps() []headerOp {
-	var ops []headerOp
 	vr := h.rules()
-	if vr != nil {
+	if vr == nil {
+		return nil
+	}
+	if len(vr.respHeaders) > 0 {
 		if r := matchHeaderRule(vr.respHeaders, h); r != nil {
-			ops = appendOps(ops, r.del, r.add)
+			return append(slices.Clip(r.ops), vr.respStatic...)
 		}
 	}
-	if vr != nil && vr.info.GlobalResponseHeadersDisabled {
-		return ops
-	}
-	if vr != nil {
-		ops = appendOps(ops, lowerAll(vr.info.GlobalResponseHeadersRemove), sortedHeaders(vr.info.GlobalResponseHeaders))
-	}
-	for _, p := range h.api.ResponseProcessors {
-		if p.Name == "header_injector" {
-			ops = appendOps(ops, lowerAll(p.Options.RemoveHeaders), sortedHeaders(p.Options.AddHeaders))
-		}
-	}
-	return ops
+	return vr.respStatic
 }
 
 func appendOps(ops []headerOp, del []string, add [][2]string) []headerOp {
@@ -122,7 +106,9 @@ func (h *httpContext) injectResponseHeaders() {
 		if op.remove {
 			h.host.RemoveResponseHeader(op.name)
 		} else {
-			h.host.SetResponseHeader(op.name, []byte(op.value))
+			// The host copies the value before returning.
+			h.root.scratch = append(h.root.scratch[:0], op.value...)
+			h.host.SetResponseHeader(op.name, h.root.scratch)
 		}
 	}
 }
