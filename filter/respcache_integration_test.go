@@ -4,6 +4,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,4 +108,76 @@ func TestResponseCacheSharedByVMs(t *testing.T) {
 	sc.deleteKey("reader")
 	syncNow(t, h)
 	requireStatus(t, h, request("/api1/data?page=1", "reader"), 8, 403, "revoked key")
+}
+
+// A batch request in the real filter.wasm: sub-requests decided one by one
+// (the key's rate of 2 admits two of three), allowed ones sent to the
+// API's upstream cluster by the host.
+func TestBatchInTheVM(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "1")
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.RequestURI())
+	}))
+	t.Cleanup(up.Close)
+	sc := newFakeSidecar(t)
+	sc.putAPI(`{"api_id":"api1","org_id":"org1","active":true,"enable_batch_request_support":true,
+		"proxy":{"listen_path":"/api1/","target_url":"http://upstream"},
+		"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}}}`)
+	sc.putKey("batcher", session(`"rate":2,"per":60`))
+	ctx := context.Background()
+	h, err := wasmhost.New(ctx, wasmhost.Config{
+		WasmFile: filterWasm(t),
+		PluginConfig: []byte(`{"sidecar":{"token":"test-token"},"sync_interval_ms":50,` +
+			`"batch":{"upstream_clusters":{"api1":"api1-upstream"}}}`),
+		Workers:  2,
+		Clusters: map[string]string{"turnpike-sidecar": sc.srv.URL, "api1-upstream": up.URL},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close(ctx) })
+	syncNow(t, h)
+
+	s := h.NewStream()
+	defer s.Close()
+	res := s.RequestHeaders(wasmhost.Headers{{":method", "POST"}, {":path", "/api1/tyk/batch/"}, {":authority", "gw"}}, false)
+	if res.Action != wasmhost.ActionContinue {
+		t.Fatalf("batch headers: %v", res.Action)
+	}
+	body := `{"requests":[` +
+		`{"method":"GET","relative_url":"a?x=1","headers":{"Authorization":"batcher"}},` +
+		`{"method":"DELETE","relative_url":"b","headers":{"Authorization":"batcher"}},` +
+		`{"method":"GET","relative_url":"c","headers":{"Authorization":"batcher"}}]}`
+	s.RequestBody([]byte(body), true)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if res, err = s.Wait(wctx); err != nil || res.Action != wasmhost.ActionLocalReply {
+		t.Fatalf("batch answer: %v %v", res.Action, err)
+	}
+	var got []struct {
+		Code    int                 `json:"code"`
+		Headers map[string][]string `json:"headers"`
+		Body    string              `json:"body"`
+	}
+	if err := json.Unmarshal(res.Reply.Body, &got); err != nil || len(got) != 3 {
+		t.Fatalf("%v: %s", err, res.Reply.Body)
+	}
+	allowed, limited := 0, 0
+	for _, g := range got {
+		switch g.Code {
+		case 200:
+			allowed++
+			if g.Headers["X-Upstream"][0] != "1" || !strings.Contains(g.Body, " /api1/") {
+				t.Errorf("allowed sub-request: %+v", g)
+			}
+		case 429:
+			limited++
+		}
+	}
+	if allowed != 2 || limited != 1 {
+		t.Fatalf("allowed %d, rate limited %d: %s", allowed, limited, res.Reply.Body)
+	}
+	if got[0].Body != "GET /api1/a?x=1" || got[1].Body != "DELETE /api1/b" {
+		t.Errorf("upstream saw %q, %q", got[0].Body, got[1].Body)
+	}
 }
