@@ -1,8 +1,7 @@
 package plugin
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
+	"bytes"
 	"errors"
 	"slices"
 	"strconv"
@@ -23,8 +22,9 @@ import (
 // after authentication, access rights, rate limit and quota: a cache never
 // bypasses access control, and a hit counts against the key's rate and
 // quota like any request (as in Tyk). Entries are per key, as Tyk's: the
-// cache key is the SHA-256 of the API, its cache generation, the key hash,
-// the method, the path with its query, and the cache_by_headers values.
+// cache key is the API, its cache generation, the key hash, the method,
+// the path with its query, and the cache_by_headers values (stored whole
+// in the entry and compared on read).
 // Only GET, HEAD and OPTIONS are cached (entries for other methods would
 // need the body in the key; the Gateway API refuses them).
 //
@@ -59,7 +59,7 @@ type respState struct {
 
 // cacheCapture is a cacheable request whose response is being captured.
 type cacheCapture struct {
-	digest  [32]byte
+	key     []byte
 	slot    uint32
 	ttl     int64 // seconds
 	codes   []float64
@@ -77,7 +77,7 @@ type respCache struct {
 }
 
 type ownedEntry struct {
-	digest  [32]byte
+	key     []byte
 	expires int64
 	apiID   string
 }
@@ -116,14 +116,14 @@ func (h *httpContext) serveFromCache() verdict {
 		return next
 	}
 	st := r.cacheState()
-	digest := h.cacheDigest()
-	slot := binary.LittleEndian.Uint32(digest[:4]) % rc.Slots
-	if e, found := shm.CacheGet(r.host, slot, digest, h.now); found {
+	key := h.cacheKey()
+	slot := shm.CacheSlot(key, rc.Slots)
+	if e, found := shm.CacheGet(r.host, slot, key, h.now); found {
 		st.m.hits.Increment(1)
 		return h.replyCached(&e)
 	}
 	st.m.misses.Increment(1)
-	h.resp.cache = &cacheCapture{digest: digest, slot: slot, ttl: ttl, codes: codes}
+	h.resp.cache = &cacheCapture{key: bytes.Clone(key), slot: slot, ttl: ttl, codes: codes}
 	return next
 }
 
@@ -161,11 +161,11 @@ func (h *httpContext) cachePolicy() (ttl int64, codes []float64, ok bool) {
 	return 0, nil, false
 }
 
-// cacheDigest is the entry's key: API, cache generation, key, method,
-// path and query, and the cache_by_headers values.
-func (h *httpContext) cacheDigest() [32]byte {
-	// Encoded into the VM's scratch buffer and hashed in one call: no
-	// allocation per request.
+// cacheKey is the entry's key: API, cache generation, key hash, method,
+// path and query, and the cache_by_headers values, NUL-separated. It is
+// encoded into the VM's scratch buffer (no allocation per request) and
+// valid until the buffer's next use.
+func (h *httpContext) cacheKey() []byte {
 	r := h.root
 	b := r.scratch[:0]
 	b = append(append(b, h.api.APIID...), 0)
@@ -179,7 +179,7 @@ func (h *httpContext) cacheDigest() [32]byte {
 		b = append(append(b, h.host.RequestHeader(n)...), 0)
 	}
 	r.scratch = b
-	return sha256.Sum256(b)
+	return b
 }
 
 // replyCached answers with a cached response: its headers, the response
@@ -383,7 +383,7 @@ func (h *httpContext) storeCaptured(c *cacheCapture) {
 	r := h.root
 	st := r.cacheState()
 	now := r.now()
-	e := &shm.CacheEntry{Digest: c.digest, Expires: now + c.ttl*int64(time.Second), APIID: h.api.APIID,
+	e := &shm.CacheEntry{Key: c.key, Expires: now + c.ttl*int64(time.Second), APIID: h.api.APIID,
 		Status: c.status, Headers: c.headers, Body: c.body}
 	enc := shm.AppendCacheEntry(make([]byte, 0, 64+len(c.body)), e)
 	if int64(len(enc)) > r.cfg.ResponseCache.MaxEntryBytes {
@@ -397,7 +397,7 @@ func (h *httpContext) storeCaptured(c *cacheCapture) {
 		r.log(host.Warn, "storing a cached response: "+err.Error())
 	default:
 		st.m.stored.Increment(1)
-		st.owned[c.slot] = ownedEntry{digest: c.digest, expires: e.Expires, apiID: h.api.APIID}
+		st.owned[c.slot] = ownedEntry{key: c.key, expires: e.Expires, apiID: h.api.APIID}
 	}
 }
 
@@ -406,7 +406,7 @@ func (h *httpContext) storeCaptured(c *cacheCapture) {
 func (r *Root) sweepCache(now int64) {
 	for slot, o := range r.rc.owned {
 		if o.expires <= now {
-			shm.CacheClear(r.host, slot, &o.digest)
+			shm.CacheClear(r.host, slot, o.key)
 			delete(r.rc.owned, slot)
 		}
 	}
@@ -419,7 +419,7 @@ func (r *Root) sweepCache(now int64) {
 func (r *Root) invalidateCaches(old, cur map[string]int64) {
 	for slot, o := range r.rc.owned {
 		if old[o.apiID] != cur[o.apiID] {
-			shm.CacheClear(r.host, slot, &o.digest)
+			shm.CacheClear(r.host, slot, o.key)
 			delete(r.rc.owned, slot)
 		}
 	}

@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -11,8 +12,11 @@ import (
 // worker of a proxy serves what one of them stored.
 //
 // Shared data has no delete and cannot be listed, so entries live in a
-// fixed set of slots ("tp/c/<n>"), chosen by the entry's key digest: a
+// fixed set of slots ("tp/c/<n>"), chosen by a hash of the entry's key: a
 // direct-mapped cache where a new entry replaces whatever its slot held.
+// The entry keeps its whole key and a read compares it byte for byte, so
+// the slot hash need not resist collisions (a cheap FNV-1a, where a
+// SHA-256 would be most of a hit's cost in the VM).
 // Emptying a slot (expiry, invalidation) writes an empty value. The bytes
 // all slots hold are counted in CacheBytesKey, and a store that would take
 // the total past the proxy's budget is refused, so the cache never holds
@@ -31,8 +35,8 @@ func CacheSlotKey(slot uint32) string { return "tp/c/" + strconv.FormatUint(uint
 
 // CacheEntry is one cached response.
 type CacheEntry struct {
-	Digest  [32]byte // the cache key's SHA-256: API, generation, key, method, URL, headers
-	Expires int64    // unix ns
+	Key     []byte // the cache key: API, generation, key hash, method, URL, headers
+	Expires int64  // unix ns
 	APIID   string
 	Status  uint16
 	Headers [][2]string
@@ -44,11 +48,11 @@ var ErrCacheFull = errors.New("shm: response cache full")
 
 // AppendCacheEntry appends the encoding of e:
 //
-//	version (1) | digest (32) | expires (8) | api id (2+n) | status (2) |
+//	version (1) | key (2+n) | expires (8) | api id (2+n) | status (2) |
 //	header count (2) | per header: name (2+n), value (4+n) | body
 func AppendCacheEntry(dst []byte, e *CacheEntry) []byte {
 	dst = append(dst, cacheVersion)
-	dst = append(dst, e.Digest[:]...)
+	dst = appendStr16(dst, string(e.Key))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Expires))
 	dst = appendStr16(dst, e.APIID)
 	dst = binary.LittleEndian.AppendUint16(dst, e.Status)
@@ -71,13 +75,13 @@ func appendStr16(dst []byte, s string) []byte {
 }
 
 // DecodeCacheEntry decodes an entry; ok is false for an empty slot or junk.
-// Body aliases b; headers are copies.
+// Key and Body alias b; headers are copies.
 func DecodeCacheEntry(b []byte) (e CacheEntry, ok bool) {
 	r := reader{b: b}
 	if v := r.next(1); v == nil || v[0] != cacheVersion {
 		return e, false
 	}
-	copy(e.Digest[:], r.next(32))
+	e.Key = r.next(int(r.u16()))
 	e.Expires = int64(r.u64())
 	e.APIID = string(r.next(int(r.u16())))
 	e.Status = r.u16()
@@ -131,17 +135,26 @@ func (r *reader) u64() uint64 {
 	return 0
 }
 
-// CacheGet returns the live entry for digest in slot: found is false when
+// CacheSlot is the slot of a cache key among slots (FNV-1a).
+func CacheSlot(key []byte, slots uint32) uint32 {
+	h := uint32(2166136261)
+	for _, c := range key {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h % slots
+}
+
+// CacheGet returns the live entry for key in slot: found is false when
 // the slot is empty, holds another key, or holds an expired entry (which
 // it then empties, so a slot nobody writes again does not keep its bytes).
-func CacheGet(st Store, slot uint32, digest [32]byte, now int64) (e CacheEntry, found bool) {
+func CacheGet(st Store, slot uint32, k []byte, now int64) (e CacheEntry, found bool) {
 	key := CacheSlotKey(slot)
 	val, cas, err := st.Get(key)
 	if err != nil || len(val) == 0 {
 		return e, false
 	}
 	e, ok := DecodeCacheEntry(val)
-	if !ok || e.Digest != digest {
+	if !ok || !bytes.Equal(e.Key, k) {
 		return CacheEntry{}, false
 	}
 	if e.Expires <= now {
@@ -151,7 +164,7 @@ func CacheGet(st Store, slot uint32, digest [32]byte, now int64) (e CacheEntry, 
 		return CacheEntry{}, false
 	}
 	// Copy the body: val is only valid during this callback.
-	e.Body = append([]byte(nil), e.Body...)
+	e.Key, e.Body = nil, append([]byte(nil), e.Body...)
 	return e, true
 }
 
@@ -183,16 +196,16 @@ func CachePut(st Store, slot uint32, enc []byte, maxBytes int64) error {
 	return ErrContended
 }
 
-// CacheClear empties slot if it holds digest (any entry when digest is
-// nil), and reports whether it did.
-func CacheClear(st Store, slot uint32, digest *[32]byte) bool {
+// CacheClear empties slot if it holds the entry of key (any entry when key
+// is nil), and reports whether it did.
+func CacheClear(st Store, slot uint32, k []byte) bool {
 	key := CacheSlotKey(slot)
 	val, cas, err := st.Get(key)
 	if err != nil || len(val) == 0 {
 		return false
 	}
-	if digest != nil {
-		if e, ok := DecodeCacheEntry(val); ok && e.Digest != *digest {
+	if k != nil {
+		if e, ok := DecodeCacheEntry(val); ok && !bytes.Equal(e.Key, k) {
 			return false
 		}
 	}
