@@ -9,8 +9,10 @@
 // /tyk/reload; malformed input is always 400 with a message naming the
 // problem (Tyk answers some of it with 500); API definitions are returned as
 // sent, and refused when they enable access settings Turnpike does not
-// enforce (refuse.go); /tyk/reload?block=true waits for the filters
-// (reload.go).
+// enforce (refuse.go, refuse_features.go); /tyk/reload?block=true waits for
+// the filters (reload.go); with --apps, /tyk/apis writes {api-id}.json files
+// (apps.go); routes Turnpike deliberately leaves out (OAS definitions,
+// /tyk/schema, /tyk/debug, /tyk/mcps) answer 501 saying why (surface.go).
 package gatewayapi
 
 import (
