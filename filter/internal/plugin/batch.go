@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -120,13 +119,29 @@ func (h *httpContext) startBatch() verdict {
 		return h.batchError(400, msgBatchMalformed)
 	}
 	authority := h.authority
-	if u, err := url.Parse(h.api.Proxy.TargetURL); err == nil && u.Host != "" {
-		authority = u.Host
+	if host := targetHost(h.api.Proxy.TargetURL); host != "" {
+		authority = host
 	}
 	h.bx.state = &batchState{api: h.api, cluster: cluster, authority: strings.Clone(authority), children: map[uint32]bool{}}
 	h.detach()
 	r.m.decision(outBatch)
 	return forward
+}
+
+// targetHost is the host[:port] of an http(s) target_url ("" if it has
+// none). Read by hand: net/url would add to filter.wasm for one field.
+func targetHost(target string) string {
+	_, rest, ok := strings.Cut(target, "://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:] // userinfo is not part of the authority sent
+	}
+	return rest
 }
 
 // outBatch counts batch requests; each sub-request counts as a request.

@@ -156,3 +156,14 @@ func TestBatchRefusals(t *testing.T) {
 		t.Errorf("batch disabled: %d", status(s))
 	}
 }
+
+func TestTargetHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://upstream.internal:8080": "upstream.internal:8080", "https://u:p@api.example.com/base?x=1": "api.example.com",
+		"http://h/": "h", "upstream:8080": "", "": "",
+	} {
+		if got := targetHost(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
