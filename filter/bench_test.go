@@ -176,6 +176,12 @@ func BenchmarkDecision(b *testing.B) {
 	urls = append(urls, `{"url":"/api1/items/{id}","methods":["GET","POST"]}`)
 	sc.putKey("url-key", `{"org_id":"org1","rate":1000000000,"per":1,"access_rights":{"api1":{"api_id":"api1",
 		"versions":["Default"],"allowed_urls":[`+strings.Join(urls, ",")+`]}}}`)
+	// The response cache: a warm key whose GET is answered from shared data
+	// after the same checks (the first request stores it).
+	sc.putAPI(`{"api_id":"cached","org_id":"org1","active":true,"proxy":{"listen_path":"/cached/"},
+		"cache_options":{"enable_cache":true,"cache_timeout":3600,"cache_all_safe_requests":true},
+		"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}}}`)
+	sc.putKey("cache-key", `{"org_id":"org1","rate":1000000000,"per":1,"access_rights":{"cached":{"api_id":"cached","versions":["Default"]}}}`)
 
 	b.Run("noop-floor", func(b *testing.B) {
 		h, err := wasmhost.New(context.Background(), wasmhost.Config{WasmFile: benchWasm(b, "testdata/noop")})
@@ -211,6 +217,7 @@ func BenchmarkDecision(b *testing.B) {
 		{"warm-jwt-hs256", request("/hs/x", jwtBenchToken("HS256", "warm-hs")), 200},
 		{"warm-jwt-es256", request("/es/x", jwtBenchToken("ES256", "warm-es")), 200},
 		{"quota-lease", request("/api1/x", "quota-key"), 200},
+		{"cache-hit", request("/cached/x", "cache-key"), 200},
 		{"missing-key", request("/api1/x", ""), 401},
 		{"unknown-key", request("/api1/x", "no-such-key"), 403},
 		{"allowed-urls", request("/api1/items/42", "url-key"), 200},

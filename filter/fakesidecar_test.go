@@ -46,6 +46,8 @@ type fakeSidecar struct {
 	orgs         map[string]string // org id -> org session JSON
 	// enforceOrgs is the sidecar's --enforce-org-quotas.
 	enforceOrgs bool
+	// cacheGens are the response cache generations (DELETE /tyk/cache).
+	cacheGens map[string]int64
 
 	down         atomic.Bool // answer every request with 503
 	lookups      atomic.Int64
@@ -115,6 +117,18 @@ func (f *fakeSidecar) putAPI(apiJSON string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.apis = append(f.apis, apiJSON)
+	f.cfgVer++
+}
+
+// invalidateCache is DELETE /tyk/cache/{apiID}: the API's cache
+// generation goes up in the next snapshot.
+func (f *fakeSidecar) invalidateCache(apiID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cacheGens == nil {
+		f.cacheGens = map[string]int64{}
+	}
+	f.cacheGens[apiID]++
 	f.cfgVer++
 }
 
@@ -234,6 +248,9 @@ func (f *fakeSidecar) serveSync(w http.ResponseWriter, cursor, version string) {
 				sets[id] = json.RawMessage(doc)
 			}
 			snap["jwks"] = sets
+		}
+		if len(f.cacheGens) > 0 {
+			snap["cache_generations"] = f.cacheGens
 		}
 		out["snapshot"] = snap
 	}

@@ -127,6 +127,41 @@ type Config struct {
 	LeaseTTLMS int64
 	// LeaseMaxUnits bounds one lease (quota_lease.max_units, default 10000).
 	LeaseMaxUnits int64
+	// ResponseCache bounds the response cache of APIs with
+	// cache_options.enable_cache (response_cache).
+	ResponseCache ResponseCache
+	// Batch configures batch requests (enable_batch_request_support).
+	Batch Batch
+}
+
+// Batch configures batch requests (batch).
+type Batch struct {
+	// UpstreamClusters names, per api_id, the proxy cluster that reaches
+	// the API's upstream (batch.upstream_clusters); an API without one
+	// answers its batch requests with 500.
+	UpstreamClusters map[string]string
+	// MaxRequests bounds the sub-requests of one batch (batch.max_requests,
+	// default 20).
+	MaxRequests int
+	// MaxBodyBytes bounds a batch request's body (batch.max_body_bytes,
+	// default 1 MiB).
+	MaxBodyBytes int64
+	// TimeoutMS bounds each sub-request's upstream call
+	// (batch.timeout_ms, default 30000).
+	TimeoutMS uint32
+}
+
+// ResponseCache bounds the response cache in shared data, per proxy.
+type ResponseCache struct {
+	// MaxBytes is the most the cached responses may hold in total
+	// (response_cache.max_bytes, default 16 MiB).
+	MaxBytes int64
+	// MaxEntryBytes is the largest response cached; a larger one passes
+	// uncached (response_cache.max_entry_bytes, default 1 MiB).
+	MaxEntryBytes int64
+	// Slots is the number of entries (response_cache.slots, default 4096):
+	// a new entry replaces the one in its slot.
+	Slots uint32
 }
 
 // Default returns the configuration an empty JSON object yields, minus the
@@ -146,6 +181,8 @@ func Default() Config {
 		LeaseCoverMS:         2000,
 		LeaseTTLMS:           3000,
 		LeaseMaxUnits:        10000,
+		ResponseCache:        ResponseCache{MaxBytes: 16 << 20, MaxEntryBytes: 1 << 20, Slots: 4096},
+		Batch:                Batch{MaxRequests: 20, MaxBodyBytes: 1 << 20, TimeoutMS: 30000},
 	}
 }
 
@@ -280,6 +317,37 @@ func Parse(data []byte) (Config, error) {
 					c.LeaseMaxUnits = d.num("quota_lease.max_units", v, 1, 10000)
 				default:
 					d.unknown("quota_lease." + k)
+				}
+			})
+		case "batch":
+			d.object("batch", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "upstream_clusters":
+					c.Batch.UpstreamClusters = map[string]string{}
+					d.object("batch.upstream_clusters", v, func(id string, v *fastjson.Value) {
+						c.Batch.UpstreamClusters[id] = d.str("batch.upstream_clusters."+id, v, true)
+					})
+				case "max_requests":
+					c.Batch.MaxRequests = int(d.num("batch.max_requests", v, 1, 1000))
+				case "max_body_bytes":
+					c.Batch.MaxBodyBytes = d.num("batch.max_body_bytes", v, 1, 64<<20)
+				case "timeout_ms":
+					c.Batch.TimeoutMS = uint32(d.num("batch.timeout_ms", v, 1, 600000))
+				default:
+					d.unknown("batch." + k)
+				}
+			})
+		case "response_cache":
+			d.object("response_cache", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "max_bytes":
+					c.ResponseCache.MaxBytes = d.num("response_cache.max_bytes", v, 0, 1<<34)
+				case "max_entry_bytes":
+					c.ResponseCache.MaxEntryBytes = d.num("response_cache.max_entry_bytes", v, 1, 64<<20)
+				case "slots":
+					c.ResponseCache.Slots = uint32(d.num("response_cache.slots", v, 1, 1<<20))
+				default:
+					d.unknown("response_cache." + k)
 				}
 			})
 		default:

@@ -100,7 +100,29 @@ func (a *APIDefinition) Clone() *APIDefinition {
 	c.AuthConfigs = maps.Clone(a.AuthConfigs)
 	c.VersionData = a.VersionData.Clone()
 	c.Oauth2Meta = a.Oauth2Meta.Clone()
+	c.CacheOptions = a.CacheOptions.Clone()
+	c.ResponseProcessors = cloneSlice(a.ResponseProcessors, ResponseProcessor.Clone)
 	return &c
+}
+
+// Clone returns a deep copy of c.
+func (c CacheOptions) Clone() CacheOptions {
+	c.CacheOnlyResponseCodes = slices.Clone(c.CacheOnlyResponseCodes)
+	c.CacheByHeaders = slices.Clone(c.CacheByHeaders)
+	return c
+}
+
+// Clone returns a deep copy of r.
+func (r ResponseProcessor) Clone() ResponseProcessor {
+	r.Options = r.Options.Clone()
+	return r
+}
+
+// Clone returns a deep copy of h.
+func (h HeaderInjectorOptions) Clone() HeaderInjectorOptions {
+	h.AddHeaders = maps.Clone(h.AddHeaders)
+	h.RemoveHeaders = slices.Clone(h.RemoveHeaders)
+	return h
 }
 
 // Clone returns a deep copy of o.
@@ -112,6 +134,38 @@ func (o Oauth2Meta) Clone() Oauth2Meta {
 
 // Clone returns a deep copy of v.
 func (v VersionData) Clone() VersionData {
-	v.Versions = maps.Clone(v.Versions)
+	v.Versions = cloneMap(v.Versions, VersionInfo.Clone)
 	return v
+}
+
+// Clone returns a deep copy of v.
+func (v VersionInfo) Clone() VersionInfo {
+	v.ExtendedPaths = v.ExtendedPaths.Clone()
+	v.GlobalHeaders = maps.Clone(v.GlobalHeaders)
+	v.GlobalHeadersRemove = slices.Clone(v.GlobalHeadersRemove)
+	v.GlobalResponseHeaders = maps.Clone(v.GlobalResponseHeaders)
+	v.GlobalResponseHeadersRemove = slices.Clone(v.GlobalResponseHeadersRemove)
+	return v
+}
+
+// Clone returns a deep copy of e.
+func (e ExtendedPaths) Clone() ExtendedPaths {
+	e.Cached = slices.Clone(e.Cached)
+	e.AdvanceCacheConfig = cloneSlice(e.AdvanceCacheConfig, CacheMeta.Clone)
+	e.TransformHeader = cloneSlice(e.TransformHeader, HeaderInjectionMeta.Clone)
+	e.TransformResponseHeader = cloneSlice(e.TransformResponseHeader, HeaderInjectionMeta.Clone)
+	return e
+}
+
+// Clone returns a deep copy of c.
+func (c CacheMeta) Clone() CacheMeta {
+	c.CacheOnlyResponseCodes = slices.Clone(c.CacheOnlyResponseCodes)
+	return c
+}
+
+// Clone returns a deep copy of h.
+func (h HeaderInjectionMeta) Clone() HeaderInjectionMeta {
+	h.DeleteHeaders = slices.Clone(h.DeleteHeaders)
+	h.AddHeaders = maps.Clone(h.AddHeaders)
+	return h
 }

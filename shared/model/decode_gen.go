@@ -452,7 +452,59 @@ func (d *decoder) apiDefinitionField(out *APIDefinition, key []byte, v *fastjson
 		out.GlobalRateLimit = d.globalRateLimit(v)
 	case "oauth_meta":
 		out.Oauth2Meta = d.oauth2Meta(v)
+	case "cache_options":
+		out.CacheOptions = d.cacheOptions(v)
+	case "response_processors":
+		out.ResponseProcessors = decodeSlice(d, v, (*decoder).responseProcessor)
+	case "enable_batch_request_support":
+		out.EnableBatchRequestSupport = d.boolean(v)
 	}
+}
+
+func (d *decoder) cacheOptions(v *fastjson.Value) (out CacheOptions) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "cache_timeout":
+			out.CacheTimeout = d.i64(v)
+		case "enable_cache":
+			out.EnableCache = d.boolean(v)
+		case "cache_all_safe_requests":
+			out.CacheAllSafeRequests = d.boolean(v)
+		case "cache_response_codes":
+			out.CacheOnlyResponseCodes = decodeSlice(d, v, (*decoder).f64)
+		case "enable_upstream_cache_control":
+			out.EnableUpstreamCacheControl = d.boolean(v)
+		case "cache_control_ttl_header":
+			out.CacheControlTTLHeader = d.str(v)
+		case "cache_by_headers":
+			out.CacheByHeaders = decodeSlice(d, v, (*decoder).str)
+		}
+	})
+	return out
+}
+
+func (d *decoder) responseProcessor(v *fastjson.Value) (out ResponseProcessor) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "name":
+			out.Name = d.str(v)
+		case "options":
+			out.Options = d.headerInjectorOptions(v)
+		}
+	})
+	return out
+}
+
+func (d *decoder) headerInjectorOptions(v *fastjson.Value) (out HeaderInjectorOptions) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "add_headers":
+			out.AddHeaders = decodeMap(d, v, (*decoder).str)
+		case "remove_headers":
+			out.RemoveHeaders = decodeSlice(d, v, (*decoder).str)
+		}
+	})
+	return out
 }
 
 func (d *decoder) oauth2Meta(v *fastjson.Value) (out Oauth2Meta) {
@@ -544,6 +596,86 @@ func (d *decoder) versionInfo(v *fastjson.Value) (out VersionInfo) {
 			out.Name = d.str(v)
 		case "expires":
 			out.Expires = d.str(v)
+		case "use_extended_paths":
+			out.UseExtendedPaths = d.boolean(v)
+		case "extended_paths":
+			out.ExtendedPaths = d.extendedPaths(v)
+		case "global_headers":
+			out.GlobalHeaders = decodeMap(d, v, (*decoder).str)
+		case "global_headers_remove":
+			out.GlobalHeadersRemove = decodeSlice(d, v, (*decoder).str)
+		case "global_headers_disabled":
+			out.GlobalHeadersDisabled = d.boolean(v)
+		case "global_response_headers":
+			out.GlobalResponseHeaders = decodeMap(d, v, (*decoder).str)
+		case "global_response_headers_remove":
+			out.GlobalResponseHeadersRemove = decodeSlice(d, v, (*decoder).str)
+		case "global_response_headers_disabled":
+			out.GlobalResponseHeadersDisabled = d.boolean(v)
+		}
+	})
+	return out
+}
+
+func (d *decoder) extendedPaths(v *fastjson.Value) (out ExtendedPaths) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "cache":
+			if out.Cached = decodeSlice(d, v, (*decoder).str); len(out.Cached) == 0 {
+				out.Cached = nil
+			}
+		case "advance_cache_config":
+			if out.AdvanceCacheConfig = decodeSlice(d, v, (*decoder).cacheMeta); len(out.AdvanceCacheConfig) == 0 {
+				out.AdvanceCacheConfig = nil
+			}
+		case "transform_headers":
+			if out.TransformHeader = decodeSlice(d, v, (*decoder).headerInjectionMeta); len(out.TransformHeader) == 0 {
+				out.TransformHeader = nil
+			}
+		case "transform_response_headers":
+			if out.TransformResponseHeader = decodeSlice(d, v, (*decoder).headerInjectionMeta); len(out.TransformResponseHeader) == 0 {
+				out.TransformResponseHeader = nil
+			}
+		}
+	})
+	return out
+}
+
+func (d *decoder) cacheMeta(v *fastjson.Value) (out CacheMeta) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "disabled":
+			out.Disabled = d.boolean(v)
+		case "method":
+			out.Method = d.str(v)
+		case "path":
+			out.Path = d.str(v)
+		case "cache_key_regex":
+			out.CacheKeyRegex = d.str(v)
+		case "cache_response_codes":
+			out.CacheOnlyResponseCodes = decodeSlice(d, v, (*decoder).f64)
+		case "timeout":
+			out.Timeout = d.i64(v)
+		}
+	})
+	return out
+}
+
+func (d *decoder) headerInjectionMeta(v *fastjson.Value) (out HeaderInjectionMeta) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "disabled":
+			out.Disabled = d.boolean(v)
+		case "delete_headers":
+			out.DeleteHeaders = decodeSlice(d, v, (*decoder).str)
+		case "add_headers":
+			out.AddHeaders = decodeMap(d, v, (*decoder).str)
+		case "path":
+			out.Path = d.str(v)
+		case "method":
+			out.Method = d.str(v)
+		case "act_on":
+			out.ActOnResponse = d.boolean(v)
 		}
 	})
 	return out

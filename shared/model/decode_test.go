@@ -146,7 +146,7 @@ func TestDecodeAPIDefinition(t *testing.T) {
 		AuthConfigs:   map[string]AuthConfig{"jwt": {AuthHeaderName: "Authorization"}},
 		StripAuthData: true,
 		VersionData: VersionData{DefaultVersion: "v1", FallbackToDefault: true, Versions: map[string]VersionInfo{
-			"v1": {Name: "v1"},
+			"v1": {Name: "v1", UseExtendedPaths: true},
 			"v2": {Name: "v2", Expires: "2030-01-02 15:04"},
 		}},
 		VersionDefinition: VersionDefinition{Location: "header", Key: "x-api-version"},

@@ -250,6 +250,26 @@ func apiDefinition(o object, in *APIDefinition) object {
 	o5.strings("allowed_authorize_types", in.Oauth2Meta.AllowedAuthorizeTypes)
 	o5.str("auth_login_redirect", in.Oauth2Meta.AuthorizeLoginRedirect)
 	o.close(o5)
+	o6 := o.open("cache_options")
+	o6.int("cache_timeout", in.CacheOptions.CacheTimeout)
+	o6.bool("enable_cache", in.CacheOptions.EnableCache)
+	o6.bool("cache_all_safe_requests", in.CacheOptions.CacheAllSafeRequests)
+	o6.floats("cache_response_codes", in.CacheOptions.CacheOnlyResponseCodes)
+	o6.bool("enable_upstream_cache_control", in.CacheOptions.EnableUpstreamCacheControl)
+	o6.str("cache_control_ttl_header", in.CacheOptions.CacheControlTTLHeader)
+	o6.strings("cache_by_headers", in.CacheOptions.CacheByHeaders)
+	o.close(o6)
+	objects(&o, "response_processors", in.ResponseProcessors, responseProcessor)
+	o.bool("enable_batch_request_support", in.EnableBatchRequestSupport)
+	return o
+}
+
+func responseProcessor(o object, in ResponseProcessor) object {
+	o.str("name", in.Name)
+	o1 := o.open("options")
+	o1.stringMap("add_headers", in.Options.AddHeaders)
+	o1.strings("remove_headers", in.Options.RemoveHeaders)
+	o.close(o1)
 	return o
 }
 
@@ -267,6 +287,47 @@ func authConfig(o object, in AuthConfig) object {
 func versionInfo(o object, in VersionInfo) object {
 	o.str("name", in.Name)
 	o.str("expires", in.Expires)
+	o.bool("use_extended_paths", in.UseExtendedPaths)
+	o1 := o.open("extended_paths")
+	if len(in.ExtendedPaths.Cached) > 0 {
+		o1.strings("cache", in.ExtendedPaths.Cached)
+	}
+	if len(in.ExtendedPaths.AdvanceCacheConfig) > 0 {
+		objects(&o1, "advance_cache_config", in.ExtendedPaths.AdvanceCacheConfig, cacheMeta)
+	}
+	if len(in.ExtendedPaths.TransformHeader) > 0 {
+		objects(&o1, "transform_headers", in.ExtendedPaths.TransformHeader, headerInjectionMeta)
+	}
+	if len(in.ExtendedPaths.TransformResponseHeader) > 0 {
+		objects(&o1, "transform_response_headers", in.ExtendedPaths.TransformResponseHeader, headerInjectionMeta)
+	}
+	o.close(o1)
+	o.stringMap("global_headers", in.GlobalHeaders)
+	o.strings("global_headers_remove", in.GlobalHeadersRemove)
+	o.bool("global_headers_disabled", in.GlobalHeadersDisabled)
+	o.stringMap("global_response_headers", in.GlobalResponseHeaders)
+	o.strings("global_response_headers_remove", in.GlobalResponseHeadersRemove)
+	o.bool("global_response_headers_disabled", in.GlobalResponseHeadersDisabled)
+	return o
+}
+
+func cacheMeta(o object, in CacheMeta) object {
+	o.bool("disabled", in.Disabled)
+	o.str("method", in.Method)
+	o.str("path", in.Path)
+	o.str("cache_key_regex", in.CacheKeyRegex)
+	o.floats("cache_response_codes", in.CacheOnlyResponseCodes)
+	o.int("timeout", in.Timeout)
+	return o
+}
+
+func headerInjectionMeta(o object, in HeaderInjectionMeta) object {
+	o.bool("disabled", in.Disabled)
+	o.strings("delete_headers", in.DeleteHeaders)
+	o.stringMap("add_headers", in.AddHeaders)
+	o.str("path", in.Path)
+	o.str("method", in.Method)
+	o.bool("act_on", in.ActOnResponse)
 	return o
 }
 

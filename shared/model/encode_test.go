@@ -99,7 +99,9 @@ func TestEncodeZeroValues(t *testing.T) {
 			`"definition":{"location":"","key":"","strip_path":false,"fallback_to_default":false},"session_lifetime":0,` +
 			`"dont_set_quota_on_create":false,"disable_rate_limit":false,"disable_quota":false,` +
 			`"global_rate_limit":{"disabled":false,"rate":0,"per":0},` +
-			`"oauth_meta":{"allowed_access_types":null,"allowed_authorize_types":null,"auth_login_redirect":""}}`},
+			`"oauth_meta":{"allowed_access_types":null,"allowed_authorize_types":null,"auth_login_redirect":""},"cache_options":{"cache_timeout":0,"enable_cache":false,` +
+			`"cache_all_safe_requests":false,"cache_response_codes":null,"enable_upstream_cache_control":false,` +
+			`"cache_control_ttl_header":"","cache_by_headers":null},"response_processors":null,"enable_batch_request_support":false}`},
 	}
 	for _, tt := range tests {
 		if string(tt.got) != tt.want {
@@ -189,12 +191,30 @@ func fullAPIDefinition() *APIDefinition {
 		},
 		StripAuthData: true,
 		VersionData: VersionData{NotVersioned: true, DefaultVersion: "v1", FallbackToDefault: true,
-			Versions: map[string]VersionInfo{"v1": {Name: "v1", Expires: "2030-01-02 15:04"}}},
+			Versions: map[string]VersionInfo{"v1": {Name: "v1", Expires: "2030-01-02 15:04", UseExtendedPaths: true,
+				ExtendedPaths: ExtendedPaths{
+					Cached: []string{"/a"},
+					AdvanceCacheConfig: []CacheMeta{{Disabled: true, Method: "GET", Path: "/b", CacheKeyRegex: "x",
+						CacheOnlyResponseCodes: []float64{200}, Timeout: 5}},
+					TransformHeader: []HeaderInjectionMeta{{Disabled: true, DeleteHeaders: []string{"x-d"},
+						AddHeaders: map[string]string{"x-a": "1"}, Path: "/c", Method: "GET", ActOnResponse: true}},
+					TransformResponseHeader: []HeaderInjectionMeta{{Disabled: true, DeleteHeaders: []string{"x-e"},
+						AddHeaders: map[string]string{"x-b": "2"}, Path: "/d", Method: "POST", ActOnResponse: true}},
+				},
+				GlobalHeaders: map[string]string{"x-g": "1"}, GlobalHeadersRemove: []string{"x-r"}, GlobalHeadersDisabled: true,
+				GlobalResponseHeaders: map[string]string{"x-h": "2"}, GlobalResponseHeadersRemove: []string{"x-s"},
+				GlobalResponseHeadersDisabled: true}}},
 		VersionDefinition: VersionDefinition{Location: "url-param", Key: "version", StripPath: true},
 		SessionLifetime:   60, DontSetQuotaOnCreate: true, DisableRateLimit: true, DisableQuota: true,
 		GlobalRateLimit: GlobalRateLimit{Rate: 100, Per: 60, Disabled: true},
 		Oauth2Meta: Oauth2Meta{AllowedAccessTypes: []string{"client_credentials"},
 			AllowedAuthorizeTypes: []string{"code"}, AuthorizeLoginRedirect: "http://login.example.com/"},
+		CacheOptions: CacheOptions{CacheTimeout: 30, EnableCache: true, CacheAllSafeRequests: true,
+			CacheOnlyResponseCodes: []float64{200, 404}, EnableUpstreamCacheControl: true,
+			CacheControlTTLHeader: "x-ttl", CacheByHeaders: []string{"accept"}},
+		ResponseProcessors: []ResponseProcessor{{Name: "header_injector", Options: HeaderInjectorOptions{
+			AddHeaders: map[string]string{"x-p": "1"}, RemoveHeaders: []string{"server"}}}},
+		EnableBatchRequestSupport: true,
 	}
 }
 

@@ -216,8 +216,21 @@ type tykAPIDefinition struct {
 		DefaultVersion    string `json:"default_version"`
 		FallbackToDefault bool   `json:"fallback_to_default"`
 		Versions          map[string]struct {
-			Name    string `json:"name"`
-			Expires string `json:"expires"`
+			Name             string `json:"name"`
+			Expires          string `json:"expires"`
+			UseExtendedPaths bool   `json:"use_extended_paths"`
+			ExtendedPaths    struct {
+				Cached                  []string                 `json:"cache,omitempty"`
+				AdvanceCacheConfig      []tykCacheMeta           `json:"advance_cache_config,omitempty"`
+				TransformHeader         []tykHeaderInjectionMeta `json:"transform_headers,omitempty"`
+				TransformResponseHeader []tykHeaderInjectionMeta `json:"transform_response_headers,omitempty"`
+			} `json:"extended_paths"`
+			GlobalHeaders                 map[string]string `json:"global_headers"`
+			GlobalHeadersRemove           []string          `json:"global_headers_remove"`
+			GlobalHeadersDisabled         bool              `json:"global_headers_disabled"`
+			GlobalResponseHeaders         map[string]string `json:"global_response_headers"`
+			GlobalResponseHeadersRemove   []string          `json:"global_response_headers_remove"`
+			GlobalResponseHeadersDisabled bool              `json:"global_response_headers_disabled"`
 		} `json:"versions"`
 	} `json:"version_data"`
 	VersionDefinition struct {
@@ -240,4 +253,39 @@ type tykAPIDefinition struct {
 		AllowedAuthorizeTypes  []string `json:"allowed_authorize_types"`
 		AuthorizeLoginRedirect string   `json:"auth_login_redirect"`
 	} `json:"oauth_meta"`
+	CacheOptions struct {
+		CacheTimeout               int64    `json:"cache_timeout"`
+		EnableCache                bool     `json:"enable_cache"`
+		CacheAllSafeRequests       bool     `json:"cache_all_safe_requests"`
+		CacheOnlyResponseCodes     []int    `json:"cache_response_codes"`
+		EnableUpstreamCacheControl bool     `json:"enable_upstream_cache_control"`
+		CacheControlTTLHeader      string   `json:"cache_control_ttl_header"`
+		CacheByHeaders             []string `json:"cache_by_headers"`
+	} `json:"cache_options"`
+	ResponseProcessors []struct {
+		Name    string `json:"name"`
+		Options struct {
+			AddHeaders    map[string]string `json:"add_headers"`
+			RemoveHeaders []string          `json:"remove_headers"`
+		} `json:"options"`
+	} `json:"response_processors"`
+	EnableBatchRequestSupport bool `json:"enable_batch_request_support"`
+}
+
+type tykCacheMeta struct {
+	Disabled               bool   `json:"disabled"`
+	Method                 string `json:"method"`
+	Path                   string `json:"path"`
+	CacheKeyRegex          string `json:"cache_key_regex"`
+	CacheOnlyResponseCodes []int  `json:"cache_response_codes"`
+	Timeout                int64  `json:"timeout"`
+}
+
+type tykHeaderInjectionMeta struct {
+	Disabled      bool              `json:"disabled"`
+	DeleteHeaders []string          `json:"delete_headers"`
+	AddHeaders    map[string]string `json:"add_headers"`
+	Path          string            `json:"path"`
+	Method        string            `json:"method"`
+	ActOnResponse bool              `json:"act_on"`
 }

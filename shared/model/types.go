@@ -287,6 +287,38 @@ type APIDefinition struct {
 	GlobalRateLimit      GlobalRateLimit       `json:"global_rate_limit"`
 	// Oauth2Meta configures the OAuth 2.0 server of a use_oauth2 API.
 	Oauth2Meta Oauth2Meta `json:"oauth_meta"`
+	// Response cache, response processors and batch requests (issue 16):
+	// filter/README.md says how the filter applies them.
+	CacheOptions              CacheOptions        `json:"cache_options"`
+	ResponseProcessors        []ResponseProcessor `json:"response_processors"`
+	EnableBatchRequestSupport bool                `json:"enable_batch_request_support"`
+}
+
+// CacheOptions configures the response cache of an API (Tyk's
+// cache_options).
+type CacheOptions struct {
+	CacheTimeout         int64 `json:"cache_timeout"` // seconds; <= 0 means 60
+	EnableCache          bool  `json:"enable_cache"`
+	CacheAllSafeRequests bool  `json:"cache_all_safe_requests"`
+	// CacheOnlyResponseCodes are HTTP status codes (JSON integers; the
+	// codec reads numbers as float64); empty caches every status, as Tyk.
+	CacheOnlyResponseCodes     []float64 `json:"cache_response_codes"`
+	EnableUpstreamCacheControl bool      `json:"enable_upstream_cache_control"`
+	CacheControlTTLHeader      string    `json:"cache_control_ttl_header"` // default x-tyk-cache-action-set-ttl
+	CacheByHeaders             []string  `json:"cache_by_headers"`
+}
+
+// ResponseProcessor is one entry of response_processors. Options holds
+// what header_injector reads; other processors' options are ignored.
+type ResponseProcessor struct {
+	Name    string                `json:"name"`
+	Options HeaderInjectorOptions `json:"options"`
+}
+
+// HeaderInjectorOptions are the options of the header_injector processor.
+type HeaderInjectorOptions struct {
+	AddHeaders    map[string]string `json:"add_headers"`
+	RemoveHeaders []string          `json:"remove_headers"`
 }
 
 // Oauth2Meta is Tyk's oauth_meta: the grants an OAuth 2.0 API accepts at
@@ -378,6 +410,46 @@ type VersionData struct {
 type VersionInfo struct {
 	Name    string `json:"name"`
 	Expires string `json:"expires"`
+	// Header transforms and cache paths of the version (issue 16).
+	UseExtendedPaths              bool              `json:"use_extended_paths"`
+	ExtendedPaths                 ExtendedPaths     `json:"extended_paths"`
+	GlobalHeaders                 map[string]string `json:"global_headers"`
+	GlobalHeadersRemove           []string          `json:"global_headers_remove"`
+	GlobalHeadersDisabled         bool              `json:"global_headers_disabled"`
+	GlobalResponseHeaders         map[string]string `json:"global_response_headers"`
+	GlobalResponseHeadersRemove   []string          `json:"global_response_headers_remove"`
+	GlobalResponseHeadersDisabled bool              `json:"global_response_headers_disabled"`
+}
+
+// ExtendedPaths is the part of a version's extended_paths the filter
+// applies (used only with use_extended_paths, as in Tyk); the other
+// members are refused by the Gateway API or ignored (refuse.go).
+type ExtendedPaths struct {
+	Cached                  []string              `json:"cache,omitempty"`
+	AdvanceCacheConfig      []CacheMeta           `json:"advance_cache_config,omitempty"`
+	TransformHeader         []HeaderInjectionMeta `json:"transform_headers,omitempty"`
+	TransformResponseHeader []HeaderInjectionMeta `json:"transform_response_headers,omitempty"`
+}
+
+// CacheMeta is a per-path cache entry (advance_cache_config).
+type CacheMeta struct {
+	Disabled               bool      `json:"disabled"`
+	Method                 string    `json:"method"`
+	Path                   string    `json:"path"`
+	CacheKeyRegex          string    `json:"cache_key_regex"`
+	CacheOnlyResponseCodes []float64 `json:"cache_response_codes"`
+	Timeout                int64     `json:"timeout"`
+}
+
+// HeaderInjectionMeta is a per-path header transform (transform_headers,
+// transform_response_headers).
+type HeaderInjectionMeta struct {
+	Disabled      bool              `json:"disabled"`
+	DeleteHeaders []string          `json:"delete_headers"`
+	AddHeaders    map[string]string `json:"add_headers"`
+	Path          string            `json:"path"`
+	Method        string            `json:"method"`
+	ActOnResponse bool              `json:"act_on"`
 }
 
 // VersionDefinition says where a request carries its API version.

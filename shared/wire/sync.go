@@ -59,6 +59,10 @@ type Snapshot struct {
 	// without kid) or the keys the sidecar fetched from a JWKS URL. nil
 	// when the answer has no "jwks" object (written only when not empty).
 	JWKS map[string]jwt.KeySet
+	// CacheGenerations are the response cache generations by api_id of the
+	// APIs whose cache was invalidated (DELETE /tyk/cache/{apiID}); an API
+	// absent is at generation 0. The filter keys cache entries with them.
+	CacheGenerations map[string]int64
 }
 
 // AppendSyncResponse appends the sync answer
@@ -105,9 +109,9 @@ func AppendSyncResponse(dst []byte, page SyncPage, snapshot []byte) []byte {
 
 // AppendSnapshot appends s as the snapshot document
 // {"policies":{id:policy},"apis":[definition…],"orgs":{org_id:session}}
-// and, when s has key sets, "jwks":{api_id:JWKS}: map keys sorted, every
-// other part present (nil as empty), documents in model's classic
-// encoding.
+// and, when s has key sets, "jwks":{api_id:JWKS}, and when it has any,
+// "cache_generations":{api_id:n}: map keys sorted, every other part
+// present (nil as empty), documents in model's classic encoding.
 func AppendSnapshot(dst []byte, s *Snapshot) []byte {
 	dst = append(dst, `{"policies":{`...)
 	for i, id := range slices.Sorted(maps.Keys(s.Policies)) {
@@ -137,6 +141,18 @@ func AppendSnapshot(dst []byte, s *Snapshot) []byte {
 	dst = append(dst, '}')
 	if len(s.JWKS) > 0 {
 		dst = AppendJWKS(dst, s.JWKS)
+	}
+	if len(s.CacheGenerations) > 0 {
+		dst = append(dst, `,"cache_generations":{`...)
+		for i, id := range slices.Sorted(maps.Keys(s.CacheGenerations)) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = model.AppendString(dst, id)
+			dst = append(dst, ':')
+			dst = strconv.AppendInt(dst, s.CacheGenerations[id], 10)
+		}
+		dst = append(dst, '}')
 	}
 	return append(dst, '}')
 }
@@ -271,6 +287,14 @@ func decodeSnapshot(snap *fastjson.Value) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if o := snap.GetObject("cache_generations"); o != nil {
+		s.CacheGenerations = map[string]int64{}
+		o.Visit(func(k []byte, gv *fastjson.Value) {
+			if n, e := gv.Int64(); e == nil {
+				s.CacheGenerations[string(k)] = n
+			}
+		})
 	}
 	return s, nil
 }

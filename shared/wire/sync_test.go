@@ -63,6 +63,9 @@ func TestSyncResponseRoundTrip(t *testing.T) {
 				APIs:     []*model.APIDefinition{api, api2},
 				Orgs:     map[string]*model.OrgSession{"o1": org},
 			}}},
+		{"cache generations", SyncResponse{SyncPage: SyncPage{Version: "v"},
+			Snapshot: &Snapshot{Policies: map[string]*model.Policy{}, Orgs: map[string]*model.OrgSession{},
+				CacheGenerations: map[string]int64{"api1": 3, "api2": 1}}}},
 		{"odd strings", SyncResponse{SyncPage: SyncPage{Version: "\"é\"", Cursor: "<&>\u2028"}}},
 	}
 	for _, tt := range tests {

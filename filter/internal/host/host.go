@@ -69,7 +69,8 @@ type Host interface {
 	RemoveRequestHeader(name string)
 	SetResponseHeader(name string, value []byte)
 	// RequestBody returns the first size bytes of the request body the
-	// host buffered (a view, valid until the callback returns).
+	// host buffered so far (a view, valid until the callback returns; OAuth
+	// endpoints, batch requests).
 	RequestBody(size int) ([]byte, error)
 	// Reply sends a local response instead of forwarding the request.
 	Reply(status uint32, headers [][2]string, body []byte) error
@@ -88,6 +89,13 @@ type Host interface {
 	// Counter defines a counter metric; AddCounter adds to it.
 	Counter(name string) uint32
 	AddCounter(id uint32, n uint64)
+
+	// The response side (response cache, header injection): the current
+	// stream's response headers (":status" included, copies), removing
+	// one, and the response body the current OnHttpResponseBody sees.
+	ResponseHeaders() [][2]string
+	RemoveResponseHeader(name string)
+	ResponseBody(size int) ([]byte, error)
 }
 
 // ErrNoHost is what a fake returns for a capability it was not given.

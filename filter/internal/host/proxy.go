@@ -73,7 +73,18 @@ func (Proxy) SetResponseHeader(n string, v []byte) {
 	_ = proxywasm.ReplaceHttpResponseHeaderBytes(n, v)
 }
 
-func (Proxy) RequestBody(size int) ([]byte, error) { return proxywasm.GetHttpRequestBody(0, size) }
+func (Proxy) ResponseHeaders() [][2]string {
+	h, _ := proxywasm.GetHttpResponseHeaders()
+	return h
+}
+func (Proxy) RemoveResponseHeader(n string) { _ = proxywasm.RemoveHttpResponseHeader(n) }
+func (Proxy) ResponseBody(size int) ([]byte, error) {
+	return proxywasm.GetHttpResponseBody(0, size)
+}
+
+func (Proxy) RequestBody(size int) ([]byte, error) {
+	return proxywasm.GetHttpRequestBody(0, size)
+}
 
 func (Proxy) Reply(status uint32, headers [][2]string, body []byte) error {
 	return proxywasm.SendHttpResponse(status, headers, body, -1)

@@ -36,6 +36,7 @@ func (r *Root) postFromRoot(from uint32, path string, body []byte, timeoutMS uin
 }
 
 func (r *Root) callFromRoot(from uint32, method, path string, body []byte, timeoutMS uint32, done func(*host.CallResponse)) error {
+	from = r.contextOf(from) // a batch sub-request runs in its batch's context
 	if from != r.id {
 		if err := r.host.SetContext(r.id); err != nil {
 			return err

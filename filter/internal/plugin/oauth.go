@@ -136,14 +136,11 @@ func (h *httpContext) oauthReply(status uint32, body, location, outcome string) 
 	return replied
 }
 
-// OnHttpRequestBody buffers the body of a request to an OAuth endpoint and,
+// oauthBody buffers the body of a request to an OAuth endpoint and,
 // at its end, runs the pipeline on from the step that waited for it. Other
 // requests' bodies pass.
-func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) proxywasm.Action {
+func (h *httpContext) oauthBody(size int, endOfStream bool) proxywasm.Action {
 	o := h.oauth
-	if o == nil || !o.awaitingBody {
-		return proxywasm.ActionContinue
-	}
 	if size > wire.MaxOAuthBody {
 		o.awaitingBody = false
 		h.reply(&reply{status: 413, msg: "Request body too large"}, outOAuthRefused)

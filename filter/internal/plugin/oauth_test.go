@@ -49,11 +49,11 @@ func (fx *fixture) post(path, authorization, body string) (*hosttest.Stream, pro
 	if len(fx.f.Calls) != 0 {
 		fx.t.Fatalf("a call before the body arrived: %v", fx.f.Calls[0].Path())
 	}
-	s.Body = body[:len(body)/2]
-	if act := h.OnHttpRequestBody(len(s.Body), false); act != proxywasm.ActionPause {
+	s.RequestBody = body[:len(body)/2]
+	if act := h.OnHttpRequestBody(len(s.RequestBody), false); act != proxywasm.ActionPause {
 		fx.t.Fatalf("first chunk: %v, want the body buffered", act)
 	}
-	s.Body = body
+	s.RequestBody = body
 	return s, h.OnHttpRequestBody(len(body), true)
 }
 

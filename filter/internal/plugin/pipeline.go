@@ -47,6 +47,8 @@ func init() {
 		{"org limits", (*httpContext).orgLimits},
 		{"rate limit", (*httpContext).rateLimit},
 		{"quota", (*httpContext).reserveQuota},
+		{"transform headers", (*httpContext).transformHeaders}, // transform.go
+		{"response cache", (*httpContext).serveFromCache},      // respcache.go
 		{"admit", (*httpContext).admit},
 	}
 }
@@ -125,6 +127,11 @@ type httpContext struct {
 	// authorized: the request goes upstream with a decision, so the
 	// response gets rate-limit headers.
 	authorized bool
+	// resp is the response cache's and header transforms' state
+	// (respcache.go).
+	resp respState
+	// bx links a batch request and its sub-requests (batch.go).
+	bx batchCtx
 }
 
 // session is the effective (policy-applied) session of the request.
@@ -140,6 +147,18 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) proxywasm.Ac
 	}
 	h.now = h.root.now()
 	return h.run()
+}
+
+// OnHttpRequestBody hands the request body to the feature waiting for it:
+// an OAuth endpoint (oauth.go) or a batch request (batch.go).
+func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) proxywasm.Action {
+	switch {
+	case h.oauth != nil && h.oauth.awaitingBody:
+		return h.oauthBody(size, endOfStream)
+	case h.bx.state != nil && !h.bx.state.done:
+		return h.batchBody(size, endOfStream)
+	}
+	return proxywasm.ActionContinue
 }
 
 // run runs the pipeline from the current step until a step decides or
@@ -206,6 +225,7 @@ func (h *httpContext) OnHttpStreamDone() {
 	if !h.authorized {
 		h.giveBack(&h.orgQ)
 	}
+	h.endBatch()
 }
 
 func panicText(p any) string {

@@ -381,7 +381,7 @@ func TestPipelineNames(t *testing.T) {
 		names = append(names, s.name)
 	}
 	want := "normalize path, match API, OAuth endpoint, check version, authenticate, resolve session, apply policies, verify credential, check access, " +
-		"org limits, rate limit, quota, admit"
+		"org limits, rate limit, quota, transform headers, response cache, admit"
 	if got := strings.Join(names, ", "); got != want {
 		t.Fatalf("pipeline %s", got)
 	}

@@ -46,7 +46,7 @@ func (r *Root) freshDue() bool {
 func (r *Root) resumeRiders(riders []uint32) {
 	for _, id := range riders {
 		h := r.streams[id]
-		if h == nil || r.host.SetContext(id) != nil {
+		if h == nil || r.host.SetContext(r.contextOf(id)) != nil {
 			continue // the stream ended while it waited
 		}
 		h.resume()

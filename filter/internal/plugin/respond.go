@@ -122,7 +122,8 @@ func (h *httpContext) rateLimited(msg, outcome string, res ratelimit.Result) ver
 
 // OnHttpResponseHeaders adds the rate-limit headers to responses of
 // authorized requests.
-func (h *httpContext) OnHttpResponseHeaders(int, bool) proxywasm.Action {
+func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) proxywasm.Action {
+	h.onResponseHeaders(endOfStream) // response cache, header transforms (respcache.go)
 	if !h.authorized {
 		return proxywasm.ActionContinue
 	}

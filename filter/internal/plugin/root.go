@@ -99,6 +99,10 @@ type Root struct {
 	// vmID names this VM to the sidecar in sync polls, so it can tell
 	// which filters run the current configuration (GET /tyk/reload?block=true).
 	vmID string
+	// rc is this VM's part of the response cache (respcache.go).
+	rc respCache
+	// subSeq numbers batch sub-request contexts (batch.go).
+	subSeq uint32
 }
 
 // sessionEntry is a cached lookup result: a stored session (policies not
@@ -249,6 +253,7 @@ func (r *Root) OnTick() {
 		r.sync.sweepAt = now + int64(sweepEvery)
 		r.sweep(now)
 		r.sweepLeases(now)
+		r.sweepCache(now)
 	}
 }
 

@@ -117,7 +117,7 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 	}
 	for _, id := range l.waiters {
 		h := r.streams[id]
-		if h == nil || r.host.SetContext(id) != nil {
+		if h == nil || r.host.SetContext(r.contextOf(id)) != nil {
 			continue // the stream ended while it waited
 		}
 		h.entry, h.lookupFailed = e, failed

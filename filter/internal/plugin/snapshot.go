@@ -26,6 +26,11 @@ type snapshot struct {
 	apiBuckets map[*model.APIDefinition]string
 	// methods is the auth method of every API, chosen once per snapshot.
 	methods map[*model.APIDefinition]auth.Method
+	// rules are the compiled per-path settings of each API (paths.go),
+	// built on an API's first request.
+	rules map[*model.APIDefinition]*apiRules
+	// cacheGens are the APIs' response cache generations (respcache.go).
+	cacheGens map[string]int64
 }
 
 // newSnapshot combines a sync snapshot with the static API definitions; the
@@ -58,5 +63,6 @@ func newSnapshot(seq uint64, version string, s *wire.Snapshot, static []*model.A
 		routes:     route.New(apis),
 		apiBuckets: buckets,
 		methods:    methods,
+		cacheGens:  s.CacheGenerations,
 	}
 }

@@ -64,7 +64,12 @@ func (h *httpContext) matchAPI() verdict {
 	// The host routes on it (turnpike-gateway, Envoy's route table) and
 	// removes it before the upstream; it replaces any client copy.
 	h.host.SetRequestHeader(HeaderAPIID, api.APIID)
+	if h.isBatch(api) {
+		return h.startBatch() // batch.go
+	}
 	if api.UseKeylessAccess {
+		h.resp.forwarded = true
+		h.transformHeaders()
 		r.m.decision(outKeyless)
 		return forward
 	}
@@ -354,6 +359,7 @@ func (h *httpContext) quotaDecided(g quotaGrant, o quotaOutcome) verdict {
 func (h *httpContext) admit() verdict {
 	r := h.root
 	h.authorized = true
+	h.resp.forwarded = true
 	if r.cfg.StripCredential || h.api.StripAuthData {
 		h.cred.Strip(h.host, h.path)
 		for _, id := range h.chainIDs {

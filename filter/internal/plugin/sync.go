@@ -85,8 +85,10 @@ func (r *Root) applySync(resp *wire.SyncResponse, now int64) {
 	}
 	if resp.Snapshot != nil {
 		r.snapSeq++
+		old := cacheGenerations(r.snap)
 		r.snap = newSnapshot(r.snapSeq, resp.Version, resp.Snapshot, r.cfg.APIs)
 		r.configureJWT(resp.Snapshot)
+		r.invalidateCaches(old, r.snap.cacheGens)
 		r.logRefusedAPIs()
 		r.m.snapshots.Increment(1)
 	}

@@ -75,6 +75,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		MinTTL: cfg.JWKSMinTTL, MaxTTL: cfg.JWKSMaxTTL, Logger: log})
 	keeper, err := snapshot.New(snapshot.Options{
 		Store: a.store, PoliciesFile: cfg.PoliciesFile, Poll: cfg.ConfigPoll, Logger: log,
+		AppsDir: cfg.AppsDir, CheckAPI: gatewayapi.CheckAPIDefinition,
 		OnReload: a.metrics.ConfigLoad, JWKS: a.jwks,
 	})
 	if err != nil {
@@ -292,6 +293,9 @@ func (a *App) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 		go func() { served <- s.srv.Serve(s.ln) }()
 	}
 	attrs := []any{"addr", ln.Addr().String(), "version", Version, "policies", policySource(a.cfg)}
+	if a.cfg.AppsDir != "" {
+		attrs = append(attrs, "apps", a.cfg.AppsDir)
+	}
 	if metricsLn != nil {
 		attrs = append(attrs, "metrics_addr", metricsLn.Addr().String())
 	}

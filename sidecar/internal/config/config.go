@@ -24,6 +24,7 @@ type Config struct {
 	Secret          string // Gateway API secret (X-Tyk-Authorization)
 	FilterToken     string // Filter API token (X-Turnpike-Filter-Token)
 	PoliciesFile    string // "" = policies live in Redis and are managed through the API
+	AppsDir         string // "" = API definitions live in Redis; else {api-id}.json files here
 	MaxBodyBytes    int64
 	LogLevel        slog.Level
 	LogFormat       string // "text" or "json"
@@ -76,6 +77,10 @@ Usage: turnpike-sidecar [flags]
 			flagenv.String(&c.PoliciesFile, "policies", "",
 				"policies.json `file` (JSON object keyed by policy id); when set, policies come from this file\n"+
 					"(re-read when it changes) and the policy write API is disabled; when empty, policies live in Redis"),
+			flagenv.String(&c.AppsDir, "apps", "",
+				"`directory` of API definitions as {api-id}.json files (Tyk's app_path); when set, APIs come from\n"+
+					"these files (re-read when they change) and the /tyk/apis write routes write, replace and delete them;\n"+
+					"when empty, API definitions live in Redis"),
 			flagenv.PositiveInt64(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "maximum request body size in `bytes`"),
 			flagenv.Func("log-level", "info", "log `level`: debug, info, warn or error", "debug, info, warn or error",
 				func(v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }),

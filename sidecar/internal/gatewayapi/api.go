@@ -9,8 +9,10 @@
 // /tyk/reload; malformed input is always 400 with a message naming the
 // problem (Tyk answers some of it with 500); API definitions are returned as
 // sent, and refused when they enable access settings Turnpike does not
-// enforce (refuse.go); /tyk/reload?block=true waits for the filters
-// (reload.go).
+// enforce (refuse.go, refuse_features.go); /tyk/reload?block=true waits for
+// the filters (reload.go); with --apps, /tyk/apis writes {api-id}.json files
+// (apps.go); routes Turnpike deliberately leaves out (OAS definitions,
+// /tyk/schema, /tyk/debug, /tyk/mcps) answer 501 saying why (surface.go).
 package gatewayapi
 
 import (
@@ -110,6 +112,12 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"/tyk/reload/group", map[string]http.HandlerFunc{"GET": a.reloadGroup}},
 		{"/tyk/cache/jwks", map[string]http.HandlerFunc{"DELETE": a.flushJWKS}},
 		{"/tyk/cache/jwks/{apiID}", map[string]http.HandlerFunc{"DELETE": a.flushJWKS}},
+		// Issue 16 (surface.go, certs.go).
+		{"/tyk/cache/{apiID}", map[string]http.HandlerFunc{"DELETE": a.invalidateCache}},
+		{"/tyk/keys/policy/{keyID}", map[string]http.HandlerFunc{"POST": a.setKeyPolicies}},
+		{"/tyk/apis/{apiID}/{sub}", map[string]http.HandlerFunc{"GET": a.apiSubresource}},
+		{"/tyk/certs", map[string]http.HandlerFunc{"GET": a.listCerts, "POST": a.addCert}},
+		{"/tyk/certs/{certID}", map[string]http.HandlerFunc{"GET": a.getCerts, "DELETE": a.deleteCert}},
 	}
 	routes = append(routes, a.oauthRoutes()...)
 	for _, r := range routes {
@@ -125,6 +133,22 @@ func (a *API) Register(mux *http.ServeMux) {
 		tyk.HandleFunc(r.path, func(w http.ResponseWriter, _ *http.Request) {
 			writeError(w, http.StatusMethodNotAllowed, msgMethod)
 		})
+	}
+	// Deliberately not implemented: 501 with why. The OAS routes share
+	// /tyk/apis/ with the classic ones, so they are registered per method
+	// (a method-less pattern would conflict with "GET /tyk/apis/{apiID}");
+	// GET /tyk/apis/oas/{x} is answered by apiSubresource.
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		for _, p := range []string{"/tyk/apis/oas", "/tyk/apis/oas/{apiID}", "/tyk/apis/oas/{apiID}/{rest...}"} {
+			if m != "GET" || p != "/tyk/apis/oas/{apiID}" {
+				tyk.HandleFunc(m+" "+p, notImplemented(whyOAS))
+			}
+		}
+	}
+	for _, p := range []struct{ path, why string }{
+		{"/tyk/schema", whyOAS}, {"/tyk/debug", whyDebug}, {"/tyk/mcps", whyMCP}, {"/tyk/mcps/", whyMCP},
+	} {
+		tyk.HandleFunc(p.path, notImplemented(p.why))
 	}
 	tyk.HandleFunc("/tyk/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found")

@@ -146,7 +146,12 @@ func (a *API) updateAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msgAPIIDChanged)
 		return
 	}
-	if _, err := a.d.Store.Get(r.Context(), store.APIs, id); errors.Is(err, store.ErrNotFound) {
+	if a.appsMode() {
+		if _, ok := a.d.Snapshots.Current().APIs[id]; !ok {
+			writeError(w, http.StatusNotFound, msgAPINotFound)
+			return
+		}
+	} else if _, err := a.d.Store.Get(r.Context(), store.APIs, id); errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, msgAPINotFound)
 		return
 	} else if err != nil {
@@ -177,6 +182,10 @@ func (a *API) storeAPI(w http.ResponseWriter, r *http.Request, doc *apiDoc, id, 
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if a.appsMode() {
+		a.writeAppFile(w, r, id, data, action)
+		return
+	}
 	if _, err := a.d.Store.Put(r.Context(), store.APIs, id, data); err != nil {
 		a.storageError(w, r, err)
 		return
@@ -189,6 +198,10 @@ func (a *API) storeAPI(w http.ResponseWriter, r *http.Request, doc *apiDoc, id, 
 // DELETE /tyk/apis/{apiID}
 func (a *API) deleteAPI(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("apiID")
+	if a.appsMode() {
+		a.deleteAppFile(w, r, id)
+		return
+	}
 	found, err := a.d.Store.Delete(r.Context(), store.APIs, id)
 	if err != nil {
 		a.storageError(w, r, err)

@@ -41,6 +41,28 @@ var refusedFields = []struct {
 	{"version_data.versions.*.paths.white_list", false, "", notYet("endpoint allow lists")},
 	{"version_data.versions.*.paths.black_list", false, "", notYet("endpoint block lists")},
 	{"version_data.versions.*.paths.ignored", false, "", notYet("endpoints without authentication")},
+	// Issue 16: what the filter does not apply of the response processors
+	// (refuse_features.go checks the rest).
+	{"version_data.versions.*.extended_paths.transform", false, "", bodyTransforms},
+	{"version_data.versions.*.extended_paths.transform_response", false, "", bodyTransforms},
+	{"version_data.versions.*.extended_paths.transform_jq", false, "", bodyTransforms},
+	{"version_data.versions.*.extended_paths.transform_jq_response", false, "", bodyTransforms},
+	// The other per-path middleware of extended_paths: stored, they would
+	// be ignored (a mock answered by the upstream, a size limit not held).
+	{"version_data.versions.*.extended_paths.mock_response", false, "", notYet("mock responses")},
+	{"version_data.versions.*.extended_paths.virtual", false, "", never("virtual endpoints (JavaScript)")},
+	{"version_data.versions.*.extended_paths.url_rewrites", false, "", notYet("URL rewrites")},
+	{"version_data.versions.*.extended_paths.method_transforms", false, "", notYet("method transforms")},
+	{"version_data.versions.*.extended_paths.hard_timeouts", false, "", notYet("per-endpoint timeouts")},
+	{"version_data.versions.*.extended_paths.circuit_breakers", false, "", notYet("circuit breakers")},
+	{"version_data.versions.*.extended_paths.size_limits", false, "", notYet("request size limits")},
+	{"version_data.versions.*.global_size_limit", false, "version_data.versions.*.global_size_limit_disabled", notYet("request size limits")},
+	{"version_data.versions.*.extended_paths.validate_json", false, "", notYet("JSON schema validation")},
+	{"version_data.versions.*.extended_paths.validate_request", false, "", notYet("request validation")},
+	{"version_data.versions.*.extended_paths.internal", false, "", notYet("internal endpoints")},
+	{"version_data.versions.*.extended_paths.go_plugin", false, "", never("Go plugins")},
+	{"version_data.versions.*.extended_paths.persist_graphql", false, "", notYet("persisted GraphQL queries")},
+	{"version_data.versions.*.extended_paths.rate_limit", false, "", notYet("per-endpoint API rate limits")},
 }
 
 func notYet(what string) string {
@@ -73,6 +95,7 @@ func refusal(v *fastjson.Value) string {
 			}
 		}
 	}
+	msgs = append(msgs, featureRefusals(v)...)
 	if len(msgs) == 0 {
 		return ""
 	}

@@ -44,6 +44,31 @@ func TestRefusal(t *testing.T) {
 			[]string{"version_data.versions.*.extended_paths.black_list", "version_data.versions.*.paths.ignored"}},
 		{"several methods", `{"use_basic_auth":true,"enable_signature_checking":true}`, nil},
 		{"JWT among several methods", `{"use_basic_auth":true,"enable_jwt":true}`, []string{"enable_jwt"}},
+		// Issue 16: the cache, header injection, header transforms and
+		// batch requests are applied; body transforms are not.
+		{"cache, header injector, header transforms", `{"cache_options":{"enable_cache":true,"cache_timeout":30,"cache_by_headers":["accept"]},
+			"response_processors":[{"name":"header_injector","options":{"add_headers":{"x-a":"1"},"remove_headers":["server"]}}],
+			"version_data":{"versions":{"Default":{"use_extended_paths":true,"global_headers":{"x-g":"1"},"global_headers_remove":["x-r"],
+			"extended_paths":{"cache":["/a"],"advance_cache_config":[{"method":"GET","path":"/b","timeout":5},{"method":"POST","path":"/c","disabled":true}],
+			"transform_headers":[{"path":"/a","method":"GET","add_headers":{"x-t":"1"}}]}}}}}`, nil},
+		{"batch requests", `{"enable_batch_request_support":true}`, nil},
+		{"body transforms", `{"response_processors":[{"name":"response_body_transform","options":{}}],
+			"version_data":{"versions":{"v1":{"extended_paths":{"transform":[{"path":"/a"}],"transform_response":[{"path":"/a"}]}}}}}`,
+			[]string{"response_processors[0].name", "version_data.versions.*.extended_paths.transform", "version_data.versions.*.extended_paths.transform_response"}},
+		{"unknown response processor", `{"response_processors":[{"name":"custom"}]}`, []string{"response_processors[0].name"}},
+		{"Tyk variables in header values", `{"response_processors":[{"name":"header_injector","options":{"add_headers":{"x-id":"$tyk_context.token"}}}],
+			"version_data":{"versions":{"v1":{"global_headers":{"x-m":"$tyk_meta.uid"},"extended_paths":{"transform_headers":[{"add_headers":{"x-s":"$secret_env.x"}}]}}}}}`,
+			[]string{"response_processors[0].options.add_headers.x-id", "version_data.versions.v1.global_headers.x-m",
+				"version_data.versions.v1.extended_paths.transform_headers[0].add_headers.x-s"}},
+		{"other extended path middleware", `{"version_data":{"versions":{"v1":{"global_size_limit":10,"extended_paths":{"mock_response":[{"path":"/m"}],
+			"url_rewrites":[{"path":"/a"}],"size_limits":[{"path":"/s"}],"rate_limit":[{"path":"/r"}],"virtual":[{"path":"/v"}]}}}}}`,
+			[]string{"version_data.versions.*.extended_paths.mock_response", "version_data.versions.*.extended_paths.virtual",
+				"version_data.versions.*.extended_paths.url_rewrites", "version_data.versions.*.extended_paths.size_limits",
+				"version_data.versions.*.global_size_limit", "version_data.versions.*.extended_paths.rate_limit"}},
+		{"size limit disabled", `{"version_data":{"versions":{"v1":{"global_size_limit":10,"global_size_limit_disabled":true,"extended_paths":{"track_endpoints":[{"path":"/t"}]}}}}}`, nil},
+		{"cache on a keyless API", `{"use_keyless":true,"cache_options":{"enable_cache":true}}`, []string{"cache_options.enable_cache"}},
+		{"cache of unsafe methods or by body", `{"version_data":{"versions":{"v1":{"extended_paths":{"advance_cache_config":[{"method":"POST","path":"/a","cache_key_regex":"id"}]}}}}}`,
+			[]string{"version_data.versions.v1.extended_paths.advance_cache_config[0].method", "version_data.versions.v1.extended_paths.advance_cache_config[0].cache_key_regex"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

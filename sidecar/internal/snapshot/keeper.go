@@ -20,11 +20,16 @@ import (
 // Options configures a Keeper.
 type Options struct {
 	Store        *store.Store
-	PoliciesFile string        // "" = policies live in Redis
-	Poll         time.Duration // version counter / file check interval (0 = 200 ms)
-	Logger       *slog.Logger
+	PoliciesFile string // "" = policies live in Redis
+	// AppsDir, when set, holds the API definitions as {api-id}.json files
+	// (apps.go) instead of Redis; CheckAPI, if set, checks each file as the
+	// Gateway API checks a body (a file it rejects is not loaded).
+	AppsDir  string
+	CheckAPI func(doc []byte) error
+	Poll     time.Duration // version counter / file check interval (0 = 200 ms)
+	Logger   *slog.Logger
 	// OnReload, if set, is told about every load attempt: source is
-	// "redis" or "file".
+	// "redis", "file" or "apps".
 	OnReload func(source string, err error)
 	// JWKS, if set, provides the keys of JWT APIs whose jwt_source is a
 	// URL; the snapshot is rebuilt when they change.
@@ -43,6 +48,9 @@ type Keeper struct {
 	apis        map[string]*model.APIDefinition
 	apiDocs     map[string][]byte
 	orgs        map[string]*model.OrgSession
+	cacheGens   map[string]int64
+	appFiles    map[string]*appFile // --apps: by file path
+	appsErr     string              // last directory problem logged
 	filePols    map[string]*model.Policy
 	fileInfo    os.FileInfo
 	fileSum     [32]byte
@@ -68,7 +76,7 @@ func New(opt Options) (*Keeper, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	k := &Keeper{opt: opt, now: time.Now}
+	k := &Keeper{opt: opt, now: time.Now, appFiles: map[string]*appFile{}}
 	if opt.JWKS != nil {
 		opt.JWKS.OnChange(k.Republish)
 	}
@@ -76,6 +84,12 @@ func New(opt Options) (*Keeper, error) {
 		if _, err := k.checkFile(); err != nil {
 			return nil, fmt.Errorf("policies file: %w", err)
 		}
+	}
+	if opt.AppsDir != "" {
+		if fi, err := os.Stat(opt.AppsDir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("apps directory %s: not a readable directory (%v)", opt.AppsDir, err)
+		}
+		k.checkApps()
 	}
 	k.publish()
 	return k, nil
@@ -138,6 +152,10 @@ func (k *Keeper) Poll(ctx context.Context) {
 			k.publish()
 		}
 	}
+	if k.opt.AppsDir != "" && k.checkApps() {
+		k.report("apps", nil)
+		k.publish()
+	}
 	v, err := k.opt.Store.ConfigVersion(ctx)
 	if err != nil {
 		k.versionCheckFailed(err)
@@ -195,23 +213,30 @@ func (k *Keeper) loadRedis(ctx context.Context) (err error) {
 		}
 		pols = decodeAll(k.opt.Logger, "policy", raw, DecodePolicy)
 	}
-	raw, err := k.opt.Store.All(ctx, store.APIs)
-	if err != nil {
-		return err
-	}
-	apis := decodeAll(k.opt.Logger, "api", raw, model.DecodeAPIDefinition)
-	apiDocs := make(map[string][]byte, len(apis))
-	for id := range apis {
-		if doc, ok := compactObject(raw[id]); ok {
-			apiDocs[id] = doc
+	apis, apiDocs := k.apis, k.apiDocs // from the apps directory, with --apps
+	if k.opt.AppsDir == "" {
+		raw, err := k.opt.Store.All(ctx, store.APIs)
+		if err != nil {
+			return err
+		}
+		apis = decodeAll(k.opt.Logger, "api", raw, model.DecodeAPIDefinition)
+		apiDocs = make(map[string][]byte, len(apis))
+		for id := range apis {
+			if doc, ok := compactObject(raw[id]); ok {
+				apiDocs[id] = doc
+			}
 		}
 	}
-	raw, err = k.opt.Store.Orgs(ctx)
+	raw, err := k.opt.Store.Orgs(ctx)
 	if err != nil {
 		return err
 	}
 	orgs := decodeAll(k.opt.Logger, "org", raw, model.DecodeSession)
-	k.redisPols, k.apis, k.apiDocs, k.orgs = pols, apis, apiDocs, orgs
+	cacheGens, err := k.opt.Store.CacheGenerations(ctx)
+	if err != nil {
+		return err
+	}
+	k.redisPols, k.apis, k.apiDocs, k.orgs, k.cacheGens = pols, apis, apiDocs, orgs, cacheGens
 	k.lastVersion, k.loaded = v, true
 	k.publish()
 	return nil
@@ -258,7 +283,7 @@ func (k *Keeper) publish() {
 		pols = k.filePols
 	}
 	active, inactive := splitActive(pols)
-	s := BuildKeys(active, k.apis, k.apiDocs, k.orgs, k.jwtKeys())
+	s := BuildAll(active, k.apis, k.apiDocs, k.orgs, k.jwtKeys(), k.cacheGens)
 	s.Inactive = inactive
 	k.cur.Store(s)
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/wire"
@@ -33,9 +34,13 @@ type Snapshot struct {
 	Orgs    map[string]*model.OrgSession
 	// JWKS are the JWT verification keys of the APIs that have any, as
 	// JWKS documents by api_id (keeper.go, package jwks).
-	JWKS    map[string][]byte
-	Version string // hex SHA-256 of JSON
-	JSON    []byte // {"policies":{id:policy},"apis":[def...],"orgs":{org_id:session}}
+	JWKS map[string][]byte
+	// CacheGenerations are the response cache generations of the APIs
+	// whose cache was invalidated (DELETE /tyk/cache/{apiID}); the filters
+	// key their cache entries with them.
+	CacheGenerations map[string]int64
+	Version          string // hex SHA-256 of JSON
+	JSON             []byte // {"policies":{id:policy},"apis":[def...],"orgs":{org_id:session}}
 }
 
 // Build makes a snapshot with API definitions encoded from their models.
@@ -48,14 +53,28 @@ func Build(policies map[string]*model.Policy, apis map[string]*model.APIDefiniti
 // in apiDocs (api_id -> compact JSON object) where there is one: the filter
 // decodes what it enforces from them and ignores the rest.
 func BuildDocs(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, apiDocs map[string][]byte, orgs map[string]*model.OrgSession) *Snapshot {
-	return BuildKeys(policies, apis, apiDocs, orgs, nil)
+	return BuildAll(policies, apis, apiDocs, orgs, nil, nil)
 }
 
 // BuildKeys is BuildDocs with the JWT APIs' key sets (JWKS documents by
 // api_id), written to the snapshot when there are any.
 func BuildKeys(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, apiDocs map[string][]byte, orgs map[string]*model.OrgSession, jwks map[string][]byte) *Snapshot {
+	return BuildAll(policies, apis, apiDocs, orgs, jwks, nil)
+}
+
+// BuildWithCache is BuildDocs with the response cache generations.
+func BuildWithCache(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, apiDocs map[string][]byte,
+	orgs map[string]*model.OrgSession, cacheGens map[string]int64) *Snapshot {
+	return BuildAll(policies, apis, apiDocs, orgs, nil, cacheGens)
+}
+
+// BuildAll is BuildDocs with the JWT APIs' key sets and the response cache
+// generations, "jwks" and "cache_generations" in the document, each only
+// when there are any (so a snapshot without them reads as before).
+func BuildAll(policies map[string]*model.Policy, apis map[string]*model.APIDefinition, apiDocs map[string][]byte,
+	orgs map[string]*model.OrgSession, jwks map[string][]byte, cacheGens map[string]int64) *Snapshot {
 	s := &Snapshot{Policies: orEmpty(policies), APIs: orEmpty(apis), APIDocs: orEmpty(apiDocs), Orgs: orEmpty(orgs),
-		JWKS: orEmpty(jwks)}
+		JWKS: orEmpty(jwks), CacheGenerations: orEmpty(cacheGens)}
 	b := append(make([]byte, 0, 4096), `{"policies":{`...)
 	for i, id := range slices.Sorted(maps.Keys(s.Policies)) {
 		b = appendSep(b, i)
@@ -78,6 +97,16 @@ func BuildKeys(policies map[string]*model.Policy, apis map[string]*model.APIDefi
 	b = append(b, '}')
 	if len(s.JWKS) > 0 {
 		b = wire.AppendJWKS(b, s.JWKS)
+	}
+	if len(s.CacheGenerations) > 0 {
+		b = append(b, `,"cache_generations":{`...)
+		for i, id := range slices.Sorted(maps.Keys(s.CacheGenerations)) {
+			b = appendSep(b, i)
+			b = model.AppendString(b, id)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, s.CacheGenerations[id], 10)
+		}
+		b = append(b, '}')
 	}
 	b = append(b, '}')
 	sum := sha256.Sum256(b)

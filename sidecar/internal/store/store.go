@@ -27,6 +27,8 @@ const (
 	orgsIndexKey     = "turnpike-orgs" // set of org ids, so listing orgs needs no SCAN
 	changesKey       = "turnpike-changes"
 	configVersion    = "turnpike-config-version"
+	cacheGenKey      = "turnpike-cache-generations" // api_id -> response cache generation
+	certsKey         = "turnpike-certs"             // certificate id -> PEM (/tyk/certs)
 	changesMaxLen    = 100000
 	scanBatch        = 1000
 	defaultOpTimeout = 2 * time.Second

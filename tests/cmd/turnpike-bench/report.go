@@ -87,6 +87,7 @@ var vmCases = []struct{ name, what string }{
 	{"first-jwt-es256", "first-seen JWT, ES256 (verification, lookup, session created by the sidecar)"},
 	{"quota-lease", "key with quota far from exhaustion (leases)"},
 	{"quota-per-request", "key with quota, one sidecar call per request (`quota_lease.cover_ms: 0`; the cost of a quota near exhaustion)"},
+	{"cache-hit", "warm key, response cache hit (reply from shared data)"},
 	{"missing-key", "missing key (401)"},
 	{"unknown-key", "unknown key (negative cache, 403)"},
 	{"allowed-urls", "policy with allowed_urls (10 patterns)"},

@@ -17,8 +17,10 @@ type Stream struct {
 	ID              uint32
 	RequestHeaders  map[string]string
 	ResponseHeaders map[string]string
-	// Body is the request body the host buffered.
-	Body string
+	// ResponseBody is the body chunk OnHttpResponseBody sees; RequestBody
+	// the request body OnHttpRequestBody sees.
+	ResponseBody string
+	RequestBody  string
 	// Reply is the local response sent, nil if none.
 	Reply   *Reply
 	Resumed bool
@@ -189,8 +191,21 @@ func (f *Fake) SetRequestHeader(name, value string)     { f.stream().RequestHead
 func (f *Fake) RemoveRequestHeader(name string)         { delete(f.stream().RequestHeaders, name) }
 func (f *Fake) SetResponseHeader(name string, v []byte) { f.stream().ResponseHeaders[name] = string(v) }
 
+func (f *Fake) ResponseHeaders() [][2]string {
+	var h [][2]string
+	for k, v := range f.stream().ResponseHeaders {
+		h = append(h, [2]string{k, v})
+	}
+	return h
+}
+func (f *Fake) RemoveResponseHeader(name string) { delete(f.stream().ResponseHeaders, name) }
+func (f *Fake) ResponseBody(size int) ([]byte, error) {
+	b := f.stream().ResponseBody
+	return []byte(b[:min(size, len(b))]), nil
+}
+
 func (f *Fake) RequestBody(size int) ([]byte, error) {
-	b := f.stream().Body
+	b := f.stream().RequestBody
 	return []byte(b[:min(size, len(b))]), nil
 }
 

@@ -493,7 +493,7 @@ func genClone(b *bytes.Buffer, types []*structType) {
 				fmt.Fprintf(&body, "%s.%s = "+expr+"\n", dst, f.name, r, f.name)
 			}
 		}
-		if dst == "c" {
+		if t.root || t.pointer { // not dst == "c": a value type named C... has receiver c too
 			body.WriteString("return &c\n}\n")
 		} else {
 			fmt.Fprintf(&body, "return %s\n}\n", r)
