@@ -60,7 +60,7 @@ func TestAppsDirectory(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(dir, "a2.json")); !strings.Contains(string(b), `"Two bis"`) {
 			t.Fatalf("a2.json not replaced: %s", b)
 		}
-		expect(t, "refused body", s.tyk("PUT", "/tyk/apis/a2", `{"use_basic_auth":true}`), 400, "use_basic_auth")
+		expect(t, "refused body", s.tyk("PUT", "/tyk/apis/a2", `{"use_openid":true}`), 400, "use_openid")
 		expect(t, "update unknown", s.tyk("PUT", "/tyk/apis/zz", `{"name":"x"}`), 404, "API not found")
 		expect(t, "delete", s.tyk("DELETE", "/tyk/apis/a2", ""), 200, `"action":"deleted"`)
 		if _, err := os.Stat(filepath.Join(dir, "a2.json")); !os.IsNotExist(err) {

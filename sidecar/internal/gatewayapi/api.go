@@ -110,10 +110,9 @@ func (a *API) Register(mux *http.ServeMux) {
 			"GET": a.getOrg, "POST": a.putOrg, "PUT": a.putOrg, "DELETE": a.deleteOrg}},
 		{"/tyk/reload", map[string]http.HandlerFunc{"GET": a.reload}},
 		{"/tyk/reload/group", map[string]http.HandlerFunc{"GET": a.reloadGroup}},
-		{"/tyk/cache/jwks", map[string]http.HandlerFunc{"DELETE": a.flushJWKS}},
 		{"/tyk/cache/jwks/{apiID}", map[string]http.HandlerFunc{"DELETE": a.flushJWKS}},
-		// Issue 16 (surface.go, certs.go).
-		{"/tyk/cache/{apiID}", map[string]http.HandlerFunc{"DELETE": a.invalidateCache}},
+		// Issue 16 (surface.go, certs.go); /tyk/cache/jwks too (cacheRoute).
+		{"/tyk/cache/{apiID}", map[string]http.HandlerFunc{"DELETE": a.cacheRoute}},
 		{"/tyk/keys/policy/{keyID}", map[string]http.HandlerFunc{"POST": a.setKeyPolicies}},
 		{"/tyk/apis/{apiID}/{sub}", map[string]http.HandlerFunc{"GET": a.apiSubresource}},
 		{"/tyk/certs", map[string]http.HandlerFunc{"GET": a.listCerts, "POST": a.addCert}},

@@ -61,8 +61,24 @@ func validateJWT(api *model.APIDefinition) error {
 // key sets (of one API, or all) and fetch them again. Like Tyk, it
 // succeeds whether anything was cached or not.
 func (a *API) flushJWKS(w http.ResponseWriter, r *http.Request) {
+	a.flushJWKSOf(w, r.PathValue("apiID"))
+}
+
+// cacheRoute is DELETE /tyk/cache/{apiID}: an API's response cache, or, for
+// the path /tyk/cache/jwks, every JWKS key set (Tyk's routes share the
+// prefix, and one pattern must serve both).
+func (a *API) cacheRoute(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("apiID") == "jwks" {
+		a.flushJWKSOf(w, "")
+		return
+	}
+	a.invalidateCache(w, r)
+}
+
+// flushJWKSOf forgets the key sets of API id, or of every API for "".
+func (a *API) flushJWKSOf(w http.ResponseWriter, id string) {
 	if a.d.JWKS != nil {
-		if id := r.PathValue("apiID"); id != "" {
+		if id != "" {
 			if api, ok := a.d.Snapshots.Current().APIs[id]; ok {
 				if u := snapshot.JWKSURL(api); u != "" {
 					a.d.JWKS.Flush(u)
