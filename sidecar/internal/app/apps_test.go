@@ -77,7 +77,7 @@ func TestAppsDirectory(t *testing.T) {
 		write("a3.json", `{"api_id":"a3","proxy":{"listen_path":"/three/"},"use_keyless":true}`)
 		eventually(t, "a later file loaded", func() bool { return s.tyk("GET", "/tyk/apis/a3", "").code == 200 })
 		expect(t, "broken file keeps the definition", s.tyk("GET", "/tyk/apis/a1", ""), 200, "One edited")
-		write("a1.json", `{"api_id":"a1","proxy":{"listen_path":"/one/"},"enable_jwt":true}`)
+		write("a1.json", `{"api_id":"a1","proxy":{"listen_path":"/one/"},"use_openid":true}`)
 		write("a4.json", `{"api_id":"a4","proxy":{"listen_path":"/four/"},"use_keyless":true}`)
 		eventually(t, "a later file loaded", func() bool { return s.tyk("GET", "/tyk/apis/a4", "").code == 200 })
 		expect(t, "refused file keeps the definition", s.tyk("GET", "/tyk/apis/a1", ""), 200, "One edited")
