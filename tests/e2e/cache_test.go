@@ -71,7 +71,7 @@ func TestResponseCacheEndToEnd(t *testing.T) {
 	gw2 := e.secondGateway()
 	// The version's global_headers go to the upstream (the echo shows them).
 	e.addAPI(`{"api_id":"cached","name":"cached","org_id":"org1","active":true,` +
-		`"proxy":{"listen_path":"/cached/","target_url":"http://upstream"},` +
+		`"proxy":{"listen_path":"/cached/"},` +
 		`"cache_options":{"enable_cache":true,"cache_timeout":3,"cache_all_safe_requests":true},` +
 		`"response_processors":[{"name":"header_injector","options":{"add_headers":{"X-Served-By":"turnpike"}}}],` +
 		`"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default","global_headers":{"X-From-Gateway":"1"}}}}}`)
