@@ -13,7 +13,7 @@
 package basicauth
 
 import (
-	"crypto/sha256"
+	"bytes"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -63,20 +63,37 @@ var (
 // (not empty) as Tyk does. Like Tyk it does not look at the scheme word.
 // The results are new strings (the decoded bytes), never views of value.
 func ParseHeader(value string) (user, password string, err error) {
+	u, p, err := AppendParseHeader(nil, value)
+	if err != nil {
+		return "", "", err
+	}
+	s := string(u) + ":" + string(p)
+	return s[:len(u)], s[len(u)+1:], nil
+}
+
+// AppendParseHeader is ParseHeader decoding into dst's spare capacity (a
+// caller's buffer makes it allocation-free): user and password are views
+// of the returned memory.
+func AppendParseHeader(dst []byte, value string) (user, password []byte, err error) {
 	_, data, ok := strings.Cut(value, " ")
 	if !ok || strings.Contains(data, " ") {
-		return "", "", ErrMalformedHeader
+		return nil, nil, ErrMalformedHeader
 	}
-	raw, derr := base64.StdEncoding.DecodeString(data)
+	n := base64.StdEncoding.DecodedLen(len(data))
+	if cap(dst)-len(dst) < n {
+		dst = make([]byte, 0, n)
+	}
+	raw := dst[len(dst) : len(dst)+n]
+	n, derr := base64.StdEncoding.Decode(raw, []byte(data))
 	if derr != nil {
-		return "", "", ErrBadEncoding
+		return nil, nil, ErrBadEncoding
 	}
-	s := string(raw)
-	user, password, ok = strings.Cut(s, ":")
-	if !ok || strings.Contains(password, ":") {
-		return "", "", ErrMalformedValues
+	raw = raw[:n]
+	i := bytes.IndexByte(raw, ':')
+	if i < 0 || bytes.IndexByte(raw[i+1:], ':') >= 0 {
+		return nil, nil, ErrMalformedValues
 	}
-	return user, password, nil
+	return raw[:i], raw[i+1:], nil
 }
 
 // Hash returns the bcrypt hash of password at Tyk's cost. bcrypt takes at
@@ -109,10 +126,4 @@ func Verify(hashType, stored, password string) error {
 		return ErrUnsupportedHash
 	}
 	return bcrypt.CompareHashAndPassword([]byte(stored), []byte(password))
-}
-
-// Digest is the SHA-256 of a password: what a verification cache keeps
-// instead of the password.
-func Digest(password string) [sha256.Size]byte {
-	return sha256.Sum256([]byte(password))
 }

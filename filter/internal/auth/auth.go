@@ -47,6 +47,7 @@ type Identity struct {
 // added to Identity that may be a view is copied here too.
 func (id *Identity) Detach() {
 	id.Key = strings.Clone(id.Key)
+	id.Cred.Key = strings.Clone(id.Cred.Key) // basic auth keeps its header there
 }
 
 // Denial is a request refused by authentication: the status and Tyk's

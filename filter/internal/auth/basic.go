@@ -1,7 +1,7 @@
 package auth
 
 import (
-	"crypto/subtle"
+	"hash/maphash"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/access"
@@ -17,8 +17,8 @@ import (
 // basic_auth_data (bcrypt) once the session is resolved.
 //
 // bcrypt costs tens of milliseconds natively and several times that in a
-// Wasm VM, so a successful check is remembered (per stored hash, with the
-// SHA-256 of the password) for basic_auth.cache_ttl unless
+// Wasm VM, so a successful check is remembered (per stored hash, with a
+// keyed 128-bit digest of the password) for basic_auth.cache_ttl unless
 // basic_auth.disable_caching; a failed check is never remembered as a
 // success, and after FailureBurst failed checks of one user within
 // FailureWindow further attempts are refused without running bcrypt until
@@ -85,21 +85,24 @@ func (b *Basic) Identify(req Request, path string) (Identity, *Denial) {
 	if c.Key == "" {
 		return Identity{}, b.missing
 	}
-	user, _, err := basicauth.ParseHeader(c.Key)
+	var buf [128]byte
+	user, _, err := basicauth.AppendParseHeader(buf[:0], c.Key)
 	if err != nil {
 		return Identity{}, &Denial{400, err.Error(), OutMalformed}
 	}
-	c.Key = ""
+	// c.Key stays: Verify reads the password from it without asking the
+	// host for the header again (Detach copies it if the request pauses).
 	if len(user) < MinKeyLength || len(user) > keys.MaxCustomLen {
 		return Identity{}, b.denied // Tyk: shorter than min_token_length is unknown
 	}
-	return Identity{Key: basicauth.SessionID(b.org, user), Cred: c, Unknown: b.denied}, nil
+	// One allocation: the session id, made from the decoded user name.
+	return Identity{Key: basicauth.SessionID(b.org, string(user)), Cred: c, Unknown: b.denied}, nil
 }
 
 // Verify checks the password against the session's basic_auth_data.
 func (b *Basic) Verify(req Request, path string, id *Identity, s *model.Session) *Denial {
-	c := Extract(b.conf, req.RequestHeader, path)
-	_, password, err := basicauth.ParseHeader(c.Key)
+	var buf [128]byte
+	_, password, err := basicauth.AppendParseHeader(buf[:0], id.Cred.Key)
 	if err != nil {
 		return b.denied // cannot happen: Identify parsed the same header
 	}
@@ -115,10 +118,17 @@ func (b *Basic) Verify(req Request, path string, id *Identity, s *model.Session)
 // passwordState is this VM's memory of password checks (each VM is its
 // own Wasm instance, so package state is per VM and single-threaded).
 type passwordState struct {
-	// ok maps a stored password hash to the SHA-256 of the password that
+	// ok maps a stored password hash to the digest of the password that
 	// matched it. A new password has a new hash (bcrypt salts), so a
 	// changed password never hits an old entry.
-	ok *cache.LRU[[32]byte]
+	ok *cache.LRU[digest]
+	// seeds key the digest: 128 bits of two keyed hashes with random
+	// per-VM keys. SHA-256 would do too, but costs about 12 µs per request
+	// in the VM (Go's portable SHA-256 in Wasm), more than the whole warm
+	// path of an auth token; a keyed hash costs nanoseconds, and a client,
+	// who never sees the keys, has a 2^-128 chance per guess of matching a
+	// remembered digest with a wrong password. Neither stores the password.
+	seeds [2]maphash.Seed
 	// failed counts failed checks per session id within a window.
 	failed *cache.LRU[failures]
 	// budget is the time failed checks may still take (ns), as of
@@ -150,18 +160,25 @@ const (
 	failureEntries  = 4096
 )
 
-var passwords = &passwordState{ok: cache.New[[32]byte](verifiedEntries), failed: cache.New[failures](failureEntries),
-	budget: int64(FailureCPUBurst)}
+var passwords = &passwordState{ok: cache.New[digest](verifiedEntries), failed: cache.New[failures](failureEntries),
+	budget: int64(FailureCPUBurst), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+
+// digest is what the VM remembers of a password that matched.
+type digest [2]uint64
+
+func (p *passwordState) digest(password []byte) digest {
+	return digest{maphash.Bytes(p.seeds[0], password), maphash.Bytes(p.seeds[1], password)}
+}
 
 // check reports whether password matches the stored basic_auth_data of
 // user's session. clock reads the host's clock; ttl is how long a success
 // is remembered (0: never).
-func (p *passwordState) check(user string, data model.BasicAuthData, password string, clock func() int64, ttl int64) bool {
+func (p *passwordState) check(user string, data model.BasicAuthData, password []byte, clock func() int64, ttl int64) bool {
 	p.throttled = false
 	now := clock()
-	digest := basicauth.Digest(password)
+	digest := p.digest(password)
 	if ttl > 0 && data.Password != "" {
-		if d, ok := p.ok.Get(data.Password, now); ok && subtle.ConstantTimeCompare(d[:], digest[:]) == 1 {
+		if d, ok := p.ok.Get(data.Password, now); ok && d == digest {
 			return true
 		}
 	}
@@ -170,7 +187,7 @@ func (p *passwordState) check(user string, data model.BasicAuthData, password st
 		p.throttled = true
 		return false
 	}
-	if basicauth.Verify(data.HashType, data.Password, password) != nil {
+	if basicauth.Verify(data.HashType, data.Password, string(password)) != nil {
 		p.budget -= max(clock()-now, int64(minFailureCost))
 		f.count(now)
 		p.failed.Put(user, f, f.end)

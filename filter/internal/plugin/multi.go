@@ -29,7 +29,7 @@ var stepResolve = func() int {
 }
 
 func (h *httpContext) authenticateChain(c *auth.Chain) verdict {
-	ids, failed, d := c.IdentifyAll(h.host, h.path)
+	ids, failed, d := c.IdentifyAll(h.request(), h.path)
 	if d != nil {
 		h.authMethod = c.Members[failed] // its challenge
 		return h.deny(d)
@@ -65,5 +65,6 @@ func (h *httpContext) nextMember() verdict {
 	}
 	b := h.base
 	h.authMethod, h.identity, h.cred, h.hash, h.entry, h.eff = b.method, b.identity, b.identity.Cred, b.hash, b.entry, b.eff
+	h.cred.Key = ""
 	return next
 }

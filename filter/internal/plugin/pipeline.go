@@ -96,6 +96,7 @@ type httpContext struct {
 	hash       string
 	// With several auth methods (auth.Chain), the members' identities, the
 	// member being verified and the base member's state (multi.go).
+	authReq  authRequest
 	chain    *auth.Chain
 	chainIDs []auth.Identity
 	chainAt  int

@@ -93,12 +93,27 @@ func (h *httpContext) authenticate() verdict {
 	if c, ok := h.authMethod.(*auth.Chain); ok {
 		return h.authenticateChain(c)
 	}
-	id, d := h.authMethod.Identify(h.host, h.path)
+	id, d := h.authMethod.Identify(h.request(), h.path)
 	if d != nil {
 		return h.deny(d)
 	}
 	h.useIdentity(id)
 	return next
+}
+
+// authRequest is what auth methods read: the host's headers and
+// properties, and the time this callback read once (auth methods find it
+// through Now, and need not ask the host again).
+type authRequest struct {
+	host.Host
+	now int64
+}
+
+func (r *authRequest) Now() int64 { return r.now }
+
+func (h *httpContext) request() auth.Request {
+	h.authReq = authRequest{h.host, h.now}
+	return &h.authReq
 }
 
 // useIdentity makes id the identity whose session the next steps resolve.
@@ -108,6 +123,7 @@ func (h *httpContext) useIdentity(id auth.Identity) {
 	}
 	h.identity = id
 	h.cred = id.Cred
+	h.cred.Key = "" // only the location is needed, to strip it
 	h.hash = h.root.hashKey(id.Key, h.now)
 }
 
@@ -188,7 +204,7 @@ func (h *httpContext) applyPolicies() verdict {
 // methods that carry more than a lookup key (auth.Verifier).
 func (h *httpContext) verifyCredential() verdict {
 	if v, ok := h.authMethod.(auth.Verifier); ok {
-		if d := v.Verify(h.host, h.path, &h.identity, h.session()); d != nil {
+		if d := v.Verify(h.request(), h.path, &h.identity, h.session()); d != nil {
 			return h.deny(d)
 		}
 	}
@@ -363,7 +379,7 @@ func (h *httpContext) admit() verdict {
 	if r.cfg.StripCredential || h.api.StripAuthData {
 		h.cred.Strip(h.host, h.path)
 		for _, id := range h.chainIDs {
-			if id.Cred != h.cred {
+			if id.Cred.From != h.cred.From || id.Cred.Name != h.cred.Name {
 				id.Cred.Strip(h.host, h.path)
 			}
 		}
