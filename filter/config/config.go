@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/wire"
 	"github.com/valyala/fastjson"
 )
 
@@ -93,9 +94,25 @@ type Config struct {
 	// IdentityHeaders adds X-Turnpike-Key-Hash, X-Turnpike-Alias and
 	// X-Turnpike-Policies to upstream requests (identity_headers).
 	IdentityHeaders bool
+	// Analytics records each decided request and ships the records to the
+	// sidecar (analytics.*; off by default).
+	Analytics Analytics
 	// APIs are static API definitions (apis), used alongside those of the
 	// sidecar's snapshot; the snapshot wins for the same api_id.
 	APIs []*model.APIDefinition
+}
+
+// Analytics configures request records (filter/README.md#analytics).
+type Analytics struct {
+	// Enabled records every request decided for an API, as Tyk's
+	// enable_analytics (analytics.enabled, default false).
+	Enabled bool
+	// MaxRecords bounds the records a VM holds between two ticks
+	// (analytics.max_records, default 2000); more are dropped and counted.
+	MaxRecords int
+	// MaxBytes bounds their encoded size (analytics.max_bytes, default
+	// 262144), which keeps a batch under the sidecar's --max-body-bytes.
+	MaxBytes int
 }
 
 // Default returns the configuration an empty JSON object yields, minus the
@@ -112,6 +129,7 @@ func Default() Config {
 		NegativeTTLMS:        2000,
 		MaxStaleMS:           300000,
 		QuotaExceededStatus:  403,
+		Analytics:            Analytics{MaxRecords: 2000, MaxBytes: 256 << 10},
 	}
 }
 
@@ -226,6 +244,19 @@ func Parse(data []byte) (Config, error) {
 			c.StripCredential = d.boolean("strip_credential", v)
 		case "identity_headers":
 			c.IdentityHeaders = d.boolean("identity_headers", v)
+		case "analytics":
+			d.object("analytics", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "enabled":
+					c.Analytics.Enabled = d.boolean("analytics.enabled", v)
+				case "max_records":
+					c.Analytics.MaxRecords = int(d.num("analytics.max_records", v, 1, wire.MaxAnalyticsRecords))
+				case "max_bytes":
+					c.Analytics.MaxBytes = int(d.num("analytics.max_bytes", v, 1024, 16<<20))
+				default:
+					d.unknown("analytics." + k)
+				}
+			})
 		case "apis":
 			c.APIs = d.apis(v)
 		default:

@@ -73,6 +73,11 @@ func (Proxy) SetResponseHeader(n string, v []byte) {
 	_ = proxywasm.ReplaceHttpResponseHeaderBytes(n, v)
 }
 
+func (Proxy) ResponseHeader(n string) string {
+	v, _ := proxywasm.GetHttpResponseHeaderView(n)
+	return v
+}
+
 func (Proxy) Reply(status uint32, headers [][2]string, body []byte) error {
 	return proxywasm.SendHttpResponse(status, headers, body, -1)
 }

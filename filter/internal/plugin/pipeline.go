@@ -104,6 +104,13 @@ type httpContext struct {
 	// authorized: the request goes upstream with a decision, so the
 	// response gets rate-limit headers.
 	authorized bool
+
+	// Analytics (analytics.go): when the request arrived and was
+	// forwarded (unix ns; 0: not forwarded), and whether its record was
+	// written.
+	arrived     int64
+	forwardedAt int64
+	recorded    bool
 }
 
 // session is the effective (policy-applied) session of the request.
@@ -117,6 +124,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) proxywasm.Action {
 		}
 	}
 	h.now = h.root.now()
+	h.arrived = h.now
 	return h.run()
 }
 
@@ -133,6 +141,9 @@ func (h *httpContext) run() proxywasm.Action {
 			h.detach()
 			return proxywasm.ActionPause
 		case forward:
+			if h.api != nil {
+				h.forwardedAt = h.now
+			}
 			return proxywasm.ActionContinue
 		case replied:
 			// What a callback that sent a local reply must return.

@@ -79,10 +79,12 @@ var (
 // reply sends a local response and counts the outcome.
 func (h *httpContext) reply(rep *reply, outcome string) verdict {
 	h.root.m.decision(outcome)
-	if err := h.host.Reply(rep.status, rep.allHeaders(), rep.body()); err != nil {
+	body := rep.body()
+	if err := h.host.Reply(rep.status, rep.allHeaders(), body); err != nil {
 		h.root.log(host.Error, "sending a local reply: "+err.Error())
 		h.host.Close()
 	}
+	h.recordReply(rep.status, outcome, len(body))
 	return replied
 }
 
@@ -103,6 +105,7 @@ func (h *httpContext) rateLimited(msg, outcome string, res ratelimit.Result) ver
 // OnHttpResponseHeaders adds the rate-limit headers to responses of
 // authorized requests.
 func (h *httpContext) OnHttpResponseHeaders(int, bool) proxywasm.Action {
+	h.recordResponse()
 	if !h.authorized {
 		return proxywasm.ActionContinue
 	}

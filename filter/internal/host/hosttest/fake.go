@@ -186,6 +186,7 @@ func (f *Fake) RequestHeader(name string) string        { return f.stream().Requ
 func (f *Fake) SetRequestHeader(name, value string)     { f.stream().RequestHeaders[name] = value }
 func (f *Fake) RemoveRequestHeader(name string)         { delete(f.stream().RequestHeaders, name) }
 func (f *Fake) SetResponseHeader(name string, v []byte) { f.stream().ResponseHeaders[name] = string(v) }
+func (f *Fake) ResponseHeader(name string) string       { return f.stream().ResponseHeaders[name] }
 
 func (f *Fake) Reply(status uint32, headers [][2]string, body []byte) error {
 	r := &Reply{Status: status, Headers: map[string]string{}, Body: string(body)}
