@@ -76,3 +76,19 @@ func TestDecodeAnalyticsBatch(t *testing.T) {
 		}
 	}
 }
+
+// do_not_track is read from the definitions as stored, which the sidecar
+// sends as they are.
+func TestSnapshotUntracked(t *testing.T) {
+	body := `{"version":"v","cursor":"1-0","keys":[],"snapshot":{"policies":{},"apis":[` +
+		`{"api_id":"quiet","do_not_track":true,"proxy":{"listen_path":"/q/"}},` +
+		`{"api_id":"loud","do_not_track":false,"proxy":{"listen_path":"/l/"}},` +
+		`{"api_id":"plain","proxy":{"listen_path":"/p/"}}]}}`
+	resp, err := DecodeSyncResponse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(resp.Snapshot.Untracked, map[string]bool{"quiet": true}) {
+		t.Fatalf("untracked %v", resp.Snapshot.Untracked)
+	}
+}

@@ -17,7 +17,8 @@ import (
 // response headers pass (forwarded requests) or when the local reply is
 // sent, a full buffer drops the record and counts it, and a failed batch
 // is counted, not retried. Requests that match no API are not recorded (Tyk
-// records per API), nor are streams reset before their response headers.
+// records per API), nor are streams reset before their response headers,
+// nor requests for an API with "do_not_track": true.
 
 // analyticsState is a VM's record buffer.
 type analyticsState struct {
@@ -87,6 +88,9 @@ func (h *httpContext) record(status int, outcome string, upstreamNS, respBytes i
 	r := h.root
 	a := &r.an
 	h.recorded = true
+	if r.snap != nil && r.snap.untracked[h.api.APIID] {
+		return // do_not_track, as Tyk's
+	}
 	rec := wire.AnalyticsRecord{
 		Time: h.arrived, Status: status, Outcome: outcome,
 		APIID: h.api.APIID, APIName: h.api.Name, APIVersion: h.version, OrgID: h.api.OrgID,

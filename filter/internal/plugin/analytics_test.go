@@ -149,3 +149,17 @@ func TestHostOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestAnalyticsDoNotTrack(t *testing.T) {
+	snap := `{"policies":{},"apis":[{"api_id":"q","org_id":"o","active":true,"do_not_track":true,"use_keyless":true,` +
+		`"proxy":{"listen_path":"/q/"}},` + testKeyless + `]}`
+	fx := newFixture(t, `,"analytics":{"enabled":true}`, snap)
+	for _, p := range []string{"/q/1", "/open/1"} {
+		s := fx.do(p, "", "")
+		s.ResponseHeaders[":status"] = "200"
+		fx.respond(s)
+	}
+	if b := fx.shipped(); len(b.Records) != 1 || b.Records[0].APIID != "open" {
+		t.Fatalf("batch %+v", b)
+	}
+}

@@ -23,6 +23,8 @@ type snapshot struct {
 	// apiBuckets holds the shared-data key of every API with a
 	// global_rate_limit, so a request does not build it.
 	apiBuckets map[*model.APIDefinition]string
+	// untracked are the APIs with do_not_track: no analytics records.
+	untracked map[string]bool
 }
 
 // newSnapshot combines a sync snapshot with the static API definitions; the
@@ -52,5 +54,6 @@ func newSnapshot(seq uint64, version string, s *wire.Snapshot, static []*model.A
 		orgs:       s.Orgs,
 		routes:     route.New(apis),
 		apiBuckets: buckets,
+		untracked:  s.Untracked,
 	}
 }
