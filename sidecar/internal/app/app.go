@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/turnpike-dev/turnpike/shared/wire"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/analytics"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/config"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/filterapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/gatewayapi"
@@ -40,6 +42,7 @@ type App struct {
 	// metricsHandler serves /metrics on cfg.MetricsListen; nil when /metrics
 	// is part of handler.
 	metricsHandler http.Handler
+	analytics      *analytics.Writer
 	redisOK        atomic.Bool
 	wg             sync.WaitGroup
 }
@@ -84,10 +87,17 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		MaxBodyBytes: cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
 		Version: Version, PolicyFile: cfg.PoliciesFile,
 	}).Register(mux)
+	a.analytics = analytics.NewWriter(analytics.Options{
+		Client: a.store.Client(), Timeout: cfg.RedisTimeout, TykRecords: cfg.TykAnalytics,
+		MinuteRetention: cfg.UsageMinuteRetention, HourRetention: cfg.UsageHourRetention,
+		Snapshot: keeper.Current, Logger: log,
+	})
 	filterapi.New(filterapi.Deps{
 		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log,
-		OnQuota: a.metrics.Quota,
+		OnQuota: a.metrics.Quota, Analytics: a.writeAnalytics,
 	}).Register(mux)
+	(&analytics.UsageAPI{Reader: &analytics.Reader{Client: a.store.Client(), Timeout: cfg.RedisTimeout},
+		Secret: cfg.Secret, Now: time.Now}).Register(mux)
 	// /metrics needs no authentication: with --metrics-listen it moves to its
 	// own listener, so that operators can keep it off the public address.
 	metricsMux := mux
@@ -156,6 +166,9 @@ func (a *App) connect(ctx context.Context) bool {
 			err = a.keeper.Reload(ctx)
 		}
 		if err == nil {
+			err = a.analytics.Load(ctx)
+		}
+		if err == nil {
 			a.setRedisOK(true)
 			a.log.Info("Redis connected; sidecar ready", "attempts", attempt)
 			return true
@@ -191,6 +204,13 @@ func (a *App) monitor(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// writeAnalytics stores a filter's batch and counts its records.
+func (a *App) writeAnalytics(ctx context.Context, b *wire.AnalyticsBatch) error {
+	err := a.analytics.Write(ctx, b)
+	a.metrics.Analytics(len(b.Records), b.Dropped, err)
+	return err
 }
 
 func (a *App) setRedisOK(ok bool) {

@@ -31,6 +31,12 @@ type Config struct {
 	RedisTimeout    time.Duration
 	AllowMasterKeys bool
 	ConfigPoll      time.Duration // how often the config version counter / policies file is checked
+	// TykAnalytics writes the filters' request records to Tyk's analytics
+	// list for Tyk Pump (Tyk's enable_analytics).
+	TykAnalytics bool
+	// Usage aggregates live this long per minute and per hour bucket.
+	UsageMinuteRetention time.Duration
+	UsageHourRetention   time.Duration
 }
 
 // ErrHelp is returned by Parse when --help was requested; the usage text has
@@ -77,6 +83,13 @@ Usage: turnpike-sidecar [flags]
 				"accept keys without access rights (they pass every API), like Tyk's allow_master_keys"),
 			flagenv.PositiveDuration(&c.ConfigPoll, "config-poll", 200*time.Millisecond,
 				"how often to check the shared config version and the policies file (`duration`)"),
+			flagenv.Bool(&c.TykAnalytics, "tyk-analytics", false,
+				"write the filters' request records (analytics.enabled in the filter) to the Redis list\n"+
+					"analytics-tyk-system-analytics in Tyk's format, for Tyk Pump to read; only with a Pump draining it"),
+			flagenv.PositiveDuration(&c.UsageMinuteRetention, "usage-minute-retention", 48*time.Hour,
+				"how long per-minute usage aggregates are kept (`duration`)"),
+			flagenv.PositiveDuration(&c.UsageHourRetention, "usage-hour-retention", 90*24*time.Hour,
+				"how long per-hour usage aggregates are kept (`duration`)"),
 		},
 	}
 }

@@ -30,6 +30,10 @@ const MaxUnits = wire.MaxQuotaUnits
 // maxBody bounds a request body; a quota request is about 150 bytes.
 const maxBody = 64 << 10
 
+// maxAnalyticsBody bounds an analytics batch: the filter's
+// analytics.max_bytes is at most 16 MiB.
+const maxAnalyticsBody = 16<<20 + 4096
+
 // Deps is what the Filter API needs.
 type Deps struct {
 	Store     *store.Store
@@ -40,6 +44,9 @@ type Deps struct {
 	// OnQuota, if set, is told each reservation's decision: granted,
 	// partial, exhausted or unlimited.
 	OnQuota func(decision string)
+	// Analytics stores a batch of request records; nil answers
+	// PathAnalytics with 404 (analytics not served).
+	Analytics func(ctx context.Context, b *wire.AnalyticsBatch) error
 }
 
 // API is the Filter API handler set.
@@ -62,6 +69,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	v1.HandleFunc("GET "+wire.PathSessions+"{keyHash}", a.session)
 	v1.HandleFunc("GET "+wire.PathSync, a.sync)
 	v1.HandleFunc("POST "+wire.PathQuota, a.quota)
+	if a.d.Analytics != nil {
+		v1.HandleFunc("POST "+wire.PathAnalytics, a.analytics)
+	}
 	v1.HandleFunc(wire.PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, wire.StatusNotFound, "no such endpoint")
 	})
@@ -80,7 +90,11 @@ func (a *API) guard(next http.Handler) http.Handler {
 			unavailable(w)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		limit := int64(maxBody)
+		if r.URL.Path == wire.PathAnalytics {
+			limit = maxAnalyticsBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -193,6 +207,26 @@ func (a *API) quota(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, wire.StatusOK, wire.AppendQuotaResponse(make([]byte, 0, 96), wire.QuotaResponse{
 		Granted: res.Granted, Remaining: res.Remaining, Reset: res.ResetAt, QuotaMax: req.QuotaMax,
 	}))
+}
+
+// POST /turnpike/v1/analytics: a VM's request records. A batch that
+// cannot be stored is answered 503; the filter does not retry it.
+func (a *API) analytics(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, "malformed analytics batch: "+err.Error())
+		return
+	}
+	b, err := wire.DecodeAnalyticsBatch(body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, "malformed analytics batch: "+err.Error())
+		return
+	}
+	if err := a.d.Analytics(r.Context(), &b); err != nil {
+		a.storageFailed(w, err)
+		return
+	}
+	writeRaw(w, wire.StatusOK, []byte("{}"))
 }
 
 func decision(r quota.Result, units int64) string {
