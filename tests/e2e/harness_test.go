@@ -169,6 +169,8 @@ type options struct {
 	// plugin holds extra plugin configuration fields, as a JSON fragment
 	// starting with a comma.
 	plugin string
+	// sidecarArgs are extra flags of both sidecars.
+	sidecarArgs []string
 }
 
 // env is one running Turnpike: Redis, two sidecar replicas, the gateway
@@ -197,11 +199,11 @@ func newEnv(t *testing.T, o options) *env {
 	for i := range e.sidecars {
 		port := testenv.FreePort(t)
 		e.sidecarURLs[i] = "http://127.0.0.1:" + strconv.Itoa(port)
-		e.sidecars[i] = newProc(t, "sidecar"+strconv.Itoa(i), built.sidecar,
-			"--listen", "127.0.0.1:"+strconv.Itoa(port), "--redis", e.redis.URL(),
+		e.sidecars[i] = newProc(t, "sidecar"+strconv.Itoa(i), built.sidecar, append([]string{
+			"--listen", "127.0.0.1:" + strconv.Itoa(port), "--redis", e.redis.URL(),
 			"--secret", secret, "--filter-token", filterToken, "--config-poll", "50ms",
 			"--max-body-bytes", strconv.Itoa(maxBody), "--redis-timeout", "500ms",
-			"--shutdown-timeout", "2s", "--log-level", "info")
+			"--shutdown-timeout", "2s", "--log-level", "info"}, o.sidecarArgs...)...)
 		e.sidecars[i].start()
 	}
 	for i := range e.sidecars {
