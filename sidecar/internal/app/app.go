@@ -6,11 +6,13 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/wire"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/analytics"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/config"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/console"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/filterapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/gatewayapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/metrics"
@@ -43,15 +46,18 @@ type App struct {
 	// is part of handler.
 	metricsHandler http.Handler
 	analytics      *analytics.Writer
-	redisOK        atomic.Bool
-	wg             sync.WaitGroup
+	// instance names this replica on the status page.
+	instance string
+	started  time.Time
+	redisOK  atomic.Bool
+	wg       sync.WaitGroup
 }
 
 // New builds an instance. It fails on configuration errors (a bad Redis
 // URL, an unreadable policies file) but not on an unreachable Redis, which
 // Start keeps retrying while the instance reports not-ready.
 func New(cfg config.Config, log *slog.Logger) (*App, error) {
-	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(), instance: newInstanceID(), started: time.Now()}
 	if cfg.RedisURL == "" {
 		c, m, err := store.Embedded(cfg.RedisTimeout)
 		if err != nil {
@@ -98,6 +104,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}).Register(mux)
 	(&analytics.UsageAPI{Reader: &analytics.Reader{Client: a.store.Client(), Timeout: cfg.RedisTimeout},
 		Secret: cfg.Secret, Now: time.Now}).Register(mux)
+	// The console calls mux (the Gateway API and the usage API) itself.
+	console.New(console.Deps{Secret: cfg.Secret, API: mux, Status: a.status}).Register(mux)
 	// /metrics needs no authentication: with --metrics-listen it moves to its
 	// own listener, so that operators can keep it off the public address.
 	metricsMux := mux
@@ -195,6 +203,11 @@ func (a *App) monitor(ctx context.Context) {
 		case <-t.C:
 		}
 		err := a.store.Ping(ctx)
+		if err == nil {
+			// For the console's status page only: a failure is not news.
+			_ = a.store.Heartbeat(ctx, store.Replica{ID: a.instance, Version: Version,
+				Started: a.started.UnixMilli(), Ready: a.Ready() == nil}, time.Now())
+		}
 		if ok := err == nil; ok != a.redisOK.Load() && ctx.Err() == nil {
 			a.setRedisOK(ok)
 			if ok {
@@ -204,6 +217,14 @@ func (a *App) monitor(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// newInstanceID names a replica: its host name and a random suffix.
+func newInstanceID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
 }
 
 // writeAnalytics stores a filter's batch and counts its records.
