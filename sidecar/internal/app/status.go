@@ -26,9 +26,9 @@ type status struct {
 		PingMS float64 `json:"ping_ms"`
 		Error  string  `json:"error,omitempty"`
 	} `json:"redis"`
-	ConfigVersion string `json:"config_version"`
+	ConfigVersion string         `json:"config_version"`
 	Filters       []filterStatus `json:"filters"`
-	Analytics struct {
+	Analytics     struct {
 		TykRecords bool  `json:"tyk_records"`
 		Queued     int64 `json:"queued"` // records on Tyk's list, waiting for Tyk Pump
 	} `json:"analytics"`
