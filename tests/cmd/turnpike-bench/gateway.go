@@ -25,6 +25,9 @@ type gatewayRow struct {
 	RedisRTT float64
 }
 
+// analyticsRow is the warm-key row with analytics.enabled.
+const analyticsRow = "turnpike-gateway + filter.wasm + analytics, warm keys (rate limit)"
+
 type gatewayOpts struct {
 	connections      int
 	warmup, duration time.Duration
@@ -50,11 +53,18 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 	if err := os.WriteFile(cfgFile, []byte(filterConfig("")), 0o644); err != nil {
 		return nil, err
 	}
-	gatewayArgs := func(addr, wasm string) []string {
+	// The same configuration with analytics on: every request recorded and
+	// shipped to the sidecar, which aggregates it in Redis.
+	analyticsFile := e.dir + "/gateway-filter-analytics.json"
+	if err := os.WriteFile(analyticsFile, []byte(filterConfig(`,"analytics":{"enabled":true}`)), 0o644); err != nil {
+		return nil, err
+	}
+	gatewayArgsWith := func(addr, wasm, cfg string) []string {
 		return []string{"--listen", addr, "--wasm", wasm, "--upstream", e.upstreamURL,
 			"--workers", strconv.Itoa(o.workers), "--log-level", "warn",
-			"--plugin-config", cfgFile, "--cluster", "turnpike-sidecar=" + e.sidecarURL}
+			"--plugin-config", cfg, "--cluster", "turnpike-sidecar=" + e.sidecarURL}
 	}
+	gatewayArgs := func(addr, wasm string) []string { return gatewayArgsWith(addr, wasm, cfgFile) }
 	type target struct {
 		name  string
 		start func(addr string) (*proc, error)
@@ -70,6 +80,10 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 		}, warm, false},
 		{"turnpike-gateway + filter.wasm, warm keys (rate limit)", func(addr string) (*proc, error) {
 			return startProc(ctx, e.dir, "gateway-filter", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)
+		}, warm, true},
+		{analyticsRow, func(addr string) (*proc, error) {
+			return startProc(ctx, e.dir, "gateway-filter-analytics", addr, e.binDir+"/turnpike-gateway",
+				gatewayArgsWith(addr, filterWasm, analyticsFile)...)
 		}, warm, true},
 		{"turnpike-gateway + filter.wasm, quota keys (exact, Redis)", func(addr string) (*proc, error) {
 			return startProc(ctx, e.dir, "gateway-filter-quota", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm)...)

@@ -147,6 +147,10 @@ func (r *report) targets(w func(string, ...any)) {
 		pct := 100 * tp.RPS / noop.RPS
 		w("| gateway throughput >= 85%% of the no-op filter's (warm keys) | %.0f%% (%.0f vs %.0f req/s) | %s |\n", pct, tp.RPS, noop.RPS, yes(pct >= 85))
 	}
+	if an, ok3 := r.gatewayRow(analyticsRow); ok2 && ok3 && tp.RPS > 0 {
+		pct := 100 * an.RPS / tp.RPS
+		w("| warm-key throughput with analytics on >= 95%% of off (same run) | %.0f%% (%.0f vs %.0f req/s) | %s |\n", pct, an.RPS, tp.RPS, yes(pct >= 95))
+	}
 	w("| quota overshoot with %d concurrent clients = 0 | %d | %s |\n", r.quota.Clients, r.quota.Overshoot, yes(r.quota.Overshoot == 0))
 	w("| rate-limit admissions vs configured rate, %d VMs | %+.2f%% | (reported) |\n", r.rate.Workers, r.rate.ErrorPct)
 	if n := len(r.memory); n >= 2 {
