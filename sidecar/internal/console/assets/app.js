@@ -403,13 +403,13 @@ async function keyPage(main, hash) {
   const s = r.data;
   const note = el("div");
   const renews = s.quota_renews ? new Date(s.quota_renews * 1000).toLocaleString() : "never";
-  const rights = Object.values(s.access_rights || {});
+  const rights = Object.keys(s.access_rights || {});
   main.replaceChildren(el("h2", {}, "Key " + (s.alias || hash.slice(0, 16) + "…")), note,
     el("div", { class: "row" },
       el("div", { class: "card" }, el("h3", {}, "Live quota"),
         el("dl", { class: "kv", id: "quota" },
           el("dt", {}, "Remaining"), el("dd", {}, s.quota_max > 0 ? `${s.quota_remaining} of ${s.quota_max}` : "unlimited"),
-          el("dt", {}, "Renews"), el("dd", {}, renews),
+          s.quota_max > 0 ? el("dt", {}, "Renews") : null, s.quota_max > 0 ? el("dd", {}, renews) : null,
           el("dt", {}, "Rate limit"), el("dd", {}, s.rate ? `${s.rate} per ${s.per} s` : "none")),
         el("div", { class: "toolbar" },
           el("button", { id: "reset-quota", onclick: async () => {
@@ -424,7 +424,7 @@ async function keyPage(main, hash) {
       el("div", { class: "card" }, el("h3", {}, "Effective policies"),
         el("p", {}, (s.apply_policies || []).length ? (s.apply_policies || []).map(p => el("a", { class: "pill", href: "#/policies/edit/" + encodeURIComponent(p) }, p)) : "none"),
         el("h3", {}, "APIs"),
-        el("p", {}, rights.length ? rights.map(a => el("span", { class: "pill" }, a.api_id)) : "none"),
+        el("p", {}, rights.length ? rights.map(id => el("a", { class: "pill", href: "#/apis/edit/" + encodeURIComponent(id) }, id)) : "none"),
         el("dl", { class: "kv" }, el("dt", {}, "Hash"), el("dd", {}, el("code", {}, hash)),
           el("dt", {}, "Organisation"), el("dd", {}, s.org_id || ""),
           el("dt", {}, "State"), el("dd", {}, s.is_inactive ? "inactive" : "active"),
@@ -456,7 +456,12 @@ const decisionSeries = [
 
 function chartBox(series, hourly) {
   return el("div", { class: "chart" }, window.stackedChart(series, decisionSeries, { hourly, label: "requests by decision" }),
-    el("div", { class: "legend" }, decisionSeries.map(s => el("span", { style: "--c:" + s.color }, s.label))));
+    el("div", { class: "legend" }, decisionSeries.map(s => {
+      // Set through the CSSOM: the Content-Security-Policy refuses style attributes.
+      const span = el("span", {}, s.label);
+      span.style.setProperty("--c", s.color);
+      return span;
+    })));
 }
 
 async function usagePage(main) {
@@ -496,10 +501,12 @@ async function usagePage(main) {
 function topCard(title, r, field, link) {
   const rows = r.ok ? r.data.top.filter(e => (e.values[field] || 0) > 0) : [];
   return el("div", { class: "card" }, el("h3", {}, title),
-    rows.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Id"), el("th", { class: "num" }, field), el("th", { class: "num" }, "requests"))),
+    rows.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Id"),
+      field !== "requests" ? el("th", { class: "num" }, field) : null, el("th", { class: "num" }, "requests"))),
       el("tbody", {}, rows.map(e => el("tr", {},
         el("td", {}, el("a", { href: link(e.id) }, el("code", {}, e.id.length > 24 ? e.id.slice(0, 16) + "…" : e.id))),
-        el("td", { class: "num" }, e.values[field] || 0), el("td", { class: "num" }, e.values.requests || 0)))))
+        field !== "requests" ? el("td", { class: "num" }, e.values[field] || 0) : null,
+        el("td", { class: "num" }, e.values.requests || 0)))))
       : el("p", { class: "muted" }, r.ok ? "Nothing in this range." : message(r)));
 }
 

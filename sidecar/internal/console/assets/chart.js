@@ -18,8 +18,8 @@ window.stackedChart = function (points, series, opts) {
   const plotW = W - L - R, plotH = H - T - B;
   const bw = plotW / Math.max(points.length, 1);
   // Grid and y labels.
-  for (let i = 0; i <= 4; i++) {
-    const v = top * i / 4, y = T + plotH - plotH * i / 4;
+  for (let i = 0; i <= 5; i++) {
+    const v = top * i / 5, y = T + plotH - plotH * i / 5;
     svg.appendChild(mk("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#e3e7ee" }));
     svg.appendChild(mk("text", { x: L - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#667085" }, fmt(v)));
   }
@@ -50,7 +50,7 @@ window.stackedChart = function (points, series, opts) {
   function fmt(v) { return v >= 1000 ? (v / 1000).toFixed(v >= 10000 ? 0 : 1) + "k" : String(Math.round(v)); }
   function niceMax(v) {
     const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+    for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
     return 10 * p;
   }
 };
