@@ -119,7 +119,10 @@ func (b *browser) do(method, path string, body, out any) {
 	}
 }
 
-func (b *browser) open(url string) { b.t.Helper(); b.do("POST", "/url", map[string]string{"url": url}, nil) }
+func (b *browser) open(url string) {
+	b.t.Helper()
+	b.do("POST", "/url", map[string]string{"url": url}, nil)
+}
 
 // find waits for the first element matching a CSS selector.
 func (b *browser) find(css string) string {
@@ -217,4 +220,3 @@ func (b *browser) screenshot(path string) {
 	}
 	b.t.Logf("screenshot: %s", path)
 }
-
