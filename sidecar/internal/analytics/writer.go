@@ -57,6 +57,14 @@ func NewWriter(opt Options) *Writer {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	// The flags' defaults; a zero retention would delete every aggregate
+	// as it is written.
+	if opt.MinuteRetention <= 0 {
+		opt.MinuteRetention = 48 * time.Hour
+	}
+	if opt.HourRetention <= 0 {
+		opt.HourRetention = 90 * 24 * time.Hour
+	}
 	return &Writer{opt: opt, script: redis.NewScript(updateScript)}
 }
 
