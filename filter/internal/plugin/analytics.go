@@ -63,7 +63,9 @@ func (h *httpContext) recordReply(status uint32, outcome string, bodyLen int) {
 	if !h.root.cfg.Analytics.Enabled || h.api == nil || h.recorded {
 		return
 	}
-	h.record(int(status), outcome, 0, int64(bodyLen))
+	// A local reply is sent in the callback that decided it: h.now is
+	// current, and saves a clock read.
+	h.record(int(status), outcome, h.now, 0, int64(bodyLen))
 }
 
 // recordResponse records a forwarded request when its response headers
@@ -78,13 +80,14 @@ func (h *httpContext) recordResponse() {
 		outcome = outAllowed
 	}
 	length, _ := strconv.ParseInt(h.host.ResponseHeader("content-length"), 10, 64)
-	h.record(status, outcome, h.root.now()-h.forwardedAt, length)
+	now := h.root.now()
+	h.record(status, outcome, now, now-h.forwardedAt, length)
 }
 
 // record encodes the request's record into the buffer. The request's
 // method, path and the like are read again from the host: the views taken
 // in the request callback are gone by the response.
-func (h *httpContext) record(status int, outcome string, upstreamNS, respBytes int64) {
+func (h *httpContext) record(status int, outcome string, now, upstreamNS, respBytes int64) {
 	r := h.root
 	a := &r.an
 	h.recorded = true
@@ -100,7 +103,7 @@ func (h *httpContext) record(status int, outcome string, upstreamNS, respBytes i
 		Path:       route.PathOnly(h.host.RequestHeader(":path")),
 		KeyHash:    h.hash,
 		UserAgent:  h.host.RequestHeader("user-agent"),
-		TotalUS:    (r.now() - h.arrived) / 1000,
+		TotalUS:    (now - h.arrived) / 1000,
 		UpstreamUS: upstreamNS / 1000,
 	}
 	rec.RequestBytes, _ = strconv.ParseInt(h.host.RequestHeader("content-length"), 10, 64)

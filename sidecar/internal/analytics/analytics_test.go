@@ -324,3 +324,29 @@ func sameCounts(got, want map[string]int64) bool {
 	}
 	return true
 }
+
+// With FlushEvery, batches are gathered in memory and added at the flush:
+// the sums are those of every batch.
+func TestAggregatesGatheredUntilFlush(t *testing.T) {
+	c := newRedis(t)
+	ctx := context.Background()
+	w := NewWriter(Options{Client: c, Timeout: time.Second, FlushEvery: time.Hour})
+	for range 3 {
+		if err := w.Write(ctx, &wire.AnalyticsBatch{Records: []wire.AnalyticsRecord{rec(0, "a", hashA, "allowed", 200)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := HashKey(Minute, t0.Unix(), "api", "a")
+	if n := c.Exists(ctx, key).Val(); n != 0 {
+		t.Fatal("aggregates written before the flush")
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.HGetAll(ctx, key).Val(); got["requests"] != "3" || got["allowed"] != "3" || got["latency_max_us"] != "2500" {
+		t.Fatalf("after the flush: %v", got)
+	}
+	if err := w.Flush(ctx); err != nil || c.HGet(ctx, key, "requests").Val() != "3" {
+		t.Fatal("a second flush counted again")
+	}
+}

@@ -122,9 +122,8 @@ type agg struct {
 	max  map[string]int64
 }
 
-// aggregate groups a batch's records by aggregate hash.
-func aggregate(recs []wire.AnalyticsRecord) map[aggKey]*agg {
-	out := map[aggKey]*agg{}
+// aggregate adds records to out, grouped by aggregate hash.
+func aggregate(out map[aggKey]*agg, recs []wire.AnalyticsRecord) {
 	for i := range recs {
 		r := &recs[i]
 		t := time.Unix(0, r.Time)
@@ -161,7 +160,6 @@ func aggregate(recs []wire.AnalyticsRecord) map[aggKey]*agg {
 			}
 		}
 	}
-	return out
 }
 
 // updateScript adds one batch's part to one aggregate hash and its index.

@@ -29,6 +29,11 @@ type Options struct {
 	// MinuteRetention and HourRetention are how long aggregates live.
 	MinuteRetention time.Duration
 	HourRetention   time.Duration
+	// FlushEvery is how often aggregates gathered from batches are added
+	// to Redis (Run); 0 adds each batch's at once, in Write. Gathering
+	// turns the batches of every VM in an interval into one script call
+	// per aggregate hash; the console and usage API lag by as much.
+	FlushEvery time.Duration
 	// Snapshot returns the current configuration, for the API
 	// definitions' do_not_track and expire_analytics_after.
 	Snapshot func() *snapshot.Snapshot
@@ -43,6 +48,10 @@ type Writer struct {
 	mu       sync.Mutex
 	settings map[string]apiSettings // for the snapshot in settingsOf
 	of       *snapshot.Snapshot
+
+	// pending are the aggregates gathered since the last flush.
+	pmu     sync.Mutex
+	pending map[aggKey]*agg
 }
 
 // apiSettings are the analytics fields of an API definition, which
@@ -65,12 +74,13 @@ func NewWriter(opt Options) *Writer {
 	if opt.HourRetention <= 0 {
 		opt.HourRetention = 90 * 24 * time.Hour
 	}
-	return &Writer{opt: opt, script: redis.NewScript(updateScript)}
+	return &Writer{opt: opt, script: redis.NewScript(updateScript), pending: map[aggKey]*agg{}}
 }
 
-// Write stores a batch: Tyk records (when enabled) and aggregates, in one
-// pipeline. Records of an API with do_not_track are dropped here too, for
-// filters that predate the snapshot's Untracked.
+// Write stores a batch: Tyk records (when enabled) at once, aggregates at
+// the next flush (at once without FlushEvery). Records of an API with
+// do_not_track are dropped here too, for filters that predate the
+// snapshot's Untracked.
 func (w *Writer) Write(ctx context.Context, b *wire.AnalyticsBatch) error {
 	settings := w.settingsNow()
 	recs := b.Records[:0:0]
@@ -82,21 +92,10 @@ func (w *Writer) Write(ctx context.Context, b *wire.AnalyticsBatch) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.opt.Timeout)
-	defer cancel()
-	err := w.pipeline(ctx, recs, settings, false)
-	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		// Redis lost its script cache (a restart, SCRIPT FLUSH): send the
-		// script with the aggregates once, which loads it again. Tyk
-		// records went through already; they are not sent twice.
-		err = w.pipeline(ctx, recs, settings, true)
-	}
-	return err
-}
-
-func (w *Writer) pipeline(ctx context.Context, recs []wire.AnalyticsRecord, settings map[string]apiSettings, retry bool) error {
-	pipe := w.opt.Client.Pipeline()
-	if w.opt.TykRecords && !retry {
+	w.pmu.Lock()
+	aggregate(w.pending, recs)
+	w.pmu.Unlock()
+	if w.opt.TykRecords {
 		vals := make([]any, 0, len(recs))
 		for i := range recs {
 			rec := tykRecordFrom(&recs[i], settings[recs[i].APIID].expireAfter)
@@ -106,9 +105,67 @@ func (w *Writer) pipeline(ctx context.Context, recs []wire.AnalyticsRecord, sett
 			}
 			vals = append(vals, b)
 		}
-		pipe.RPush(ctx, TykListKey, vals...)
+		tctx, cancel := context.WithTimeout(ctx, w.opt.Timeout)
+		defer cancel()
+		if err := w.opt.Client.RPush(tctx, TykListKey, vals...).Err(); err != nil {
+			return err
+		}
 	}
-	for k, a := range aggregate(recs) {
+	if w.opt.FlushEvery == 0 {
+		return w.Flush(ctx)
+	}
+	return nil
+}
+
+// Run flushes the aggregates every FlushEvery until ctx ends, then once
+// more.
+func (w *Writer) Run(ctx context.Context) {
+	if w.opt.FlushEvery == 0 {
+		return
+	}
+	t := time.NewTicker(w.opt.FlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := w.Flush(context.Background()); err != nil {
+				w.opt.Logger.Warn("usage aggregates lost at shutdown", "error", err)
+			}
+			return
+		case <-t.C:
+		}
+		if err := w.Flush(ctx); err != nil {
+			w.opt.Logger.Warn("usage aggregates lost", "error", err)
+		}
+	}
+}
+
+// Flush adds the gathered aggregates to Redis. On failure they are lost:
+// retrying could count them twice (a pipeline can fail half-way).
+func (w *Writer) Flush(ctx context.Context) error {
+	w.pmu.Lock()
+	pending := w.pending
+	if len(pending) == 0 {
+		w.pmu.Unlock()
+		return nil
+	}
+	w.pending = map[aggKey]*agg{}
+	w.pmu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, w.opt.Timeout)
+	defer cancel()
+	err := w.pipeline(ctx, pending, false)
+	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		// Redis lost its script cache (a restart, SCRIPT FLUSH): send the
+		// script itself, which loads it again. NOSCRIPT fails a call
+		// before it runs, so nothing was counted.
+		err = w.pipeline(ctx, pending, true)
+	}
+	return err
+}
+
+func (w *Writer) pipeline(ctx context.Context, pending map[aggKey]*agg, retry bool) error {
+	pipe := w.opt.Client.Pipeline()
+	for k, a := range pending {
 		ttl := w.opt.MinuteRetention
 		if k.res == Hour {
 			ttl = w.opt.HourRetention

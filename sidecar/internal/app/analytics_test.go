@@ -22,7 +22,14 @@ func TestAnalyticsRoutes(t *testing.T) {
 		expect(t, "batch", s.filter("POST", "/turnpike/v1/analytics", batch), 200, "{}")
 
 		expect(t, "usage with the filter token", s.filter("GET", "/turnpike/v1/usage", ""), 403, "invalid or missing key")
-		r := s.tyk("GET", "/turnpike/v1/usage/top?by=api", "")
+		// Aggregates reach Redis at the next flush (usageFlush).
+		var r reply
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if r = s.tyk("GET", "/turnpike/v1/usage/top?by=api", ""); strings.Contains(string(r.body), `"id":"a1"`) ||
+				time.Now().After(deadline) {
+				break
+			}
+		}
 		expect(t, "usage top", r, 200, `"id":"a1"`)
 		if !strings.Contains(string(r.body), `"requests":2`) || !strings.Contains(string(r.body), `"429":1`) {
 			t.Fatalf("top: %s", r.body)

@@ -29,6 +29,10 @@ import (
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
 
+// usageFlush is how often the usage aggregates of the filters' batches are
+// added to Redis: once a second, whatever the number of filter VMs.
+const usageFlush = time.Second
+
 // Version is reported by /hello; set at build time with
 // -ldflags "-X github.com/turnpike-dev/turnpike/sidecar/internal/app.Version=..."
 var Version = "dev"
@@ -96,7 +100,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.analytics = analytics.NewWriter(analytics.Options{
 		Client: a.store.Client(), Timeout: cfg.RedisTimeout, TykRecords: cfg.TykAnalytics,
 		MinuteRetention: cfg.UsageMinuteRetention, HourRetention: cfg.UsageHourRetention,
-		Snapshot: keeper.Current, Logger: log,
+		FlushEvery: usageFlush, Snapshot: keeper.Current, Logger: log,
 	})
 	filterapi.New(filterapi.Deps{
 		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log,
@@ -146,10 +150,14 @@ func (a *App) Start(ctx context.Context) {
 		if !a.connect(ctx) {
 			return
 		}
-		a.wg.Add(1)
+		a.wg.Add(2)
 		go func() {
 			defer a.wg.Done()
 			a.keeper.Run(ctx)
+		}()
+		go func() {
+			defer a.wg.Done()
+			a.analytics.Run(ctx)
 		}()
 		a.monitor(ctx)
 	}()
