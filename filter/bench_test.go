@@ -94,6 +94,11 @@ func decide(b *testing.B, vm *wasmhost.VM, hdrs wasmhost.Headers) int {
 // over a fixed number of extra requests.
 // sc, when set, is the sidecar whose calls per request are reported.
 func measure(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, hdrs wasmhost.Headers, want int) {
+	measureTicking(b, h, sc, hdrs, want, 0)
+}
+
+// measureTicking is measure with a tick every tickEvery requests (0: none).
+func measureTicking(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, hdrs wasmhost.Headers, want, tickEvery int) {
 	vm := h.VM(0)
 	for range 100 { // warm: session cached, buckets and effective session built
 		if got := decide(b, vm, hdrs); got != want {
@@ -107,7 +112,10 @@ func measure(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, hdrs wasmhost.Head
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
+	for i := range b.N {
+		if tickEvery > 0 && i%tickEvery == tickEvery-1 {
+			h.Tick()
+		}
 		t0 := time.Now()
 		got := decide(b, vm, hdrs)
 		lat.Record(time.Since(t0))
@@ -184,6 +192,17 @@ func BenchmarkDecision(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) { measure(b, h, sc, tc.hdrs, tc.want) })
 	}
+	// The warm request with analytics on: each request is recorded, and a
+	// tick every 1000 requests ships the records (the buffer holds 2000),
+	// as the proxy's ticks would.
+	ha := startBench(b, sc, `,"analytics":{"enabled":true}`, false)
+	b.Run("warm-analytics", func(b *testing.B) {
+		batches := sc.analyticsBatches.Load()
+		measureTicking(b, ha, sc, request("/api1/x", "warm-key"), 200, 1000)
+		if b.N >= 1000 && sc.analyticsBatches.Load() == batches {
+			b.Fatal("no analytics batch reached the sidecar")
+		}
+	})
 }
 
 // BenchmarkSessionCacheMemory is the memory scenario of BENCHMARKS.md §4 in

@@ -36,12 +36,14 @@ type fakeSidecar struct {
 	quotas   map[string]quota.State
 	cfgVer   int
 
-	down         atomic.Bool // answer every request with 503
-	lookups      atomic.Int64
-	quotaCalls   atomic.Int64
-	syncs        atomic.Int64
-	lookupGate   chan struct{} // when set, lookups wait for it to be closed
-	lookupsByKey sync.Map      // hash -> *atomic.Int64
+	down       atomic.Bool // answer every request with 503
+	lookups    atomic.Int64
+	quotaCalls atomic.Int64
+	syncs      atomic.Int64
+	// analyticsBatches counts POST /turnpike/v1/analytics calls.
+	analyticsBatches atomic.Int64
+	lookupGate       chan struct{} // when set, lookups wait for it to be closed
+	lookupsByKey     sync.Map      // hash -> *atomic.Int64
 }
 
 func newFakeSidecar(t testing.TB) *fakeSidecar {
@@ -124,6 +126,9 @@ func (f *fakeSidecar) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveSync(w, r.URL.Query().Get("cursor"), r.URL.Query().Get("version"))
 	case r.Method == "POST" && r.URL.Path == "/turnpike/v1/quota":
 		f.serveQuota(w, r)
+	case r.Method == "POST" && r.URL.Path == "/turnpike/v1/analytics":
+		f.analyticsBatches.Add(1)
+		_, _ = w.Write([]byte("{}"))
 	default:
 		writeError(w, 404, "not found")
 	}

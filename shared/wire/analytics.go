@@ -62,17 +62,22 @@ type AnalyticsBatch struct {
 	Records []AnalyticsRecord
 }
 
-// AppendAnalyticsRecord appends r as one JSON object. Strings and lists
-// that are empty are left out; t, status and outcome are always written.
-// The filter appends records to its buffer one by one, as requests end,
-// and wraps them with AppendAnalyticsBatch on the next tick.
+// AppendAnalyticsRecord appends r as one JSON object. Strings, lists and
+// numbers that are empty or zero are left out; t, status and outcome are
+// always written. The filter appends records to its buffer one by one, as
+// requests end, and wraps them with AppendAnalyticsBatch on the next tick.
 func AppendAnalyticsRecord(dst []byte, r *AnalyticsRecord) []byte {
+	return AppendAnalyticsResponse(AppendAnalyticsRequest(dst, r), r)
+}
+
+// AppendAnalyticsRequest appends the first part of r's object: what is
+// known when the request is decided (all but Status, Outcome, the
+// latencies and ResponseBytes). AppendAnalyticsResponse completes it, so
+// the filter can write a forwarded request's part while the request's
+// headers are at hand and finish it when the response arrives.
+func AppendAnalyticsRequest(dst []byte, r *AnalyticsRecord) []byte {
 	dst = append(dst, `{"t":`...)
 	dst = strconv.AppendInt(dst, r.Time, 10)
-	dst = append(dst, `,"status":`...)
-	dst = strconv.AppendInt(dst, int64(r.Status), 10)
-	dst = append(dst, `,"outcome":`...)
-	dst = model.AppendString(dst, r.Outcome)
 	for _, f := range [...]struct{ name, v string }{
 		{"api_id", r.APIID}, {"api_name", r.APIName}, {"api_version", r.APIVersion}, {"org_id", r.OrgID},
 		{"listen_path", r.ListenPath}, {"method", r.Method}, {"host", r.Host}, {"path", r.Path},
@@ -88,19 +93,32 @@ func AppendAnalyticsRecord(dst []byte, r *AnalyticsRecord) []byte {
 	}
 	dst = appendStrings(dst, "policies", r.Policies)
 	dst = appendStrings(dst, "tags", r.Tags)
-	for _, f := range [...]struct {
-		name string
-		v    int64
-	}{{"total_us", r.TotalUS}, {"upstream_us", r.UpstreamUS}, {"request_bytes", r.RequestBytes},
-		{"response_bytes", r.ResponseBytes}} {
-		if f.v != 0 {
-			dst = append(dst, ',', '"')
-			dst = append(dst, f.name...)
-			dst = append(dst, '"', ':')
-			dst = strconv.AppendInt(dst, f.v, 10)
-		}
-	}
+	return appendInt(dst, "request_bytes", r.RequestBytes)
+}
+
+// AppendAnalyticsResponse appends the rest of r's object after
+// AppendAnalyticsRequest: status, outcome, latencies, response bytes and
+// the closing brace.
+func AppendAnalyticsResponse(dst []byte, r *AnalyticsRecord) []byte {
+	dst = append(dst, `,"status":`...)
+	dst = strconv.AppendInt(dst, int64(r.Status), 10)
+	dst = append(dst, `,"outcome":`...)
+	dst = model.AppendString(dst, r.Outcome)
+	dst = appendInt(dst, "total_us", r.TotalUS)
+	dst = appendInt(dst, "upstream_us", r.UpstreamUS)
+	dst = appendInt(dst, "response_bytes", r.ResponseBytes)
 	return append(dst, '}')
+}
+
+// appendInt appends ,"name":v unless v is 0.
+func appendInt(dst []byte, name string, v int64) []byte {
+	if v == 0 {
+		return dst
+	}
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return strconv.AppendInt(dst, v, 10)
 }
 
 func appendStrings(dst []byte, name string, list []string) []byte {

@@ -19,7 +19,7 @@ func TestAnalyticsBatchRoundTrip(t *testing.T) {
 	}{
 		{"empty", AnalyticsBatch{VM: "vm1"}, `{"vm":"vm1","dropped":0,"records":[]}`},
 		{"minimal", AnalyticsBatch{VM: "v", Dropped: 3, Records: []AnalyticsRecord{{Time: 5, Status: 401, Outcome: "missing_key", APIID: "a"}}},
-			`{"vm":"v","dropped":3,"records":[{"t":5,"status":401,"outcome":"missing_key","api_id":"a"}]}`},
+			`{"vm":"v","dropped":3,"records":[{"t":5,"api_id":"a","status":401,"outcome":"missing_key"}]}`},
 		{"full", AnalyticsBatch{VM: "v", Records: []AnalyticsRecord{full, {Time: 1, Outcome: "allowed", Status: 200}}}, ""},
 	}
 	for _, tt := range tests {

@@ -94,6 +94,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	for range 4 {
 		e.expect("/shop/items", "", 401, "Authorization field missing")
 	}
+	for range 3 {
+		e.expect("/shop/items", "not-a-key-of-ours", 403, "Access to this API has been disallowed")
+	}
 	b.open(console + "#/usage")
 	b.waitFor("allowed requests on the chart", func() error {
 		n := b.eval(`return document.querySelectorAll('#usage-chart rect[data-series=allowed]').length`)

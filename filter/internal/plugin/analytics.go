@@ -3,6 +3,7 @@ package plugin
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
@@ -35,6 +36,9 @@ type analyticsState struct {
 	// failing: the last batch failed, so the next failure is not logged
 	// again (a sidecar outage must not flood the proxy's log).
 	failing bool
+	// free holds buffers for the request parts of forwarded requests'
+	// records, reused so that recording allocates nothing in steady state.
+	free [][]byte
 
 	recorded, droppedC, sent, failed *counter
 }
@@ -58,73 +62,144 @@ func (r *Root) startAnalytics() {
 	a.buf = make([]byte, 0, 4096)
 }
 
-// recordReply records a request answered with a local reply of status.
-func (h *httpContext) recordReply(status uint32, outcome string, bodyLen int) {
-	if !h.root.cfg.Analytics.Enabled || h.api == nil || h.recorded {
-		return
-	}
-	// A local reply is sent in the callback that decided it: h.now is
-	// current, and saves a clock read.
-	h.record(int(status), outcome, h.now, 0, int64(bodyLen))
-}
+// sourceAddress is the property with the client's address; a variable,
+// so the variadic call does not allocate its path per request.
+var sourceAddress = []string{"source", "address"}
 
-// recordResponse records a forwarded request when its response headers
-// arrive (OnHttpResponseHeaders).
-func (h *httpContext) recordResponse() {
-	if !h.root.cfg.Analytics.Enabled || h.forwardedAt == 0 || h.recorded {
-		return
-	}
-	status, _ := strconv.Atoi(h.host.ResponseHeader(":status"))
-	outcome := outKeyless
-	if h.authorized {
-		outcome = outAllowed
-	}
-	length, _ := strconv.ParseInt(h.host.ResponseHeader("content-length"), 10, 64)
-	now := h.root.now()
-	h.record(status, outcome, now, now-h.forwardedAt, length)
-}
-
-// record encodes the request's record into the buffer. The request's
-// method, path and the like are read again from the host: the views taken
-// in the request callback are gone by the response.
-func (h *httpContext) record(status int, outcome string, now, upstreamNS, respBytes int64) {
+// tracked reports whether the request is to be recorded.
+func (h *httpContext) tracked() bool {
 	r := h.root
-	a := &r.an
-	h.recorded = true
-	if r.snap != nil && r.snap.untracked[h.api.APIID] {
-		return // do_not_track, as Tyk's
-	}
-	rec := wire.AnalyticsRecord{
-		Time: h.arrived, Status: status, Outcome: outcome,
-		APIID: h.api.APIID, APIName: h.api.Name, APIVersion: h.version, OrgID: h.api.OrgID,
-		ListenPath: h.api.Proxy.ListenPath,
-		Method:     h.host.RequestHeader(":method"),
-		Host:       h.host.RequestHeader(":authority"),
-		Path:       route.PathOnly(h.host.RequestHeader(":path")),
-		KeyHash:    h.hash,
-		UserAgent:  h.host.RequestHeader("user-agent"),
-		TotalUS:    (now - h.arrived) / 1000,
-		UpstreamUS: upstreamNS / 1000,
-	}
-	rec.RequestBytes, _ = strconv.ParseInt(h.host.RequestHeader("content-length"), 10, 64)
-	rec.ResponseBytes = respBytes
+	return r.cfg.Analytics.Enabled && h.api != nil && !h.recorded && h.anPart == nil &&
+		(r.snap == nil || !r.snap.untracked[h.api.APIID])
+}
+
+// requestFields fills what the request callback knows: the method, path
+// and authority read by the pipeline (views valid in the callback that
+// decides, or copies made when it paused), two more headers, the peer.
+func (h *httpContext) requestFields(rec *wire.AnalyticsRecord) {
+	rec.Time = h.arrived
+	rec.APIID, rec.APIName, rec.APIVersion = h.api.APIID, h.api.Name, h.version
+	rec.OrgID, rec.ListenPath = h.api.OrgID, h.api.Proxy.ListenPath
+	rec.Method, rec.Host, rec.Path = h.method, h.authority, route.PathOnly(h.path)
+	rec.KeyHash = h.hash
+	rec.UserAgent = h.host.RequestHeader("user-agent")
+	rec.RequestBytes = parseLength(h.host.RequestHeader("content-length"))
 	if h.eff != nil && h.eff.s != nil {
 		s := h.eff.s
-		rec.Alias, rec.OAuthID, rec.Tags = s.Alias, s.OauthClientID, s.Tags
-		rec.Policies = s.ApplyPolicies
+		rec.Alias, rec.OAuthID, rec.Tags, rec.Policies = s.Alias, s.OauthClientID, s.Tags, s.ApplyPolicies
 	}
-	if addr, ok := h.host.Property("source", "address"); ok {
-		rec.ClientIP = hostOnly(string(addr))
+	if addr, ok := h.host.Property(sourceAddress...); ok && len(addr) > 0 {
+		// A view of the property's bytes, which live until the record is
+		// encoded: no copy per request.
+		rec.ClientIP = hostOnly(unsafe.String(&addr[0], len(addr)))
 	}
-	if a.n >= r.cfg.Analytics.MaxRecords {
-		a.drop()
+}
+
+// recordReply records a request answered with a local reply of status: the
+// whole record at once, in the callback that decided it (h.now is current).
+func (h *httpContext) recordReply(status uint32, outcome string, bodyLen int) {
+	if !h.tracked() {
+		return
+	}
+	h.recorded = true
+	var rec wire.AnalyticsRecord
+	h.requestFields(&rec)
+	rec.Status, rec.Outcome = int(status), outcome
+	rec.TotalUS, rec.ResponseBytes = (h.now-h.arrived)/1000, int64(bodyLen)
+	a := &h.root.an
+	if !a.room(h.root) {
 		return
 	}
 	mark := len(a.buf)
+	a.sep()
+	a.buf = wire.AppendAnalyticsRecord(a.buf, &rec)
+	a.commit(h.root, mark)
+}
+
+// startRecord writes the request's part of a forwarded request's record
+// (run, as the request goes upstream) into a buffer of its own, taken from
+// the VM's free list; recordResponse completes it.
+func (h *httpContext) startRecord() {
+	if !h.tracked() {
+		return
+	}
+	a := &h.root.an
+	var part []byte
+	if n := len(a.free); n > 0 {
+		part, a.free = a.free[n-1][:0], a.free[:n-1]
+	}
+	var rec wire.AnalyticsRecord
+	h.requestFields(&rec)
+	h.anPart = wire.AppendAnalyticsRequest(part, &rec)
+}
+
+// recordResponse completes a forwarded request's record when its response
+// headers arrive (OnHttpResponseHeaders): the upstream's status, the
+// latencies.
+func (h *httpContext) recordResponse() {
+	if h.anPart == nil || h.recorded {
+		return
+	}
+	r := h.root
+	h.recorded = true
+	now := r.now()
+	var rec wire.AnalyticsRecord
+	rec.Status = int(parseLength(h.host.ResponseHeader(":status")))
+	rec.Outcome = outKeyless
+	if h.authorized {
+		rec.Outcome = outAllowed
+	}
+	rec.ResponseBytes = parseLength(h.host.ResponseHeader("content-length"))
+	rec.TotalUS, rec.UpstreamUS = (now-h.arrived)/1000, (now-h.forwardedAt)/1000
+	a := &r.an
+	if a.room(r) {
+		mark := len(a.buf)
+		a.sep()
+		a.buf = append(a.buf, h.anPart...)
+		a.buf = wire.AppendAnalyticsResponse(a.buf, &rec)
+		a.commit(r, mark)
+	}
+	h.releaseRecord()
+}
+
+// releaseRecord returns the request part's buffer to the free list (also
+// when the stream ends without a response).
+func (h *httpContext) releaseRecord() {
+	a := &h.root.an
+	if h.anPart != nil && len(a.free) < maxFreeParts && cap(h.anPart) <= maxPartSize {
+		a.free = append(a.free, h.anPart)
+	}
+	h.anPart = nil
+}
+
+// The free list keeps the request parts' buffers of this many finished
+// streams, each up to maxPartSize: enough for the streams a VM has in
+// flight, without keeping an outsized one.
+const (
+	maxFreeParts = 1024
+	maxPartSize  = 4096
+)
+
+// room reports whether the buffer takes another record, counting a drop
+// when it does not.
+func (a *analyticsState) room(r *Root) bool {
+	if a.n >= r.cfg.Analytics.MaxRecords {
+		a.drop()
+		return false
+	}
+	return true
+}
+
+// sep separates the next record from the previous one.
+func (a *analyticsState) sep() {
 	if a.n > 0 {
 		a.buf = append(a.buf, ',')
 	}
-	a.buf = wire.AppendAnalyticsRecord(a.buf, &rec)
+}
+
+// commit counts the record appended since mark, or takes it back (and
+// counts a drop) when it took the buffer past max_bytes.
+func (a *analyticsState) commit(r *Root, mark int) {
 	if len(a.buf) > r.cfg.Analytics.MaxBytes {
 		a.buf = a.buf[:mark]
 		a.drop()
@@ -137,6 +212,24 @@ func (h *httpContext) record(status int, outcome string, now, upstreamNS, respBy
 func (a *analyticsState) drop() {
 	a.dropped++
 	a.droppedC.Increment(1)
+}
+
+// parseLength reads a non-negative decimal header value (content-length,
+// :status); anything else is 0. Unlike strconv, a bad or missing value
+// costs no allocated error.
+func parseLength(s string) int64 {
+	if s == "" || len(s) > 18 {
+		return 0
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }
 
 // hostOnly strips the port of a peer address: 10.0.0.1:5555 -> 10.0.0.1,

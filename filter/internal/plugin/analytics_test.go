@@ -141,6 +141,15 @@ func TestAnalyticsOffByDefault(t *testing.T) {
 	}
 }
 
+func TestParseLength(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "200": 200, "1234567": 1234567, "": 0, "-1": 0, "1e3": 0,
+		" 5": 0, "9999999999999999999": 0} {
+		if got := parseLength(in); got != want {
+			t.Errorf("parseLength(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
 func TestHostOnly(t *testing.T) {
 	for in, want := range map[string]string{"10.0.0.1:5555": "10.0.0.1", "[::1]:80": "::1", "10.0.0.1": "10.0.0.1",
 		"::1": "::1", "": "", "[bad": "[bad"} {
@@ -161,5 +170,37 @@ func TestAnalyticsDoNotTrack(t *testing.T) {
 	}
 	if b := fx.shipped(); len(b.Records) != 1 || b.Records[0].APIID != "open" {
 		t.Fatalf("batch %+v", b)
+	}
+}
+
+// BenchmarkWarmRequest is a warm request with analytics off and on, native
+// against the fake host: the guest-side cost of recording (encoding,
+// buffers), without the host calls' price.
+func BenchmarkWarmRequest(b *testing.B) {
+	for _, tc := range []struct{ name, cfg string }{
+		{"off", ""}, {"on", `,"analytics":{"enabled":true}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			t := &testing.T{}
+			fx := newFixture(t, tc.cfg, testSnapshot)
+			fx.t = t
+			fx.f.Props["source.address"] = []byte("192.0.2.7:5555")
+			fx.do("/api1/x", "good-key", testSession(`"rate":1000000000,"per":1`))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				s, h, _ := fx.send("/api1/x", "good-key", "user-agent", "bench/1")
+				s.ResponseHeaders[":status"] = "200"
+				h.OnHttpResponseHeaders(0, true)
+				h.OnHttpStreamDone()
+				delete(fx.f.Streams, s.ID)
+				if i%1000 == 999 {
+					fx.r.OnTick()
+					for _, c := range fx.f.Calls {
+						fx.f.Answer(c, 200, nil, `{}`)
+					}
+				}
+			}
+		})
 	}
 }

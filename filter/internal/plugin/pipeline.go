@@ -111,6 +111,8 @@ type httpContext struct {
 	arrived     int64
 	forwardedAt int64
 	recorded    bool
+	// anPart is the request's part of a forwarded request's record.
+	anPart []byte
 }
 
 // session is the effective (policy-applied) session of the request.
@@ -143,6 +145,7 @@ func (h *httpContext) run() proxywasm.Action {
 		case forward:
 			if h.api != nil {
 				h.forwardedAt = h.now
+				h.startRecord()
 			}
 			return proxywasm.ActionContinue
 		case replied:
@@ -185,6 +188,7 @@ func (h *httpContext) detach() {
 
 // OnHttpStreamDone forgets the stream, so lookups answered later skip it.
 func (h *httpContext) OnHttpStreamDone() {
+	h.releaseRecord()
 	delete(h.root.streams, h.id)
 }
 
