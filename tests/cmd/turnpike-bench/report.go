@@ -81,7 +81,7 @@ func yes(ok bool) string {
 var vmCases = []struct{ name, what string }{
 	{"noop-floor", "no-op filter (the floor)"},
 	{"warm-rate-limit", "warm key, rate limit only"},
-	{"warm-analytics", "warm key, rate limit, analytics on (recorded, shipped every 1000 requests)"},
+	{"warm-analytics", "warm key, rate limit, analytics on (recorded, shipped every 5000 requests)"},
 	{"quota-exact", "key with quota (exact mode: one sidecar call per request)"},
 	{"missing-key", "missing key (401)"},
 	{"unknown-key", "unknown key (negative cache, 403)"},
