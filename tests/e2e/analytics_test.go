@@ -51,11 +51,20 @@ func TestAnalyticsEndToEnd(t *testing.T) {
 	sum := sha256.Sum256([]byte(key))
 	hash := hex.EncodeToString(sum[:])
 
-	// The set-up's probes are recorded too: let them land, then start
-	// from an empty list and a known aggregate.
-	time.Sleep(500 * time.Millisecond)
+	// The set-up's probes are recorded too: let them land (a tick, then
+	// the sidecar's once-a-second aggregate flush), then start from an
+	// empty list and a known aggregate.
+	var before map[string]int64
+	e.eventually(10*time.Second, "the set-up's records settled", func() error {
+		first := e.usageTotal("api", "tracked")
+		time.Sleep(1500 * time.Millisecond)
+		before = e.usageTotal("api", "tracked")
+		if first["requests"] == 0 || first["requests"] != before["requests"] {
+			return fmt.Errorf("aggregate moved from %d to %d requests", first["requests"], before["requests"])
+		}
+		return nil
+	})
 	rdb.Del(ctx, "analytics-tyk-system-analytics")
-	before := e.usageTotal("api", "tracked")
 
 	start := time.Now()
 	for range 5 {

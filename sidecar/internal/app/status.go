@@ -38,9 +38,10 @@ type status struct {
 // filterStatus is a filter VM that polled recently: the configuration
 // version it holds, and whether that is this replica's.
 type filterStatus struct {
-	VM      string `json:"vm"`
-	Version string `json:"version"`
-	Current bool   `json:"current"`
+	VM       string `json:"vm"`
+	Version  string `json:"version"`
+	Current  bool   `json:"current"`
+	LastSync int64  `json:"last_sync"` // unix ms
 }
 
 func (a *App) status(ctx context.Context) any {
@@ -72,10 +73,10 @@ func (a *App) status(ctx context.Context) any {
 		s.ConfigVersion = snap.Version
 	}
 	stale := 0
-	if filters, err := a.store.Filters(ctx, store.FilterTTL); err == nil {
-		for vm, v := range filters {
-			s.Filters = append(s.Filters, filterStatus{vm, v, v == s.ConfigVersion})
-			if v != s.ConfigVersion {
+	if filters, err := a.store.FilterPolls(ctx, store.FilterTTL); err == nil {
+		for vm, p := range filters {
+			s.Filters = append(s.Filters, filterStatus{vm, p.Version, p.Version == s.ConfigVersion, p.Seen})
+			if p.Version != s.ConfigVersion {
 				stale++
 			}
 		}

@@ -534,7 +534,8 @@ async function statusPage(main) {
       el("div", { class: "card" }, el("h3", {}, "Sidecar replicas"), table(["Instance", "Version", "Ready", "Last seen"],
         (s.replicas || []).map(p => [p.id, p.version, p.ready ? "yes" : "no", new Date(p.seen).toLocaleTimeString()]))),
       el("div", { class: "card" }, el("h3", {}, `Connected filters (${(s.filters || []).length} VMs polled in the last 3 s)`),
-        table(["VM", "Configuration", "Current"], (s.filters || []).map(f => [f.vm, f.version.slice(0, 12), f.current ? "yes" : "no, behind"]))));
+        table(["VM", "Configuration", "Current", "Last sync"], (s.filters || []).map(f => [f.vm, f.version.slice(0, 12),
+          f.current ? "yes" : "no, behind", new Date(f.last_sync).toLocaleTimeString()]))));
   };
   await load();
   refreshTimer = setInterval(() => load().catch(() => {}), 3000);
