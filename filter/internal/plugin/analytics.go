@@ -83,7 +83,9 @@ func (h *httpContext) requestFields(rec *wire.AnalyticsRecord) {
 	rec.Method, rec.Host, rec.Path = h.method, h.authority, route.PathOnly(h.path)
 	rec.KeyHash = h.hash
 	rec.UserAgent = h.host.RequestHeader("user-agent")
-	rec.RequestBytes = parseLength(h.host.RequestHeader("content-length"))
+	if bodyMethod(h.method) {
+		rec.RequestBytes = parseLength(h.host.RequestHeader("content-length"))
+	}
 	if h.eff != nil && h.eff.s != nil {
 		s := h.eff.s
 		rec.Alias, rec.OAuthID, rec.Tags, rec.Policies = s.Alias, s.OauthClientID, s.Tags, s.ApplyPolicies
@@ -212,6 +214,18 @@ func (a *analyticsState) commit(r *Root, mark int) {
 func (a *analyticsState) drop() {
 	a.dropped++
 	a.droppedC.Increment(1)
+}
+
+// bodyMethod reports whether requests of method usually carry a body:
+// for GET, HEAD, DELETE and OPTIONS the content-length is not read (a
+// host call per request saved on the most common traffic; such a request
+// with a body is recorded with 0 bytes).
+func bodyMethod(method string) bool {
+	switch method {
+	case "GET", "HEAD", "DELETE", "OPTIONS":
+		return false
+	}
+	return true
 }
 
 // parseLength reads a non-negative decimal header value (content-length,

@@ -32,7 +32,7 @@ func TestAnalyticsRecords(t *testing.T) {
 
 	// Allowed: recorded when the upstream's response headers pass.
 	s := fx.do("/api1/x?q=1", "good-key", testSession(`"alias":"al","apply_policies":["p1"],"tags":["gold"],"oauth_client_id":"cl"`),
-		"user-agent", "test/1", "content-length", "12")
+		"user-agent", "test/1", "content-length", "12", ":method", "POST")
 	fx.f.Clock += 3e6 // 3 ms upstream
 	s.ResponseHeaders[":status"] = "201"
 	s.ResponseHeaders["content-length"] = "34"
@@ -65,7 +65,7 @@ func TestAnalyticsRecords(t *testing.T) {
 	for i, w := range want {
 		r := b.Records[i]
 		if r.Status != w.status || r.Outcome != w.outcome || r.Path != w.path || r.KeyHash != w.hash ||
-			r.Method != "GET" || r.Host != "example.com" || r.ClientIP != "192.0.2.7" || r.Time != testStart+min(int64(i), 1)*3e6 {
+			r.Method != map[bool]string{true: "POST", false: "GET"}[i == 0] || r.Host != "example.com" || r.ClientIP != "192.0.2.7" || r.Time != testStart+min(int64(i), 1)*3e6 {
 			t.Errorf("record %d: %+v, want %+v", i, r, w)
 		}
 	}
@@ -76,7 +76,7 @@ func TestAnalyticsRecords(t *testing.T) {
 		a.RequestBytes != 12 || a.ResponseBytes != 34 || a.UpstreamUS != 3000 || a.TotalUS != 3000 {
 		t.Errorf("allowed record %+v", a)
 	}
-	if b.Records[1].ResponseBytes == 0 || b.Records[1].UpstreamUS != 0 {
+	if b.Records[1].ResponseBytes == 0 || b.Records[1].UpstreamUS != 0 || b.Records[1].RequestBytes != 0 {
 		t.Errorf("local reply record %+v", b.Records[1])
 	}
 	fx.r.m.flush()
