@@ -95,12 +95,13 @@ func decide(b *testing.B, vm *wasmhost.VM, hdrs wasmhost.Headers) int {
 // over a fixed number of extra requests.
 // sc, when set, is the sidecar whose calls per request are reported.
 func measure(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, hdrs wasmhost.Headers, want int) {
-	measureEach(b, h, sc, func() wasmhost.Headers { return hdrs }, want)
+	measureEach(b, h, sc, func() wasmhost.Headers { return hdrs }, want, 0)
 }
 
 // measureEach is measure with the headers of each request from next (made
-// before the request's clock starts): a first-seen credential per request.
-func measureEach(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, next func() wasmhost.Headers, want int) {
+// before the request's clock starts: a first-seen credential per request),
+// and a tick every tickEvery requests (0: none).
+func measureEach(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, next func() wasmhost.Headers, want, tickEvery int) {
 	vm := h.VM(0)
 	for range 100 { // warm: session cached, buckets and effective session built
 		if got := decide(b, vm, next()); got != want {
@@ -114,7 +115,10 @@ func measureEach(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, next func() wa
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
+	for i := range b.N {
+		if tickEvery > 0 && i%tickEvery == tickEvery-1 {
+			h.Tick()
+		}
 		hdrs := next()
 		t0 := time.Now()
 		got := decide(b, vm, hdrs)
@@ -252,12 +256,25 @@ func BenchmarkDecision(b *testing.B) {
 		measureEach(b, h, sc, func() wasmhost.Headers {
 			n++
 			return request("/es/x", jwtBenchToken("ES256", "first-"+strconv.Itoa(n)))
-		}, 200)
+		}, 200, 0)
 	})
 	// Without leases: one reservation per request (quota_lease.cover_ms 0),
 	// which is also what a quota near exhaustion costs (one-unit leases).
 	hq := startBench(b, sc, `,"quota_lease":{"cover_ms":0}`, false)
 	b.Run("quota-per-request", func(b *testing.B) { measure(b, hq, sc, request("/api1/x", "quota-key"), 200) })
+	// The warm request with analytics on: each request is recorded, and a
+	// tick every 5000 requests ships the records (the buffer holds 10000).
+	// A tick also polls the sync feed, which the other cases never do while
+	// measured: ticking rarely keeps that cost out of the comparison.
+	ha := startBench(b, sc, `,"analytics":{"enabled":true,"max_records":10000,"max_bytes":16777216}`, false)
+	b.Run("warm-analytics", func(b *testing.B) {
+		batches := sc.analyticsBatches.Load()
+		hdrs := request("/api1/x", "warm-key")
+		measureEach(b, ha, sc, func() wasmhost.Headers { return hdrs }, 200, 5000)
+		if b.N >= 5000 && sc.analyticsBatches.Load() == batches {
+			b.Fatal("no analytics batch reached the sidecar")
+		}
+	})
 }
 
 // BenchmarkSessionCacheMemory is the memory scenario of BENCHMARKS.md §4 in

@@ -58,6 +58,8 @@ type fakeSidecar struct {
 	lookupsByKey sync.Map      // hash -> *atomic.Int64
 	jwtWrites    atomic.Int64  // POST /turnpike/v1/jwt-sessions/
 	jwksRefresh  atomic.Value  // last jwks_refresh of a sync poll (string)
+	// analyticsBatches counts POST /turnpike/v1/analytics calls.
+	analyticsBatches atomic.Int64
 }
 
 func newFakeSidecar(t testing.TB) *fakeSidecar {
@@ -173,6 +175,9 @@ func (f *fakeSidecar) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveJWTSession(w, r)
 	case r.Method == "POST" && r.URL.Path == "/turnpike/v1/quota/release":
 		f.serveRelease(w, r)
+	case r.Method == "POST" && r.URL.Path == "/turnpike/v1/analytics":
+		f.analyticsBatches.Add(1)
+		_, _ = w.Write([]byte("{}"))
 	default:
 		writeError(w, 404, "not found")
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/wire"
 	"github.com/valyala/fastjson"
 )
 
@@ -111,6 +112,9 @@ type Config struct {
 	// it; without it they go on (credentials removed) while the filter
 	// holds the body and answers before the body is sent.
 	HeadersStopIteration bool
+	// Analytics records each decided request and ships the records to the
+	// sidecar (analytics.*; off by default).
+	Analytics Analytics
 	// APIs are static API definitions (apis), used alongside those of the
 	// sidecar's snapshot; the snapshot wins for the same api_id.
 	APIs []*model.APIDefinition
@@ -164,6 +168,19 @@ type ResponseCache struct {
 	Slots uint32
 }
 
+// Analytics configures request records (filter/README.md#analytics).
+type Analytics struct {
+	// Enabled records every request decided for an API, as Tyk's
+	// enable_analytics (analytics.enabled, default false).
+	Enabled bool
+	// MaxRecords bounds the records a VM holds between two ticks
+	// (analytics.max_records, default 2000); more are dropped and counted.
+	MaxRecords int
+	// MaxBytes bounds their encoded size (analytics.max_bytes, default
+	// 262144), which keeps a batch under the sidecar's --max-body-bytes.
+	MaxBytes int
+}
+
 // Default returns the configuration an empty JSON object yields, minus the
 // required token.
 func Default() Config {
@@ -183,6 +200,7 @@ func Default() Config {
 		LeaseMaxUnits:        10000,
 		ResponseCache:        ResponseCache{MaxBytes: 16 << 20, MaxEntryBytes: 1 << 20, Slots: 4096},
 		Batch:                Batch{MaxRequests: 20, MaxBodyBytes: 1 << 20, TimeoutMS: 30000},
+		Analytics:            Analytics{MaxRecords: 2000, MaxBytes: 256 << 10},
 	}
 }
 
@@ -299,6 +317,19 @@ func Parse(data []byte) (Config, error) {
 			c.IdentityHeaders = d.boolean("identity_headers", v)
 		case "allow_on_headers_stop_iteration":
 			c.HeadersStopIteration = d.boolean("allow_on_headers_stop_iteration", v)
+		case "analytics":
+			d.object("analytics", v, func(k string, v *fastjson.Value) {
+				switch k {
+				case "enabled":
+					c.Analytics.Enabled = d.boolean("analytics.enabled", v)
+				case "max_records":
+					c.Analytics.MaxRecords = int(d.num("analytics.max_records", v, 1, wire.MaxAnalyticsRecords))
+				case "max_bytes":
+					c.Analytics.MaxBytes = int(d.num("analytics.max_bytes", v, 1024, 16<<20))
+				default:
+					d.unknown("analytics." + k)
+				}
+			})
 		case "apis":
 			c.APIs = d.apis(v)
 		case "enforce_org_quotas":

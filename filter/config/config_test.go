@@ -17,7 +17,8 @@ func TestParseDefaults(t *testing.T) {
 	if c.Cluster != want.Cluster || c.Authority != want.Authority || c.LookupTimeoutMS != 1000 ||
 		c.SyncIntervalMS != 250 || c.CacheSize != 10000 || c.NegativeTTLMS != 2000 ||
 		c.QuotaExceededStatus != 403 || c.QuotaFailure != Closed || c.RateLimitHeaders != HeadersQuotas ||
-		c.RejectUnmatched || c.StripCredential || c.IdentityHeaders || c.APIs != nil {
+		c.RejectUnmatched || c.StripCredential || c.IdentityHeaders || c.APIs != nil ||
+		c.Analytics != (Analytics{MaxRecords: 2000, MaxBytes: 262144}) {
 		t.Fatalf("defaults: got %+v", c)
 	}
 }
@@ -37,6 +38,7 @@ func TestParseAll(t *testing.T) {
 		"strip_credential": true,
 		"identity_headers": true,
 		"allow_on_headers_stop_iteration": true,
+		"analytics": {"enabled": true, "max_records": 10, "max_bytes": 4096},
 		"apis": [{"api_id": "a1", "proxy": {"listen_path": "/a/"}}]
 	}`))
 	if err != nil {
@@ -46,7 +48,8 @@ func TestParseAll(t *testing.T) {
 		c.SyncTimeoutMS != 900 || c.SyncIntervalMS != 50 || c.CacheSize != 7 || c.CacheTTLMS != 1234 ||
 		c.NegativeTTLMS != 0 || c.MaxStaleMS != 5000 || c.QuotaFailure != Open || !c.RejectUnmatched ||
 		c.QuotaExceededStatus != 429 || c.RateLimitHeaders != HeadersRateLimits || !c.IETFHeaders ||
-		!c.StripCredential || !c.IdentityHeaders || !c.HeadersStopIteration {
+		!c.StripCredential || !c.IdentityHeaders || !c.HeadersStopIteration ||
+		c.Analytics != (Analytics{Enabled: true, MaxRecords: 10, MaxBytes: 4096}) {
 		t.Fatalf("got %+v", c)
 	}
 	if len(c.APIs) != 1 || c.APIs[0].APIID != "a1" || c.APIs[0].Proxy.ListenPath != "/a/" {
@@ -81,6 +84,10 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{`{"sidecar":{"token":"t"},"apis":[{"api_id":"a"},{"api_id":"a"}]}`, "apis[1].api_id"},
 		{`{"sidecar":{"token":"t"},"apis":[{"api_id":1}]}`, "apis[0]"},
 		{`{"sidecar":{"token":"t"},"ttl":1}`, "ttl"},
+		{`{"sidecar":{"token":"t"},"analytics":{"enabled":1}}`, "analytics.enabled"},
+		{`{"sidecar":{"token":"t"},"analytics":{"max_records":10001}}`, "analytics.max_records"},
+		{`{"sidecar":{"token":"t"},"analytics":{"max_bytes":10}}`, "analytics.max_bytes"},
+		{`{"sidecar":{"token":"t"},"analytics":{"enable":true}}`, "analytics.enable"},
 	} {
 		_, err := Parse([]byte(tc.in))
 		if err == nil {

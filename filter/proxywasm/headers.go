@@ -123,6 +123,12 @@ func SetHttpResponseHeaders(h [][2]string) error   { return setHeaderMap(MapType
 func GetHttpResponseHeader(key string) (string, error) {
 	return getHeaderValue(MapTypeHttpResponseHeaders, key)
 }
+
+// GetHttpResponseHeaderView is GetHttpRequestHeaderView for a response
+// header: valid only until the callback returns.
+func GetHttpResponseHeaderView(key string) (string, error) {
+	return getHeaderView(MapTypeHttpResponseHeaders, key)
+}
 func AddHttpResponseHeader(key, value string) error {
 	return addHeaderValue(MapTypeHttpResponseHeaders, key, value)
 }

@@ -63,6 +63,11 @@ type Snapshot struct {
 	// APIs whose cache was invalidated (DELETE /tyk/cache/{apiID}); an API
 	// absent is at generation 0. The filter keys cache entries with them.
 	CacheGenerations map[string]int64
+	// Untracked holds the api_id of every API whose definition says
+	// "do_not_track": true (Tyk's field, read from the definition as
+	// stored: model.APIDefinition does not carry it); nil when none does.
+	// The filter records no analytics for them.
+	Untracked map[string]bool
 }
 
 // AppendSyncResponse appends the sync answer
@@ -252,6 +257,12 @@ func decodeSnapshot(snap *fastjson.Value) (*Snapshot, error) {
 			return nil, errors.New("sync: apis[" + strconv.Itoa(i) + "]: " + err.Error())
 		}
 		s.APIs = append(s.APIs, api)
+		if av.GetBool("do_not_track") {
+			if s.Untracked == nil {
+				s.Untracked = map[string]bool{}
+			}
+			s.Untracked[api.APIID] = true
+		}
 	}
 	if o := snap.GetObject("orgs"); o != nil {
 		s.Orgs = map[string]*model.OrgSession{}

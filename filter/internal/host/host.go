@@ -72,6 +72,10 @@ type Host interface {
 	// host buffered so far (a view, valid until the callback returns; OAuth
 	// endpoints, batch requests).
 	RequestBody(size int) ([]byte, error)
+	// ResponseHeader returns a response header of the current stream, a
+	// view like RequestHeader's; only meaningful once the response headers
+	// arrived (OnHttpResponseHeaders).
+	ResponseHeader(name string) string
 	// Reply sends a local response instead of forwarding the request.
 	Reply(status uint32, headers [][2]string, body []byte) error
 	// Resume lets a paused request go upstream; Close resets it.

@@ -86,6 +86,11 @@ func (Proxy) RequestBody(size int) ([]byte, error) {
 	return proxywasm.GetHttpRequestBody(0, size)
 }
 
+func (Proxy) ResponseHeader(n string) string {
+	v, _ := proxywasm.GetHttpResponseHeaderView(n)
+	return v
+}
+
 func (Proxy) Reply(status uint32, headers [][2]string, body []byte) error {
 	return proxywasm.SendHttpResponse(status, headers, body, -1)
 }

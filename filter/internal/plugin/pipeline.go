@@ -133,6 +133,15 @@ type httpContext struct {
 	resp respState
 	// bx links a batch request and its sub-requests (batch.go).
 	bx batchCtx
+
+	// Analytics (analytics.go): when the request arrived and was
+	// forwarded (unix ns; 0: not forwarded), and whether its record was
+	// written.
+	arrived     int64
+	forwardedAt int64
+	recorded    bool
+	// anPart is the request's part of a forwarded request's record.
+	anPart []byte
 }
 
 // session is the effective (policy-applied) session of the request.
@@ -147,6 +156,7 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) proxywasm.Ac
 		}
 	}
 	h.now = h.root.now()
+	h.arrived = h.now
 	return h.run()
 }
 
@@ -175,6 +185,10 @@ func (h *httpContext) run() proxywasm.Action {
 			h.detach()
 			return proxywasm.ActionPause
 		case forward:
+			if h.api != nil {
+				h.forwardedAt = h.now
+				h.startRecord()
+			}
 			return proxywasm.ActionContinue
 		case replied:
 			// What a callback that sent a local reply must return.
@@ -222,6 +236,7 @@ func (h *httpContext) detach() {
 // An organisation quota unit taken for a request that never went upstream
 // (the client left while it waited for the key's quota) goes back.
 func (h *httpContext) OnHttpStreamDone() {
+	h.releaseRecord()
 	delete(h.root.streams, h.id)
 	if !h.authorized {
 		h.giveBack(&h.orgQ)

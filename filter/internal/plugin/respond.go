@@ -99,10 +99,12 @@ var (
 func (h *httpContext) reply(rep *reply, outcome string) verdict {
 	h.giveBack(&h.orgQ)
 	h.root.m.decision(outcome)
-	if err := h.host.Reply(rep.status, rep.headersWith(h.challenge()), rep.body()); err != nil {
+	body := rep.body()
+	if err := h.host.Reply(rep.status, rep.headersWith(h.challenge()), body); err != nil {
 		h.root.log(host.Error, "sending a local reply: "+err.Error())
 		h.host.Close()
 	}
+	h.recordReply(rep.status, outcome, len(body))
 	return replied
 }
 
@@ -123,6 +125,7 @@ func (h *httpContext) rateLimited(msg, outcome string, res ratelimit.Result) ver
 // OnHttpResponseHeaders adds the rate-limit headers to responses of
 // authorized requests.
 func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) proxywasm.Action {
+	h.recordResponse()
 	h.onResponseHeaders(endOfStream) // response cache, header transforms (respcache.go)
 	if !h.authorized {
 		return proxywasm.ActionContinue

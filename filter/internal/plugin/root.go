@@ -96,6 +96,8 @@ type Root struct {
 	// refusedLogged are the APIs (id and field) whose refused auth method
 	// was logged (logRefusedAPIs).
 	refusedLogged map[string]struct{}
+	// an is the analytics record buffer (analytics.go).
+	an analyticsState
 	// vmID names this VM to the sidecar in sync polls, so it can tell
 	// which filters run the current configuration (GET /tyk/reload?block=true).
 	vmID string
@@ -196,6 +198,7 @@ func (r *Root) OnPluginStart(int) bool {
 	r.vmID = newVMID()
 	r.checker = access.NewChecker(access.Options{})
 	r.m = newMetrics(r.host)
+	r.startAnalytics()
 	r.sessions = cache.New[*sessionEntry](cfg.CacheSize)
 	r.hashes = cache.New[string](cfg.CacheSize)
 	r.recent = cache.New[string](recentSize)
@@ -240,7 +243,7 @@ func (r *Root) NewHttpContext(contextID uint32) proxywasm.HttpContext {
 }
 
 // OnTick adds the counts of the last interval to the host's metrics, polls
-// the sync feed, sweeps idle buckets and runs an overdue garbage collection
+// the sync feed, ships the analytics records (analytics.go), sweeps idle buckets and runs an overdue garbage collection
 // (gc.go).
 func (r *Root) OnTick() {
 	r.m.flush()
@@ -249,6 +252,7 @@ func (r *Root) OnTick() {
 	// The tick period is the sync interval.
 	r.pollOnTick()
 	r.retryReleases(now)
+	r.shipAnalytics()
 	if now >= r.sync.sweepAt {
 		r.sync.sweepAt = now + int64(sweepEvery)
 		r.sweep(now)

@@ -31,6 +31,8 @@ type snapshot struct {
 	rules map[*model.APIDefinition]*apiRules
 	// cacheGens are the APIs' response cache generations (respcache.go).
 	cacheGens map[string]int64
+	// untracked are the APIs with do_not_track: no analytics records.
+	untracked map[string]bool
 }
 
 // newSnapshot combines a sync snapshot with the static API definitions; the
@@ -64,5 +66,6 @@ func newSnapshot(seq uint64, version string, s *wire.Snapshot, static []*model.A
 		apiBuckets: buckets,
 		methods:    methods,
 		cacheGens:  s.CacheGenerations,
+		untracked:  s.Untracked,
 	}
 }

@@ -6,17 +6,22 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/turnpike-dev/turnpike/shared/wire"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/analytics"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/config"
+	"github.com/turnpike-dev/turnpike/sidecar/internal/console"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/filterapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/gatewayapi"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
@@ -25,6 +30,10 @@ import (
 	"github.com/turnpike-dev/turnpike/sidecar/internal/snapshot"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/store"
 )
+
+// usageFlush is how often the usage aggregates of the filters' batches are
+// added to Redis: once a second, whatever the number of filter VMs.
+const usageFlush = time.Second
 
 // Version is reported by /hello; set at build time with
 // -ldflags "-X github.com/turnpike-dev/turnpike/sidecar/internal/app.Version=..."
@@ -43,15 +52,19 @@ type App struct {
 	// metricsHandler serves /metrics on cfg.MetricsListen; nil when /metrics
 	// is part of handler.
 	metricsHandler http.Handler
-	redisOK        atomic.Bool
-	wg             sync.WaitGroup
+	analytics      *analytics.Writer
+	// instance names this replica on the status page.
+	instance string
+	started  time.Time
+	redisOK  atomic.Bool
+	wg       sync.WaitGroup
 }
 
 // New builds an instance. It fails on configuration errors (a bad Redis
 // URL, an unreadable policies file) but not on an unreachable Redis, which
 // Start keeps retrying while the instance reports not-ready.
 func New(cfg config.Config, log *slog.Logger) (*App, error) {
-	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(), instance: newInstanceID(), started: time.Now()}
 	if cfg.RedisURL == "" {
 		c, m, err := store.Embedded(cfg.RedisTimeout)
 		if err != nil {
@@ -92,10 +105,19 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		MaxBodyBytes:        cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
 		Version: Version, PolicyFile: cfg.PoliciesFile, OAuth: oauthServer,
 	}).Register(mux)
+	a.analytics = analytics.NewWriter(analytics.Options{
+		Client: a.store.Client(), Timeout: cfg.RedisTimeout, TykRecords: cfg.TykAnalytics,
+		MinuteRetention: cfg.UsageMinuteRetention, HourRetention: cfg.UsageHourRetention,
+		FlushEvery: usageFlush, Snapshot: keeper.Current, Logger: log,
+	})
 	filterapi.New(filterapi.Deps{
 		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log, JWKS: a.jwks,
-		OnQuota: a.metrics.Quota, OAuth: oauthServer, EnforceOrgQuotas: cfg.EnforceOrgQuotas,
+		OnQuota: a.metrics.Quota, OAuth: oauthServer, EnforceOrgQuotas: cfg.EnforceOrgQuotas, Analytics: a.writeAnalytics,
 	}).Register(mux)
+	(&analytics.UsageAPI{Reader: &analytics.Reader{Client: a.store.Client(), Timeout: cfg.RedisTimeout},
+		Secret: cfg.Secret, Now: time.Now}).Register(mux)
+	// The console calls mux (the Gateway API and the usage API) itself.
+	console.New(console.Deps{Secret: cfg.Secret, API: mux, Status: a.status}).Register(mux)
 	// /metrics needs no authentication: with --metrics-listen it moves to its
 	// own listener, so that operators can keep it off the public address.
 	metricsMux := mux
@@ -136,7 +158,7 @@ func (a *App) Start(ctx context.Context) {
 		if !a.connect(ctx) {
 			return
 		}
-		a.wg.Add(1)
+		a.wg.Add(2)
 		go func() {
 			defer a.wg.Done()
 			a.keeper.Run(ctx)
@@ -145,6 +167,10 @@ func (a *App) Start(ctx context.Context) {
 		go func() {
 			defer a.wg.Done()
 			a.jwks.Run(ctx)
+		}()
+		go func() {
+			defer a.wg.Done()
+			a.analytics.Run(ctx)
 		}()
 		a.monitor(ctx)
 	}()
@@ -167,6 +193,9 @@ func (a *App) connect(ctx context.Context) bool {
 		}
 		if err == nil {
 			err = a.keeper.Reload(ctx)
+		}
+		if err == nil {
+			err = a.analytics.Load(ctx)
 		}
 		if err == nil {
 			a.setRedisOK(true)
@@ -195,6 +224,11 @@ func (a *App) monitor(ctx context.Context) {
 		case <-t.C:
 		}
 		err := a.store.Ping(ctx)
+		if err == nil {
+			// For the console's status page only: a failure is not news.
+			_ = a.store.Heartbeat(ctx, store.Replica{ID: a.instance, Version: Version,
+				Started: a.started.UnixMilli(), Ready: a.Ready() == nil}, time.Now())
+		}
 		if ok := err == nil; ok != a.redisOK.Load() && ctx.Err() == nil {
 			a.setRedisOK(ok)
 			if ok {
@@ -204,6 +238,21 @@ func (a *App) monitor(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// newInstanceID names a replica: its host name and a random suffix.
+func newInstanceID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}
+
+// writeAnalytics stores a filter's batch and counts its records.
+func (a *App) writeAnalytics(ctx context.Context, b *wire.AnalyticsBatch) error {
+	err := a.analytics.Write(ctx, b)
+	a.metrics.Analytics(len(b.Records), b.Dropped, err)
+	return err
 }
 
 func (a *App) setRedisOK(ok bool) {

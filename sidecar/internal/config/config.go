@@ -43,6 +43,12 @@ type Config struct {
 	JWKSMaxBytes int64
 	JWKSMinTTL   time.Duration // floor of Cache-Control max-age
 	JWKSMaxTTL   time.Duration // ceiling of Cache-Control max-age
+	// TykAnalytics writes the filters' request records to Tyk's analytics
+	// list for Tyk Pump (Tyk's enable_analytics).
+	TykAnalytics bool
+	// Usage aggregates live this long per minute and per hour bucket.
+	UsageMinuteRetention time.Duration
+	UsageHourRetention   time.Duration
 }
 
 // ErrHelp is returned by Parse when --help was requested; the usage text has
@@ -105,6 +111,13 @@ Usage: turnpike-sidecar [flags]
 				"shortest time a fetched JWKS is kept, whatever its Cache-Control says (`duration`)"),
 			flagenv.PositiveDuration(&c.JWKSMaxTTL, "jwks-max-ttl", time.Hour,
 				"longest time a fetched JWKS is kept before it is fetched again (`duration`)"),
+			flagenv.Bool(&c.TykAnalytics, "tyk-analytics", false,
+				"write the filters' request records (analytics.enabled in the filter) to the Redis list\n"+
+					"analytics-tyk-system-analytics in Tyk's format, for Tyk Pump to read; only with a Pump draining it"),
+			flagenv.PositiveDuration(&c.UsageMinuteRetention, "usage-minute-retention", 48*time.Hour,
+				"how long per-minute usage aggregates are kept (`duration`)"),
+			flagenv.PositiveDuration(&c.UsageHourRetention, "usage-hour-retention", 90*24*time.Hour,
+				"how long per-hour usage aggregates are kept (`duration`)"),
 		},
 	}
 }

@@ -32,6 +32,10 @@ const MaxUnits = wire.MaxQuotaUnits
 // maxBody bounds a request body; a quota request is about 150 bytes.
 const maxBody = 64 << 10
 
+// maxAnalyticsBody bounds an analytics batch: the filter's
+// analytics.max_bytes is at most 16 MiB.
+const maxAnalyticsBody = 16<<20 + 4096
+
 // Deps is what the Filter API needs.
 type Deps struct {
 	Store     *store.Store
@@ -49,6 +53,9 @@ type Deps struct {
 	// EnforceOrgQuotas is --enforce-org-quotas, sent to the filters with
 	// every sync answer.
 	EnforceOrgQuotas bool
+	// Analytics stores a batch of request records; nil answers
+	// PathAnalytics with 404 (analytics not served).
+	Analytics func(ctx context.Context, b *wire.AnalyticsBatch) error
 }
 
 // API is the Filter API handler set.
@@ -74,6 +81,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	v1.HandleFunc("POST "+wire.PathOAuth, a.oauth)
 	v1.HandleFunc("POST "+wire.PathJWTSessions+"{keyHash}", a.jwtSession)
 	v1.HandleFunc("POST "+wire.PathQuotaRelease, a.release)
+	if a.d.Analytics != nil {
+		v1.HandleFunc("POST "+wire.PathAnalytics, a.analytics)
+	}
 	v1.HandleFunc(wire.PathPrefix, func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, wire.StatusNotFound, "no such endpoint")
 	})
@@ -92,7 +102,11 @@ func (a *API) guard(next http.Handler) http.Handler {
 			unavailable(w)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		limit := int64(maxBody)
+		if r.URL.Path == wire.PathAnalytics {
+			limit = maxAnalyticsBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -268,6 +282,26 @@ func (a *API) oauth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeRaw(w, wire.StatusOK, wire.AppendOAuthResponse(make([]byte, 0, 64+len(res.Body)+len(res.Location)), res))
+}
+
+// POST /turnpike/v1/analytics: a VM's request records. A batch that
+// cannot be stored is answered 503; the filter does not retry it.
+func (a *API) analytics(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, "malformed analytics batch: "+err.Error())
+		return
+	}
+	b, err := wire.DecodeAnalyticsBatch(body)
+	if err != nil {
+		writeError(w, wire.StatusBadRequest, "malformed analytics batch: "+err.Error())
+		return
+	}
+	if err := a.d.Analytics(r.Context(), &b); err != nil {
+		a.storageFailed(w, err)
+		return
+	}
+	writeRaw(w, wire.StatusOK, []byte("{}"))
 }
 
 func decision(r quota.Result, units int64) string {

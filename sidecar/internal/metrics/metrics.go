@@ -29,6 +29,7 @@ type Metrics struct {
 	redisErr *prometheus.CounterVec
 	quota    *prometheus.CounterVec
 	reloads  *prometheus.CounterVec
+	records  *prometheus.CounterVec
 	ready    prometheus.Gauge
 }
 
@@ -62,12 +63,16 @@ func New() *Metrics {
 			Name: "turnpike_sidecar_config_loads_total",
 			Help: "Config snapshot loads by source (redis, file) and result (ok, error).",
 		}, []string{"source", "result"}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnpike_sidecar_analytics_records_total",
+			Help: "Analytics records from the filters: stored, failed (Redis), dropped (the filter's buffer was full).",
+		}, []string{"result"}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "turnpike_sidecar_ready",
 			Help: "1 when Redis is reachable and the config is loaded, else 0.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.redisDur, m.redisErr, m.quota, m.reloads, m.ready,
+	m.reg.MustRegister(m.requests, m.latency, m.redisDur, m.redisErr, m.quota, m.reloads, m.records, m.ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -113,6 +118,17 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Quota records a quota decision.
 func (m *Metrics) Quota(decision string) { m.quota.WithLabelValues(decision).Inc() }
+
+// Analytics counts one batch: its records stored or failed, and the
+// records the filter dropped before it.
+func (m *Metrics) Analytics(records int, dropped int64, err error) {
+	result := "stored"
+	if err != nil {
+		result = "failed"
+	}
+	m.records.WithLabelValues(result).Add(float64(records))
+	m.records.WithLabelValues("dropped").Add(float64(dropped))
+}
 
 // ConfigLoad records a snapshot load.
 func (m *Metrics) ConfigLoad(source string, err error) {

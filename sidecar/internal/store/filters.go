@@ -86,3 +86,36 @@ func (s *Store) Filters(ctx context.Context, ttl time.Duration) (map[string]stri
 	}
 	return out, nil
 }
+
+// FilterPoll is a filter VM's last poll: the config version it holds and
+// when it polled (unix ms, Redis's clock).
+type FilterPoll struct {
+	Version string
+	Seen    int64
+}
+
+// FilterPolls is Filters with the time of each VM's last poll, for the
+// console's status page.
+func (s *Store) FilterPolls(ctx context.Context, ttl time.Duration) (map[string]FilterPoll, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var now *redis.TimeCmd
+	var all *redis.MapStringStringCmd
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		now = p.Time(ctx)
+		all = p.HGetAll(ctx, filtersKey)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	oldest := now.Val().Add(-ttl).UnixMilli()
+	out := make(map[string]FilterPoll, len(all.Val()))
+	for vm, v := range all.Val() {
+		ms, version, _ := strings.Cut(v, " ")
+		if seen, err := strconv.ParseInt(ms, 10, 64); err == nil && seen >= oldest {
+			out[vm] = FilterPoll{Version: version, Seen: seen}
+		}
+	}
+	return out, nil
+}

@@ -375,6 +375,11 @@ func TestFilterTracking(t *testing.T) {
 		if got, err := s.Filters(ctx, ttl); err != nil || len(got) != 2 || got["a"] != "v2" || got["b"] != "v1" {
 			t.Fatalf("Filters = %v, %v", got, err)
 		}
+		polls, err := s.FilterPolls(ctx, ttl)
+		if now := time.Now().UnixMilli(); err != nil || len(polls) != 2 || polls["a"].Version != "v2" ||
+			polls["b"].Seen < now-5000 || polls["b"].Seen > now+5000 {
+			t.Fatalf("FilterPolls = %v, %v", polls, err)
+		}
 		// Bounded: past max, new VMs are not tracked while the others are recent.
 		if ok, _ := s.FilterPolled(ctx, "c", "v2", ttl, 2); ok {
 			t.Error("a third VM was tracked with max 2")

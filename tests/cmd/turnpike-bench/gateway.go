@@ -32,6 +32,9 @@ type gatewayRow struct {
 	UpstreamConns float64
 }
 
+// analyticsRow is the warm-key row with analytics.enabled.
+const analyticsRow = "turnpike-gateway + filter.wasm + analytics, warm keys (rate limit)"
+
 type gatewayOpts struct {
 	connections      int
 	warmup, duration time.Duration
@@ -88,6 +91,9 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 		"near": `,"quota_lease":{"max_units":1}`,
 		"call": `,"quota_lease":{"cover_ms":0}`,
 		"org":  `,"enforce_org_quotas":true`,
+		// Every request recorded and shipped to the sidecar, which
+		// aggregates it in Redis.
+		"analytics": `,"analytics":{"enabled":true}`,
 	}
 	cfgFiles := map[string]string{}
 	for name, extra := range configs {
@@ -122,6 +128,7 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 			return startProc(ctx, e.dir, "gateway-noop", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, noopWasm, "default")...)
 		}, warm, false, ""},
 		{rowWarm, filter("gateway-filter", "default"), warm, true, ""},
+		{analyticsRow, filter("gateway-filter-analytics", "analytics"), warm, true, ""},
 		{rowPool2, filter("gateway-filter-pool2", "default", "--max-idle-conns-per-host", "2"), warm, true, ""},
 		// The same decision for OAuth access tokens: they are keys.
 		{rowOAuth, filter("gateway-filter-oauth", "default"), tokens, true, "/" + oauthAPIID + "/items"},

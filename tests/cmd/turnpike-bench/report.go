@@ -88,6 +88,7 @@ var vmCases = []struct{ name, what string }{
 	{"quota-lease", "key with quota far from exhaustion (leases)"},
 	{"quota-per-request", "key with quota, one sidecar call per request (`quota_lease.cover_ms: 0`; the cost of a quota near exhaustion)"},
 	{"cache-hit", "warm key, response cache hit (reply from shared data)"},
+	{"warm-analytics", "warm key, rate limit, analytics on (recorded, shipped every 5000 requests)"},
 	{"missing-key", "missing key (401)"},
 	{"unknown-key", "unknown key (negative cache, 403)"},
 	{"allowed-urls", "policy with allowed_urls (10 patterns)"},
@@ -187,6 +188,10 @@ func (r *report) targets(w func(string, ...any)) {
 			pct, lease.RPS, rate.RPS, yes(pct >= 85))
 		w("| sidecar calls per request, quota keys far from exhaustion <= 0.05 | %.4f | %s |\n", lease.SidecarCalls, yes(lease.SidecarCalls <= 0.05))
 		w("| Redis round trips per request, quota keys far from exhaustion <= 0.05 | %.4f | %s |\n", lease.RedisRTT, yes(lease.RedisRTT <= 0.05))
+	}
+	if an, ok3 := r.gatewayRow(analyticsRow); ok2 && ok3 && tp.RPS > 0 {
+		pct := 100 * an.RPS / tp.RPS
+		w("| warm-key throughput with analytics on >= 95%% of off (same run) | %.0f%% (%.0f vs %.0f req/s) | %s |\n", pct, an.RPS, tp.RPS, yes(pct >= 95))
 	}
 	w("| quota overshoot with %d concurrent clients = 0 | %d | %s |\n", r.quota.Clients, r.quota.Overshoot, yes(r.quota.Overshoot == 0))
 	w("| rate-limit admissions vs configured rate, %d VMs | %+.2f%% | (reported) |\n", r.rate.Workers, r.rate.ErrorPct)

@@ -86,6 +86,7 @@ func printGuide(w io.Writer, gatewayAddr, apiAddr, upstreamAddr, secret string, 
 	fmt.Fprintf(&b, "\nTurnpike is running.\n\n")
 	fmt.Fprintf(&b, "  gateway (filter.wasm)  http://%s   -> demo echo upstream http://%s\n", gw, displayAddr(upstreamAddr))
 	fmt.Fprintf(&b, "  Gateway API            http://%s   (header X-Tyk-Authorization)\n", api)
+	fmt.Fprintf(&b, "  web console            http://%s/console/   (log in with TURNPIKE_SECRET)\n", api)
 	fmt.Fprintf(&b, "  demo API %q at /demo/, policy %q: 5 requests per 10 s, quota 100 per hour\n\n", "demo", "demo")
 	if secretGenerated {
 		fmt.Fprintf(&b, "TURNPIKE_SECRET was not set; generated one for this run.\n")

@@ -190,6 +190,7 @@ func (f *Fake) RequestHeader(name string) string        { return f.stream().Requ
 func (f *Fake) SetRequestHeader(name, value string)     { f.stream().RequestHeaders[name] = value }
 func (f *Fake) RemoveRequestHeader(name string)         { delete(f.stream().RequestHeaders, name) }
 func (f *Fake) SetResponseHeader(name string, v []byte) { f.stream().ResponseHeaders[name] = string(v) }
+func (f *Fake) ResponseHeader(name string) string       { return f.stream().ResponseHeaders[name] }
 
 func (f *Fake) ResponseHeaders() [][2]string {
 	var h [][2]string

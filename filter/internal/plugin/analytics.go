@@ -1,0 +1,299 @@
+package plugin
+
+import (
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/turnpike-dev/turnpike/filter/internal/host"
+	"github.com/turnpike-dev/turnpike/filter/internal/route"
+	"github.com/turnpike-dev/turnpike/shared/wire"
+)
+
+// Analytics (analytics.enabled): every request decided for an API becomes
+// one record (shared/wire.AnalyticsRecord), encoded at once into the VM's
+// buffer, and the buffer goes to the sidecar in one call per tick.
+//
+// Nothing here may hold a request up: a record is written when its
+// response headers pass (forwarded requests) or when the local reply is
+// sent, a full buffer drops the record and counts it, and a failed batch
+// is counted, not retried. Requests that match no API are not recorded (Tyk
+// records per API), nor are streams reset before their response headers,
+// nor requests for an API with "do_not_track": true.
+
+// analyticsState is a VM's record buffer.
+type analyticsState struct {
+	// buf holds the records since the last batch, encoded and separated
+	// by commas; n counts them.
+	buf []byte
+	n   int
+	// dropped counts the records lost to a full buffer since the last
+	// batch; the batch reports it to the sidecar.
+	dropped int64
+	// out is the batch being sent; the host copies it during Call.
+	out      []byte
+	inFlight bool
+	// failing: the last batch failed, so the next failure is not logged
+	// again (a sidecar outage must not flood the proxy's log).
+	failing bool
+	// free holds buffers for the request parts of forwarded requests'
+	// records, reused so that recording allocates nothing in steady state.
+	free [][]byte
+
+	recorded, droppedC, sent, failed *counter
+}
+
+// startAnalytics defines the analytics counters; only a VM that records
+// has them.
+func (r *Root) startAnalytics() {
+	if !r.cfg.Analytics.Enabled {
+		return
+	}
+	a := &r.an
+	def := func(name string) *counter {
+		c := newCounter(r.host, name)
+		r.m.all = append(r.m.all, c)
+		return c
+	}
+	a.recorded = def("turnpike.analytics.recorded")
+	a.droppedC = def("turnpike.analytics.dropped")
+	a.sent = def("turnpike.analytics.sent")
+	a.failed = def("turnpike.analytics.failed")
+	a.buf = make([]byte, 0, 4096)
+}
+
+// sourceAddress is the property with the client's address; a variable,
+// so the variadic call does not allocate its path per request.
+var sourceAddress = []string{"source", "address"}
+
+// tracked reports whether the request is to be recorded.
+func (h *httpContext) tracked() bool {
+	r := h.root
+	return r.cfg.Analytics.Enabled && h.api != nil && !h.recorded && h.anPart == nil &&
+		(r.snap == nil || !r.snap.untracked[h.api.APIID])
+}
+
+// requestFields fills what the request callback knows: the method, path
+// and authority read by the pipeline (views valid in the callback that
+// decides, or copies made when it paused), two more headers, the peer.
+func (h *httpContext) requestFields(rec *wire.AnalyticsRecord) {
+	rec.Time = h.arrived
+	rec.APIID, rec.APIName, rec.APIVersion = h.api.APIID, h.api.Name, h.version
+	rec.OrgID, rec.ListenPath = h.api.OrgID, h.api.Proxy.ListenPath
+	rec.Method, rec.Host, rec.Path = h.method, h.authority, route.PathOnly(h.path)
+	rec.KeyHash = h.hash
+	rec.UserAgent = h.host.RequestHeader("user-agent")
+	if bodyMethod(h.method) {
+		rec.RequestBytes = parseLength(h.host.RequestHeader("content-length"))
+	}
+	if h.eff != nil && h.eff.s != nil {
+		s := h.eff.s
+		rec.Alias, rec.OAuthID, rec.Tags, rec.Policies = s.Alias, s.OauthClientID, s.Tags, s.ApplyPolicies
+	}
+	if addr, ok := h.host.Property(sourceAddress...); ok && len(addr) > 0 {
+		// A view of the property's bytes, which live until the record is
+		// encoded: no copy per request.
+		rec.ClientIP = hostOnly(unsafe.String(&addr[0], len(addr)))
+	}
+}
+
+// recordReply records a request answered with a local reply of status: the
+// whole record at once, in the callback that decided it (h.now is current).
+func (h *httpContext) recordReply(status uint32, outcome string, bodyLen int) {
+	if !h.tracked() {
+		return
+	}
+	h.recorded = true
+	var rec wire.AnalyticsRecord
+	h.requestFields(&rec)
+	rec.Status, rec.Outcome = int(status), outcome
+	rec.TotalUS, rec.ResponseBytes = (h.now-h.arrived)/1000, int64(bodyLen)
+	a := &h.root.an
+	if !a.room(h.root) {
+		return
+	}
+	mark := len(a.buf)
+	a.sep()
+	a.buf = wire.AppendAnalyticsRecord(a.buf, &rec)
+	a.commit(h.root, mark)
+}
+
+// startRecord writes the request's part of a forwarded request's record
+// (run, as the request goes upstream) into a buffer of its own, taken from
+// the VM's free list; recordResponse completes it.
+func (h *httpContext) startRecord() {
+	if !h.tracked() {
+		return
+	}
+	a := &h.root.an
+	var part []byte
+	if n := len(a.free); n > 0 {
+		part, a.free = a.free[n-1][:0], a.free[:n-1]
+	}
+	var rec wire.AnalyticsRecord
+	h.requestFields(&rec)
+	h.anPart = wire.AppendAnalyticsRequest(part, &rec)
+}
+
+// recordResponse completes a forwarded request's record when its response
+// headers arrive (OnHttpResponseHeaders): the upstream's status, the
+// latencies.
+func (h *httpContext) recordResponse() {
+	if h.anPart == nil || h.recorded {
+		return
+	}
+	r := h.root
+	h.recorded = true
+	now := r.now()
+	var rec wire.AnalyticsRecord
+	rec.Status = int(parseLength(h.host.ResponseHeader(":status")))
+	rec.Outcome = outKeyless
+	if h.authorized {
+		rec.Outcome = outAllowed
+	}
+	rec.ResponseBytes = parseLength(h.host.ResponseHeader("content-length"))
+	rec.TotalUS, rec.UpstreamUS = (now-h.arrived)/1000, (now-h.forwardedAt)/1000
+	a := &r.an
+	if a.room(r) {
+		mark := len(a.buf)
+		a.sep()
+		a.buf = append(a.buf, h.anPart...)
+		a.buf = wire.AppendAnalyticsResponse(a.buf, &rec)
+		a.commit(r, mark)
+	}
+	h.releaseRecord()
+}
+
+// releaseRecord returns the request part's buffer to the free list (also
+// when the stream ends without a response).
+func (h *httpContext) releaseRecord() {
+	a := &h.root.an
+	if h.anPart != nil && len(a.free) < maxFreeParts && cap(h.anPart) <= maxPartSize {
+		a.free = append(a.free, h.anPart)
+	}
+	h.anPart = nil
+}
+
+// The free list keeps the request parts' buffers of this many finished
+// streams, each up to maxPartSize: enough for the streams a VM has in
+// flight, without keeping an outsized one.
+const (
+	maxFreeParts = 1024
+	maxPartSize  = 4096
+)
+
+// room reports whether the buffer takes another record, counting a drop
+// when it does not.
+func (a *analyticsState) room(r *Root) bool {
+	if a.n >= r.cfg.Analytics.MaxRecords {
+		a.drop()
+		return false
+	}
+	return true
+}
+
+// sep separates the next record from the previous one.
+func (a *analyticsState) sep() {
+	if a.n > 0 {
+		a.buf = append(a.buf, ',')
+	}
+}
+
+// commit counts the record appended since mark, or takes it back (and
+// counts a drop) when it took the buffer past max_bytes.
+func (a *analyticsState) commit(r *Root, mark int) {
+	if len(a.buf) > r.cfg.Analytics.MaxBytes {
+		a.buf = a.buf[:mark]
+		a.drop()
+		return
+	}
+	a.n++
+	a.recorded.Increment(1)
+}
+
+func (a *analyticsState) drop() {
+	a.dropped++
+	a.droppedC.Increment(1)
+}
+
+// bodyMethod reports whether requests of method usually carry a body:
+// for GET, HEAD, DELETE and OPTIONS the content-length is not read (a
+// host call per request saved on the most common traffic; such a request
+// with a body is recorded with 0 bytes).
+func bodyMethod(method string) bool {
+	switch method {
+	case "GET", "HEAD", "DELETE", "OPTIONS":
+		return false
+	}
+	return true
+}
+
+// parseLength reads a non-negative decimal header value (content-length,
+// :status); anything else is 0. Unlike strconv, a bad or missing value
+// costs no allocated error.
+func parseLength(s string) int64 {
+	if s == "" || len(s) > 18 {
+		return 0
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+// hostOnly strips the port of a peer address: 10.0.0.1:5555 -> 10.0.0.1,
+// [::1]:5555 -> ::1.
+func hostOnly(addr string) string {
+	if strings.HasPrefix(addr, "[") {
+		if i := strings.IndexByte(addr, ']'); i > 0 {
+			return addr[1:i]
+		}
+		return addr
+	}
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 && strings.IndexByte(addr, ':') == i {
+		return addr[:i]
+	}
+	return addr
+}
+
+// shipAnalytics sends the buffered records to the sidecar (OnTick, root
+// context). One batch is in flight at most: while it is, records keep
+// collecting up to the buffer's bounds.
+func (r *Root) shipAnalytics() {
+	a := &r.an
+	if !r.cfg.Analytics.Enabled || a.inFlight || (a.n == 0 && a.dropped == 0) {
+		return
+	}
+	n := uint64(a.n)
+	a.out = wire.AppendAnalyticsBatch(a.out[:0], r.vmID, a.dropped, a.buf)
+	a.buf, a.n, a.dropped = a.buf[:0], 0, 0
+	err := r.host.Call(r.cfg.Cluster, r.callHeaders("POST", wire.PathAnalytics), a.out, r.cfg.SyncTimeoutMS,
+		func(ans *host.CallResponse) {
+			a.inFlight = false
+			if ans.Status == wire.StatusOK {
+				a.sent.Increment(n)
+				a.failing = false
+				return
+			}
+			r.refused(ans.Status)
+			a.batchFailed(r, n, "the sidecar answered "+strconv.Itoa(ans.Status))
+		})
+	if err != nil {
+		a.batchFailed(r, n, err.Error())
+		return
+	}
+	a.inFlight = true
+}
+
+func (a *analyticsState) batchFailed(r *Root, n uint64, why string) {
+	a.failed.Increment(n)
+	if !a.failing {
+		r.log(host.Warn, "analytics batch lost ("+strconv.FormatUint(n, 10)+" records): "+why)
+	}
+	a.failing = true
+}

@@ -1,0 +1,271 @@
+package wire
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/valyala/fastjson"
+)
+
+// PathAnalytics receives the request records of one VM: POST, body an
+// AnalyticsBatch, answer {} with StatusOK. The filter sends at most one
+// batch per tick and VM and never retries one (a record is cheaper lost
+// than counted twice).
+const PathAnalytics = PathPrefix + "analytics"
+
+// MaxAnalyticsRecords bounds the records of one batch; the sidecar refuses
+// a larger batch with StatusBadRequest.
+const MaxAnalyticsRecords = 10000
+
+// AnalyticsRecord is one decided request as the filter saw it. The sidecar
+// turns it into Tyk's analytics record (for Tyk Pump) and into usage
+// aggregates. The raw key is never part of it: KeyHash is the key's hash.
+type AnalyticsRecord struct {
+	Time       int64  // unix ns, when the request arrived
+	APIID      string // the API matched
+	APIName    string
+	APIVersion string // the version the request asked for ("" when not versioned)
+	OrgID      string // the API's organisation
+	ListenPath string
+	Method     string
+	Host       string // :authority
+	Path       string // the normalized path, without the query
+	Status     int    // response code sent to the client
+	// Outcome is the filter's decision, the suffix of its
+	// turnpike.decision.<outcome> counter: "allowed", "keyless",
+	// "rate_limited", "quota_exceeded", "key_not_found", ...
+	Outcome  string
+	KeyHash  string // "" for keyless APIs and requests refused before the key was read
+	Alias    string
+	OAuthID  string   // the session's OAuth client
+	Policies []string // the session's policy ids
+	Tags     []string // the session's tags
+	// TotalUS is from the request's arrival to its response headers;
+	// UpstreamUS the part of it spent upstream (0 for a local reply).
+	// Microseconds.
+	TotalUS       int64
+	UpstreamUS    int64
+	RequestBytes  int64 // request content-length (0 when unknown)
+	ResponseBytes int64 // response content-length (0 when unknown)
+	UserAgent     string
+	ClientIP      string // the peer address, without the port
+}
+
+// AnalyticsBatch is the body of POST PathAnalytics.
+type AnalyticsBatch struct {
+	// VM names the sending VM (as in SyncQuery.VM).
+	VM string
+	// Dropped counts the records this VM dropped since its last batch
+	// because its buffer was full.
+	Dropped int64
+	Records []AnalyticsRecord
+}
+
+// AppendAnalyticsRecord appends r as one JSON object. Strings, lists and
+// numbers that are empty or zero are left out; t, status and outcome are
+// always written. The filter appends records to its buffer one by one, as
+// requests end, and wraps them with AppendAnalyticsBatch on the next tick.
+func AppendAnalyticsRecord(dst []byte, r *AnalyticsRecord) []byte {
+	return AppendAnalyticsResponse(AppendAnalyticsRequest(dst, r), r)
+}
+
+// AppendAnalyticsRequest appends the first part of r's object: what is
+// known when the request is decided (all but Status, Outcome, the
+// latencies and ResponseBytes). AppendAnalyticsResponse completes it, so
+// the filter can write a forwarded request's part while the request's
+// headers are at hand and finish it when the response arrives.
+func AppendAnalyticsRequest(dst []byte, r *AnalyticsRecord) []byte {
+	dst = append(dst, `{"t":`...)
+	dst = strconv.AppendInt(dst, r.Time, 10)
+	for _, f := range [...]struct{ name, v string }{
+		{"api_id", r.APIID}, {"api_name", r.APIName}, {"api_version", r.APIVersion}, {"org_id", r.OrgID},
+		{"listen_path", r.ListenPath}, {"method", r.Method}, {"host", r.Host}, {"path", r.Path},
+		{"key_hash", r.KeyHash}, {"alias", r.Alias}, {"oauth_id", r.OAuthID},
+		{"user_agent", r.UserAgent}, {"ip", r.ClientIP},
+	} {
+		if f.v != "" {
+			dst = append(dst, ',', '"')
+			dst = append(dst, f.name...)
+			dst = append(dst, '"', ':')
+			dst = model.AppendString(dst, f.v)
+		}
+	}
+	dst = appendStrings(dst, "policies", r.Policies)
+	dst = appendStrings(dst, "tags", r.Tags)
+	return appendInt(dst, "request_bytes", r.RequestBytes)
+}
+
+// AppendAnalyticsResponse appends the rest of r's object after
+// AppendAnalyticsRequest: status, outcome, latencies, response bytes and
+// the closing brace.
+func AppendAnalyticsResponse(dst []byte, r *AnalyticsRecord) []byte {
+	dst = append(dst, `,"status":`...)
+	dst = strconv.AppendInt(dst, int64(r.Status), 10)
+	dst = append(dst, `,"outcome":`...)
+	dst = model.AppendString(dst, r.Outcome)
+	dst = appendInt(dst, "total_us", r.TotalUS)
+	dst = appendInt(dst, "upstream_us", r.UpstreamUS)
+	dst = appendInt(dst, "response_bytes", r.ResponseBytes)
+	return append(dst, '}')
+}
+
+// appendInt appends ,"name":v unless v is 0.
+func appendInt(dst []byte, name string, v int64) []byte {
+	if v == 0 {
+		return dst
+	}
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return strconv.AppendInt(dst, v, 10)
+}
+
+func appendStrings(dst []byte, name string, list []string) []byte {
+	if len(list) == 0 {
+		return dst
+	}
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, `":[`...)
+	for i, s := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = model.AppendString(dst, s)
+	}
+	return append(dst, ']')
+}
+
+// AppendAnalyticsBatch appends {"vm":…,"dropped":…,"records":[records]}.
+// records is the records already encoded by AppendAnalyticsRecord and
+// separated by commas (empty for none).
+func AppendAnalyticsBatch(dst []byte, vm string, dropped int64, records []byte) []byte {
+	dst = append(dst, `{"vm":`...)
+	dst = model.AppendString(dst, vm)
+	dst = append(dst, `,"dropped":`...)
+	dst = strconv.AppendInt(dst, dropped, 10)
+	dst = append(dst, `,"records":[`...)
+	dst = append(dst, records...)
+	return append(dst, ']', '}')
+}
+
+// DecodeAnalyticsBatch decodes a batch. Unknown fields are ignored, so a
+// newer filter may add some; a known field of the wrong type, or more than
+// MaxAnalyticsRecords records, rejects the batch.
+func DecodeAnalyticsBatch(body []byte) (AnalyticsBatch, error) {
+	var b AnalyticsBatch
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := parseObject(p, body, "analytics batch")
+	if err != nil {
+		return b, err
+	}
+	if fv := v.Get("vm"); fv != nil {
+		if b.VM, err = stringValue(fv, "vm"); err != nil {
+			return AnalyticsBatch{}, err
+		}
+	}
+	if fv := v.Get("dropped"); fv != nil {
+		if b.Dropped, err = intValue(fv, "dropped"); err != nil {
+			return AnalyticsBatch{}, err
+		}
+	}
+	recs := v.Get("records")
+	if recs == nil || recs.Type() == fastjson.TypeNull {
+		return b, nil
+	}
+	arr, err := recs.Array()
+	if err != nil {
+		return AnalyticsBatch{}, errors.New(`field "records": expected an array`)
+	}
+	if len(arr) > MaxAnalyticsRecords {
+		return AnalyticsBatch{}, errors.New("more than " + strconv.Itoa(MaxAnalyticsRecords) + " records")
+	}
+	b.Records = make([]AnalyticsRecord, len(arr))
+	for i, rv := range arr {
+		if err := decodeAnalyticsRecord(rv, &b.Records[i]); err != nil {
+			return AnalyticsBatch{}, errors.New("record " + strconv.Itoa(i) + ": " + err.Error())
+		}
+	}
+	return b, nil
+}
+
+func decodeAnalyticsRecord(v *fastjson.Value, r *AnalyticsRecord) error {
+	o, err := v.Object()
+	if err != nil {
+		return errors.New("not an object")
+	}
+	o.Visit(func(k []byte, fv *fastjson.Value) {
+		if err != nil {
+			return
+		}
+		var status int64
+		switch name := string(k); name {
+		case "t":
+			r.Time, err = intValue(fv, name)
+		case "status":
+			status, err = intValue(fv, name)
+			r.Status = int(status)
+		case "outcome":
+			r.Outcome, err = stringValue(fv, name)
+		case "api_id":
+			r.APIID, err = stringValue(fv, name)
+		case "api_name":
+			r.APIName, err = stringValue(fv, name)
+		case "api_version":
+			r.APIVersion, err = stringValue(fv, name)
+		case "org_id":
+			r.OrgID, err = stringValue(fv, name)
+		case "listen_path":
+			r.ListenPath, err = stringValue(fv, name)
+		case "method":
+			r.Method, err = stringValue(fv, name)
+		case "host":
+			r.Host, err = stringValue(fv, name)
+		case "path":
+			r.Path, err = stringValue(fv, name)
+		case "key_hash":
+			r.KeyHash, err = stringValue(fv, name)
+		case "alias":
+			r.Alias, err = stringValue(fv, name)
+		case "oauth_id":
+			r.OAuthID, err = stringValue(fv, name)
+		case "user_agent":
+			r.UserAgent, err = stringValue(fv, name)
+		case "ip":
+			r.ClientIP, err = stringValue(fv, name)
+		case "policies":
+			r.Policies, err = stringsValue(fv, name)
+		case "tags":
+			r.Tags, err = stringsValue(fv, name)
+		case "total_us":
+			r.TotalUS, err = intValue(fv, name)
+		case "upstream_us":
+			r.UpstreamUS, err = intValue(fv, name)
+		case "request_bytes":
+			r.RequestBytes, err = intValue(fv, name)
+		case "response_bytes":
+			r.ResponseBytes, err = intValue(fv, name)
+		}
+	})
+	return err
+}
+
+// stringsValue reads an array of strings, or null (nil).
+func stringsValue(v *fastjson.Value, name string) ([]string, error) {
+	if v.Type() == fastjson.TypeNull {
+		return nil, nil
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return nil, errors.New("field " + strconv.Quote(name) + ": expected an array of strings")
+	}
+	out := make([]string, len(arr))
+	for i, e := range arr {
+		if out[i], err = stringValue(e, name); err != nil || e.Type() != fastjson.TypeString {
+			return nil, errors.New("field " + strconv.Quote(name) + ": expected an array of strings")
+		}
+	}
+	return out, nil
+}
