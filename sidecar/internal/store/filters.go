@@ -63,26 +63,13 @@ func (s *Store) FilterPolled(ctx context.Context, vm, version string, ttl time.D
 // Filters returns the config version of every filter VM that polled within
 // ttl (FilterTTL but in tests), by VM id.
 func (s *Store) Filters(ctx context.Context, ttl time.Duration) (map[string]string, error) {
-	ctx, cancel := s.op(ctx)
-	defer cancel()
-	var now *redis.TimeCmd
-	var all *redis.MapStringStringCmd
-	// Not a MULTI: on Redis Cluster TIME has no slot. The reply is the same.
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		now = p.Time(ctx)
-		all = p.HGetAll(ctx, filtersKey)
-		return nil
-	})
+	polls, err := s.FilterPolls(ctx, ttl)
 	if err != nil {
 		return nil, err
 	}
-	oldest := now.Val().Add(-ttl).UnixMilli()
-	out := make(map[string]string, len(all.Val()))
-	for vm, v := range all.Val() {
-		ms, version, _ := strings.Cut(v, " ")
-		if seen, err := strconv.ParseInt(ms, 10, 64); err == nil && seen >= oldest {
-			out[vm] = version
-		}
+	out := make(map[string]string, len(polls))
+	for vm, p := range polls {
+		out[vm] = p.Version
 	}
 	return out, nil
 }
@@ -94,13 +81,14 @@ type FilterPoll struct {
 	Seen    int64
 }
 
-// FilterPolls is Filters with the time of each VM's last poll, for the
-// console's status page.
+// FilterPolls returns, by VM id, the config version and poll time of every
+// filter VM that polled within ttl (the console's status page; Filters).
 func (s *Store) FilterPolls(ctx context.Context, ttl time.Duration) (map[string]FilterPoll, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var now *redis.TimeCmd
 	var all *redis.MapStringStringCmd
+	// Not a MULTI: on Redis Cluster TIME has no slot. The reply is the same.
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		now = p.Time(ctx)
 		all = p.HGetAll(ctx, filtersKey)

@@ -95,8 +95,8 @@ func (f *Fake) Stream(id uint32, headers map[string]string) *Stream {
 	return s
 }
 
-// Answer delivers the answer of call i (in send order) and removes it from
-// the pending calls.
+// Answer delivers the answer of call c and removes it from the pending
+// calls; status 0 is a failed call.
 func (f *Fake) Answer(c *Call, status int, headers map[string]string, body string) {
 	for i, p := range f.Calls {
 		if p == c {
