@@ -117,7 +117,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	(&analytics.UsageAPI{Reader: &analytics.Reader{Client: a.store.Client(), Timeout: cfg.RedisTimeout},
 		Secret: cfg.Secret, Now: time.Now}).Register(mux)
 	// The console calls mux (the Gateway API and the usage API) itself.
-	console.New(console.Deps{Secret: cfg.Secret, API: mux, Status: a.status}).Register(mux)
+	console.New(console.Deps{Secret: cfg.Secret, API: mux, Status: a.status,
+		Redis: a.store.Client(), RedisTimeout: cfg.RedisTimeout}).Register(mux)
 	// /metrics needs no authentication: with --metrics-listen it moves to its
 	// own listener, so that operators can keep it off the public address.
 	metricsMux := mux

@@ -11,8 +11,8 @@
 // in-process with the secret added on the server side: the console sees
 // exactly the Gateway API's answers, validation messages included.
 //
-// Sessions live in this process's memory: behind a load balancer, use
-// sticky sessions or log in on each replica.
+// Sessions live in Redis (sessions.go): any replica accepts a session made
+// on another, and a restart logs no one out.
 package console
 
 import (
@@ -21,13 +21,14 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 )
 
@@ -51,40 +52,36 @@ type Deps struct {
 	API http.Handler
 	// Status is the status page's document.
 	Status func(ctx context.Context) any
-	Now    func() time.Time
-	Rand   io.Reader
+	// Redis holds the sessions, shared by every replica (required).
+	Redis redis.UniversalClient
+	// RedisTimeout bounds each session read or write (default 2 s).
+	RedisTimeout time.Duration
+	Rand         io.Reader
 	// SessionTTL is how long a session lasts without use (default 8 h).
 	SessionTTL time.Duration
 }
 
 // Console is the /console/ handler.
 type Console struct {
-	d      Deps
-	static http.Handler
-
-	mu       sync.Mutex
-	sessions map[string]*session
-}
-
-type session struct {
-	csrf    string
-	expires time.Time
+	d        Deps
+	static   http.Handler
+	sessions sessions
 }
 
 // New makes the console.
 func New(d Deps) *Console {
-	if d.Now == nil {
-		d.Now = time.Now
-	}
 	if d.Rand == nil {
 		d.Rand = rand.Reader
 	}
 	if d.SessionTTL == 0 {
 		d.SessionTTL = 8 * time.Hour
 	}
+	if d.RedisTimeout == 0 {
+		d.RedisTimeout = 2 * time.Second
+	}
 	sub, _ := fs.Sub(assets, "assets")
 	return &Console{d: d, static: http.StripPrefix(Prefix+"assets/", http.FileServer(http.FS(sub))),
-		sessions: map[string]*session{}}
+		sessions: sessions{c: d.Redis, ttl: d.SessionTTL, timeout: d.RedisTimeout}}
 }
 
 // Register adds /console/ to mux.
@@ -114,11 +111,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == Prefix+"logout" && r.Method == http.MethodPost:
 		c.logout(w, r)
 	case p == Prefix+"session" && r.Method == http.MethodGet:
-		if s := c.session(r); s != nil {
-			writeJSON(w, http.StatusOK, map[string]string{"csrf": s.csrf})
-			return
+		if csrf, ok := c.session(w, r); ok {
+			writeJSON(w, http.StatusOK, map[string]string{"csrf": csrf})
 		}
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "not logged in"})
 	case strings.HasPrefix(p, Prefix+"api/"):
 		c.api(w, r)
 	default:
@@ -140,59 +135,62 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, csrf := c.random(), c.random()
-	c.mu.Lock()
-	now := c.d.Now()
-	for k, s := range c.sessions { // forget expired sessions
-		if now.After(s.expires) {
-			delete(c.sessions, k)
-		}
+	if err := c.sessions.create(r.Context(), id, csrf); err != nil {
+		storeError(w, err)
+		return
 	}
-	c.sessions[id] = &session{csrf: csrf, expires: now.Add(c.d.SessionTTL)}
-	c.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: Prefix, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	writeJSON(w, http.StatusOK, map[string]string{"csrf": csrf})
 }
 
+// POST /console/logout (with the CSRF token): the session ends on every
+// replica, and the cookie is cleared.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
-	if s := c.session(r); s != nil && keys.Equal(r.Header.Get(headerCSRF), s.csrf) {
-		ck, _ := r.Cookie(cookieName)
-		c.mu.Lock()
-		delete(c.sessions, ck.Value)
-		c.mu.Unlock()
+	ck, err := r.Cookie(cookieName)
+	if err == nil {
+		csrf, err := c.sessions.lookup(r.Context(), ck.Value)
+		if err == nil && csrf != "" && keys.Equal(r.Header.Get(headerCSRF), csrf) {
+			err = c.sessions.remove(r.Context(), ck.Value)
+		}
+		if err != nil {
+			storeError(w, err)
+			return
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, map[string]string{"message": "logged out"})
 }
 
-// session returns the request's live session, extending it; nil if none.
-func (c *Console) session(r *http.Request) *session {
+// session returns the request's session's CSRF token, extending the
+// session. Without a live session it answers 401 (503 when Redis fails)
+// itself and returns false.
+func (c *Console) session(w http.ResponseWriter, r *http.Request) (string, bool) {
 	ck, err := r.Cookie(cookieName)
-	if err != nil {
-		return nil
+	csrf := ""
+	if err == nil {
+		if csrf, err = c.sessions.lookup(r.Context(), ck.Value); err != nil {
+			storeError(w, err)
+			return "", false
+		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.sessions[ck.Value]
-	now := c.d.Now()
-	if s == nil || now.After(s.expires) {
-		return nil
+	if csrf == "" {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "not logged in"})
+		return "", false
 	}
-	s.expires = now.Add(c.d.SessionTTL)
-	return s
+	return csrf, true
 }
 
 // api serves /console/api/...: status, or a Gateway API / usage API call
 // made on the session's behalf.
 func (c *Console) api(w http.ResponseWriter, r *http.Request) {
-	s := c.session(r)
-	if s == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "not logged in"})
+	csrf, ok := c.session(w, r)
+	if !ok {
 		return
 	}
 	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-	if !safe && !keys.Equal(r.Header.Get(headerCSRF), s.csrf) {
+	if !safe && !keys.Equal(r.Header.Get(headerCSRF), csrf) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"message": "missing or wrong CSRF token"})
 		return
 	}
@@ -221,6 +219,16 @@ func (c *Console) random() string {
 		panic("console: no randomness: " + err.Error())
 	}
 	return hex.EncodeToString(b)
+}
+
+// storeError answers a failed session read or write: 503, the page keeps
+// its state and shows the message.
+func storeError(w http.ResponseWriter, err error) {
+	msg := err.Error()
+	if errors.Is(err, errNoStore) {
+		msg = errNoStore.Error()
+	}
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": msg})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

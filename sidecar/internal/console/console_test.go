@@ -8,7 +8,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 )
+
+// newRedis is an in-process Redis for the sessions (the app's tests run the
+// console on a real redis-server, two replicas sharing it).
+func newRedis(t *testing.T) (*miniredis.Miniredis, redis.UniversalClient) {
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return m, c
+}
 
 // inner stands for the Gateway API: it echoes the secret header it got.
 func newTestConsole(t *testing.T) (*httptest.Server, *[]string) {
@@ -18,8 +30,9 @@ func newTestConsole(t *testing.T) (*httptest.Server, *[]string) {
 		w.WriteHeader(http.StatusTeapot)
 	})
 	mux := http.NewServeMux()
+	_, rc := newRedis(t)
 	New(Deps{Secret: "s3cret", API: inner, Status: func(context.Context) any { return map[string]bool{"ready": true} },
-		Now: time.Now}).Register(mux)
+		Redis: rc}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, &seen
@@ -107,18 +120,80 @@ func TestConsoleSessionAndCSRF(t *testing.T) {
 }
 
 func TestConsoleSessionExpires(t *testing.T) {
-	now := time.Unix(1000, 0)
-	c := New(Deps{Secret: "s", API: http.NotFoundHandler(), Now: func() time.Time { return now }, SessionTTL: time.Minute})
+	m, rc := newRedis(t)
+	c := New(Deps{Secret: "s", API: http.NotFoundHandler(), Redis: rc, SessionTTL: time.Minute})
 	rr := httptest.NewRecorder()
 	c.ServeHTTP(rr, httptest.NewRequest("POST", "/console/login", strings.NewReader(`{"secret":"s"}`)))
 	ck := rr.Result().Cookies()[0]
-	req := httptest.NewRequest("GET", "/console/session", nil)
-	req.AddCookie(ck)
-	if c.session(req) == nil {
-		t.Fatal("no session right after login")
+	sessionCode := func() int {
+		req := httptest.NewRequest("GET", "/console/session", nil)
+		req.AddCookie(ck)
+		rr := httptest.NewRecorder()
+		c.ServeHTTP(rr, req)
+		return rr.Code
 	}
-	now = now.Add(2 * time.Minute)
-	if c.session(req) != nil {
-		t.Fatal("session outlived its TTL")
+	if code := sessionCode(); code != 200 {
+		t.Fatalf("right after login: %d", code)
+	}
+	// Each use extends the session: 40 s + 40 s is still within a minute
+	// of the last use.
+	m.FastForward(40 * time.Second)
+	if code := sessionCode(); code != 200 {
+		t.Fatalf("40 s after login: %d", code)
+	}
+	m.FastForward(40 * time.Second)
+	if code := sessionCode(); code != 200 {
+		t.Fatalf("40 s after the last use: %d", code)
+	}
+	m.FastForward(2 * time.Minute)
+	if code := sessionCode(); code != 401 {
+		t.Fatalf("session outlived its TTL: %d", code)
+	}
+}
+
+// Redis holds the session id's hash, never the id (the cookie's value).
+func TestConsoleSessionStoredHashed(t *testing.T) {
+	m, rc := newRedis(t)
+	c := New(Deps{Secret: "s", API: http.NotFoundHandler(), Redis: rc})
+	rr := httptest.NewRecorder()
+	c.ServeHTTP(rr, httptest.NewRequest("POST", "/console/login", strings.NewReader(`{"secret":"s"}`)))
+	id := rr.Result().Cookies()[0].Value
+	keys := m.Keys()
+	if len(keys) != 1 || keys[0] != sessionKey(id) || strings.Contains(keys[0], id) {
+		t.Fatalf("Redis keys %q for session %s", keys, id)
+	}
+	if ttl := m.TTL(keys[0]); ttl != 8*time.Hour {
+		t.Fatalf("TTL %v, want the default 8 h", ttl)
+	}
+}
+
+// With Redis down the console answers 503 (the page stays, showing the
+// message), never 401 (which would send the operator to the login form)
+// and never lets a request through.
+func TestConsoleRedisDown(t *testing.T) {
+	m, rc := newRedis(t)
+	called := false
+	c := New(Deps{Secret: "s", Redis: rc, RedisTimeout: 200 * time.Millisecond,
+		API: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true })})
+	rr := httptest.NewRecorder()
+	c.ServeHTTP(rr, httptest.NewRequest("POST", "/console/login", strings.NewReader(`{"secret":"s"}`)))
+	ck := rr.Result().Cookies()[0]
+	m.Close()
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/console/session", ""},
+		{"GET", "/console/api/tyk/keys", ""},
+		{"POST", "/console/login", `{"secret":"s"}`},
+		{"POST", "/console/logout", ""},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		req.AddCookie(ck)
+		rr := httptest.NewRecorder()
+		c.ServeHTTP(rr, req)
+		if rr.Code != http.StatusServiceUnavailable || !strings.Contains(rr.Body.String(), "session store unavailable") {
+			t.Errorf("%s %s with Redis down: %d %s", tc.method, tc.path, rr.Code, rr.Body)
+		}
+	}
+	if called {
+		t.Fatal("a request reached the Gateway API without a checked session")
 	}
 }
