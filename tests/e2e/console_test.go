@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	oa "github.com/turnpike-dev/turnpike/shared/oauth"
 	"github.com/turnpike-dev/turnpike/tests/testenv"
 )
 
@@ -32,7 +34,9 @@ func screenshotDir(t *testing.T) string {
 // The console in a real headless browser: log in, create an API, a policy
 // (after the Gateway API's validation message appears next to the field)
 // and a key, send traffic through the gateway, see it on the chart, revoke
-// the key and see the gateway refuse it.
+// the key and see the gateway refuse it; create an OAuth client (after a
+// validation message), get a token with the secret shown once, delete the
+// client and see the gateway refuse the token.
 func TestConsoleInBrowser(t *testing.T) {
 	e := newEnv(t, options{plugin: `,"analytics":{"enabled":true}`})
 	b := startBrowser(t)
@@ -118,7 +122,51 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitText("#main", "No keys yet")
 	e.within(propagation, "/shop/items", key, http.StatusForbidden, "Access to this API has been disallowed")
 
+	// An OAuth client: first on every OAuth API of policy gold, which grants
+	// none (the Gateway API's message appears next to the API field), then
+	// on the OAuth API; its secret, shown once, gets a token at the gateway.
+	e.mustAPI(http.MethodPost, "/tyk/policies", oauthPolicy)
+	e.mustAPI(http.MethodPost, "/tyk/apis", apiDef("oa", `,"use_oauth2":true,"oauth_meta":{"allowed_access_types":["client_credentials"]}`))
+	e.within(5*time.Second, "/oa/", "", 400, "Authorization field missing") // an OAuth API's answer without a token
+	b.open(console + "#/oauth/new")
+	b.find(`select[name=policy_id] option[value=oauth-pol]`)
+	b.eval(`document.querySelector("select[name=policy_id]").value = "gold"`)
+	b.click(`form.doc-form button[type=submit]`)
+	b.waitText(`[data-error-for=api_id]`, "API is not OAuth2")
+	b.screenshot(filepath.Join(shots, "5-oauth-validation.png"))
+	b.eval(`document.querySelector("select[name=api_id]").value = "oa"`)
+	b.eval(`document.querySelector("select[name=policy_id]").value = "oauth-pol"`)
+	b.fill(`input[name=redirect_uri]`, "https://app.example.com/cb")
+	b.fill(`input[name=description]`, "browser-test client")
+	b.click(`form.doc-form button[type=submit]`)
+	clientSecret := b.text("#new-client-secret")
+	clientID := b.text("#new-client-id")
+	b.find("#copy-secret")
+	b.screenshot(filepath.Join(shots, "6-oauth-client.png"))
+	tok := e.token(string(oa.AppendBasic(nil, clientID, clientSecret)), "grant_type=client_credentials", 200)
+	e.within(propagation, "/oa/items", "Bearer "+tok.AccessToken, 200, "")
+
+	// Found by the list's search; its page never shows the secret again;
+	// deleting it revokes its token.
+	b.open(console + "#/oauth")
+	b.waitText("#main h2", "OAuth clients")
+	b.fill("#search", "browser-test")
+	b.waitText("#main tbody", clientID)
+	b.click("#main tbody tr")
+	b.waitText("#client-info", "Live access tokens")
+	if page := b.eval(`return document.getElementById("main").innerHTML + document.querySelector("textarea[name=json]").value`); strings.Contains(fmt.Sprint(page), clientSecret) {
+		t.Fatal("the client's page shows its secret")
+	}
+	b.screenshot(filepath.Join(shots, "7-oauth-client-page.png"))
+	b.eval(`window.confirm = () => true`)
+	b.click("#delete-client")
+	b.waitText("#main", "No OAuth clients yet")
+	if r := e.api(http.MethodGet, "/tyk/oauth/clients/oa/"+clientID, ""); r.status != http.StatusNotFound {
+		t.Fatalf("client after delete: %s", r)
+	}
+	e.within(propagation, "/oa/items", "Bearer "+tok.AccessToken, http.StatusForbidden, "")
+
 	b.open(console + "#/status")
 	b.waitText("#redis", "standalone")
-	b.screenshot(filepath.Join(shots, "5-status.png"))
+	b.screenshot(filepath.Join(shots, "8-status.png"))
 }

@@ -47,6 +47,7 @@ function message(r) {
 async function start() {
   const r = await fetch("/console/session", { credentials: "same-origin" });
   if (r.ok) { csrf = (await r.json()).csrf; route(); }
+  else if (r.status === 503) showLogin("The sidecar cannot reach Redis, where console sessions live; try again shortly.");
   else showLogin();
 }
 
@@ -60,7 +61,8 @@ function showLogin(note) {
     const resp = await fetch("/console/login", { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify({ secret: secret.value }) });
     secret.value = "";
-    if (!resp.ok) { err.textContent = "Wrong secret."; return; }
+    if (resp.status === 403) { err.textContent = "Wrong secret."; return; }
+    if (!resp.ok) { err.textContent = message({ status: resp.status, data: await resp.json().catch(() => null) }); return; }
     csrf = (await resp.json()).csrf;
     if (!location.hash) location.hash = "#/usage";
     route();
@@ -87,6 +89,7 @@ const pages = [
   ["apis", "APIs", (m) => listPage(apiKind, m)],
   ["policies", "Policies", (m) => listPage(policyKind, m)],
   ["keys", "Keys", keysPage],
+  ["oauth", "OAuth clients", oauthPage],
   ["orgs", "Organisations", (m) => listPage(orgKind, m)],
   ["status", "Status", statusPage],
 ];
@@ -113,7 +116,10 @@ window.addEventListener("hashchange", route);
 // A form edits a JSON document: the fields an operator needs most, plus the
 // whole document as JSON for everything else. The Gateway API validates;
 // its message is shown next to the field it names, or above the form.
-function docForm(fields, doc, onSubmit, submitLabel) {
+//
+// fieldFor(message), when given, names the field a message is about for
+// messages that do not name it themselves (Tyk's OAuth client messages).
+function docForm(fields, doc, onSubmit, submitLabel, fieldFor) {
   doc = JSON.parse(JSON.stringify(doc || {}));
   const inputs = {}, errors = {}, wrappers = {};
   const formError = el("div", { class: "notice bad", hidden: true });
@@ -139,7 +145,12 @@ function docForm(fields, doc, onSubmit, submitLabel) {
     const v = getPath(doc, f.path || f.name);
     let input;
     if (f.type === "bool") input = el("input", { type: "checkbox", name: f.name, checked: !!v });
-    else if (f.type === "multi") {
+    else if (f.type === "select") {
+      const opts = f.options.map(o => Array.isArray(o) ? o : [o, o]);
+      if (v && !opts.some(o => o[0] === v)) opts.push([v, v + " (not found)"]);
+      input = el("select", { name: f.name, disabled: f.readonly && v !== undefined ? true : null },
+        opts.map(([val, label]) => el("option", { value: val, selected: (v || "") === val }, label)));
+    } else if (f.type === "multi") {
       input = el("select", { name: f.name, multiple: true, size: Math.min(6, Math.max(2, (f.options || []).length)) },
         (f.options || []).map(o => el("option", { value: o, selected: (v || []).includes(o) }, o)));
     } else input = el("input", { type: f.type === "number" ? "number" : "text", name: f.name, step: "any",
@@ -166,6 +177,8 @@ function docForm(fields, doc, onSubmit, submitLabel) {
   function fieldError(name, msg) { errors[name].textContent = msg; wrappers[name].classList.add("invalid"); }
   // show puts a Gateway API message next to the field it names, if any.
   function show(msg) {
+    const named = fieldFor && fieldFor(msg);
+    if (named && errors[named]) return fieldError(named, msg);
     const f = fields.find(f => mentions(msg, f.name) || (f.path && mentions(msg, f.path.split(".").pop())));
     if (f) fieldError(f.name, msg);
     else { formError.textContent = msg; formError.hidden = false; }
@@ -178,7 +191,8 @@ function mentions(msg, name) {
 }
 
 function readField(f, input) {
-  if (f.readonly && input.readOnly) return undefined;
+  if (f.readonly && (input.readOnly || input.disabled)) return undefined;
+  if (f.type === "select") return input.value;
   if (f.type === "bool") return input.checked;
   if (f.type === "multi") return Array.from(input.selectedOptions).map(o => o.value);
   const s = input.value.trim();
@@ -277,6 +291,19 @@ const orgKind = {
     { name: "quota_renewal_rate", label: "Quota period (seconds)", type: "number" },
     { name: "is_inactive", label: "Inactive (refuse every key of the organisation)", type: "bool" },
   ],
+  // The live organisation quota, and its reset (the filters drop their
+  // organisation leases within a poll).
+  actions: (d, id, main) => {
+    const note = el("div");
+    return el("div", { class: "card" }, el("h3", {}, "Live quota"), note,
+      el("dl", { class: "kv", id: "org-quota" },
+        el("dt", {}, "Remaining"), el("dd", {}, quotaText(d)),
+        d.quota_max > 0 && d.quota_renews ? [el("dt", {}, "Renews"), el("dd", {}, new Date(d.quota_renews * 1000).toLocaleString())] : null),
+      d.quota_max > 0 ? el("div", { class: "toolbar" }, el("button", { id: "reset-org-quota", onclick: async () => {
+        const r = await call("PUT", "/tyk/org/keys/" + encodeURIComponent(id) + "?reset_quota=1", d);
+        if (r.ok) editPage(orgKind, main, "edit"); else note.replaceChildren(el("div", { class: "notice bad" }, message(r)));
+      } }, "Reset quota")) : null);
+  },
   create: d => call("POST", "/tyk/org/keys/" + encodeURIComponent(d.org_id || ""), d),
   update: (id, d) => call("PUT", "/tyk/org/keys/" + encodeURIComponent(id), d),
   remove: id => call("DELETE", "/tyk/org/keys/" + encodeURIComponent(id)),
@@ -322,7 +349,9 @@ async function editPage(kind, main, mode) {
     if (r.ok) location.hash = "#/" + kind.name;
     return r;
   }, isNew ? "Create" : "Save");
-  main.replaceChildren(el("h2", {}, (isNew ? "New " : "Edit ") + kind.singular + (isNew ? "" : ": " + id)), el("div", { class: "card" }, form),
+  main.replaceChildren(el("h2", {}, (isNew ? "New " : "Edit ") + kind.singular + (isNew ? "" : ": " + id)),
+    isNew || !kind.actions ? null : kind.actions(doc, id, main),
+    el("div", { class: "card" }, form),
     isNew ? null : el("button", { class: "danger", id: "delete", onclick: async () => {
       if (!confirm(`Delete ${kind.singular} ${id}?`)) return;
       const r = await kind.remove(id);
@@ -366,6 +395,15 @@ async function keysPage(main, args) {
     el("p", { class: "muted" }, "Keys are stored hashed: the key itself is shown once, when it is created."));
 }
 
+// copyBox shows a value that is shown once (a new key, a client secret)
+// with a copy button.
+function copyBox(id, buttonID, value) {
+  const copy = el("button", { id: buttonID, type: "button", onclick: async () => {
+    try { await navigator.clipboard.writeText(value); copy.textContent = "Copied"; } catch (e) { copy.textContent = "Select and copy"; }
+  } }, "Copy");
+  return el("div", { class: "newkey" }, el("code", { id }, value), copy);
+}
+
 function quotaText(s) {
   if (!s.quota_max || s.quota_max < 0) return "unlimited";
   return `${s.quota_remaining} of ${s.quota_max} left`;
@@ -383,12 +421,8 @@ async function newKeyPage(main) {
   const form = docForm(fields, { alias: "", org_id: "", apply_policies: [], expires: 0 }, async (d) => {
     const r = await call("POST", "/tyk/keys", d);
     if (r.ok) {
-      const key = r.data.key;
-      const copy = el("button", { id: "copy-key", onclick: async () => {
-        try { await navigator.clipboard.writeText(key); copy.textContent = "Copied"; } catch (e) { copy.textContent = "Select and copy"; }
-      } }, "Copy");
       out.replaceChildren(el("div", { class: "notice ok" }, "Key created. Copy it now: it is not shown again."),
-        el("div", { class: "newkey" }, el("code", { id: "new-key-value" }, key), copy),
+        copyBox("new-key-value", "copy-key", r.data.key),
         el("p", {}, el("a", { href: "#/keys/" + r.data.key_hash }, "See the key's quota and policies")));
       form.hidden = true;
     }
@@ -440,6 +474,133 @@ async function keyPage(main, hash) {
   const box = document.getElementById("key-usage");
   const u = await call("GET", "/turnpike/v1/usage?by=key&id=" + hash);
   if (u.ok) box.replaceChildren(chartBox(u.data.series, false));
+}
+
+// ---- OAuth clients ----
+
+// A client is registered on an OAuth API (use_oauth2) with a policy; its
+// access tokens are keys with the policy's session. The Gateway API keeps
+// clients per API, so the list reads every OAuth API's clients.
+
+async function oauthAPIs() {
+  const r = await call("GET", "/tyk/apis");
+  return r.ok ? r.data.filter(a => a.use_oauth2) : [];
+}
+
+// Tyk's OAuth client messages do not name the field they are about.
+function oauthFieldFor(msg) {
+  if (/^API (doesn't exist|is not OAuth2)/.test(msg)) return "api_id";
+  if (/^Policy /.test(msg)) return "policy_id";
+  if (mentions(msg, "client_id")) return "client_id";
+  if (mentions(msg, "meta_data")) return "json";
+  return null;
+}
+
+function clientPath(apiID, clientID) {
+  return "/tyk/oauth/clients/" + encodeURIComponent(apiID) + "/" + encodeURIComponent(clientID);
+}
+
+async function oauthPage(main, args) {
+  if (args[0] === "new") return newClientPage(main);
+  if (args[0] === "edit") return clientPage(main, args[1] || "", args[2] || "");
+  const apis = await oauthAPIs();
+  const rows = [];
+  for (const a of apis) {
+    const r = await call("GET", "/tyk/oauth/clients/" + encodeURIComponent(a.api_id));
+    for (const c of (r.ok ? r.data : [])) rows.push({ api: a, c });
+  }
+  const search = el("input", { type: "search", placeholder: "Search by client id, API, policy, description", id: "search" });
+  const body = el("tbody");
+  const render = () => {
+    const q = search.value.toLowerCase();
+    body.replaceChildren(...rows.filter(({ api, c }) => !q ||
+      [c.client_id, api.api_id, api.name, c.policy_id, c.redirect_uri, c.description].join(" ").toLowerCase().includes(q)).map(({ api, c }) =>
+      el("tr", { class: "clickable", onclick: () => { location.hash = "#/oauth/edit/" + encodeURIComponent(api.api_id) + "/" + encodeURIComponent(c.client_id); } },
+        el("td", {}, el("code", {}, c.client_id)), el("td", {}, api.name || api.api_id),
+        el("td", {}, c.policy_id ? el("span", { class: "pill" }, c.policy_id) : el("span", { class: "muted" }, "none")),
+        el("td", {}, c.redirect_uri || ""), el("td", {}, c.description || ""))));
+  };
+  search.addEventListener("input", render);
+  render();
+  main.replaceChildren(el("h2", {}, "OAuth clients"),
+    el("div", { class: "toolbar" }, search,
+      el("button", { class: "primary", id: "new-client", disabled: apis.length ? null : true, onclick: () => { location.hash = "#/oauth/new"; } }, "New OAuth client")),
+    el("div", { class: "card" }, rows.length ? el("table", {},
+      el("thead", {}, el("tr", {}, ["Client id", "API", "Policy", "Redirect URI", "Description"].map(h => el("th", {}, h)))), body)
+      : el("p", { class: "muted" }, apis.length ? "No OAuth clients yet."
+        : "No API uses OAuth 2.0 yet: set use_oauth2 (and oauth_meta) on an API, then register its clients here.")),
+    el("p", { class: "muted" }, "A client's secret is shown once, when it is created or rotated."));
+}
+
+async function newClientPage(main) {
+  const apis = await oauthAPIs();
+  const fields = [
+    { name: "api_id", label: "API", type: "select",
+      options: [["", "Every OAuth API of the policy"], ...apis.map(a => [a.api_id, a.name && a.name !== a.api_id ? `${a.name} (${a.api_id})` : a.api_id])],
+      hint: "Only APIs with OAuth 2.0 (use_oauth2) take clients." },
+    { name: "policy_id", label: "Policy", type: "select", options: [["", "(none)"], ...await policyIDs()],
+      hint: "The client's access tokens get this policy's rate limits, quotas and APIs." },
+    { name: "redirect_uri", label: "Redirect URI", placeholder: "https://app.example.com/callback",
+      hint: "Where the authorization code flow sends the user back; a client without one cannot get tokens." },
+    { name: "description", label: "Description", hint: "Who or what this client is." },
+    { name: "client_id", label: "Client id", placeholder: "generated", hint: "Leave empty to have one generated." },
+  ];
+  const out = el("div");
+  const form = docForm(fields, { api_id: "", policy_id: "", redirect_uri: "", description: "", client_id: "", meta_data: null }, async (d) => {
+    if (!d.client_id) delete d.client_id;
+    const r = await call("POST", "/tyk/oauth/clients/create", d);
+    if (r.ok) {
+      const apiID = d.api_id || "";
+      out.replaceChildren(el("div", { class: "notice ok" }, "OAuth client created. Copy the secret now: the console does not show it again."),
+        el("dl", { class: "kv" }, el("dt", {}, "Client id"), el("dd", {}, el("code", { id: "new-client-id" }, r.data.client_id))),
+        el("h3", {}, "Client secret"), copyBox("new-client-secret", "copy-secret", r.data.secret),
+        el("p", {}, el("a", { href: "#/oauth" }, "Back to OAuth clients"), apiID ? [" · ",
+          el("a", { href: "#/oauth/edit/" + encodeURIComponent(apiID) + "/" + encodeURIComponent(r.data.client_id) }, "See the client")] : null));
+      form.hidden = true;
+    }
+    return r;
+  }, "Create client", oauthFieldFor);
+  main.replaceChildren(el("h2", {}, "New OAuth client"), el("div", { class: "card" }, out, form));
+}
+
+async function clientPage(main, apiID, clientID) {
+  const path = clientPath(apiID, clientID);
+  const r = await call("GET", path);
+  if (!r.ok) { main.replaceChildren(el("div", { class: "notice bad" }, message(r)), el("a", { href: "#/oauth" }, "Back to OAuth clients")); return; }
+  const c = Object.assign({}, r.data);
+  delete c.secret; // shown once, at creation or rotation
+  const tokens = await call("GET", path + "/tokens");
+  const note = el("div");
+  const form = docForm([
+    { name: "client_id", label: "Client id", readonly: true },
+    { name: "policy_id", label: "Policy", type: "select", options: [["", "(none)"], ...await policyIDs()],
+      hint: "The policy must grant this API. A new policy revokes the client's tokens." },
+    { name: "redirect_uri", label: "Redirect URI" },
+    { name: "description", label: "Description" },
+  ], c, async (d) => {
+    const u = await call("PUT", path, d);
+    if (u.ok) location.hash = "#/oauth";
+    return u;
+  }, "Save", oauthFieldFor);
+  main.replaceChildren(el("h2", {}, "OAuth client " + clientID), note,
+    el("div", { class: "row" },
+      el("div", { class: "card" }, el("h3", {}, "Client"), el("dl", { class: "kv", id: "client-info" },
+        el("dt", {}, "API"), el("dd", {}, el("a", { href: "#/apis/edit/" + encodeURIComponent(apiID) }, apiID)),
+        el("dt", {}, "Live access tokens"), el("dd", {}, tokens.ok ? String(tokens.data.length) : message(tokens))),
+        el("div", { class: "toolbar" },
+          el("button", { id: "rotate-secret", onclick: async () => {
+            if (!confirm("Give this client a new secret? Its current tokens are revoked at once.")) return;
+            const u = await call("PUT", path + "/rotate");
+            if (!u.ok) { note.replaceChildren(el("div", { class: "notice bad" }, message(u))); return; }
+            note.replaceChildren(el("div", { class: "notice ok" }, "New secret. Copy it now: the console does not show it again."),
+              copyBox("new-client-secret", "copy-secret", u.data.secret));
+          } }, "Rotate secret"),
+          el("button", { class: "danger", id: "delete-client", onclick: async () => {
+            if (!confirm(`Delete OAuth client ${clientID}? Its tokens are revoked at once.`)) return;
+            const u = await call("DELETE", path);
+            if (u.ok) location.hash = "#/oauth"; else note.replaceChildren(el("div", { class: "notice bad" }, message(u)));
+          } }, "Delete client")))),
+    el("div", { class: "card" }, el("h3", {}, "Edit"), form));
 }
 
 // ---- usage ----
