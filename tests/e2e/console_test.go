@@ -36,7 +36,8 @@ func screenshotDir(t *testing.T) string {
 // and a key, send traffic through the gateway, see it on the chart, revoke
 // the key and see the gateway refuse it; create an OAuth client (after a
 // validation message), get a token with the secret shown once, delete the
-// client and see the gateway refuse the token.
+// client and see the gateway refuse the token; use the session on the
+// other sidecar replica and log out there.
 func TestConsoleInBrowser(t *testing.T) {
 	e := newEnv(t, options{plugin: `,"analytics":{"enabled":true}`})
 	b := startBrowser(t)
@@ -166,7 +167,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	e.within(propagation, "/oa/items", "Bearer "+tok.AccessToken, http.StatusForbidden, "")
 
-	b.open(console + "#/status")
+	// The other replica knows the session (they share it through Redis; a
+	// cookie is not bound to a port), as behind a load balancer; logging
+	// out there ends it on this one too.
+	other := e.sidecarURLs[0] + "/console/"
+	b.open(other + "#/status")
 	b.waitText("#redis", "standalone")
 	b.screenshot(filepath.Join(shots, "8-status.png"))
+	b.click("#logout")
+	b.find("#secret")
+	b.open(console + "#/status")
+	b.find("#secret")
+	if r := b.eval(`return fetch("/console/api/status").then(r => r.status)`); r != float64(401) {
+		t.Fatalf("status after logging out on the other replica: %v", r)
+	}
 }
