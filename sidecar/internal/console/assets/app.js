@@ -223,12 +223,21 @@ function rightsFor(ids, old) {
   return out;
 }
 
+// authMethods names how an API definition authenticates requests.
+function authMethods(d) {
+  if (d.use_keyless) return "keyless";
+  const m = [["use_oauth2", "OAuth 2.0"], ["enable_jwt", "JWT"], ["use_basic_auth", "basic auth"],
+    ["enable_signature_checking", "HMAC"], ["use_mutual_tls_auth", "client certificate"]].filter(([k]) => d[k]).map(([, n]) => n);
+  if (d.use_standard_auth || !m.length) m.unshift("auth token");
+  return m.join(", ");
+}
+
 const apiKind = {
   name: "apis", title: "APIs", singular: "API",
   list: async () => (await call("GET", "/tyk/apis")).data || [],
   id: d => d.api_id,
   columns: [["API id", d => d.api_id], ["Name", d => d.name], ["Listen path", d => d.proxy && d.proxy.listen_path],
-    ["Keyless", d => d.use_keyless ? "yes" : ""], ["Active", d => d.active ? "yes" : "no"]],
+    ["Authentication", authMethods], ["Active", d => d.active ? "yes" : "no"]],
   blank: { name: "", api_id: "", org_id: "", active: true, use_keyless: false,
     proxy: { listen_path: "/", target_url: "http://upstream", strip_listen_path: true },
     version_data: { not_versioned: true, versions: { Default: { name: "Default" } } } },
@@ -541,7 +550,7 @@ async function newClientPage(main) {
     { name: "policy_id", label: "Policy", type: "select", options: [["", "(none)"], ...await policyIDs()],
       hint: "The client's access tokens get this policy's rate limits, quotas and APIs." },
     { name: "redirect_uri", label: "Redirect URI", placeholder: "https://app.example.com/callback",
-      hint: "Where the authorization code flow sends the user back; a client without one cannot get tokens." },
+      hint: "Where the authorization code flow sends the user back. Every grant needs one: a client without it gets no tokens." },
     { name: "description", label: "Description", hint: "Who or what this client is." },
     { name: "client_id", label: "Client id", placeholder: "generated", hint: "Leave empty to have one generated." },
   ];
