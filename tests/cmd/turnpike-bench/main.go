@@ -38,6 +38,7 @@ type options struct {
 	quotaClients                 int
 	role, addr, upstream         string
 	skipGoBench, memoryOnly      bool
+	tyk                          string
 }
 
 func parseFlags() *options {
@@ -60,6 +61,7 @@ func parseFlags() *options {
 	flag.IntVar(&o.quotaClients, "quota-clients", 50, "concurrent clients in the quota accuracy run")
 	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "skip the go test benchmarks (for a quick look at the rest)")
 	flag.BoolVar(&o.memoryOnly, "memory-only", false, "run only the memory scenario and log its samples; the report is not written")
+	flag.StringVar(&o.tyk, "tyk", os.Getenv("TURNPIKE_BENCH_TYK"), "a Tyk gateway binary to compare with, side by side (BENCHMARKS.md § 2, peer rows); default $TURNPIKE_BENCH_TYK")
 	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")
 	flag.StringVar(&o.addr, "addr", "", "internal: listen address of -role")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: upstream URL of -role proxy")
@@ -138,6 +140,12 @@ func run(ctx context.Context, o *options) error {
 	if r.gateway, err = gatewayScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
 		duration: o.duration, workers: o.workers, keys: o.keys}, o.wasm, noop); err != nil {
 		return err
+	}
+	if o.tyk != "" {
+		if r.peer, err = peerScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
+			duration: o.duration, workers: o.workers, keys: o.keys}, o.tyk, o.wasm); err != nil {
+			return err
+		}
 	}
 	if r.sidecar, err = sidecarScenario(ctx, e, o.sidecarDur); err != nil {
 		return err
