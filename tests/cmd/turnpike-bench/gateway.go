@@ -151,7 +151,7 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 		if path == "" {
 			path = "/bench/items"
 		}
-		row, err := loadOne(ctx, e, addr, p.pid(), path, t.keys, o, t.redis)
+		row, err := loadOne(ctx, e, addr, []int{p.pid()}, path, t.keys, o, t.redis)
 		p.stop()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.name, err)
@@ -165,8 +165,9 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 }
 
 // loadOne waits until every key answers 200 through the proxy (the filter
-// has synced and cached the sessions), then measures.
-func loadOne(ctx context.Context, e *env, addr string, pid int, path string, keys []string, o gatewayOpts, redis bool) (gatewayRow, error) {
+// has synced and cached the sessions), then measures; CPU per request is
+// the sum over pids.
+func loadOne(ctx context.Context, e *env, addr string, pids []int, path string, keys []string, o gatewayOpts, redis bool) (gatewayRow, error) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, k := range keys {
@@ -202,7 +203,7 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, path string, key
 	if err != nil {
 		return gatewayRow{}, err
 	}
-	cpuBefore, err := cpuTime(pid)
+	cpuBefore, err := cpuTimes(pids)
 	if err != nil {
 		return gatewayRow{}, err
 	}
@@ -211,7 +212,7 @@ func loadOne(ctx context.Context, e *env, addr string, pid int, path string, key
 	if err != nil {
 		return gatewayRow{}, err
 	}
-	cpuAfter, err := cpuTime(pid)
+	cpuAfter, err := cpuTimes(pids)
 	if err != nil {
 		return gatewayRow{}, err
 	}

@@ -38,6 +38,8 @@ type options struct {
 	quotaClients                 int
 	role, addr, upstream         string
 	skipGoBench, memoryOnly      bool
+	tyk                          string
+	peerOnly                     bool
 }
 
 func parseFlags() *options {
@@ -60,6 +62,8 @@ func parseFlags() *options {
 	flag.IntVar(&o.quotaClients, "quota-clients", 50, "concurrent clients in the quota accuracy run")
 	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "skip the go test benchmarks (for a quick look at the rest)")
 	flag.BoolVar(&o.memoryOnly, "memory-only", false, "run only the memory scenario and log its samples; the report is not written")
+	flag.StringVar(&o.tyk, "tyk", os.Getenv("TURNPIKE_BENCH_TYK"), "a Tyk gateway binary to compare with, side by side (BENCHMARKS.md § 2, peer rows); default $TURNPIKE_BENCH_TYK")
+	flag.BoolVar(&o.peerOnly, "peer-only", false, "run only the Tyk comparison (needs -tyk) and log it; the report is not written")
 	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")
 	flag.StringVar(&o.addr, "addr", "", "internal: listen address of -role")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: upstream URL of -role proxy")
@@ -112,6 +116,9 @@ func run(ctx context.Context, o *options) error {
 	if o.memoryOnly {
 		return runMemoryOnly(ctx, dir, o)
 	}
+	if o.peerOnly {
+		return runPeerOnly(ctx, dir, o)
+	}
 	if !o.skipGoBench {
 		if r.vm, err = runGoBench(ctx, "./filter", "^BenchmarkDecision$", o.benchtime); err != nil {
 			return err
@@ -138,6 +145,12 @@ func run(ctx context.Context, o *options) error {
 	if r.gateway, err = gatewayScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
 		duration: o.duration, workers: o.workers, keys: o.keys}, o.wasm, noop); err != nil {
 		return err
+	}
+	if o.tyk != "" {
+		if r.peer, err = peerScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
+			duration: o.duration, workers: o.workers, keys: o.keys}, o.tyk, o.wasm); err != nil {
+			return err
+		}
 	}
 	if r.sidecar, err = sidecarScenario(ctx, e, o.sidecarDur); err != nil {
 		return err
@@ -173,5 +186,23 @@ func runMemoryOnly(ctx context.Context, dir string, o *options) error {
 	}
 	_, err = memoryScenario(ctx, e, o.wasm, memoryOpts{requests: o.memRequests, keys: o.memKeys,
 		workers: o.workers, concurrency: 8})
+	return err
+}
+
+// runPeerOnly runs the Tyk comparison alone (-peer-only); its rows are logged.
+func runPeerOnly(ctx context.Context, dir string, o *options) error {
+	if o.tyk == "" {
+		return fmt.Errorf("-peer-only needs -tyk")
+	}
+	e, err := startEnv(ctx, dir, o.binDir)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.seedAPI(ctx); err != nil {
+		return err
+	}
+	_, err = peerScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
+		duration: o.duration, workers: o.workers, keys: o.keys}, o.tyk, o.wasm)
 	return err
 }

@@ -128,6 +128,19 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
+// cpuTimes is the CPU time of several processes together.
+func cpuTimes(pids []int) (time.Duration, error) {
+	var total time.Duration
+	for _, pid := range pids {
+		t, err := cpuTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += t
+	}
+	return total, nil
+}
+
 // Roles the driver runs as child processes of itself, so the upstream and
 // the plain reverse proxy do not share a process with the load generator.
 

@@ -54,6 +54,7 @@ type report struct {
 	rate    rateAccuracy
 	quota   quotaAccuracy
 	profile warmProfile
+	peer    []peerRow // Tyk, then Turnpike (-tyk)
 }
 
 func us(ns float64) string { return fmt.Sprintf("%.1f µs", ns/1e3) }
@@ -193,6 +194,11 @@ func (r *report) targets(w func(string, ...any)) {
 		pct := 100 * an.RPS / tp.RPS
 		w("| warm-key throughput with analytics on >= 95%% of off (same run) | %.0f%% (%.0f vs %.0f req/s) | %s |\n", pct, an.RPS, tp.RPS, yes(pct >= 95))
 	}
+	if len(r.peer) == 2 && r.peer[0].RPS > 0 {
+		ratio := r.peer[1].RPS / r.peer[0].RPS
+		w("| key + rate + quota >= 2x Tyk's throughput (same run) | %.2fx (%.0f vs %.0f req/s) | %s |\n", ratio,
+			r.peer[1].RPS, r.peer[0].RPS, yes(ratio >= 2))
+	}
 	w("| quota overshoot with %d concurrent clients = 0 | %d | %s |\n", r.quota.Clients, r.quota.Overshoot, yes(r.quota.Overshoot == 0))
 	w("| rate-limit admissions vs configured rate, %d VMs | %+.2f%% | (reported) |\n", r.rate.Workers, r.rate.ErrorPct)
 	if n := len(r.memory); n >= 2 {
@@ -284,14 +290,31 @@ const (
 	issueCallRPS = 2096
 )
 
-// peerTable is the reference line for Tyk and what this run's ratios say
-// about it.
+// peerTable compares Turnpike with Tyk: measured in this run when -tyk
+// gave a Tyk binary, else the issue's figure as a reference line and what
+// this run's ratios say about it.
 func (r *report) peerTable(w func(string, ...any)) {
+	if len(r.peer) == 2 {
+		tyk, tp := r.peer[0], r.peer[1]
+		w("### Peer: Tyk, measured in this run\n\n")
+		w("The same %d keys with rate limit and quota (never reached), the same upstream, load generator and connections,\n", r.opts.keys)
+		w("one gateway after the other. CPU per request is the sum over every process on the request path. Tyk's upstream\n")
+		w("pool is set to 1024 idle connections per host like turnpike-gateway's (Tyk's default is Go's 2). Tyk is built by\n")
+		w("the operator from its repository and passed with `-tyk` (the repository does not build or ship it).\n\n")
+		w("| gateway | req/s | vs Tyk | CPU/request | processes counted | p50 | p99 | non-200 | errors |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, p := range r.peer {
+			w("| %s | %.0f | %.2fx | %s | %s | %s | %s | %d | %d |\n", p.Name, p.RPS, p.RPS/tyk.RPS, dur(p.CPUPerReq), p.Procs,
+				dur(p.P50), dur(p.P99), p.Non200, p.Errors)
+		}
+		w("\nTurnpike serves %.2fx Tyk's requests per second at %.2fx its CPU per request.\n\n", tp.RPS/tyk.RPS,
+			float64(tp.CPUPerReq)/float64(tyk.CPUPerReq))
+		return
+	}
 	w("### Peer reference (measured elsewhere, not in this run)\n\n")
 	w("Issue 15 measured, side by side on one machine (wrk, 16 connections, 100 keys, same upstream), Tyk 5.8.0 with\n")
 	w("key + rate + quota at %d req/s and %d µs of CPU per request (Tyk + Redis, 4 Redis commands per request), and\n", tykRPS, tykCPUPerReqUS)
-	w("Turnpike with one sidecar call and one Lua script per quota request at %d req/s (0.61x Tyk). This tool does not\n", issueCallRPS)
-	w("run Tyk; the line below is that figure, for reference. The ratio of this run's leased quota keys to its\n")
+	w("Turnpike with one sidecar call and one Lua script per quota request at %d req/s (0.61x Tyk). This run had no\n", issueCallRPS)
+	w("`-tyk` binary, so the line below is that figure, for reference. The ratio of this run's leased quota keys to its\n")
 	w("per-request quota keys, applied to the issue's Turnpike figure, estimates where leases put Turnpike on that\n")
 	w("machine; it is a projection, not a measurement.\n\n")
 	w("| proxy | req/s | CPU/request | Redis round trips/request | source |\n|---|---|---|---|---|\n")
