@@ -28,11 +28,16 @@ type proc struct {
 // startProc runs bin with args, output to a log file in dir (shown when a
 // scenario fails), and waits until addr accepts connections.
 func startProc(ctx context.Context, dir, name, addr, bin string, args ...string) (*proc, error) {
+	return startCmd(ctx, dir, name, addr, exec.Command(bin, args...))
+}
+
+// startCmd is startProc for a command the caller prepared (a working
+// directory, say).
+func startCmd(ctx context.Context, dir, name, addr string, cmd *exec.Cmd) (*proc, error) {
 	logf, err := os.Create(dir + "/" + name + ".log")
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -110,7 +110,11 @@ func startTyk(ctx context.Context, e *env, bin string) (tyk, tykRedis *proc, add
 		tykRedis.stop()
 		return nil, nil, "", err
 	}
-	if tyk, err = startProc(ctx, dir, "tyk", addr, bin, "--conf", filepath.Join(dir, "tyk.conf")); err != nil {
+	// Tyk writes a default tyk.conf into its working directory when it
+	// looks for one there, so it runs in its own directory.
+	cmd := exec.Command(bin, "start", "--conf", filepath.Join(dir, "tyk.conf"))
+	cmd.Dir = dir
+	if tyk, err = startCmd(ctx, dir, "tyk", addr, cmd); err != nil {
 		tykRedis.stop()
 		return nil, nil, "", err
 	}
