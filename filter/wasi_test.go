@@ -22,8 +22,10 @@ import (
 // poll_oneoff). So the filter must never arm a timer, not even one it stops
 // at once: crypto/rand's first read does (crypto/internal/sysrand.Read arms
 // a one-minute warning with time.AfterFunc), which is why newVMID does not
-// use it. Before that fix this workload made about 10 poll_oneoff calls in
-// the cpp-host mode, and the VMs died in the envoy-1.33 mode.
+// use it. Before that fix (crypto/rand read at proxy_on_configure) this
+// workload made 10 poll_oneoff calls in the cpp-host mode with the default
+// GOGC, and with GOGC=25 this test fails at its first request in both modes
+// (in envoy-1.33 the VM is dead by then).
 //
 // The workload covers what the filter does at run time: syncs and ticks
 // (with their overdue collections), session lookups with cache churn and
