@@ -62,6 +62,13 @@ var wasiMode = wasmhost.WASICppHost533
 // configuration.
 func start(t testing.TB, sidecarURL string, workers int, extra string) *wasmhost.Host {
 	t.Helper()
+	return startEnv(t, sidecarURL, workers, extra, nil)
+}
+
+// startEnv is start with guest environment variables (Envoy's
+// vm_config.environment_variables), e.g. GODEBUG.
+func startEnv(t testing.TB, sidecarURL string, workers int, extra string, env map[string]string) *wasmhost.Host {
+	t.Helper()
 	cfg := `{"sidecar":{"token":"test-token","timeout_ms":2000},"sync_interval_ms":50` + extra + `}`
 	ctx := context.Background()
 	h, err := wasmhost.New(ctx, wasmhost.Config{
@@ -70,6 +77,7 @@ func start(t testing.TB, sidecarURL string, workers int, extra string) *wasmhost
 		Workers:      workers,
 		Clusters:     map[string]string{"turnpike-sidecar": sidecarURL},
 		WASIMode:     wasiMode,
+		Env:          env,
 	})
 	if err != nil {
 		t.Fatalf("loading the filter: %v", err)

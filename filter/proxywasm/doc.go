@@ -27,12 +27,13 @@
 //     (a 500 JSON error by default). An unrecovered panic would trap and make
 //     Envoy fail every later request on this VM.
 //
-// The Log*f functions format with fmt, so the package links fmt and os. A Go
-// wasip1 module that links os needs a proxy-wasm host with cpp-host PR #533
-// (older Envoy builds answer poll_oneoff with ENOSYS and the runtime crashes
-// at a garbage collection); Turnpike's filter links both through its other
-// dependencies anyway, so the bindings gain nothing by avoiding them. See
-// envoy/README.md for the minimum Envoy version.
+// The Log*f functions format with fmt, so the package links fmt and os.
+// Linking them is harmless on Envoy 1.33 (cpp-host PR #427), whose
+// poll_oneoff answers ENOSYS, fatal to Go's runtime: the runtime calls it
+// only when its scheduler idles or, once any Go timer was armed, at every
+// garbage collection. So a plugin must not sleep, arm timers (crypto/rand's
+// first read arms one) or block. See envoy/README.md for the minimum Envoy
+// version and the one runtime case only cpp-host PR #533 survives.
 //
 // On non-wasip1 builds the package compiles (so go vet and native unit tests
 // work) but every host call returns ErrUnimplemented.

@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/turnpike-dev/turnpike/tests/wasmhost/internal/abi"
@@ -76,5 +77,22 @@ func TestMetricRules(t *testing.T) {
 	}
 	if r.get(0) != nil || r.get(99) != nil {
 		t.Error("unknown ids must not resolve")
+	}
+}
+
+// Envoy's test of its Prometheus output records 50, 20, 30, 70, 100, 5000 and 200 and expects
+// these buckets and a sum of 5532, not 5470: its histogram keeps two significant digits per
+// bin and sums the bins' midpoints (test/server/admin/prometheus_stats_test.cc,
+// OutputWithAllMetricTypes).
+func TestHistogramAsEnvoyReportsIt(t *testing.T) {
+	h := newMetricRegistry()
+	m := h.get(h.define(MetricHistogram, "h"))
+	for _, v := range []int64{50, 20, 30, 70, 100, 5000, 200} {
+		m.record(v)
+	}
+	s := m.snapshot()
+	want := []uint64{0, 0, 0, 0, 1, 2, 4, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7}
+	if !slices.Equal(s.Buckets, want) || s.BinSum != 5532 || s.Sum != 5470 {
+		t.Fatalf("buckets %v, bin sum %v, sum %d; want %v, 5532, 5470", s.Buckets, s.BinSum, s.Sum, want)
 	}
 }

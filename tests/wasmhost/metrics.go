@@ -1,6 +1,8 @@
 package wasmhost
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,16 +33,25 @@ func (t MetricType) String() string {
 }
 
 // Metric is a snapshot of one metric. Counters and gauges use Value; histograms record Count,
-// Sum, Min and Max of the recorded values.
+// Sum, Min and Max of the recorded values, and what Envoy's /stats/prometheus shows of them:
+// Buckets[i] counts the samples below HistogramBuckets[i], and BinSum is the sum Envoy reports.
 type Metric struct {
-	Name  string
-	Type  MetricType
-	Value int64
-	Count uint64
-	Sum   uint64
-	Min   uint64
-	Max   uint64
+	Name    string
+	Type    MetricType
+	Value   int64
+	Count   uint64
+	Sum     uint64
+	Min     uint64
+	Max     uint64
+	Buckets []uint64
+	BinSum  float64
 }
+
+// HistogramBuckets are Envoy's default histogram bucket bounds
+// (source/common/stats/histogram_impl.cc, HistogramSettingsImpl::defaultBuckets), which
+// /stats/prometheus prints as le="…" buckets.
+var HistogramBuckets = [...]float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+	30000, 60000, 300000, 600000, 1800000, 3600000}
 
 type metric struct {
 	name  string
@@ -49,6 +60,28 @@ type metric struct {
 
 	hmu                  sync.Mutex
 	count, sum, min, max uint64
+	buckets              [len(HistogramBuckets)]uint64
+	bins                 map[uint64]uint64 // samples per bin, by the bin's lower bound (envoyBin)
+}
+
+// envoyBin is the bin of Envoy's log-linear histogram (circllhist: two significant decimal
+// digits) that holds v: a sample of 50 is in [50, 51), one of 5000 in [5000, 5100). Envoy
+// counts a sample in a bucket when its whole bin is below the bound, and reports the sum of
+// the bins' midpoints: samples 50, 20, 30, 70, 100, 5000 and 200 give buckets le="50" 2,
+// le="100" 4 and a sum of 5532 (test/server/admin/prometheus_stats_test.cc,
+// OutputWithAllMetricTypes).
+func envoyBin(v uint64) (lo, width float64) {
+	switch {
+	case v == 0:
+		return 0, 0
+	case v < 10:
+		return float64(v), 0.1
+	}
+	w := uint64(1)
+	for v/w >= 100 {
+		w *= 10
+	}
+	return float64(v / w * w), float64(w)
 }
 
 // metricRegistry is process-wide like Envoy's stats store: every VM defining the same name and
@@ -125,6 +158,16 @@ func (m *metric) record(v int64) abi.Status {
 		}
 		m.count++
 		m.sum += u
+		lo, width := envoyBin(u)
+		for i, bound := range HistogramBuckets {
+			if lo+width <= bound {
+				m.buckets[i]++
+			}
+		}
+		if m.bins == nil {
+			m.bins = map[uint64]uint64{}
+		}
+		m.bins[uint64(lo)]++
 		m.hmu.Unlock()
 	}
 	return abi.OK
@@ -134,6 +177,16 @@ func (m *metric) snapshot() Metric {
 	s := Metric{Name: m.name, Type: m.typ, Value: m.value.Load()}
 	m.hmu.Lock()
 	s.Count, s.Sum, s.Min, s.Max = m.count, m.sum, m.min, m.max
+	if m.typ == MetricHistogram {
+		s.Buckets = append([]uint64(nil), m.buckets[:]...)
+		// As circllhist's hist_approx_sum: bins in ascending order, midpoint × count.
+		for _, lo := range slices.Sorted(maps.Keys(m.bins)) {
+			lo, width := envoyBin(lo)
+			if width > 0 {
+				s.BinSum += (lo + width/2) * float64(m.bins[uint64(lo)])
+			}
+		}
+	}
 	m.hmu.Unlock()
 	return s
 }

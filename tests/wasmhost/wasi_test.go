@@ -70,3 +70,42 @@ func TestStrictModeWithoutOS(t *testing.T) {
 		s.Close()
 	}
 }
+
+// The Go runtime's own poll_oneoff path: after the live heap drops sharply, the background
+// scavenger works and then sleeps on a runtime timer, which starts the network poller; every
+// later collection polls it. cpp-host #533 answers and the VM lives; Envoy 1.33 answers ENOSYS
+// and the VM dies. No guest code arms a timer (testdata/heapshrink), so no filter can avoid
+// this by its own code; envoy/README.md ("Minimum Envoy version") says when it matters.
+func TestRuntimeScavengerPollsAfterHeapShrink(t *testing.T) {
+	for _, mode := range []wasmhost.WASIMode{wasmhost.WASICppHost533, wasmhost.WASIEnvoy133} {
+		t.Run(mode.String(), func(t *testing.T) {
+			h := newHost(t, "heapshrink", wasmhost.Config{WASIMode: mode})
+			run := func(path string) wasmhost.Action {
+				s := h.NewStream()
+				defer s.Close()
+				return s.RequestHeaders(get(path), true).Action
+			}
+			run("/grow")
+			run("/gc")
+			if n := h.PollOneoffCalls(); n != 0 {
+				t.Fatalf("growing the heap called poll_oneoff %d times", n)
+			}
+			run("/free")
+			for i := 0; i < 10 && h.PollOneoffCalls() == 0; i++ {
+				run("/gc")
+			}
+			if h.PollOneoffCalls() == 0 {
+				t.Fatal("no poll_oneoff call after the heap shrank")
+			}
+			// The first call is the non-blocking netpoll(0) of a collection (in envoy-1.33
+			// mode the runtime's crash path then sleeps, a blocking call).
+			if mode == wasmhost.WASICppHost533 && h.BlockingPollOneoffCalls() != 0 {
+				t.Fatalf("%d blocking poll_oneoff calls: the guest's scheduler went idle", h.BlockingPollOneoffCalls())
+			}
+			alive := h.VM(0).Err() == nil
+			if want := mode == wasmhost.WASICppHost533; alive != want {
+				t.Fatalf("VM alive = %v (%v), want %v", alive, h.VM(0).Err(), want)
+			}
+		})
+	}
+}

@@ -1,8 +1,9 @@
 package plugin
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"math/rand/v2"
 	"time"
 )
 
@@ -73,9 +74,18 @@ func (r *Root) pollOnTick() {
 	}
 }
 
-// newVMID returns a random id for this VM (16 hex digits).
+// newVMID returns a random id for this VM (16 hex digits). It needs to
+// be unique, not secret: it comes from the runtime's generator (ChaCha8,
+// seeded from WASI random_get when the VM starts), never from crypto/rand.
+// crypto/rand's first read arms a one-minute warning timer
+// (crypto/internal/sysrand.Read: time.AfterFunc), and a Go timer starts the
+// runtime's network poller for good (runtime.(*timers).addHeap ->
+// netpollGenericInit); from then on every garbage collection's
+// startTheWorldWithSema calls netpoll(0), that is WASI poll_oneoff, which
+// kills the VM on Envoys without proxy-wasm-cpp-host PR #533 (ENOSYS).
+// TestFilterNeverCallsPollOneoff guards it.
 func newVMID() string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	binary.BigEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }
