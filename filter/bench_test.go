@@ -249,6 +249,18 @@ func BenchmarkDecision(b *testing.B) {
 		b.ReportMetric(float64(lat.Quantile(0.5).Nanoseconds()), "p50-ns")
 		b.ReportMetric(float64(lat.Quantile(0.99).Nanoseconds()), "p99-ns")
 	})
+	// HMAC-SHA256 over a string the VM has not signed lately (a new path
+	// each request): the MAC computed, not remembered.
+	b.Run("hmac-sha256-unseen", func(b *testing.B) {
+		n := 0
+		measureEach(b, h, sc, func() wasmhost.Headers {
+			n++
+			path := "/h/x" + strconv.Itoa(n)
+			sig := hmacsig.Sign("(request-target): get "+path+"\ndate: "+date, "bench-secret", "hmac-sha256")
+			return append(request(path, `Signature keyId="hmac-bench-key",algorithm="hmac-sha256",`+
+				`headers="(request-target) date",signature="`+sig+`"`), [2]string{"date", date})
+		}, 200, 0)
+	})
 	// A token and an identity never seen: ES256 verification in the VM,
 	// a session lookup (404) and the session's creation by the sidecar.
 	b.Run("first-jwt-es256", func(b *testing.B) {
