@@ -56,6 +56,13 @@ func (d *decoder) apiDefinition(v *fastjson.Value) *APIDefinition {
 			})
 		case "definition":
 			a.VersionDefinition, fallback = d.versionDefinition(v)
+		case "openid_options":
+			a.OpenIDOptions = nil
+			if v.Type() != fastjson.TypeNull {
+				o := new(OpenIDOptions)
+				d.fields(v, func(key []byte, v *fastjson.Value) { d.openIDOptionsField(o, key, v) })
+				a.OpenIDOptions = o
+			}
 		default:
 			d.apiDefinitionField(a, key, v)
 		}

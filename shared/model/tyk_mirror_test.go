@@ -202,6 +202,7 @@ type tykAPIDefinition struct {
 	JWTIssuedAtValidationSkew  uint64            `json:"jwt_issued_at_validation_skew"`
 	JWTExpiresAtValidationSkew uint64            `json:"jwt_expires_at_validation_skew"`
 	JWTNotBeforeValidationSkew uint64            `json:"jwt_not_before_validation_skew"`
+	OpenIDOptions              *tykOpenIDOptions `json:"openid_options,omitempty"` // Tyk always writes it; Turnpike only when set
 	Domain                     string            `json:"domain"`
 	Proxy                      struct {
 		ListenPath      string `json:"listen_path"`
@@ -288,4 +289,12 @@ type tykHeaderInjectionMeta struct {
 	Path          string            `json:"path"`
 	Method        string            `json:"method"`
 	ActOnResponse bool              `json:"act_on"`
+}
+
+type tykOpenIDOptions struct {
+	Providers []struct {
+		Issuer    string            `json:"issuer"`
+		ClientIDs map[string]string `json:"client_ids"`
+	} `json:"providers"`
+	SegregateByClient bool `json:"segregate_by_client"`
 }
