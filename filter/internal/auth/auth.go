@@ -134,6 +134,12 @@ func For(api *model.APIDefinition) Method {
 				return Refused{Field: m}
 			}
 			mm = NewJWT(api)
+		case "use_openid":
+			if len(methods) > 1 {
+				// Its sessions are made from the token too (as JWT's).
+				return Refused{Field: m}
+			}
+			mm = NewOpenID(api)
 		default:
 			return Refused{Field: m}
 		}
