@@ -56,6 +56,13 @@ func (d *decoder) apiDefinition(v *fastjson.Value) *APIDefinition {
 			})
 		case "definition":
 			a.VersionDefinition, fallback = d.versionDefinition(v)
+		case "scopes":
+			a.Scopes = nil
+			if v.Type() != fastjson.TypeNull {
+				sc := new(Scopes)
+				d.fields(v, func(key []byte, v *fastjson.Value) { d.scopesField(sc, key, v) })
+				a.Scopes = sc
+			}
 		case "openid_options":
 			a.OpenIDOptions = nil
 			if v.Type() != fastjson.TypeNull {

@@ -49,3 +49,11 @@ func apiDefinitionOpenIDOptions(o object, a *APIDefinition) object {
 	}
 	return o
 }
+
+// apiDefinitionScopes writes scopes when the definition has it.
+func apiDefinitionScopes(o object, a *APIDefinition) object {
+	if a.Scopes != nil {
+		o.close(scopes(o.open("scopes"), a.Scopes))
+	}
+	return o
+}

@@ -221,6 +221,7 @@ func apiDefinition(o object, in *APIDefinition) object {
 	o.int("jwt_expires_at_validation_skew", in.JWTExpiresAtValidationSkew)
 	o.int("jwt_not_before_validation_skew", in.JWTNotBeforeValidationSkew)
 	o = apiDefinitionOpenIDOptions(o, in)
+	o = apiDefinitionScopes(o, in)
 	o.str("domain", in.Domain)
 	o2 := o.open("proxy")
 	o2.str("listen_path", in.Proxy.ListenPath)
@@ -274,6 +275,18 @@ func openIDOptions(o object, in *OpenIDOptions) object {
 func oidProvider(o object, in OIDProvider) object {
 	o.str("issuer", in.Issuer)
 	o.stringMap("client_ids", in.ClientIDs)
+	return o
+}
+
+func scopes(o object, in *Scopes) object {
+	o1 := o.open("jwt")
+	o1.str("scope_claim_name", in.JWT.ScopeClaimName)
+	o1.stringMap("scope_to_policy", in.JWT.ScopeToPolicy)
+	o.close(o1)
+	o2 := o.open("oidc")
+	o2.str("scope_claim_name", in.OIDC.ScopeClaimName)
+	o2.stringMap("scope_to_policy", in.OIDC.ScopeToPolicy)
+	o.close(o2)
 	return o
 }
 

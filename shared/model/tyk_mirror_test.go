@@ -203,6 +203,7 @@ type tykAPIDefinition struct {
 	JWTExpiresAtValidationSkew uint64            `json:"jwt_expires_at_validation_skew"`
 	JWTNotBeforeValidationSkew uint64            `json:"jwt_not_before_validation_skew"`
 	OpenIDOptions              *tykOpenIDOptions `json:"openid_options,omitempty"` // Tyk always writes it; Turnpike only when set
+	Scopes                     *tykScopes        `json:"scopes,omitempty"`         // likewise
 	Domain                     string            `json:"domain"`
 	Proxy                      struct {
 		ListenPath      string `json:"listen_path"`
@@ -297,4 +298,14 @@ type tykOpenIDOptions struct {
 		ClientIDs map[string]string `json:"client_ids"`
 	} `json:"providers"`
 	SegregateByClient bool `json:"segregate_by_client"`
+}
+
+type tykScopeClaim struct {
+	ScopeClaimName string            `json:"scope_claim_name,omitempty"`
+	ScopeToPolicy  map[string]string `json:"scope_to_policy,omitempty"`
+}
+
+type tykScopes struct {
+	JWT  tykScopeClaim `json:"jwt,omitempty"`
+	OIDC tykScopeClaim `json:"oidc,omitempty"`
 }

@@ -272,6 +272,9 @@ type APIDefinition struct {
 	// and then not written (the classic form of definitions without it is
 	// unchanged).
 	OpenIDOptions *OpenIDOptions `json:"openid_options" model:"custom"`
+	// Scopes is Tyk's newer home of scope-to-policy mapping (scopes.jwt,
+	// scopes.oidc); nil when absent, and then not written.
+	Scopes *Scopes `json:"scopes" model:"custom"`
 
 	Domain string     `json:"domain"` // host to match; "" matches any host
 	Proxy  Proxy      `json:"proxy"`
@@ -311,6 +314,19 @@ type OpenIDOptions struct {
 type OIDProvider struct {
 	Issuer    string            `json:"issuer"`
 	ClientIDs map[string]string `json:"client_ids"`
+}
+
+// Scopes is an API's scopes: scope-to-policy mapping for JWT and for
+// OpenID Connect.
+type Scopes struct {
+	JWT  ScopeClaim `json:"jwt"`
+	OIDC ScopeClaim `json:"oidc"`
+}
+
+// ScopeClaim names the scope claim and maps scopes to policy ids.
+type ScopeClaim struct {
+	ScopeClaimName string            `json:"scope_claim_name"`
+	ScopeToPolicy  map[string]string `json:"scope_to_policy"`
 }
 
 // CacheOptions configures the response cache of an API (Tyk's

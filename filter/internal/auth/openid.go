@@ -51,8 +51,12 @@ func NewOpenID(api *model.APIDefinition) Method {
 	if err != nil {
 		return Refused{Field: "openid_options", Why: err.Error()}
 	}
+	// Tyk maps scopes to policies here too (scopes.oidc, or the JWT
+	// mapping when scopes is absent); Turnpike does not (yet).
+	if api.Scopes != nil && len(api.Scopes.OIDC.ScopeToPolicy) > 0 {
+		return Refused{Field: "scopes.oidc.scope_to_policy", Why: "scope-to-policy mapping is not supported with OpenID Connect"}
+	}
 	if len(api.JWTScopeToPolicyMapping) > 0 {
-		// Tyk maps scopes to policies here too; Turnpike does not (yet).
 		return Refused{Field: "jwt_scope_to_policy_mapping", Why: "scope-to-policy mapping is not supported with OpenID Connect"}
 	}
 	o := &OpenID{apiID: api.APIID, providers: ps, keys: make([]jwt.KeySet, len(ps)),
