@@ -43,16 +43,20 @@ func TestOpenIDConnect(t *testing.T) {
 
 	e.mustAPI(http.MethodPost, "/tyk/policies", `{"id":"oidc-pol","org_id":"org1","active":true,"rate":1000,"per":1,
 		"quota_max":4,"quota_renewal_rate":3600,`+rights("oid")+`}`)
-	client := base64.StdEncoding.EncodeToString([]byte("web-app"))
+	// Another client's tokens get a policy without quota: e.within's
+	// probes (four per try) must not exhaust it.
+	e.mustAPI(http.MethodPost, "/tyk/policies", `{"id":"oidc-free","org_id":"org1","active":true,"quota_max":-1,`+rights("oid")+`}`)
+	b64 := base64.StdEncoding.EncodeToString
 	e.mustAPI(http.MethodPost, "/tyk/apis", apiDef("oid", `,"use_openid":true,
-		"openid_options":{"providers":[{"issuer":"`+idp.URL+`","client_ids":{"`+client+`":"oidc-pol"}}]}`))
+		"openid_options":{"providers":[{"issuer":"`+idp.URL+`","client_ids":{"`+b64([]byte("web-app"))+`":"oidc-pol","`+
+		b64([]byte("cli-app"))+`":"oidc-free"}}]}`))
 	e.within(5*time.Second, "/oid/", "", 401, "Key not authorised")
 
-	sign := func(key *ecdsa.PrivateKey, kid, sub string) string {
+	sign := func(key *ecdsa.PrivateKey, kid, sub, client string) string {
 		return "Bearer " + jwttest.MustSign("ES256", key, map[string]any{"kid": kid},
-			map[string]any{"iss": idp.URL, "sub": sub, "aud": []string{"web-app"}, "exp": time.Now().Add(time.Hour).Unix()})
+			map[string]any{"iss": idp.URL, "sub": sub, "aud": []string{client}, "exp": time.Now().Add(time.Hour).Unix()})
 	}
-	fay := sign(k1, "k1", "fay")
+	fay := sign(k1, "k1", "fay", "web-app")
 	e.eventually(5*time.Second, "first ID token admitted", func() error { return e.get("/oid/x", fay).is(200, "") })
 
 	id := (&oidc.Config{OrgID: "org1"}).Dynamic("web-app", "fay").SessionID
@@ -62,17 +66,17 @@ func TestOpenIDConnect(t *testing.T) {
 	}
 	// The policy's quota (4) holds across VMs and tokens of the user.
 	for range 3 {
-		e.expect("/oid/x", sign(k1, "k1", "fay"), 200, "")
+		e.expect("/oid/x", sign(k1, "k1", "fay", "web-app"), 200, "")
 	}
 	e.expect("/oid/x", fay, 403, "Quota exceeded")
 
 	// Rotation: a token with the new kid is refused until the sidecar
 	// refetched the issuer's keys, which the filter asks for.
 	published.Store(jwt.KeySet{{Kid: "k2", Key: &k2.PublicKey}})
-	took := e.within(5*time.Second, "/oid/x", sign(k2, "k2", "gus"), 200, "")
+	took := e.within(5*time.Second, "/oid/x", sign(k2, "k2", "gus", "cli-app"), 200, "")
 	t.Logf("rotation followed by every VM in %v", took)
 
-	e.expect("/oid/x", sign(k1, "k2", "mallory"), 401, "Key not authorised")
+	e.expect("/oid/x", sign(k1, "k2", "mallory", "cli-app"), 401, "Key not authorised")
 	e.expect("/oid/x", "Bearer "+jwttest.MustSign("ES256", k2, map[string]any{"kid": "k2"},
-		map[string]any{"iss": idp.URL, "sub": "hal", "aud": "other-app"}), 401, "Key not authorised")
+		map[string]any{"iss": idp.URL, "sub": "hal", "aud": "unknown-app"}), 401, "Key not authorised")
 }
