@@ -171,6 +171,17 @@ func AppendSigningStringDate(dst []byte, headers []string, method, path, dateNam
 	return dst
 }
 
+// SignsTarget reports whether headers lists "(request-target)": only then
+// does the signed string need the method (a host call in the filter).
+func SignsTarget(headers []string) bool {
+	for _, h := range headers {
+		if trimLower(h) == "(request-target)" {
+			return true
+		}
+	}
+	return false
+}
+
 func containsDate(headers []string) bool {
 	for _, h := range headers {
 		if trimLower(h) == "date" {

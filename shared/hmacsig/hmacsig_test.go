@@ -188,3 +188,19 @@ func TestSigningStringDate(t *testing.T) {
 		t.Errorf("got %q with %d reads, want %q with 1", got, read, want)
 	}
 }
+
+func TestSignsTarget(t *testing.T) {
+	for _, tc := range []struct {
+		headers []string
+		want    bool
+	}{
+		{[]string{"date"}, false},
+		{[]string{"(request-target)", "date"}, true},
+		{[]string{"date", " (Request-Target) "}, true},
+		{nil, false},
+	} {
+		if got := SignsTarget(tc.headers); got != tc.want {
+			t.Errorf("%q: %v", tc.headers, got)
+		}
+	}
+}

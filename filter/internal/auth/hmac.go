@@ -52,7 +52,7 @@ func (m *HMAC) Identify(req Request, path string) (Identity, *Denial) {
 	if err != nil || !hmacsig.Allowed(f.Algorithm, m.algorithms) {
 		return Identity{}, denyHMACMalformed
 	}
-	_, date := hmacsig.DateHeader(req.RequestHeader)
+	dateName, date := hmacsig.DateHeader(req.RequestHeader)
 	t, ok := signatures.date(date)
 	if !ok || !hmacsig.WithinSkew(t, time.Unix(0, now(req)), m.skewMS) {
 		return Identity{}, DenyHMAC
@@ -62,7 +62,7 @@ func (m *HMAC) Identify(req Request, path string) (Identity, *Denial) {
 	}
 	// The header stays in Cred.Key for Verify: reading it again is a host
 	// call.
-	return Identity{Key: f.KeyID, Cred: c, Unknown: DenyHMAC}, nil
+	return Identity{Key: f.KeyID, Cred: c, Unknown: DenyHMAC, DateName: dateName, Date: date}, nil
 }
 
 // Verify checks the signature with the session's secret.
@@ -73,7 +73,7 @@ func (m *HMAC) Verify(req Request, path string, id *Identity, s *model.Session) 
 	if _, err := signatures.parse(id.Cred.Key); err != nil {
 		return DenyHMAC
 	}
-	if !signatures.verify(s.HmacSecret, req.RequestHeader(":method"), route.PathOnly(path), req.RequestHeader) {
+	if !signatures.verify(s.HmacSecret, req, route.PathOnly(path), id.DateName, id.Date) {
 		return DenyHMAC
 	}
 	return nil
@@ -89,6 +89,7 @@ type signatureState struct {
 	lastHeader    string
 	lastFields    hmacsig.Fields
 	lastCanonical []byte // hmacsig.AppendCanonical(lastFields.Signature)
+	lastTarget    bool   // hmacsig.SignsTarget(lastFields.Headers)
 	lastDate      string
 	lastTime      time.Time
 	signers       map[macKey]*signer
@@ -133,6 +134,7 @@ func (st *signatureState) parse(header string) (hmacsig.Fields, error) {
 	st.lastHeader = strings.Clone(header)
 	st.lastFields, _ = hmacsig.Parse(st.lastHeader)
 	st.lastCanonical = hmacsig.AppendCanonical(st.lastCanonical[:0], st.lastFields.Signature)
+	st.lastTarget = hmacsig.SignsTarget(st.lastFields.Headers)
 	return st.lastFields, nil
 }
 
@@ -147,8 +149,9 @@ func (st *signatureState) date(d string) (time.Time, bool) {
 	return t, ok
 }
 
-// verify checks the signature of the header parse read last.
-func (st *signatureState) verify(secret, method, path string, header func(string) string) bool {
+// verify checks the signature of the header parse read last, with the
+// request's date as Identify read it.
+func (st *signatureState) verify(secret string, req Request, path, dateName, date string) bool {
 	f := st.lastFields
 	sg := st.signers[macKey{secret, f.Algorithm}]
 	if sg == nil {
@@ -158,8 +161,11 @@ func (st *signatureState) verify(secret, method, path string, header func(string
 		sg = &signer{mac: hmacsig.NewMAC(secret, f.Algorithm), recent: map[string][]byte{}}
 		st.signers[macKey{strings.Clone(secret), strings.Clone(f.Algorithm)}] = sg
 	}
-	dateName, date := hmacsig.DateHeader(header)
-	st.buf = hmacsig.AppendSigningStringDate(st.buf[:0], f.Headers, method, path, dateName, date, header)
+	method := ""
+	if st.lastTarget {
+		method = req.RequestHeader(":method")
+	}
+	st.buf = hmacsig.AppendSigningStringDate(st.buf[:0], f.Headers, method, path, dateName, date, req.RequestHeader)
 	expected, ok := sg.recent[string(st.buf)]
 	if !ok {
 		expected = hmacsig.AppendSignature(nil, sg.mac, st.buf)
