@@ -135,25 +135,82 @@ func SigningString(headers []string, method, path string, header func(string) st
 
 // AppendSigningString appends SigningString's result to dst.
 func AppendSigningString(dst []byte, headers []string, method, path string, header func(string) string) []byte {
+	dateName, date := "", ""
+	if containsDate(headers) {
+		dateName, date = DateHeader(header)
+	}
+	return AppendSigningStringDate(dst, headers, method, path, dateName, date, header)
+}
+
+// AppendSigningStringDate is AppendSigningString with the request's date
+// already read (DateHeader's answer): the filter reads it once per request
+// for the date window and the signed string both, as each header read is a
+// host call.
+func AppendSigningStringDate(dst []byte, headers []string, method, path, dateName, date string, header func(string) string) []byte {
 	for i, h := range headers {
-		name := strings.TrimSpace(strings.ToLower(h))
-		if name == "(request-target)" {
+		name := trimLower(h)
+		switch name {
+		case "(request-target)":
 			dst = append(dst, "(request-target): "...)
-			dst = append(dst, strings.ToLower(method)...)
+			dst = appendLower(dst, method)
 			dst = append(dst, ' ')
 			dst = append(dst, path...)
-		} else {
-			val := header(name)
-			if name == "date" {
-				name, val = DateHeader(header)
-			}
+		case "date":
+			dst = append(dst, dateName...)
+			dst = append(dst, ": "...)
+			dst = append(dst, strings.TrimSpace(date)...)
+		default:
 			dst = append(dst, name...)
 			dst = append(dst, ": "...)
-			dst = append(dst, strings.TrimSpace(val)...)
+			dst = append(dst, strings.TrimSpace(header(name))...)
 		}
 		if i != len(headers)-1 {
 			dst = append(dst, '\n')
 		}
+	}
+	return dst
+}
+
+// SignsTarget reports whether headers lists "(request-target)": only then
+// does the signed string need the method (a host call in the filter).
+func SignsTarget(headers []string) bool {
+	for _, h := range headers {
+		if trimLower(h) == "(request-target)" {
+			return true
+		}
+	}
+	return false
+}
+
+func containsDate(headers []string) bool {
+	for _, h := range headers {
+		if trimLower(h) == "date" {
+			return true
+		}
+	}
+	return false
+}
+
+// trimLower is strings.TrimSpace(strings.ToLower(s)), without an
+// allocation when s is already lower case (as clients send it).
+func trimLower(s string) string {
+	s = strings.TrimSpace(s)
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// appendLower appends s in lower case (ASCII: a method name).
+func appendLower(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
 	}
 	return dst
 }
@@ -222,23 +279,32 @@ func Match(presented, expected string) bool {
 
 // MatchBytes is Match with the expected signature as bytes.
 func MatchBytes(presented string, expected []byte) bool {
-	if subtle.ConstantTimeCompare([]byte(presented), expected) == 1 {
-		return true
-	}
-	return strings.Contains(presented, "%") &&
-		subtle.ConstantTimeCompare([]byte(upperEscapes(presented)), expected) == 1
+	var buf [2 * base64Len]byte
+	return MatchCanonical(AppendCanonical(buf[:0], presented), expected)
 }
 
-// upperEscapes upper-cases the hex digits of %xx escapes.
-func upperEscapes(s string) string {
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == '%' {
-			b[i+1], b[i+2] = upperHex(b[i+1]), upperHex(b[i+2])
+// AppendCanonical appends the presented signature with the hex digits of
+// its percent escapes upper-cased: the form Match compares. A filter keeps
+// it with the parsed header, so a repeated header costs no conversion.
+func AppendCanonical(dst []byte, presented string) []byte {
+	for i := 0; i < len(presented); i++ {
+		c := presented[i]
+		if c == '%' && i+2 < len(presented) {
+			dst = append(dst, c, upperHex(presented[i+1]), upperHex(presented[i+2]))
 			i += 2
+			continue
 		}
+		dst = append(dst, c)
 	}
-	return string(b)
+	return dst
+}
+
+// MatchCanonical compares a canonical presented signature (AppendCanonical)
+// with the expected one in constant time. The expected signature's escapes
+// are upper case, so this is Match: a signature sent as expected, or with
+// lower-case escapes, matches, and nothing else does.
+func MatchCanonical(canonical, expected []byte) bool {
+	return subtle.ConstantTimeCompare(canonical, expected) == 1
 }
 
 func upperHex(c byte) byte {

@@ -151,3 +151,56 @@ func TestReusedMAC(t *testing.T) {
 		}
 	}
 }
+
+// Match accepts the expected signature and its lower-case-escape spelling,
+// and nothing else: not a raw '+' where "%2B" is expected, not a prefix.
+func TestMatchCanonical(t *testing.T) {
+	const expected = "ab%2Bcd%3D"
+	for _, tc := range []struct {
+		presented string
+		ok        bool
+	}{
+		{"ab%2Bcd%3D", true},
+		{"ab%2bcd%3d", true},
+		{"ab+cd=", false},
+		{"ab%2Bcd", false},
+		{"AB%2Bcd%3D", false},
+		{"ab%2Bcd%3D%", false},
+		{"", false},
+	} {
+		if got := Match(tc.presented, expected); got != tc.ok {
+			t.Errorf("Match(%q): %v, want %v", tc.presented, got, tc.ok)
+		}
+		if got := MatchCanonical(AppendCanonical(nil, tc.presented), []byte(expected)); got != tc.ok {
+			t.Errorf("MatchCanonical(%q): %v, want %v", tc.presented, got, tc.ok)
+		}
+	}
+}
+
+// The date given to AppendSigningStringDate is the one the lines use; no
+// header is read for it.
+func TestSigningStringDate(t *testing.T) {
+	read := 0
+	h := func(n string) string { read++; return map[string]string{"digest": "d"}[n] }
+	got := string(AppendSigningStringDate(nil, []string{"(request-target)", "date", "digest"}, "GET", "/p",
+		"x-aux-date", "Mon, 02 Jan 2006 15:04:05 GMT", h))
+	if want := "(request-target): get /p\nx-aux-date: Mon, 02 Jan 2006 15:04:05 GMT\ndigest: d"; got != want || read != 1 {
+		t.Errorf("got %q with %d reads, want %q with 1", got, read, want)
+	}
+}
+
+func TestSignsTarget(t *testing.T) {
+	for _, tc := range []struct {
+		headers []string
+		want    bool
+	}{
+		{[]string{"date"}, false},
+		{[]string{"(request-target)", "date"}, true},
+		{[]string{"date", " (Request-Target) "}, true},
+		{nil, false},
+	} {
+		if got := SignsTarget(tc.headers); got != tc.want {
+			t.Errorf("%q: %v", tc.headers, got)
+		}
+	}
+}

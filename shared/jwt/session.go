@@ -173,6 +173,18 @@ type Dynamic struct {
 	Identity  string
 	ClientID  string
 	Exp       int64 // the token's exp; 0 when none
+	// MetaClientID is the client an OpenID Connect token was issued to
+	// (meta_data.ClientID of its session, shared/oidc); "" for JWT.
+	MetaClientID string
+}
+
+// Sessions decides and builds the sessions of verified tokens: *Config
+// for JWT APIs, *oidc.Config for OpenID Connect. The filter creates and
+// updates sessions through it whatever the method.
+type Sessions interface {
+	Choose(tp TokenPolicies, exists bool, stored []string, pols policy.Store) (Choice, error)
+	NewSession(ch Choice, d Dynamic, pols policy.Store, now int64) (*model.Session, error)
+	Update(stored *model.Session, ch Choice, d Dynamic, pols policy.Store) (*model.Session, error)
 }
 
 // NewSession builds the session Tyk creates for a token's first request:

@@ -97,12 +97,47 @@ func (a *APIDefinition) Clone() *APIDefinition {
 	c.ClientCertificates = slices.Clone(a.ClientCertificates)
 	c.JWTDefaultPolicies = slices.Clone(a.JWTDefaultPolicies)
 	c.JWTScopeToPolicyMapping = maps.Clone(a.JWTScopeToPolicyMapping)
+	c.OpenIDOptions = a.OpenIDOptions.Clone()
+	c.Scopes = a.Scopes.Clone()
 	c.AuthConfigs = maps.Clone(a.AuthConfigs)
 	c.VersionData = a.VersionData.Clone()
 	c.Oauth2Meta = a.Oauth2Meta.Clone()
 	c.CacheOptions = a.CacheOptions.Clone()
 	c.ResponseProcessors = cloneSlice(a.ResponseProcessors, ResponseProcessor.Clone)
 	return &c
+}
+
+// Clone returns a deep copy of o (nil stays nil).
+func (o *OpenIDOptions) Clone() *OpenIDOptions {
+	if o == nil {
+		return nil
+	}
+	c := *o
+	c.Providers = cloneSlice(o.Providers, OIDProvider.Clone)
+	return &c
+}
+
+// Clone returns a deep copy of o.
+func (o OIDProvider) Clone() OIDProvider {
+	o.ClientIDs = maps.Clone(o.ClientIDs)
+	return o
+}
+
+// Clone returns a deep copy of s (nil stays nil).
+func (s *Scopes) Clone() *Scopes {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.JWT = s.JWT.Clone()
+	c.OIDC = s.OIDC.Clone()
+	return &c
+}
+
+// Clone returns a deep copy of s.
+func (s ScopeClaim) Clone() ScopeClaim {
+	s.ScopeToPolicy = maps.Clone(s.ScopeToPolicy)
+	return s
 }
 
 // Clone returns a deep copy of c.

@@ -56,6 +56,20 @@ func (d *decoder) apiDefinition(v *fastjson.Value) *APIDefinition {
 			})
 		case "definition":
 			a.VersionDefinition, fallback = d.versionDefinition(v)
+		case "scopes":
+			a.Scopes = nil
+			if v.Type() != fastjson.TypeNull {
+				sc := new(Scopes)
+				d.fields(v, func(key []byte, v *fastjson.Value) { d.scopesField(sc, key, v) })
+				a.Scopes = sc
+			}
+		case "openid_options":
+			a.OpenIDOptions = nil
+			if v.Type() != fastjson.TypeNull {
+				o := new(OpenIDOptions)
+				d.fields(v, func(key []byte, v *fastjson.Value) { d.openIDOptionsField(o, key, v) })
+				a.OpenIDOptions = o
+			}
 		default:
 			d.apiDefinitionField(a, key, v)
 		}

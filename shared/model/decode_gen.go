@@ -461,6 +461,50 @@ func (d *decoder) apiDefinitionField(out *APIDefinition, key []byte, v *fastjson
 	}
 }
 
+// openIDOptionsField decodes member key of a OpenIDOptions, except the custom ones.
+func (d *decoder) openIDOptionsField(out *OpenIDOptions, key []byte, v *fastjson.Value) {
+	switch string(key) {
+	case "providers":
+		out.Providers = decodeSlice(d, v, (*decoder).oidProvider)
+	case "segregate_by_client":
+		out.SegregateByClient = d.boolean(v)
+	}
+}
+
+func (d *decoder) oidProvider(v *fastjson.Value) (out OIDProvider) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "issuer":
+			out.Issuer = d.str(v)
+		case "client_ids":
+			out.ClientIDs = decodeMap(d, v, (*decoder).str)
+		}
+	})
+	return out
+}
+
+// scopesField decodes member key of a Scopes, except the custom ones.
+func (d *decoder) scopesField(out *Scopes, key []byte, v *fastjson.Value) {
+	switch string(key) {
+	case "jwt":
+		out.JWT = d.scopeClaim(v)
+	case "oidc":
+		out.OIDC = d.scopeClaim(v)
+	}
+}
+
+func (d *decoder) scopeClaim(v *fastjson.Value) (out ScopeClaim) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "scope_claim_name":
+			out.ScopeClaimName = d.str(v)
+		case "scope_to_policy":
+			out.ScopeToPolicy = decodeMap(d, v, (*decoder).str)
+		}
+	})
+	return out
+}
+
 func (d *decoder) cacheOptions(v *fastjson.Value) (out CacheOptions) {
 	d.fields(v, func(key []byte, v *fastjson.Value) {
 		switch string(key) {

@@ -39,3 +39,21 @@ func apiDefinitionVersionDefinition(o object, a *APIDefinition) object {
 	o.close(def)
 	return o
 }
+
+// apiDefinitionOpenIDOptions writes openid_options when the definition has
+// it, and nothing otherwise: definitions without OpenID Connect keep the
+// classic form they had before Turnpike read the member.
+func apiDefinitionOpenIDOptions(o object, a *APIDefinition) object {
+	if a.OpenIDOptions != nil {
+		o.close(openIDOptions(o.open("openid_options"), a.OpenIDOptions))
+	}
+	return o
+}
+
+// apiDefinitionScopes writes scopes when the definition has it.
+func apiDefinitionScopes(o object, a *APIDefinition) object {
+	if a.Scopes != nil {
+		o.close(scopes(o.open("scopes"), a.Scopes))
+	}
+	return o
+}

@@ -220,6 +220,8 @@ func apiDefinition(o object, in *APIDefinition) object {
 	o.int("jwt_issued_at_validation_skew", in.JWTIssuedAtValidationSkew)
 	o.int("jwt_expires_at_validation_skew", in.JWTExpiresAtValidationSkew)
 	o.int("jwt_not_before_validation_skew", in.JWTNotBeforeValidationSkew)
+	o = apiDefinitionOpenIDOptions(o, in)
+	o = apiDefinitionScopes(o, in)
 	o.str("domain", in.Domain)
 	o2 := o.open("proxy")
 	o2.str("listen_path", in.Proxy.ListenPath)
@@ -261,6 +263,30 @@ func apiDefinition(o object, in *APIDefinition) object {
 	o.close(o6)
 	objects(&o, "response_processors", in.ResponseProcessors, responseProcessor)
 	o.bool("enable_batch_request_support", in.EnableBatchRequestSupport)
+	return o
+}
+
+func openIDOptions(o object, in *OpenIDOptions) object {
+	objects(&o, "providers", in.Providers, oidProvider)
+	o.bool("segregate_by_client", in.SegregateByClient)
+	return o
+}
+
+func oidProvider(o object, in OIDProvider) object {
+	o.str("issuer", in.Issuer)
+	o.stringMap("client_ids", in.ClientIDs)
+	return o
+}
+
+func scopes(o object, in *Scopes) object {
+	o1 := o.open("jwt")
+	o1.str("scope_claim_name", in.JWT.ScopeClaimName)
+	o1.stringMap("scope_to_policy", in.JWT.ScopeToPolicy)
+	o.close(o1)
+	o2 := o.open("oidc")
+	o2.str("scope_claim_name", in.OIDC.ScopeClaimName)
+	o2.stringMap("scope_to_policy", in.OIDC.ScopeToPolicy)
+	o.close(o2)
 	return o
 }
 

@@ -184,6 +184,10 @@ func fullAPIDefinition() *APIDefinition {
 		JWTClientIDBaseField: "azp", JWTPolicyFieldName: "pol", JWTDefaultPolicies: []string{"p1", "p2"},
 		JWTScopeToPolicyMapping: map[string]string{"read": "p3"}, JWTScopeClaimName: "scp", JWTSkipKid: true,
 		JWTIssuedAtValidationSkew: 1, JWTExpiresAtValidationSkew: 2, JWTNotBeforeValidationSkew: 3,
+		OpenIDOptions: &OpenIDOptions{SegregateByClient: true, Providers: []OIDProvider{
+			{Issuer: "https://idp.example.com", ClientIDs: map[string]string{"Y2xpZW50": "p1"}}}},
+		Scopes: &Scopes{JWT: ScopeClaim{ScopeClaimName: "scp", ScopeToPolicy: map[string]string{"read": "p3"}},
+			OIDC: ScopeClaim{ScopeClaimName: "scope", ScopeToPolicy: map[string]string{"write": "p2"}}},
 		Proxy: Proxy{ListenPath: "/a/", TargetURL: "http://upstream:8080", StripListenPath: true},
 		Auth:  AuthConfig{AuthHeaderName: "X-Key", UseParam: true, ParamName: "key", UseCookie: true, CookieName: "k", DisableHeader: true, UseCertificate: true},
 		AuthConfigs: map[string]AuthConfig{

@@ -202,6 +202,8 @@ type tykAPIDefinition struct {
 	JWTIssuedAtValidationSkew  uint64            `json:"jwt_issued_at_validation_skew"`
 	JWTExpiresAtValidationSkew uint64            `json:"jwt_expires_at_validation_skew"`
 	JWTNotBeforeValidationSkew uint64            `json:"jwt_not_before_validation_skew"`
+	OpenIDOptions              *tykOpenIDOptions `json:"openid_options,omitempty"` // Tyk always writes it; Turnpike only when set
+	Scopes                     *tykScopes        `json:"scopes,omitempty"`         // likewise
 	Domain                     string            `json:"domain"`
 	Proxy                      struct {
 		ListenPath      string `json:"listen_path"`
@@ -288,4 +290,22 @@ type tykHeaderInjectionMeta struct {
 	Path          string            `json:"path"`
 	Method        string            `json:"method"`
 	ActOnResponse bool              `json:"act_on"`
+}
+
+type tykOpenIDOptions struct {
+	Providers []struct {
+		Issuer    string            `json:"issuer"`
+		ClientIDs map[string]string `json:"client_ids"`
+	} `json:"providers"`
+	SegregateByClient bool `json:"segregate_by_client"`
+}
+
+type tykScopeClaim struct {
+	ScopeClaimName string            `json:"scope_claim_name,omitempty"`
+	ScopeToPolicy  map[string]string `json:"scope_to_policy,omitempty"`
+}
+
+type tykScopes struct {
+	JWT  tykScopeClaim `json:"jwt,omitempty"`
+	OIDC tykScopeClaim `json:"oidc,omitempty"`
 }

@@ -268,6 +268,13 @@ type APIDefinition struct {
 	JWTIssuedAtValidationSkew  int64             `json:"jwt_issued_at_validation_skew"`
 	JWTExpiresAtValidationSkew int64             `json:"jwt_expires_at_validation_skew"`
 	JWTNotBeforeValidationSkew int64             `json:"jwt_not_before_validation_skew"`
+	// OpenIDOptions configures use_openid (shared/oidc); nil when absent,
+	// and then not written (the classic form of definitions without it is
+	// unchanged).
+	OpenIDOptions *OpenIDOptions `json:"openid_options" model:"custom"`
+	// Scopes is Tyk's newer home of scope-to-policy mapping (scopes.jwt,
+	// scopes.oidc); nil when absent, and then not written.
+	Scopes *Scopes `json:"scopes" model:"custom"`
 
 	Domain string     `json:"domain"` // host to match; "" matches any host
 	Proxy  Proxy      `json:"proxy"`
@@ -292,6 +299,34 @@ type APIDefinition struct {
 	CacheOptions              CacheOptions        `json:"cache_options"`
 	ResponseProcessors        []ResponseProcessor `json:"response_processors"`
 	EnableBatchRequestSupport bool                `json:"enable_batch_request_support"`
+}
+
+// OpenIDOptions is an API's openid_options: the OpenID Connect providers
+// it trusts, and whether sessions are kept per client (Tyk's
+// segregate_by_client).
+type OpenIDOptions struct {
+	Providers         []OIDProvider `json:"providers"`
+	SegregateByClient bool          `json:"segregate_by_client"`
+}
+
+// OIDProvider is one trusted issuer: its client ids, base64-encoded as Tyk
+// stores them, each with the policy its tokens' sessions get.
+type OIDProvider struct {
+	Issuer    string            `json:"issuer"`
+	ClientIDs map[string]string `json:"client_ids"`
+}
+
+// Scopes is an API's scopes: scope-to-policy mapping for JWT and for
+// OpenID Connect.
+type Scopes struct {
+	JWT  ScopeClaim `json:"jwt"`
+	OIDC ScopeClaim `json:"oidc"`
+}
+
+// ScopeClaim names the scope claim and maps scopes to policy ids.
+type ScopeClaim struct {
+	ScopeClaimName string            `json:"scope_claim_name"`
+	ScopeToPolicy  map[string]string `json:"scope_to_policy"`
 }
 
 // CacheOptions configures the response cache of an API (Tyk's

@@ -40,6 +40,10 @@ type Identity struct {
 	// JWT is the request's verified (or, one-to-one, parsed) JWT; nil for
 	// other methods. Not a view of the request: it is cached per VM.
 	JWT *JWTToken
+	// DateName and Date are the request's date header as HMAC's Identify
+	// read it ("x-aux-date" or "date", and its value, a view), so Verify
+	// signs the same date without reading the headers again (host calls).
+	DateName, Date string
 }
 
 // Detach copies what the identity holds of the request's memory, before the
@@ -47,7 +51,8 @@ type Identity struct {
 // added to Identity that may be a view is copied here too.
 func (id *Identity) Detach() {
 	id.Key = strings.Clone(id.Key)
-	id.Cred.Key = strings.Clone(id.Cred.Key) // basic auth keeps its header there
+	id.Cred.Key = strings.Clone(id.Cred.Key) // basic auth and HMAC keep their header there
+	id.Date = strings.Clone(id.Date)
 }
 
 // Denial is a request refused by authentication: the status and Tyk's
@@ -134,6 +139,12 @@ func For(api *model.APIDefinition) Method {
 				return Refused{Field: m}
 			}
 			mm = NewJWT(api)
+		case "use_openid":
+			if len(methods) > 1 {
+				// Its sessions are made from the token too (as JWT's).
+				return Refused{Field: m}
+			}
+			mm = NewOpenID(api)
 		default:
 			return Refused{Field: m}
 		}

@@ -33,6 +33,16 @@ type Credential struct {
 // a request header by lower-case name ("" when absent); path is the
 // request's :path with its query string.
 func Extract(a *model.AuthConfig, header func(name string) string, path string) Credential {
+	c := extractRaw(a, header, path)
+	if len(c.Key) >= 7 && strings.EqualFold(c.Key[:7], "bearer ") {
+		c.Key = c.Key[7:]
+	}
+	return c
+}
+
+// extractRaw is Extract without removing "Bearer ": OpenID Connect checks
+// the scheme itself.
+func extractRaw(a *model.AuthConfig, header func(name string) string, path string) Credential {
 	var auth model.AuthConfig
 	if a != nil {
 		auth = *a
@@ -70,9 +80,6 @@ func Extract(a *model.AuthConfig, header func(name string) string, path string) 
 		if v := route.CookieValue(header("cookie"), n); v != "" {
 			c = Credential{v, Cookie, n}
 		}
-	}
-	if len(c.Key) >= 7 && strings.EqualFold(c.Key[:7], "bearer ") {
-		c.Key = c.Key[7:]
 	}
 	return c
 }

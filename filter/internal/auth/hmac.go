@@ -52,7 +52,7 @@ func (m *HMAC) Identify(req Request, path string) (Identity, *Denial) {
 	if err != nil || !hmacsig.Allowed(f.Algorithm, m.algorithms) {
 		return Identity{}, denyHMACMalformed
 	}
-	_, date := hmacsig.DateHeader(req.RequestHeader)
+	dateName, date := hmacsig.DateHeader(req.RequestHeader)
 	t, ok := signatures.date(date)
 	if !ok || !hmacsig.WithinSkew(t, time.Unix(0, now(req)), m.skewMS) {
 		return Identity{}, DenyHMAC
@@ -60,8 +60,9 @@ func (m *HMAC) Identify(req Request, path string) (Identity, *Denial) {
 	if len(f.KeyID) < MinKeyLength || len(f.KeyID) > keys.MaxCustomLen {
 		return Identity{}, DenyHMAC
 	}
-	c.Key = ""
-	return Identity{Key: f.KeyID, Cred: c, Unknown: DenyHMAC}, nil
+	// The header stays in Cred.Key for Verify: reading it again is a host
+	// call.
+	return Identity{Key: f.KeyID, Cred: c, Unknown: DenyHMAC, DateName: dateName, Date: date}, nil
 }
 
 // Verify checks the signature with the session's secret.
@@ -69,12 +70,10 @@ func (m *HMAC) Verify(req Request, path string, id *Identity, s *model.Session) 
 	if s.HmacSecret == "" || !s.HMACEnabled && !s.EnableHTTPSignatureValidation {
 		return DenyHMAC
 	}
-	c := Extract(m.conf, req.RequestHeader, path)
-	f, err := signatures.parse(c.Key)
-	if err != nil {
+	if _, err := signatures.parse(id.Cred.Key); err != nil {
 		return DenyHMAC
 	}
-	if !signatures.verify(f, s.HmacSecret, req.RequestHeader(":method"), route.PathOnly(path), req.RequestHeader) {
+	if !signatures.verify(s.HmacSecret, req, route.PathOnly(path), id.DateName, id.Date) {
 		return DenyHMAC
 	}
 	return nil
@@ -82,24 +81,45 @@ func (m *HMAC) Verify(req Request, path string, id *Identity, s *model.Session) 
 
 // signatureState is this VM's working memory for HMAC checks (package
 // state is per VM, and single-threaded): the last header parsed (Identify
-// and Verify read the same one), the last date parsed (clients send the
-// same one for a second), a MAC per secret (its key blocks hashed once)
-// and scratch buffers, so a warm signed request allocates little.
+// and Verify read the same one) with its signature in the form compared,
+// the last date parsed (clients send the same one for a second), a signer
+// per secret and scratch buffers, so a warm signed request allocates
+// nothing.
 type signatureState struct {
-	lastHeader string
-	lastFields hmacsig.Fields
-	lastDate   string
-	lastTime   time.Time
-	macs       map[macKey]hash.Hash
-	buf, sig   []byte
+	lastHeader    string
+	lastFields    hmacsig.Fields
+	lastCanonical []byte // hmacsig.AppendCanonical(lastFields.Signature)
+	lastTarget    bool   // hmacsig.SignsTarget(lastFields.Headers)
+	lastDate      string
+	lastTime      time.Time
+	signers       map[macKey]*signer
+	buf           []byte
 }
 
 type macKey struct{ secret, algorithm string }
 
-// maxMACs bounds the MAC memory; past it, it starts again.
-const maxMACs = 1024
+// signer is the MAC of one secret and algorithm (its key blocks hashed
+// once), and the signatures it made lately by signed string. A MAC costs
+// three SHA-256 blocks, about as much in the VM as the rest of a warm
+// decision (BENCHMARKS.md); a client signs the same string for a second
+// (the date, and the path when (request-target) is signed), so its
+// requests within that second cost a map lookup instead. The signature is a
+// function of the secret, the algorithm and the string, all in the key:
+// remembering it decides nothing differently.
+type signer struct {
+	mac    hash.Hash
+	recent map[string][]byte
+}
 
-var signatures = &signatureState{macs: map[macKey]hash.Hash{}}
+// maxMACs bounds the signers, maxRecent the signatures each remembers
+// (dates move on every second, so old ones are soon useless); past either
+// bound, that memory starts again.
+const (
+	maxMACs   = 1024
+	maxRecent = 32
+)
+
+var signatures = &signatureState{signers: map[macKey]*signer{}}
 
 func (st *signatureState) parse(header string) (hmacsig.Fields, error) {
 	if header == st.lastHeader && header != "" {
@@ -113,6 +133,8 @@ func (st *signatureState) parse(header string) (hmacsig.Fields, error) {
 	// are views of the copy.
 	st.lastHeader = strings.Clone(header)
 	st.lastFields, _ = hmacsig.Parse(st.lastHeader)
+	st.lastCanonical = hmacsig.AppendCanonical(st.lastCanonical[:0], st.lastFields.Signature)
+	st.lastTarget = hmacsig.SignsTarget(st.lastFields.Headers)
 	return st.lastFields, nil
 }
 
@@ -127,17 +149,30 @@ func (st *signatureState) date(d string) (time.Time, bool) {
 	return t, ok
 }
 
-func (st *signatureState) verify(f hmacsig.Fields, secret, method, path string, header func(string) string) bool {
-	k := macKey{secret, f.Algorithm}
-	mac := st.macs[k]
-	if mac == nil {
-		if len(st.macs) >= maxMACs {
-			clear(st.macs)
+// verify checks the signature of the header parse read last, with the
+// request's date as Identify read it.
+func (st *signatureState) verify(secret string, req Request, path, dateName, date string) bool {
+	f := st.lastFields
+	sg := st.signers[macKey{secret, f.Algorithm}]
+	if sg == nil {
+		if len(st.signers) >= maxMACs {
+			clear(st.signers)
 		}
-		mac = hmacsig.NewMAC(secret, f.Algorithm)
-		st.macs[macKey{strings.Clone(secret), strings.Clone(f.Algorithm)}] = mac
+		sg = &signer{mac: hmacsig.NewMAC(secret, f.Algorithm), recent: map[string][]byte{}}
+		st.signers[macKey{strings.Clone(secret), strings.Clone(f.Algorithm)}] = sg
 	}
-	st.buf = hmacsig.AppendSigningString(st.buf[:0], f.Headers, method, path, header)
-	st.sig = hmacsig.AppendSignature(st.sig[:0], mac, st.buf)
-	return hmacsig.MatchBytes(f.Signature, st.sig)
+	method := ""
+	if st.lastTarget {
+		method = req.RequestHeader(":method")
+	}
+	st.buf = hmacsig.AppendSigningStringDate(st.buf[:0], f.Headers, method, path, dateName, date, req.RequestHeader)
+	expected, ok := sg.recent[string(st.buf)]
+	if !ok {
+		expected = hmacsig.AppendSignature(nil, sg.mac, st.buf)
+		if len(sg.recent) >= maxRecent {
+			clear(sg.recent)
+		}
+		sg.recent[string(st.buf)] = expected
+	}
+	return hmacsig.MatchCanonical(st.lastCanonical, expected)
 }

@@ -70,3 +70,38 @@ func TestHMAC(t *testing.T) {
 		}
 	}
 }
+
+// A signature remembered for a signed string decides as a computed one:
+// the same request again passes, a wrong signature or another secret over
+// the same string does not.
+func TestHMACRemembered(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	date := at.Format("Mon, 02 Jan 2006 15:04:05 GMT")
+	m := For(&model.APIDefinition{EnableSignatureChecking: true}).(*HMAC)
+	signed := "(request-target): get /h/x\ndate: " + date
+	header := func(sig string) string {
+		return `Signature keyId="hmac-key",algorithm="hmac-sha256",headers="(request-target) date",signature="` + sig + `"`
+	}
+	good := hmacsig.Sign(signed, "s1", "hmac-sha256")
+	for i, tc := range []struct {
+		sig, secret string
+		ok          bool
+	}{
+		{good, "s1", true},
+		{good, "s1", true}, // remembered
+		{hmacsig.Sign(signed+"x", "s1", "hmac-sha256"), "s1", false},
+		{good, "s2", false},
+		{hmacsig.Sign(signed, "s2", "hmac-sha256"), "s2", true},
+		{good, "s1", true},
+	} {
+		req := &clocked{headers{"authorization": header(tc.sig), "date": date, ":method": "GET"}, at.UnixNano()}
+		id, d := m.Identify(req, "/h/x")
+		if d != nil {
+			t.Fatalf("%d: identify %+v", i, d)
+		}
+		s := &model.Session{HMACEnabled: true, HmacSecret: tc.secret}
+		if d := m.Verify(req, "/h/x", &id, s); (d == nil) != tc.ok {
+			t.Errorf("%d: verify %+v, want ok=%v", i, d, tc.ok)
+		}
+	}
+}

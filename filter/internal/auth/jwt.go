@@ -43,7 +43,7 @@ func JWTDenial(err error) *Denial {
 // changes its policies (filter/internal/plugin/jwtsession.go). It is shared
 // by every request with the token: never modify it.
 type JWTSession struct {
-	Config   *jwt.Config
+	Config   jwt.Sessions // *jwt.Config, or *oidc.Config for OpenID Connect
 	Policies jwt.TokenPolicies
 	Dynamic  jwt.Dynamic
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"testing"
 
+	"github.com/turnpike-dev/turnpike/shared/jwt"
 	"github.com/turnpike-dev/turnpike/shared/jwt/jwttest"
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
@@ -77,7 +78,7 @@ func TestJWTCacheFollowsThePolicySettings(t *testing.T) {
 	id, _ := For(api).Identify(headers{"authorization": tok}, "/")
 	api.JWTDefaultPolicies = []string{"p2"}
 	id2, _ := For(api).Identify(headers{"authorization": tok}, "/")
-	if got := id2.JWT.Session.Config.DefaultPolicies; len(got) != 1 || got[0] != "p2" || id.JWT == id2.JWT {
+	if got := id2.JWT.Session.Config.(*jwt.Config).DefaultPolicies; len(got) != 1 || got[0] != "p2" || id.JWT == id2.JWT {
 		t.Fatalf("a changed default policy list still sees %v", got)
 	}
 }

@@ -35,8 +35,8 @@ type jwtState struct {
 	asked map[string]int64
 }
 
-// configureJWT gives the JWT methods of the new snapshot their keys, the
-// clock and the unknown-kid hook.
+// configureJWT gives the JWT and OpenID Connect methods of the new
+// snapshot their keys, the clock and the unknown-kid hook.
 func (r *Root) configureJWT(s *wire.Snapshot) {
 	for api, m := range r.snap.methods {
 		if j, ok := m.(*auth.JWT); ok {
@@ -46,6 +46,13 @@ func (r *Root) configureJWT(s *wire.Snapshot) {
 				// Logged per snapshot, which changes rarely.
 				r.log(host.Warn, "JWT API "+api.APIID+" has no verification keys yet (its JWKS not fetched, or a "+
 					"PEM jwt_source on a static API: only the sidecar parses PEM): its tokens are refused")
+			}
+		}
+		if o, ok := m.(*auth.OpenID); ok { // OpenID Connect: one key set per provider
+			o.SetEnv(s.JWKS, r.now, r.jwksMiss)
+			if missing := o.MissingKeys(); len(missing) > 0 {
+				r.log(host.Warn, "OpenID Connect API "+api.APIID+" has no keys yet for "+strings.Join(missing, ", ")+
+					" (discovery or JWKS not fetched by the sidecar): their tokens are refused")
 			}
 		}
 	}

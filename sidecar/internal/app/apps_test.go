@@ -60,7 +60,7 @@ func TestAppsDirectory(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(dir, "a2.json")); !strings.Contains(string(b), `"Two bis"`) {
 			t.Fatalf("a2.json not replaced: %s", b)
 		}
-		expect(t, "refused body", s.tyk("PUT", "/tyk/apis/a2", `{"use_openid":true}`), 400, "use_openid")
+		expect(t, "refused body", s.tyk("PUT", "/tyk/apis/a2", `{"use_go_plugin_auth":true}`), 400, "use_go_plugin_auth")
 		expect(t, "update unknown", s.tyk("PUT", "/tyk/apis/zz", `{"name":"x"}`), 404, "API not found")
 		expect(t, "delete", s.tyk("DELETE", "/tyk/apis/a2", ""), 200, `"action":"deleted"`)
 		if _, err := os.Stat(filepath.Join(dir, "a2.json")); !os.IsNotExist(err) {
@@ -77,7 +77,7 @@ func TestAppsDirectory(t *testing.T) {
 		write("a3.json", `{"api_id":"a3","proxy":{"listen_path":"/three/"},"use_keyless":true}`)
 		eventually(t, "a later file loaded", func() bool { return s.tyk("GET", "/tyk/apis/a3", "").code == 200 })
 		expect(t, "broken file keeps the definition", s.tyk("GET", "/tyk/apis/a1", ""), 200, "One edited")
-		write("a1.json", `{"api_id":"a1","proxy":{"listen_path":"/one/"},"use_openid":true}`)
+		write("a1.json", `{"api_id":"a1","proxy":{"listen_path":"/one/"},"use_go_plugin_auth":true}`)
 		write("a4.json", `{"api_id":"a4","proxy":{"listen_path":"/four/"},"use_keyless":true}`)
 		eventually(t, "a later file loaded", func() bool { return s.tyk("GET", "/tyk/apis/a4", "").code == 200 })
 		expect(t, "refused file keeps the definition", s.tyk("GET", "/tyk/apis/a1", ""), 200, "One edited")

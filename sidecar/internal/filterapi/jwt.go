@@ -72,7 +72,7 @@ func (a *API) refreshJWKS(ids string, snap *snapshot.Snapshot) {
 	}
 	for _, id := range strings.Split(ids, ",") {
 		if api, ok := snap.APIs[id]; ok {
-			if url := snapshot.JWKSURL(api); url != "" {
+			for _, url := range snapshot.KeyURLs(api) {
 				a.d.JWKS.Refresh(url)
 			}
 		}

@@ -80,8 +80,8 @@ func (a *API) flushJWKSOf(w http.ResponseWriter, id string) {
 	if a.d.JWKS != nil {
 		if id != "" {
 			if api, ok := a.d.Snapshots.Current().APIs[id]; ok {
-				if u := snapshot.JWKSURL(api); u != "" {
-					a.d.JWKS.Flush(u)
+				if us := snapshot.KeyURLs(api); len(us) > 0 { // none would flush all
+					a.d.JWKS.Flush(us...)
 				}
 			}
 		} else {

@@ -1,6 +1,8 @@
 package gatewayapi
 
 import (
+	"encoding/base64"
+	"strconv"
 	"strings"
 
 	"github.com/turnpike-dev/turnpike/shared/oauth"
@@ -24,7 +26,6 @@ var refusedFields = []struct {
 	message    string
 }{
 	{"basic_auth.extract_from_body", true, "", notYet("basic-auth credentials in the request body")},
-	{"use_openid", true, "", notYet("OpenID Connect")},
 	{"use_go_plugin_auth", true, "", never("Go plugins")},
 	{"enable_coprocess_auth", true, "", never("coprocess (gRPC, Python) authentication plugins")},
 	{"custom_middleware_bundle", false, "custom_middleware_bundle_disabled", never("custom middleware bundles")},
@@ -66,7 +67,7 @@ var refusedFields = []struct {
 }
 
 func notYet(what string) string {
-	return what + " is not supported yet (Turnpike enforces auth-token, OAuth 2.0, basic-auth, HMAC-signed, client-certificate and keyless APIs)"
+	return what + " is not supported yet (Turnpike enforces auth-token, JWT, OpenID Connect, OAuth 2.0, basic-auth, HMAC-signed, client-certificate and keyless APIs)"
 }
 
 func never(what string) string {
@@ -85,6 +86,9 @@ func refusal(v *fastjson.Value) string {
 	}
 	if !keyless && isSet(v.Get("use_oauth2")) {
 		msgs = append(msgs, oauthRefusals(v)...)
+	}
+	if !keyless && isSet(v.Get("use_openid")) {
+		msgs = append(msgs, oidcRefusals(v)...)
 	}
 	if !keyless && isSet(v.Get("enable_jwt")) {
 		for _, other := range []string{"use_standard_auth", "use_oauth2", "use_basic_auth",
@@ -159,6 +163,37 @@ func oauthRefusals(v *fastjson.Value) []string {
 				msgs = append(msgs, `"oauth_meta.`+c.field+`": `+string(t.MarshalTo(nil))+
 					" is not supported yet (Turnpike's OAuth 2.0 server implements "+c.what+")")
 			}
+		}
+	}
+	return msgs
+}
+
+// oidcRefusals names what an OpenID Connect API sets that Turnpike does not
+// enforce: another auth method with it (its sessions are made from the
+// token, as JWT's: not yet a member of a chain), scope-to-policy mapping,
+// and client ids that are not base64 (Tyk would use what it could decode).
+func oidcRefusals(v *fastjson.Value) []string {
+	var msgs []string
+	for _, other := range []string{"use_standard_auth", "use_oauth2", "use_basic_auth",
+		"enable_signature_checking", "use_mutual_tls_auth", "enable_jwt"} {
+		if isSet(v.Get(other)) {
+			msgs = append(msgs, `"use_openid": `+notYet("OpenID Connect together with "+other))
+			break
+		}
+	}
+	for _, f := range []string{"scopes.oidc.scope_to_policy", "jwt_scope_to_policy_mapping"} {
+		if anySet(v, f) {
+			msgs = append(msgs, `"`+f+`": `+notYet("scope-to-policy mapping with OpenID Connect"))
+		}
+	}
+	for i, p := range v.GetArray("openid_options", "providers") {
+		if o := p.GetObject("client_ids"); o != nil {
+			o.Visit(func(k []byte, _ *fastjson.Value) {
+				if _, err := base64.StdEncoding.DecodeString(string(k)); err != nil {
+					msgs = append(msgs, `"openid_options.providers[`+strconv.Itoa(i)+`].client_ids": `+
+						strconv.Quote(string(k))+" is not a base64-encoded client id")
+				}
+			})
 		}
 	}
 	return msgs

@@ -2,6 +2,7 @@ package jwks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -219,23 +220,35 @@ func (f *Fetcher) fetch(url string) {
 	}
 }
 
-// get fetches and validates a JWKS document; ttl is its Cache-Control
-// max-age clamped to [MinTTL, MaxTTL].
+// DiscoverySuffix ends the URL of an OpenID Connect discovery document
+// (oidc.DiscoveryURL). A URL with it is fetched in two steps: the document,
+// then the JWKS its jwks_uri names; the key set is kept under the
+// discovery URL, with the JWKS answer's max-age.
+const DiscoverySuffix = "/.well-known/openid-configuration"
+
+// get fetches and validates a JWKS document, through the issuer's
+// discovery document for a DiscoverySuffix URL; ttl is the JWKS answer's
+// Cache-Control max-age clamped to [MinTTL, MaxTTL].
 func (f *Fetcher) get(url string) ([]byte, time.Duration, error) {
-	resp, err := f.opt.Client.Get(url)
+	if strings.HasSuffix(url, DiscoverySuffix) {
+		body, _, err := f.body(url)
+		if err != nil {
+			return nil, 0, err
+		}
+		var doc struct {
+			JWKSURI string `json:"jwks_uri"`
+		}
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return nil, 0, errors.New("OpenID configuration: " + err.Error())
+		}
+		if !strings.HasPrefix(doc.JWKSURI, "https://") && !strings.HasPrefix(doc.JWKSURI, "http://") {
+			return nil, 0, errors.New("OpenID configuration has no http(s) jwks_uri")
+		}
+		url = doc.JWKSURI
+	}
+	body, cc, err := f.body(url)
 	if err != nil {
 		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, errors.New("status " + resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, f.opt.MaxBytes+1))
-	if err != nil {
-		return nil, 0, err
-	}
-	if int64(len(body)) > f.opt.MaxBytes {
-		return nil, 0, errors.New("JWKS larger than " + strconv.FormatInt(f.opt.MaxBytes, 10) + " bytes")
 	}
 	ks, err := jwt.ParseKeySet(body)
 	if err != nil {
@@ -244,7 +257,27 @@ func (f *Fetcher) get(url string) ([]byte, time.Duration, error) {
 	if len(ks) == 0 {
 		return nil, 0, errors.New("JWKS has no signature keys")
 	}
-	return jwt.AppendKeySet(nil, ks), f.ttl(resp.Header.Get("Cache-Control")), nil
+	return jwt.AppendKeySet(nil, ks), f.ttl(cc), nil
+}
+
+// body GETs url: a 200 answer of at most MaxBytes, and its Cache-Control.
+func (f *Fetcher) body(url string) ([]byte, string, error) {
+	resp, err := f.opt.Client.Get(url)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", errors.New("status " + resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.opt.MaxBytes+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if int64(len(body)) > f.opt.MaxBytes {
+		return nil, "", errors.New(url + ": larger than " + strconv.FormatInt(f.opt.MaxBytes, 10) + " bytes")
+	}
+	return body, resp.Header.Get("Cache-Control"), nil
 }
 
 func (f *Fetcher) ttl(cc string) time.Duration {

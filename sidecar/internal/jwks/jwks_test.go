@@ -126,3 +126,42 @@ func TestFetchLimitsAndFailures(t *testing.T) {
 		t.Error("a URL no API uses is kept")
 	}
 }
+
+// An issuer's keys come through its discovery document: its jwks_uri is
+// fetched, and the keys are kept under the discovery URL.
+func TestDiscovery(t *testing.T) {
+	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keys := jwt.AppendKeySet(nil, jwt.KeySet{{Kid: "k1", Key: &ek.PublicKey}})
+	var conf atomic.Value
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/realm" + DiscoverySuffix:
+			_, _ = w.Write([]byte(conf.Load().(string)))
+		case "/certs":
+			w.Header().Set("Cache-Control", "max-age=600")
+			_, _ = w.Write(keys)
+		default:
+			w.WriteHeader(404)
+		}
+	}))
+	defer srv.Close()
+	url := srv.URL + "/realm" + DiscoverySuffix
+	f := New(Options{})
+	for _, tc := range []struct {
+		name, conf string
+		ok         bool
+	}{
+		{"jwks_uri", `{"issuer":"x","jwks_uri":"` + srv.URL + `/certs"}`, true},
+		{"no jwks_uri", `{"issuer":"x"}`, false},
+		{"jwks_uri not http", `{"jwks_uri":"file:///etc/passwd"}`, false},
+		{"jwks_uri 404", `{"jwks_uri":"` + srv.URL + `/nothing"}`, false},
+		{"not JSON", `<html>`, false},
+	} {
+		conf.Store(tc.conf)
+		doc, ttl, err := f.get(url)
+		if (err == nil) != tc.ok || tc.ok && (string(doc) != string(keys) || ttl != 10*time.Minute) {
+			t.Errorf("%s: %s %v %v", tc.name, doc, ttl, err)
+		}
+	}
+}

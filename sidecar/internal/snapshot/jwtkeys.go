@@ -6,12 +6,14 @@ import (
 
 	"github.com/turnpike-dev/turnpike/shared/jwt"
 	"github.com/turnpike-dev/turnpike/shared/model"
+	"github.com/turnpike-dev/turnpike/shared/oidc"
 	"github.com/turnpike-dev/turnpike/sidecar/internal/jwks"
 )
 
 // jwtKeys returns the key sets the filters verify JWTs of RSA and ECDSA
 // APIs with, by api_id: the key of a PEM jwt_source, or the keys fetched
-// from a JWKS URL (none until the first fetch). It tells the fetcher which
+// from a JWKS URL (none until the first fetch); and those of OpenID
+// Connect APIs' providers, by oidc.KeySetID. It tells the fetcher which
 // URLs are in use. Called with mu held.
 func (k *Keeper) jwtKeys() map[string][]byte {
 	out := map[string][]byte{}
@@ -25,6 +27,17 @@ func (k *Keeper) jwtKeys() map[string][]byte {
 		}
 		if doc != nil {
 			out[id] = doc
+		}
+		// OpenID Connect: a key set per provider, from its issuer's
+		// discovery document.
+		for i, url := range oidcURLs(api) {
+			if k.opt.JWKS == nil {
+				break
+			}
+			urls = append(urls, url)
+			if doc := k.opt.JWKS.Keys(url); doc != nil {
+				out[oidc.KeySetID(id, i)] = doc
+			}
 		}
 	}
 	if k.opt.JWKS != nil {
@@ -68,4 +81,26 @@ func apiKeys(api *model.APIDefinition) (doc []byte, url string) {
 func JWKSURL(api *model.APIDefinition) string {
 	_, url := apiKeys(api)
 	return url
+}
+
+// KeyURLs are the URLs the fetcher keeps an API's keys under: its JWKS
+// URL, or the discovery documents of its OpenID Connect providers.
+func KeyURLs(api *model.APIDefinition) []string {
+	if url := JWKSURL(api); url != "" {
+		return []string{url}
+	}
+	return oidcURLs(api)
+}
+
+// oidcURLs are the discovery URLs of an OpenID Connect API's providers,
+// by provider index.
+func oidcURLs(api *model.APIDefinition) []string {
+	if !api.UseOpenID || api.UseKeylessAccess || api.OpenIDOptions == nil {
+		return nil
+	}
+	urls := make([]string, len(api.OpenIDOptions.Providers))
+	for i, p := range api.OpenIDOptions.Providers {
+		urls[i] = oidc.DiscoveryURL(p.Issuer)
+	}
+	return urls
 }

@@ -94,7 +94,8 @@ var vmCases = []struct{ name, what string }{
 	{"unknown-key", "unknown key (negative cache, 403)"},
 	{"allowed-urls", "policy with allowed_urls (10 patterns)"},
 	{"basic-auth-cached", "basic auth, password remembered (no bcrypt)"},
-	{"hmac-sha256", "HMAC-SHA256 signed request"},
+	{"hmac-sha256", "HMAC-SHA256 signed request (signed string repeated: signature remembered)"},
+	{"hmac-sha256-unseen", "HMAC-SHA256 signed request, a new signed string each request (MAC computed)"},
 	{"basic-auth-bcrypt", "basic auth with caching disabled: bcrypt (cost 10) on every request"},
 }
 

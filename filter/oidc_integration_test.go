@@ -1,0 +1,94 @@
+//go:build !wasip1
+
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/shared/jwt"
+	"github.com/turnpike-dev/turnpike/shared/jwt/jwttest"
+	"github.com/turnpike-dev/turnpike/shared/keys"
+	"github.com/turnpike-dev/turnpike/shared/oidc"
+)
+
+// OpenID Connect in the real filter.wasm: ID tokens verified in the VM
+// with their issuer's keys from the snapshot, the session created through
+// the sidecar from the client's policy on first use, found like a key's
+// afterwards, and Tyk's answers for what fails.
+func TestOpenIDInTheVM(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	const issuer = "https://idp.example/realm"
+	sc := newFakeSidecar(t)
+	sc.putPolicy("oidc-gold", `{"id":"oidc-gold","org_id":"org1","active":true,"rate":3,"per":60,"quota_max":-1,
+		"access_rights":{"oid":{"api_id":"oid","versions":["Default"]}}}`)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	sc.putAPI(`{"api_id":"oid","org_id":"org1","active":true,"use_openid":true,"proxy":{"listen_path":"/oid/"},
+		"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}},
+		"openid_options":{"providers":[{"issuer":"` + issuer + `","client_ids":{"` + b64("web") + `":"oidc-gold","` +
+		b64("cli") + `":"missing-policy"}}]}}`)
+	sc.putJWKS(oidc.KeySetID("oid", 0), string(jwt.AppendKeySet(nil, jwt.KeySet{{Kid: "k1", Key: &ec.PublicKey}})))
+	h := start(t, sc.srv.URL, 2, `,"identity_headers":true`)
+	now := time.Now().Unix()
+	token := func(kid string, claims map[string]any) string {
+		c := map[string]any{"iss": issuer, "sub": "alice", "aud": "web", "exp": now + 600}
+		for k, v := range claims {
+			c[k] = v
+		}
+		return "Bearer " + jwttest.MustSign("ES256", ec, map[string]any{"kid": kid}, c)
+	}
+	alice := token("k1", nil)
+	o := do(t, h, request("/oid/x", alice))
+	if o.status != 200 {
+		t.Fatalf("first request: %d %s", o.status, o.body)
+	}
+	if v, _ := o.req.Get("x-turnpike-alias"); v != "web:alice" {
+		t.Errorf("alias %q", v)
+	}
+	sc.mu.Lock()
+	stored := sc.sessions[keys.Hash(jwt.SessionID("org1", "alice"))]
+	sc.mu.Unlock()
+	for _, want := range []string{`"apply_policies":["oidc-gold"]`, `"ClientID":"web"`, `"TykJWTSessionID":"org1`, `"alias":"web:alice"`} {
+		if !strings.Contains(stored, want) {
+			t.Fatalf("stored session lacks %s: %s", want, stored)
+		}
+	}
+	// Warm: the other VM finds the session; then no sidecar call at all,
+	// and the policy's rate limit (3 a minute) holds across tokens and VMs.
+	do(t, h, request("/oid/x", alice))
+	lookups, writes := sc.lookups.Load(), sc.jwtWrites.Load()
+	requireStatus(t, h, request("/oid/x", alice), 1, 200, "third")
+	requireStatus(t, h, request("/oid/x", token("k1", map[string]any{"exp": now + 60})), 1, 429, "another token of alice")
+	if sc.lookups.Load() != lookups || sc.jwtWrites.Load() != writes {
+		t.Error("warm OpenID Connect requests called the sidecar")
+	}
+	for _, tc := range []struct {
+		name, auth string
+		status     int
+		msg        string
+	}{
+		{"missing", "", 401, "Key not authorised"},
+		{"not Bearer", strings.TrimPrefix(alice, "Bearer "), 401, "Key not authorised"},
+		{"other issuer", token("k1", map[string]any{"iss": "https://evil.example"}), 401, "Key not authorised"},
+		{"other audience", token("k1", map[string]any{"aud": "nobody"}), 401, "Key not authorised"},
+		{"expired", token("k1", map[string]any{"exp": now - 5}), 401, "Key not authorised"},
+		{"unknown kid", token("k2", nil), 401, "Key not authorised"},
+		{"forged", "Bearer " + jwttest.MustSign("HS256", []byte("x"), map[string]any{"kid": "k1"},
+			map[string]any{"iss": issuer, "sub": "mallory", "aud": "web"}), 401, "Key not authorised"},
+		{"client whose policy does not exist", token("k1", map[string]any{"sub": "bob", "aud": "cli"}), 403, "Key not authorized: no matching policy"},
+	} {
+		if o := do(t, h, request("/oid/x", tc.auth)); o.status != tc.status || o.body != errorBody(tc.msg) {
+			t.Errorf("%s: %d %s, want %d %q", tc.name, o.status, o.body, tc.status, tc.msg)
+		}
+	}
+	// The unknown kid reaches the sidecar with a poll (it refetches).
+	within(t, h, 2*time.Second, "jwks_refresh", func() bool {
+		v, _ := sc.jwksRefresh.Load().(string)
+		return v == "oid"
+	})
+}
