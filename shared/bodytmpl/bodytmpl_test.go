@@ -243,3 +243,28 @@ func TestData(t *testing.T) {
 		}
 	}
 }
+
+// TestNilMetaData: a session without meta_data gives _tyk_meta a nil map.
+func TestNilMetaData(t *testing.T) {
+	const src = `{{jsonMarshal ._tyk_meta}} {{eq ._tyk_meta nil}} {{len ._tyk_meta}} {{range ._tyk_meta}}x{{else}}e{{end}} {{._tyk_meta.x}} {{index ._tyk_meta "x"}} {{if ._tyk_meta}}y{{end}} {{jsonMarshal .}}`
+	data := map[string]any{"_tyk_meta": map[string]any(nil), "a": 1.0}
+	gt := template.Must(template.New("").Funcs(template.FuncMap{"jsonMarshal": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	}}).Parse(src))
+	var want bytes.Buffer
+	if err := gt.Execute(&want, data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := must(Parse(src)).Execute(nil, data)
+	if err != nil || string(got) != want.String() {
+		t.Errorf("got %q, %v; want %q", got, err, want.String())
+	}
+}
+
+func must(t *Template, err error) *Template {
+	if err != nil {
+		panic(err)
+	}
+	return t
+}

@@ -682,13 +682,13 @@ func eq(a any, bs []any) (bool, error) {
 			}
 		case k1 == invalidKind:
 			// Maps, slices and nil.
-			if a != missing && b != missing {
+			if !isNil(a) && !isNil(b) {
 				if sameKind(a, b) {
 					return false, fmt.Errorf("non-comparable type %s", typeName(b))
 				}
 				return false, fmt.Errorf("non-comparable types %s and %s", typeName(a), typeName(b))
 			}
-			t = a == missing && b == missing
+			t = isNil(a) == isNil(b)
 		default:
 			t = a == b
 		}
@@ -697,6 +697,20 @@ func eq(a any, bs []any) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// isNil is text/template's isNil: the invalid value, or a nil map or
+// slice (a session without meta_data).
+func isNil(v any) bool {
+	switch v := v.(type) {
+	case noValue:
+		return true
+	case map[string]any:
+		return v == nil
+	case []any:
+		return v == nil
+	}
+	return false
 }
 
 func sameKind(a, b any) bool {

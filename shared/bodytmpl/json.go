@@ -339,6 +339,9 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 	case string:
 		return appendString(dst, v), nil
 	case []any:
+		if v == nil {
+			return append(dst, "null"...), nil
+		}
 		dst = append(dst, '[')
 		for i, e := range v {
 			if i > 0 {
@@ -351,6 +354,9 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	case map[string]any:
+		if v == nil {
+			return append(dst, "null"...), nil
+		}
 		keys := make([]string, 0, len(v))
 		for k := range v {
 			keys = append(keys, k)

@@ -36,6 +36,7 @@ func (h *httpContext) transformHeaders() verdict {
 			h.applyRequestOps(r.ops)
 		}
 	}
+	h.startRequestBodyTransform(vr) // transform_body.go
 	return next
 }
 
