@@ -145,8 +145,8 @@ func compileRules(api *model.APIDefinition) *apiRules {
 			}
 			vr.reqHeaders = compileHeaderRules(ep.TransformHeader)
 			vr.respHeaders = compileHeaderRules(ep.TransformResponseHeader)
-			vr.reqBody = compileBodyRules(api, ep.Transform)
-			vr.respBody = compileBodyRules(api, ep.TransformResponse)
+			vr.reqBody = compileBodyRules(api, ep.Transform, true)
+			vr.respBody = compileBodyRules(api, ep.TransformResponse, false)
 		}
 		out.versions[name] = vr
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/proxywasm"
@@ -78,17 +79,20 @@ func (r *Root) transformMetrics() *transformMetrics {
 }
 
 // compileBodyRules compiles the entries the filter can run; the others are
-// skipped (as Tyk skips a template that fails to load).
-func compileBodyRules(api *model.APIDefinition, metas []model.TemplateMeta) []bodyRule {
+// skipped (as Tyk skips a template that fails to load). A request
+// transform needs input_type json (Tyk's fails on any other); a response
+// transform reads JSON unless it says xml.
+func compileBodyRules(api *model.APIDefinition, metas []model.TemplateMeta, request bool) []bodyRule {
 	var out []bodyRule
 	for _, m := range metas {
 		td := &m.TemplateData
-		if m.Disabled || td.Mode != "blob" || (td.Input != "json" && td.Input != "") || api.EnableContextVars {
+		json := td.Input == "json" || td.Input == "" && !request
+		if m.Disabled || td.Mode != "blob" || !json || api.EnableContextVars {
 			continue
 		}
 		re := compilePath(m.Path)
 		src, err := base64.StdEncoding.DecodeString(td.TemplateSource)
-		if re == nil || err != nil {
+		if re == nil || err != nil || request && (strings.Contains(string(src), "$tyk_") || strings.Contains(string(src), "$secret_")) {
 			continue
 		}
 		t, err := bodytmpl.Parse(string(src))
