@@ -49,9 +49,15 @@ type bodyRule struct {
 	session bool
 }
 
-// bodyTx is a request's body transform in progress (on httpContext).
+// bodyTx is a request's transform state (on httpContext): the rules its
+// response will get, matched while the request headers are readable (vr,
+// respHeaders, respBody: transform.go), and the body transforms in
+// progress (req, resp).
 type bodyTx struct {
-	req, resp *bodyRule
+	vr          *versionRules
+	respHeaders *headerRule
+	respBody    *bodyRule
+	req, resp   *bodyRule
 }
 
 // bodyReplacer is implemented by hosts that can replace a buffered body
@@ -114,9 +120,13 @@ func matchBodyRule(rules []bodyRule, h *httpContext) *bodyRule {
 }
 
 // startRequestBodyTransform runs with the request-side header transforms:
-// a request with a body whose path has a transform is marked, and its
-// Content-Length goes, before the headers go upstream.
+// it matches the response's transform, and a request with a body whose
+// path has a transform is marked, and its Content-Length goes, before the
+// headers go upstream.
 func (h *httpContext) startRequestBodyTransform(vr *versionRules) {
+	if len(vr.respBody) > 0 {
+		h.tx.respBody = matchBodyRule(vr.respBody, h)
+	}
 	if len(vr.reqBody) == 0 || !h.bodyFollows || h.bx.parent != nil {
 		return
 	}
@@ -135,12 +145,8 @@ func (h *httpContext) startRequestBodyTransform(vr *versionRules) {
 // startResponseBodyTransform runs when the upstream's response headers
 // arrive.
 func (h *httpContext) startResponseBodyTransform(endOfStream bool) {
-	vr := h.rules()
-	if vr == nil || len(vr.respBody) == 0 || endOfStream {
-		return
-	}
-	r := matchBodyRule(vr.respBody, h)
-	if r == nil {
+	r := h.tx.respBody
+	if r == nil || endOfStream {
 		return
 	}
 	m := h.root.transformMetrics()
