@@ -36,6 +36,11 @@ import (
 //     untransformed (turnpike.transform.skipped): Tyk decompresses gzip
 //     and deflate when the request accepted them; the filter does not.
 //
+// A transform allocates several times its body at once (the decoded body
+// is a tree of maps and slices), all garbage when it ends: the collection
+// the tick runs when one is overdue (gc.go) runs after each transform too,
+// so that transforms between two ticks do not pile up in linear memory.
+//
 // The Gateway API refuses what this cannot run as Tyk would (file
 // templates, XML input, enable_context_vars, templates using functions
 // bodytmpl does not implement); such entries reaching the filter another
@@ -200,6 +205,7 @@ func (h *httpContext) transformRequestBody(size int, endOfStream bool) proxywasm
 	} else {
 		m.failed.Increment(1)
 	}
+	collectIfBehind()
 	return proxywasm.ActionContinue
 }
 
@@ -245,6 +251,7 @@ func (h *httpContext) transformResponseBody(size int, endOfStream bool) proxywas
 		c.body = append(c.body[:0], out...)
 		h.storeCaptured(c)
 	}
+	collectIfBehind()
 	return proxywasm.ActionContinue
 }
 
