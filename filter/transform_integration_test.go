@@ -93,7 +93,7 @@ func TestBodyTransformsInTheVM(t *testing.T) {
 	})
 
 	t.Run("response", func(t *testing.T) {
-		s := stream(t, h, request("/api1/items", "tx-key"), nil,
+		s := stream(t, h, append(request("/api1/items", "tx-key"), [2]string{"accept-encoding", "gzip, br"}), nil,
 			wasmhost.Headers{{":status", "200"}, {"content-length", "27"}, {"content-type", "application/json"}},
 			[]string{`[{"id":1},{"id":2},`, `{"id":7}]`})
 		resp := s.Response()
@@ -102,6 +102,9 @@ func TestBodyTransformsInTheVM(t *testing.T) {
 		}
 		if cl := headerIn(resp.Headers, "content-length"); cl != "" {
 			t.Errorf("content-length %q kept", cl)
+		}
+		if ae := headerIn(s.Request().Headers, "accept-encoding"); ae != "" {
+			t.Errorf("accept-encoding %q sent upstream: the response could come compressed", ae)
 		}
 	})
 

@@ -32,9 +32,11 @@ import (
 //     and turnpike.transform.too_large counts it. Content-Length is removed
 //     when a transform starts, since the new body's length is not known
 //     until the end (the host then streams it chunked);
-//   - a response with a Content-Encoding other than identity passes
-//     untransformed (turnpike.transform.skipped): Tyk decompresses gzip
-//     and deflate when the request accepted them; the filter does not.
+//   - a request whose response will be transformed goes upstream without
+//     Accept-Encoding, so the upstream answers uncompressed (Tyk
+//     decompresses gzip and deflate and compresses the result again); a
+//     response with a Content-Encoding other than identity all the same
+//     passes untransformed (turnpike.transform.skipped).
 //
 // A transform allocates several times its body at once (the decoded body
 // is a tree of maps and slices), all garbage when it ends: the collection
@@ -130,7 +132,12 @@ func matchBodyRule(rules []bodyRule, h *httpContext) *bodyRule {
 // headers go upstream.
 func (h *httpContext) startRequestBodyTransform(vr *versionRules) {
 	if len(vr.respBody) > 0 {
-		h.tx.respBody = matchBodyRule(vr.respBody, h)
+		// The response is transformed: ask the upstream for an
+		// uncompressed body (Tyk decompresses gzip and deflate, transforms
+		// and compresses again; the client gets the same content).
+		if h.tx.respBody = matchBodyRule(vr.respBody, h); h.tx.respBody != nil {
+			h.host.RemoveRequestHeader("accept-encoding")
+		}
 	}
 	if len(vr.reqBody) == 0 || !h.bodyFollows || h.bx.parent != nil {
 		return
