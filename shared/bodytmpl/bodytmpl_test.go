@@ -268,3 +268,48 @@ func must(t *Template, err error) *Template {
 	}
 	return t
 }
+
+// FuzzAgainstTextTemplate compares with text/template on fuzzed templates
+// and bodies (go test -fuzz FuzzAgainstTextTemplate ./shared/bodytmpl).
+func FuzzAgainstTextTemplate(f *testing.F) {
+	for i, src := range templates {
+		f.Add(src, bodies[i%len(bodies)])
+	}
+	f.Fuzz(func(t *testing.T, src, body string) {
+		tmpl, err := Parse(src)
+		if err != nil {
+			return // refused or malformed: the Gateway API says so
+		}
+		want, wantErr, parsed := goTemplate(t, src, []byte(body))
+		if !parsed {
+			t.Fatalf("%q: Parse accepts what text/template refuses: %v", src, wantErr)
+		}
+		data, _ := Data([]byte(body))
+		got, gotErr := tmpl.Execute(nil, data)
+		if string(got) != want || (gotErr != nil) != (wantErr != nil) {
+			t.Fatalf("template %q, body %q:\n got %q, %v\nwant %q, %v", src, body, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+// FuzzJSON compares the decoder and jsonMarshal with encoding/json.
+func FuzzJSON(f *testing.F) {
+	for _, b := range bodies {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var want any
+		wantErr := json.Unmarshal([]byte(in), &want)
+		got, gotErr := DecodeJSON([]byte(in))
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Fatalf("DecodeJSON(%q): %v; encoding/json: %v", in, gotErr, wantErr)
+		}
+		if wantErr != nil {
+			return
+		}
+		wb, _ := json.Marshal(want)
+		if gb, err := AppendJSON(nil, got); err != nil || string(gb) != string(wb) {
+			t.Fatalf("%q: %s, %v; encoding/json: %s", in, gb, err, wb)
+		}
+	})
+}

@@ -46,7 +46,8 @@ import (
 // The Gateway API refuses what this cannot run as Tyk would (file
 // templates, XML input, enable_context_vars, templates using functions
 // bodytmpl does not implement); such entries reaching the filter another
-// way are skipped, logged once per snapshot by compileBodyRules' caller.
+// way (static apis) are skipped, as Tyk skips a template that fails to
+// load.
 
 // bodyRule is a compiled transform or transform_response entry.
 type bodyRule struct {
