@@ -29,12 +29,14 @@ func transformAPI() string {
 			`"enable_session":` + s + `,"template_source":"` + b64(src) + `"}}`
 	}
 	return `{"api_id":"api1","name":"API 1","org_id":"org1","active":true,
-	"proxy":{"listen_path":"/api1/","target_url":"http://upstream"},
+	"proxy":{"listen_path":"/api1/","target_url":"http://upstream"},"cache_options":{"enable_cache":true,"cache_timeout":60},
 	"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default","use_extended_paths":true,"extended_paths":{
+	  "cache":["/cached"],
 	  "transform":[` + tmpl("/orders", "POST", `{"order":{"item":"{{.item}}","qty":{{.qty}},"by":"{{._tyk_meta.team}}"}}`, true) + `],
 	  "transform_response":[` + tmpl("/items", "GET", `{"count":{{len .array}},"ids":[{{range $i, $e := .array}}{{if $i}},{{end}}{{$e.id}}{{end}}]}`, false) + `,` +
 		tmpl("/broken", "GET", `before {{.a.b}} after`, false) + `,` +
-		tmpl("/orders", "POST", `{"wrapped":{{jsonMarshal .}}}`, false) + `]}}}}}`
+		tmpl("/orders", "POST", `{"wrapped":{{jsonMarshal .}}}`, false) + `,` +
+		tmpl("/cached", "GET", `{"first":{{jsonMarshal (index .array 0)}}}`, false) + `]}}}}}`
 }
 
 // stream sends a request with a body in chunks and, when it is forwarded,
@@ -143,13 +145,27 @@ func TestBodyTransformsInTheVM(t *testing.T) {
 		}
 	})
 
+	t.Run("the response cache stores the transformed body", func(t *testing.T) {
+		s := stream(t, h, request("/api1/cached", "tx-key"), nil, wasmhost.Headers{{":status", "200"}},
+			[]string{`[{"a":1},`, `{"a":2}]`})
+		if got := string(s.Response().Body); got != `{"first":{"a":1}}` {
+			t.Fatalf("body %q", got)
+		}
+		for range 2 { // both VMs, from shared data
+			o := fetch(t, h, request("/api1/cached", "tx-key"), "upstream must not be asked")
+			if o.body != `{"first":{"a":1}}` || headerIn(o.headers, "x-tyk-cached-response") != "1" {
+				t.Errorf("cache hit: %+v", o)
+			}
+		}
+	})
+
 	t.Run("other paths and methods untouched", func(t *testing.T) {
 		s := stream(t, h, request("/api1/other", "tx-key"), nil, wasmhost.Headers{{":status", "200"}}, []string{`[1]`})
 		if got := string(s.Response().Body); got != `[1]` {
 			t.Errorf("body %q", got)
 		}
 	})
-	if n := metric(t, h, "turnpike.transform.applied"); n != 7 {
-		t.Errorf("applied %d, want 7", n)
+	if n := metric(t, h, "turnpike.transform.applied"); n != 8 {
+		t.Errorf("applied %d, want 8", n)
 	}
 }
