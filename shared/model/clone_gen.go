@@ -189,6 +189,8 @@ func (e ExtendedPaths) Clone() ExtendedPaths {
 	e.AdvanceCacheConfig = cloneSlice(e.AdvanceCacheConfig, CacheMeta.Clone)
 	e.TransformHeader = cloneSlice(e.TransformHeader, HeaderInjectionMeta.Clone)
 	e.TransformResponseHeader = cloneSlice(e.TransformResponseHeader, HeaderInjectionMeta.Clone)
+	e.Transform = slices.Clone(e.Transform)
+	e.TransformResponse = slices.Clone(e.TransformResponse)
 	return e
 }
 

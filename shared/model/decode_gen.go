@@ -458,6 +458,8 @@ func (d *decoder) apiDefinitionField(out *APIDefinition, key []byte, v *fastjson
 		out.ResponseProcessors = decodeSlice(d, v, (*decoder).responseProcessor)
 	case "enable_batch_request_support":
 		out.EnableBatchRequestSupport = d.boolean(v)
+	case "enable_context_vars":
+		out.EnableContextVars = d.boolean(v)
 	}
 }
 
@@ -680,6 +682,46 @@ func (d *decoder) extendedPaths(v *fastjson.Value) (out ExtendedPaths) {
 			if out.TransformResponseHeader = decodeSlice(d, v, (*decoder).headerInjectionMeta); len(out.TransformResponseHeader) == 0 {
 				out.TransformResponseHeader = nil
 			}
+		case "transform":
+			if out.Transform = decodeSlice(d, v, (*decoder).templateMeta); len(out.Transform) == 0 {
+				out.Transform = nil
+			}
+		case "transform_response":
+			if out.TransformResponse = decodeSlice(d, v, (*decoder).templateMeta); len(out.TransformResponse) == 0 {
+				out.TransformResponse = nil
+			}
+		}
+	})
+	return out
+}
+
+func (d *decoder) templateMeta(v *fastjson.Value) (out TemplateMeta) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "disabled":
+			out.Disabled = d.boolean(v)
+		case "template_data":
+			out.TemplateData = d.templateData(v)
+		case "path":
+			out.Path = d.str(v)
+		case "method":
+			out.Method = d.str(v)
+		}
+	})
+	return out
+}
+
+func (d *decoder) templateData(v *fastjson.Value) (out TemplateData) {
+	d.fields(v, func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "input_type":
+			out.Input = d.str(v)
+		case "template_mode":
+			out.Mode = d.str(v)
+		case "enable_session":
+			out.EnableSession = d.boolean(v)
+		case "template_source":
+			out.TemplateSource = d.str(v)
 		}
 	})
 	return out

@@ -263,6 +263,7 @@ func apiDefinition(o object, in *APIDefinition) object {
 	o.close(o6)
 	objects(&o, "response_processors", in.ResponseProcessors, responseProcessor)
 	o.bool("enable_batch_request_support", in.EnableBatchRequestSupport)
+	o.bool("enable_context_vars", in.EnableContextVars)
 	return o
 }
 
@@ -327,6 +328,12 @@ func versionInfo(o object, in VersionInfo) object {
 	if len(in.ExtendedPaths.TransformResponseHeader) > 0 {
 		objects(&o1, "transform_response_headers", in.ExtendedPaths.TransformResponseHeader, headerInjectionMeta)
 	}
+	if len(in.ExtendedPaths.Transform) > 0 {
+		objects(&o1, "transform", in.ExtendedPaths.Transform, templateMeta)
+	}
+	if len(in.ExtendedPaths.TransformResponse) > 0 {
+		objects(&o1, "transform_response", in.ExtendedPaths.TransformResponse, templateMeta)
+	}
 	o.close(o1)
 	o.stringMap("global_headers", in.GlobalHeaders)
 	o.strings("global_headers_remove", in.GlobalHeadersRemove)
@@ -334,6 +341,19 @@ func versionInfo(o object, in VersionInfo) object {
 	o.stringMap("global_response_headers", in.GlobalResponseHeaders)
 	o.strings("global_response_headers_remove", in.GlobalResponseHeadersRemove)
 	o.bool("global_response_headers_disabled", in.GlobalResponseHeadersDisabled)
+	return o
+}
+
+func templateMeta(o object, in TemplateMeta) object {
+	o.bool("disabled", in.Disabled)
+	o1 := o.open("template_data")
+	o1.str("input_type", in.TemplateData.Input)
+	o1.str("template_mode", in.TemplateData.Mode)
+	o1.bool("enable_session", in.TemplateData.EnableSession)
+	o1.str("template_source", in.TemplateData.TemplateSource)
+	o.close(o1)
+	o.str("path", in.Path)
+	o.str("method", in.Method)
 	return o
 }
 

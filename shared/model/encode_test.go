@@ -101,7 +101,7 @@ func TestEncodeZeroValues(t *testing.T) {
 			`"global_rate_limit":{"disabled":false,"rate":0,"per":0},` +
 			`"oauth_meta":{"allowed_access_types":null,"allowed_authorize_types":null,"auth_login_redirect":""},"cache_options":{"cache_timeout":0,"enable_cache":false,` +
 			`"cache_all_safe_requests":false,"cache_response_codes":null,"enable_upstream_cache_control":false,` +
-			`"cache_control_ttl_header":"","cache_by_headers":null},"response_processors":null,"enable_batch_request_support":false}`},
+			`"cache_control_ttl_header":"","cache_by_headers":null},"response_processors":null,"enable_batch_request_support":false,"enable_context_vars":false}`},
 	}
 	for _, tt := range tests {
 		if string(tt.got) != tt.want {
@@ -204,6 +204,10 @@ func fullAPIDefinition() *APIDefinition {
 						AddHeaders: map[string]string{"x-a": "1"}, Path: "/c", Method: "GET", ActOnResponse: true}},
 					TransformResponseHeader: []HeaderInjectionMeta{{Disabled: true, DeleteHeaders: []string{"x-e"},
 						AddHeaders: map[string]string{"x-b": "2"}, Path: "/d", Method: "POST", ActOnResponse: true}},
+					Transform: []TemplateMeta{{Disabled: true, Path: "/e", Method: "POST", TemplateData: TemplateData{
+						Input: "json", Mode: "blob", EnableSession: true, TemplateSource: "e3suYX19"}}},
+					TransformResponse: []TemplateMeta{{Disabled: true, Path: "/f", Method: "GET", TemplateData: TemplateData{
+						Input: "xml", Mode: "file", EnableSession: true, TemplateSource: "f.tmpl"}}},
 				},
 				GlobalHeaders: map[string]string{"x-g": "1"}, GlobalHeadersRemove: []string{"x-r"}, GlobalHeadersDisabled: true,
 				GlobalResponseHeaders: map[string]string{"x-h": "2"}, GlobalResponseHeadersRemove: []string{"x-s"},
@@ -219,6 +223,7 @@ func fullAPIDefinition() *APIDefinition {
 		ResponseProcessors: []ResponseProcessor{{Name: "header_injector", Options: HeaderInjectorOptions{
 			AddHeaders: map[string]string{"x-p": "1"}, RemoveHeaders: []string{"server"}}}},
 		EnableBatchRequestSupport: true,
+		EnableContextVars:         true,
 	}
 }
 

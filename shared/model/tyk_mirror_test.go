@@ -226,6 +226,8 @@ type tykAPIDefinition struct {
 				AdvanceCacheConfig      []tykCacheMeta           `json:"advance_cache_config,omitempty"`
 				TransformHeader         []tykHeaderInjectionMeta `json:"transform_headers,omitempty"`
 				TransformResponseHeader []tykHeaderInjectionMeta `json:"transform_response_headers,omitempty"`
+				Transform               []tykTemplateMeta        `json:"transform,omitempty"`
+				TransformResponse       []tykTemplateMeta        `json:"transform_response,omitempty"`
 			} `json:"extended_paths"`
 			GlobalHeaders                 map[string]string `json:"global_headers"`
 			GlobalHeadersRemove           []string          `json:"global_headers_remove"`
@@ -272,6 +274,19 @@ type tykAPIDefinition struct {
 		} `json:"options"`
 	} `json:"response_processors"`
 	EnableBatchRequestSupport bool `json:"enable_batch_request_support"`
+	EnableContextVars         bool `json:"enable_context_vars"`
+}
+
+type tykTemplateMeta struct {
+	Disabled     bool `json:"disabled"`
+	TemplateData struct {
+		Input          string `json:"input_type"`
+		Mode           string `json:"template_mode"`
+		EnableSession  bool   `json:"enable_session"`
+		TemplateSource string `json:"template_source"`
+	} `json:"template_data"`
+	Path   string `json:"path"`
+	Method string `json:"method"`
 }
 
 type tykCacheMeta struct {

@@ -299,6 +299,9 @@ type APIDefinition struct {
 	CacheOptions              CacheOptions        `json:"cache_options"`
 	ResponseProcessors        []ResponseProcessor `json:"response_processors"`
 	EnableBatchRequestSupport bool                `json:"enable_batch_request_support"`
+	// EnableContextVars gives body transforms _tyk_context (refused by
+	// the Gateway API together with a body transform).
+	EnableContextVars bool `json:"enable_context_vars"`
 }
 
 // OpenIDOptions is an API's openid_options: the OpenID Connect providers
@@ -464,6 +467,25 @@ type ExtendedPaths struct {
 	AdvanceCacheConfig      []CacheMeta           `json:"advance_cache_config,omitempty"`
 	TransformHeader         []HeaderInjectionMeta `json:"transform_headers,omitempty"`
 	TransformResponseHeader []HeaderInjectionMeta `json:"transform_response_headers,omitempty"`
+	Transform               []TemplateMeta        `json:"transform,omitempty"`
+	TransformResponse       []TemplateMeta        `json:"transform_response,omitempty"`
+}
+
+// TemplateMeta is a per-path body transform (transform,
+// transform_response): a Go template run on the body.
+type TemplateMeta struct {
+	Disabled     bool         `json:"disabled"`
+	TemplateData TemplateData `json:"template_data"`
+	Path         string       `json:"path"`
+	Method       string       `json:"method"`
+}
+
+// TemplateData is a body transform's template and its input.
+type TemplateData struct {
+	Input          string `json:"input_type"`    // "json" or "xml"
+	Mode           string `json:"template_mode"` // "blob" (base64 source) or "file"
+	EnableSession  bool   `json:"enable_session"`
+	TemplateSource string `json:"template_source"`
 }
 
 // CacheMeta is a per-path cache entry (advance_cache_config).

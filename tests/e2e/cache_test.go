@@ -12,11 +12,6 @@ import (
 	"github.com/turnpike-dev/turnpike/tests/testenv"
 )
 
-// bodyTransformsRefusal is the Gateway API's reason for refusing body
-// transforms.
-const bodyTransformsRefusal = "body transforms (Go templates) are not supported yet: text/template would add 2.4 MB to " +
-	"filter.wasm; header transforms and header_injector are supported"
-
 // secondGateway starts another turnpike-gateway (its own proxy, so its own
 // shared data and response cache) whose filter talks to sidecar replica 1,
 // and returns its base URL.
@@ -139,14 +134,6 @@ func TestResponseCacheEndToEnd(t *testing.T) {
 		if r := e.get("/cached/expiring", key); r.header.Get("X-Tyk-Cached-Response") != "" && r.body == cachedAgain.body {
 			t.Fatalf("expired entry served: %v", r.header)
 		}
-	}
-
-	// A body template is refused, not stored and ignored: the filter does
-	// not run Go templates (filter/README.md, Header transforms).
-	if err := apiError(e.api(http.MethodPut, "/tyk/apis/cached", apiDef("cached",
-		`,"response_processors":[{"name":"response_body_transform","options":{}}]`)), 400,
-		`API definition refused: "response_processors[0].name": `+bodyTransformsRefusal); err != nil {
-		t.Error(err)
 	}
 
 	// A revoked key is refused, never served what is cached for it.

@@ -86,6 +86,11 @@ func (Proxy) RequestBody(size int) ([]byte, error) {
 	return proxywasm.GetHttpRequestBody(0, size)
 }
 
+// ReplaceRequestBody and ReplaceResponseBody replace the whole body the
+// host buffered (body transforms; plugin.bodyReplacer).
+func (Proxy) ReplaceRequestBody(b []byte) error  { return proxywasm.ReplaceHttpRequestBody(b) }
+func (Proxy) ReplaceResponseBody(b []byte) error { return proxywasm.ReplaceHttpResponseBody(b) }
+
 func (Proxy) ResponseHeader(n string) string {
 	v, _ := proxywasm.GetHttpResponseHeaderView(n)
 	return v

@@ -29,6 +29,8 @@ type versionRules struct {
 	// a request that only has these allocates nothing for them.
 	reqGlobal  []headerOp
 	respStatic []headerOp
+	// reqBody and respBody are the body transforms (transform_body.go).
+	reqBody, respBody []bodyRule
 }
 
 // cachePath is a cached path: method "" means every safe method (the
@@ -143,6 +145,8 @@ func compileRules(api *model.APIDefinition) *apiRules {
 			}
 			vr.reqHeaders = compileHeaderRules(ep.TransformHeader)
 			vr.respHeaders = compileHeaderRules(ep.TransformResponseHeader)
+			vr.reqBody = compileBodyRules(api, ep.Transform, true)
+			vr.respBody = compileBodyRules(api, ep.TransformResponse, false)
 		}
 		out.versions[name] = vr
 	}

@@ -133,6 +133,8 @@ type httpContext struct {
 	resp respState
 	// bx links a batch request and its sub-requests (batch.go).
 	bx batchCtx
+	// tx is a body transform in progress (transform_body.go).
+	tx bodyTx
 
 	// Analytics (analytics.go): when the request arrived and was
 	// forwarded (unix ns; 0: not forwarded), and whether its record was
@@ -161,13 +163,16 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) proxywasm.Ac
 }
 
 // OnHttpRequestBody hands the request body to the feature waiting for it:
-// an OAuth endpoint (oauth.go) or a batch request (batch.go).
+// an OAuth endpoint (oauth.go), a batch request (batch.go) or a body
+// transform (transform_body.go).
 func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) proxywasm.Action {
 	switch {
 	case h.oauth != nil && h.oauth.awaitingBody:
 		return h.oauthBody(size, endOfStream)
 	case h.bx.state != nil && !h.bx.state.done:
 		return h.batchBody(size, endOfStream)
+	case h.tx.req != nil:
+		return h.transformRequestBody(size, endOfStream)
 	}
 	return proxywasm.ActionContinue
 }

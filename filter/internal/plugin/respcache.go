@@ -244,12 +244,16 @@ func (h *httpContext) onResponseHeaders(endOfStream bool) {
 		}
 	}
 	h.injectResponseHeaders()
+	h.startResponseBodyTransform(endOfStream) // transform_body.go
 }
 
 // OnHttpResponseBody collects the body of a response being captured, chunk
 // by chunk as it streams to the client (nothing is held back), up to
 // response_cache.max_entry_bytes; a larger response passes uncached.
 func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) proxywasm.Action {
+	if h.tx.resp != nil {
+		return h.transformResponseBody(bodySize, endOfStream) // transform_body.go
+	}
 	c := h.resp.cache
 	if c == nil || c.skip {
 		return proxywasm.ActionContinue

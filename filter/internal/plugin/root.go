@@ -103,6 +103,8 @@ type Root struct {
 	vmID string
 	// rc is this VM's part of the response cache (respcache.go).
 	rc respCache
+	// txm counts body transforms (transform_body.go), defined on first use.
+	txm *transformMetrics
 	// subSeq numbers batch sub-request contexts (batch.go).
 	subSeq uint32
 }

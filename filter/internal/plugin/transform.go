@@ -30,12 +30,19 @@ func (h *httpContext) transformHeaders() verdict {
 	if vr == nil {
 		return next
 	}
+	// The response-side rules are matched now: the method, path and
+	// version are views of the request headers, gone by the response.
+	h.tx.vr = vr
+	if len(vr.respHeaders) > 0 {
+		h.tx.respHeaders = matchHeaderRule(vr.respHeaders, h)
+	}
 	h.applyRequestOps(vr.reqGlobal)
 	if len(vr.reqHeaders) > 0 {
 		if r := matchHeaderRule(vr.reqHeaders, h); r != nil {
 			h.applyRequestOps(r.ops)
 		}
 	}
+	h.startRequestBodyTransform(vr) // transform_body.go
 	return next
 }
 
@@ -71,16 +78,21 @@ type headerOp struct {
 }
 
 // responseHeaderOps lists the response-side transforms of the request, in
-// the order they apply; nil when there are none.
+// the order they apply; nil when there are none. The rules are those
+// transformHeaders matched (a request that did not reach it, a cache hit
+// for instance, matches them here, still in its request callback).
 func (h *httpContext) responseHeaderOps() []headerOp {
-	vr := h.rules()
+	vr, rule := h.tx.vr, h.tx.respHeaders
 	if vr == nil {
-		return nil
-	}
-	if len(vr.respHeaders) > 0 {
-		if r := matchHeaderRule(vr.respHeaders, h); r != nil {
-			return append(slices.Clip(r.ops), vr.respStatic...)
+		if vr = h.rules(); vr == nil {
+			return nil
 		}
+		if len(vr.respHeaders) > 0 {
+			rule = matchHeaderRule(vr.respHeaders, h)
+		}
+	}
+	if rule != nil {
+		return append(slices.Clip(rule.ops), vr.respStatic...)
 	}
 	return vr.respStatic
 }

@@ -264,6 +264,14 @@ func TestAPIRefusesUnenforcedAuth(t *testing.T) {
 			"jwt_signing_method":"rsa","jwt_source":"bm90IGEgUEVN"}`, 400, `\"jwt_source\": unparsable PEM`},
 		{"unchanged", "GET", "/tyk/apis/a", "", 200, `"name":"A"`},
 		{"keyless wins", "PUT", "/tyk/apis/a", `{"api_id":"a","use_keyless":true,"use_basic_auth":true}`, 200, "modified"},
+		{"body template from a file", "PUT", "/tyk/apis/a", `{"api_id":"a","version_data":{"versions":{"v1":{"extended_paths":{
+			"transform_response":[{"path":"/x","method":"GET","template_data":{"template_mode":"file","template_source":"/t.tmpl"}}]}}}}}`, 400,
+			`{"status":"error","message":"API definition refused: \"version_data.versions.v1.extended_paths.transform_response[0].template_data.template_mode\": \"file\" is not supported: the filter runs in a VM without a file system`},
+		{"body template with a sprig function", "PUT", "/tyk/apis/a", `{"api_id":"a","version_data":{"versions":{"v1":{"extended_paths":{
+			"transform":[{"path":"/x","method":"POST","template_data":{"input_type":"json","template_mode":"blob","template_source":"e3sgLmEgfCB1cHBlciB9fQ=="}}]}}}}}`, 400,
+			`template_source\": the template cannot run in the filter: the function \"upper\" (sprig's functions) is not supported`},
+		{"body template", "PUT", "/tyk/apis/a", `{"api_id":"a","version_data":{"versions":{"v1":{"extended_paths":{
+			"transform":[{"path":"/x","method":"POST","template_data":{"input_type":"json","template_mode":"blob","template_source":"e3sgLmEgfX0="}}]}}}}}`, 200, "modified"},
 	}
 	for _, tt := range tests {
 		expect(t, tt.name, s.tyk(tt.method, tt.path, tt.body), tt.code, tt.want)

@@ -88,7 +88,6 @@ func TestNotImplementedRoutes(t *testing.T) {
 		{"PUT", "/tyk/apis/oas/abc", "OAS API definitions"},
 		{"GET", "/tyk/apis/oas/abc/export", "OAS API definitions"},
 		{"POST", "/tyk/apis/oas/import", "OAS API definitions"},
-		{"GET", "/tyk/schema?oasVersion=3.0.3", "OAS API definitions"},
 		{"GET", "/tyk/debug", "/tyk/debug"},
 		{"POST", "/tyk/debug", "/tyk/debug"},
 		{"GET", "/tyk/mcps", "MCP"},

@@ -12,7 +12,7 @@
 // enforce (refuse.go, refuse_features.go); /tyk/reload?block=true waits for
 // the filters (reload.go); with --apps, /tyk/apis writes {api-id}.json files
 // (apps.go); routes Turnpike deliberately leaves out (OAS definitions,
-// /tyk/schema, /tyk/debug, /tyk/mcps) answer 501 saying why (surface.go).
+// /tyk/debug, /tyk/mcps) answer 501 saying why (surface.go).
 package gatewayapi
 
 import (
@@ -117,6 +117,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"/tyk/apis/{apiID}/{sub}", map[string]http.HandlerFunc{"GET": a.apiSubresource}},
 		{"/tyk/certs", map[string]http.HandlerFunc{"GET": a.listCerts, "POST": a.addCert}},
 		{"/tyk/certs/{certID}", map[string]http.HandlerFunc{"GET": a.getCerts, "DELETE": a.deleteCert}},
+		{"/tyk/schema", map[string]http.HandlerFunc{"GET": a.schema}}, // schema.go
 	}
 	routes = append(routes, a.oauthRoutes()...)
 	for _, r := range routes {
@@ -145,7 +146,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		}
 	}
 	for _, p := range []struct{ path, why string }{
-		{"/tyk/schema", whyOAS}, {"/tyk/debug", whyDebug}, {"/tyk/mcps", whyMCP}, {"/tyk/mcps/", whyMCP},
+		{"/tyk/debug", whyDebug}, {"/tyk/mcps", whyMCP}, {"/tyk/mcps/", whyMCP},
 	} {
 		tyk.HandleFunc(p.path, notImplemented(p.why))
 	}

@@ -42,12 +42,10 @@ var refusedFields = []struct {
 	{"version_data.versions.*.paths.white_list", false, "", notYet("endpoint allow lists")},
 	{"version_data.versions.*.paths.black_list", false, "", notYet("endpoint block lists")},
 	{"version_data.versions.*.paths.ignored", false, "", notYet("endpoints without authentication")},
-	// Issue 16: what the filter does not apply of the response processors
-	// (refuse_features.go checks the rest).
-	{"version_data.versions.*.extended_paths.transform", false, "", bodyTransforms},
-	{"version_data.versions.*.extended_paths.transform_response", false, "", bodyTransforms},
-	{"version_data.versions.*.extended_paths.transform_jq", false, "", bodyTransforms},
-	{"version_data.versions.*.extended_paths.transform_jq_response", false, "", bodyTransforms},
+	// Issue 16: what the filter does not apply of the body transforms
+	// (refuse_features.go checks the Go template ones it applies).
+	{"version_data.versions.*.extended_paths.transform_jq", false, "", jqTransforms},
+	{"version_data.versions.*.extended_paths.transform_jq_response", false, "", jqTransforms},
 	// The other per-path middleware of extended_paths: stored, they would
 	// be ignored (a mock answered by the upstream, a size limit not held).
 	{"version_data.versions.*.extended_paths.mock_response", false, "", notYet("mock responses")},

@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -58,8 +59,32 @@ func TestRefusal(t *testing.T) {
 			"transform_headers":[{"path":"/a","method":"GET","add_headers":{"x-t":"1"}}]}}}}}`, nil},
 		{"batch requests", `{"enable_batch_request_support":true}`, nil},
 		{"body transforms", `{"response_processors":[{"name":"response_body_transform","options":{}}],
-			"version_data":{"versions":{"v1":{"extended_paths":{"transform":[{"path":"/a"}],"transform_response":[{"path":"/a"}]}}}}}`,
-			[]string{"response_processors[0].name", "version_data.versions.*.extended_paths.transform", "version_data.versions.*.extended_paths.transform_response"}},
+			"version_data":{"versions":{"v1":{"extended_paths":{
+			"transform":[{"path":"/a","method":"POST","template_data":{"input_type":"json","template_mode":"blob","enable_session":true,
+				"template_source":"` + b64(`{"id":"{{._tyk_meta.uid}}","items":{{jsonMarshal .array}}}`) + `"}}],
+			"transform_response":[{"path":"/a","method":"GET","template_data":{"template_mode":"blob","template_source":"` + b64(`{{range .array}}{{.}}{{end}}`) + `"}}],
+			"transform_jq":[]}}}}}`, nil},
+		{"body transforms Turnpike cannot run", `{"enable_context_vars":true,"version_data":{"versions":{"v1":{"extended_paths":{
+			"transform":[{"path":"/a","template_data":{"input_type":"json","template_mode":"file","template_source":"t.tmpl"}},
+				{"path":"/b","template_data":{"input_type":"xml","template_mode":"blob","template_source":"` + b64(`{{.a}}`) + `"}},
+				{"path":"/c","template_data":{"template_mode":"blob","template_source":"` + b64(`{{.a | upper}}`) + `"}},
+				{"path":"/d","template_data":{"input_type":"json","template_mode":"blob","template_source":"` + b64(`$tyk_meta.x {{.a}}`) + `"}},
+				{"path":"/e","disabled":true,"template_data":{"template_mode":"file"}}],
+			"transform_response":[{"path":"/a","template_data":{"template_mode":"blob","template_source":"not base64!"}},
+				{"path":"/b","template_data":{"template_mode":"","template_source":""}},
+				{"path":"/c","template_data":{"template_mode":"blob","template_source":"` + b64(`{{if}}`) + `"}}],
+			"transform_jq":[{"path":"/j"}]}}}}}`,
+			[]string{"version_data.versions.*.extended_paths.transform_jq",
+				"version_data.versions.v1.extended_paths.transform[0].template_data.template_mode",
+				"version_data.versions.v1.extended_paths.transform[1].template_data.input_type",
+				"version_data.versions.v1.extended_paths.transform[2].template_data.input_type",
+				"version_data.versions.v1.extended_paths.transform[2].template_data.template_source",
+				"version_data.versions.v1.extended_paths.transform[3].template_data.template_source",
+				"version_data.versions.v1.extended_paths.transform_response[0].template_data.template_source",
+				"version_data.versions.v1.extended_paths.transform_response[1].template_data.template_mode",
+				"version_data.versions.v1.extended_paths.transform_response[2].template_data.template_source",
+				"enable_context_vars",
+			}},
 		{"unknown response processor", `{"response_processors":[{"name":"custom"}]}`, []string{"response_processors[0].name"}},
 		{"Tyk variables in header values", `{"response_processors":[{"name":"header_injector","options":{"add_headers":{"x-id":"$tyk_context.token"}}}],
 			"version_data":{"versions":{"v1":{"global_headers":{"x-m":"$tyk_meta.uid"},"extended_paths":{"transform_headers":[{"add_headers":{"x-s":"$secret_env.x"}}]}}}}}`,
@@ -101,6 +126,23 @@ func TestRefusedFieldMessages(t *testing.T) {
 	for _, r := range refusedFields {
 		if !strings.Contains(r.message, "not supported yet") && !strings.Contains(r.message, "never will") {
 			t.Errorf("%s: message %q says neither 'not supported yet' nor 'never will'", r.field, r.message)
+		}
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// The refusal of a template names what the filter cannot run.
+func TestBodyTemplateRefusalMessages(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{`{{.a | upper}}`, `the template cannot run in the filter: the function "upper" (sprig's functions) is not supported`},
+		{`{{xmlMarshal .}}`, `the Tyk function "xmlMarshal" is not supported`},
+		{`{{if}}`, `the template does not parse: template: transform:1: missing value for if`},
+	} {
+		doc := `{"version_data":{"versions":{"v1":{"extended_paths":{"transform_response":[{"path":"/a",` +
+			`"template_data":{"template_mode":"blob","template_source":"` + b64(c.src) + `"}}]}}}}}`
+		if msg := refusal(fastjson.MustParse(doc)); !strings.Contains(msg, c.want) {
+			t.Errorf("%s: %q does not say %q", c.src, msg, c.want)
 		}
 	}
 }

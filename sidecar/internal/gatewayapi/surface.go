@@ -168,7 +168,7 @@ func notImplemented(why string) http.HandlerFunc {
 // Why each deliberately missing route is missing.
 const (
 	whyOAS = "Not implemented: Turnpike takes Tyk classic API definitions only (/tyk/apis); " +
-		"OAS API definitions (/tyk/apis/oas, /tyk/schema) are not supported"
+		"OAS API definitions (/tyk/apis/oas) are not supported"
 	whyDebug = "Not implemented: Turnpike has no /tyk/debug; requests are decided in the proxy's WebAssembly filter, " +
 		"whose decisions are logged and counted there"
 	whyMCP = "Not implemented: Turnpike does not proxy MCP servers (/tyk/mcps)"

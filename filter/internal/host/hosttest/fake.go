@@ -210,6 +210,10 @@ func (f *Fake) RequestBody(size int) ([]byte, error) {
 	return []byte(b[:min(size, len(b))]), nil
 }
 
+// ReplaceRequestBody and ReplaceResponseBody replace the stream's body.
+func (f *Fake) ReplaceRequestBody(b []byte) error  { f.stream().RequestBody = string(b); return nil }
+func (f *Fake) ReplaceResponseBody(b []byte) error { f.stream().ResponseBody = string(b); return nil }
+
 func (f *Fake) Reply(status uint32, headers [][2]string, body []byte) error {
 	r := &Reply{Status: status, Headers: map[string]string{}, Body: string(body)}
 	for _, kv := range headers {
