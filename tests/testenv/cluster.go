@@ -145,6 +145,15 @@ func (c *Cluster) healthy() error {
 		if !strings.Contains(s, "cluster_known_nodes:"+strconv.Itoa(len(c.Nodes))) {
 			return fmt.Errorf("%s: does not know every node yet", n.Addr())
 		}
+		// A replica that has not synced with its master yet could not
+		// take over from it.
+		repl, err := n.command(ctx, "INFO", "replication")
+		if err != nil {
+			return err
+		}
+		if r := fmt.Sprint(repl); strings.Contains(r, "role:slave") && !strings.Contains(r, "master_link_status:up") {
+			return fmt.Errorf("%s: replica not in sync with its master yet", n.Addr())
+		}
 	}
 	// Every slot must be served by a running master.
 	return c.slotsServed()
