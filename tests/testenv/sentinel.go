@@ -163,8 +163,24 @@ func (s *Sentinel) ready() error {
 		if m["num-slaves"] != strconv.Itoa(len(s.Data)-1) {
 			return fmt.Errorf("sentinel %s sees %s replicas", sn.Addr(), m["num-slaves"])
 		}
+		if m["master-link-status"] != "" && m["master-link-status"] != "ok" {
+			return fmt.Errorf("sentinel %s: master link %s", sn.Addr(), m["master-link-status"])
+		}
 		if strings.Contains(m["flags"], "down") {
 			return fmt.Errorf("sentinel %s: master flags %s", sn.Addr(), m["flags"])
+		}
+	}
+	// Every replica in sync, so that a failover loses only the last writes.
+	for _, r := range s.Data {
+		if !r.Running() {
+			continue
+		}
+		info, err := r.command(ctx, "INFO", "replication")
+		if err != nil {
+			return err
+		}
+		if i := fmt.Sprint(info); strings.Contains(i, "role:slave") && !strings.Contains(i, "master_link_status:up") {
+			return fmt.Errorf("%s: replica not in sync with its master yet", r.Addr())
 		}
 	}
 	return nil
