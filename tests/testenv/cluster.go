@@ -248,3 +248,82 @@ func Slot(key string) int {
 	}
 	return int(crc) % 16384
 }
+
+// ID is the node's cluster node id.
+func (r *Redis) ID() (string, error) {
+	id, err := r.Command("CLUSTER", "MYID")
+	return fmt.Sprint(id), err
+}
+
+// MigrateSlot moves a hash slot, with its keys, to another master while
+// clients keep using it, as `redis-cli --cluster reshard` does: the target
+// imports, the source migrates (clients get ASK for keys already moved),
+// MIGRATE moves the keys in batches, and every master learns the new owner
+// (clients then get MOVED). The keys stay moved but the slot unassigned
+// for askWindow, in which every client of them is sent with ASK. It
+// returns how many keys moved.
+func (c *Cluster) MigrateSlot(slot int, to *Redis, askWindow time.Duration) (int, error) {
+	from := c.Owners()[slot]
+	if from == nil {
+		return 0, fmt.Errorf("slot %d has no master", slot)
+	}
+	if from == to {
+		return 0, nil
+	}
+	fromID, err := from.ID()
+	if err != nil {
+		return 0, err
+	}
+	toID, err := to.ID()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := to.Command("CLUSTER", "SETSLOT", slot, "IMPORTING", fromID); err != nil {
+		return 0, fmt.Errorf("SETSLOT IMPORTING: %w", err)
+	}
+	if _, err := from.Command("CLUSTER", "SETSLOT", slot, "MIGRATING", toID); err != nil {
+		return 0, fmt.Errorf("SETSLOT MIGRATING: %w", err)
+	}
+	moved := 0
+	for {
+		v, err := from.Command("CLUSTER", "GETKEYSINSLOT", slot, 10)
+		if err != nil {
+			return moved, err
+		}
+		keys, _ := v.([]any)
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", "127.0.0.1", to.Port, "", 0, 5000, "KEYS"}
+		args = append(args, keys...)
+		if _, err := from.Command(args...); err != nil {
+			return moved, fmt.Errorf("MIGRATE: %w", err)
+		}
+		moved += len(keys)
+	}
+	time.Sleep(askWindow)
+	// The target first, then the source, then the other masters.
+	for _, n := range append([]*Redis{to, from}, c.Nodes...) {
+		if !n.Running() {
+			continue
+		}
+		// Replicas refuse SETSLOT ("only with masters") and follow their master.
+		if _, err := n.Command("CLUSTER", "SETSLOT", slot, "NODE", toID); err != nil && !strings.Contains(err.Error(), "master") {
+			return moved, fmt.Errorf("SETSLOT NODE on %s: %w", n.Addr(), err)
+		}
+	}
+	return moved, nil
+}
+
+// Masters are the running nodes that serve slots.
+func (c *Cluster) Masters() []*Redis {
+	seen := map[*Redis]bool{}
+	var out []*Redis
+	for _, o := range c.Owners() {
+		if o != nil && !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	return out
+}
