@@ -60,3 +60,16 @@ func (r *Redis) Client() redis.UniversalClient {
 	r.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// OncePerRun skips a test that starts its own Cluster or Sentinel (a
+// failover, a resharding) when the suite is being repeated against another
+// topology (TURNPIKE_TEST_REDIS set): it has run in the standalone pass.
+func OncePerRun(t testing.TB) {
+	t.Helper()
+	if Topology() != Standalone {
+		t.Skipf("runs in the standalone pass only (%s=%s)", TopologyEnv, Topology())
+	}
+	if testing.Short() {
+		t.Skip("starts its own Redis processes and kills or reshards them (-short)")
+	}
+}

@@ -50,7 +50,9 @@ func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
 	for i := range opts.Masters * (1 + opts.Replicas) {
 		r := &Redis{Port: FreePort(t), Dir: t.TempDir(), persist: opts.Persist, name: "redis-node" + strconv.Itoa(i), t: t,
 			extra: []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-				"--cluster-node-timeout", strconv.Itoa(int(opts.Timeout.Milliseconds()))}}
+				"--cluster-node-timeout", strconv.Itoa(int(opts.Timeout.Milliseconds())),
+				// A replica's first sync starts at once, not after 5 s.
+				"--repl-diskless-sync-delay", "0"}}
 		r.Start()
 		t.Cleanup(r.Stop)
 		c.Nodes = append(c.Nodes, r)

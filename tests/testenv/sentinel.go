@@ -44,8 +44,9 @@ func StartSentinel(t testing.TB, opts SentinelOptions) *Sentinel {
 	s := &Sentinel{t: t}
 	for i := range 1 + opts.Replicas {
 		r := &Redis{Port: FreePort(t), Dir: t.TempDir(), persist: opts.Persist, name: "redis-data" + strconv.Itoa(i), t: t}
+		r.extra = []string{"--repl-diskless-sync-delay", "0"} // a replica's first sync at once
 		if i > 0 {
-			r.extra = []string{"--replicaof", "127.0.0.1", strconv.Itoa(s.Data[0].Port)}
+			r.extra = append(r.extra, "--replicaof", "127.0.0.1", strconv.Itoa(s.Data[0].Port))
 		}
 		r.Start()
 		t.Cleanup(r.Stop)

@@ -18,9 +18,7 @@ import (
 // until its replica is promoted, and work again right after it; then the
 // sidecar reports healthy again.
 func TestClusterMasterKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kills a Redis Cluster master")
-	}
+	testenv.OncePerRun(t)
 	cl := testenv.StartCluster(t, testenv.ClusterOptions{})
 	s := start(t, cl.URL())
 	expect(t, "policy", s.tyk("POST", "/tyk/policies", goldPolicy), 200, "")

@@ -72,9 +72,7 @@ func (p *failoverProbe) loop(ctx context.Context, promoted <-chan struct{}) {
 // soon after its replica is promoted (the goal: within 1 s; go-redis alone
 // took up to its 60 s slot-map refresh).
 func TestClusterFailoverFollowed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kills a Redis Cluster master")
-	}
+	testenv.OncePerRun(t)
 	cl := testenv.StartCluster(t, testenv.ClusterOptions{})
 	c, err := Dial(cl.URL(), 500*time.Millisecond)
 	if err != nil {
@@ -121,9 +119,7 @@ func TestClusterFailoverFollowed(t *testing.T) {
 // traffic; the sidecar's failover client reaches the promoted replica soon
 // after the Sentinels switch (go-redis follows +switch-master).
 func TestSentinelFailoverFollowed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kills a Sentinel-managed master")
-	}
+	testenv.OncePerRun(t)
 	sn := testenv.StartSentinel(t, testenv.SentinelOptions{})
 	c, err := Dial(sn.URL(), 500*time.Millisecond)
 	if err != nil {

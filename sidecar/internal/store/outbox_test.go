@@ -50,9 +50,7 @@ func clusterStore(t *testing.T) (*Store, redis.UniversalClient) {
 // reset, config version, org index) in the outbox, and a sweep applies
 // them; before, such a crash dropped them for good.
 func TestClusterWriteSurvivesWriterCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Redis Cluster")
-	}
+	testenv.OncePerRun(t)
 	s, rc := clusterStore(t)
 	ctx := context.Background()
 	hash := hashN(42)

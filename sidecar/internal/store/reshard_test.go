@@ -52,9 +52,7 @@ func (h *redirectCounter) count(err error) {
 // MOVED after it; each migration leaves 20 ms of ASK). Exactly quota_max
 // units are granted from each counter.
 func TestQuotaExactUnderSlotMigration(t *testing.T) {
-	if testing.Short() {
-		t.Skip("reshards a Redis Cluster")
-	}
+	testenv.OncePerRun(t)
 	cl := testenv.StartCluster(t, testenv.ClusterOptions{})
 	c, err := Dial(cl.URL(), 2*time.Second)
 	if err != nil {
