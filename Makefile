@@ -50,12 +50,12 @@ test: deps lint build
 REDIS_SUITES := ./sidecar/... ./tests/e2e/
 test-cluster: build
 	@echo "--- the sidecar, filter-with-real-sidecar and e2e suites against Redis Cluster"
-	TURNPIKE_TEST_REDIS=cluster $(GO) test -count=1 $(TESTFLAGS) $(REDIS_SUITES)
+	TURNPIKE_TEST_REDIS=cluster $(GO) test -count=1 -timeout 20m $(TESTFLAGS) $(REDIS_SUITES)
 	TURNPIKE_TEST_REDIS=cluster $(GO) test -count=1 $(TESTFLAGS) -run '^TestWithRealSidecarAndRedis$$' ./filter/
 
 test-sentinel: build
 	@echo "--- the sidecar, filter-with-real-sidecar and e2e suites against Redis Sentinel"
-	TURNPIKE_TEST_REDIS=sentinel $(GO) test -count=1 $(TESTFLAGS) $(REDIS_SUITES)
+	TURNPIKE_TEST_REDIS=sentinel $(GO) test -count=1 -timeout 20m $(TESTFLAGS) $(REDIS_SUITES)
 	TURNPIKE_TEST_REDIS=sentinel $(GO) test -count=1 $(TESTFLAGS) -run '^TestWithRealSidecarAndRedis$$' ./filter/
 
 lint:

@@ -119,6 +119,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	e.within(propagation, "/shop/items", key, http.StatusForbidden, "Access to this API has been disallowed")
 
 	b.open(console + "#/status")
-	b.waitText("#redis", "standalone")
+	b.waitText("#redis", testenv.Topology()) // the mode of the Redis the suite runs on
 	b.screenshot(filepath.Join(shots, "5-status.png"))
 }

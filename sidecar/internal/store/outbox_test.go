@@ -112,9 +112,11 @@ func TestClusterWriteSurvivesWriterCrash(t *testing.T) {
 	if ids, _ := s.OrgIDs(ctx); len(ids) != 1 || ids[0] != "org1" {
 		t.Fatalf("org index after the sweep = %v", ids)
 	}
+	sweepStart := time.Now()
 	if n, _ := s.DrainOutboxes(ctx, 0); n != 0 {
 		t.Fatalf("a second sweep ran %d entries", n)
 	}
+	sweep := time.Since(sweepStart)
 	// Without a crash, the writer runs its follow-ups and empties the outbox.
 	if err := s.PutSession(ctx, hash, []byte(`{"v":3}`), 0, nil); err != nil {
 		t.Fatal(err)
@@ -122,8 +124,9 @@ func TestClusterWriteSurvivesWriterCrash(t *testing.T) {
 	if n, _ := rc.LLen(ctx, outboxKey(Slot(sessionPrefix+hash))).Result(); n != 0 {
 		t.Fatalf("outbox holds %d entries after a completed write", n)
 	}
-	t.Logf("3 writes crashed after commit: data present, 0 follow-ups applied; the sweep ran 3 entries: " +
-		"1 key and 1 org in the feed, config version +2, counter reset, org indexed")
+	t.Logf("3 writes crashed after commit: data present, 0 follow-ups applied; the sweep ran 3 entries: "+
+		"1 key and 1 org in the feed, config version +2, counter reset, org indexed; a sweep of the 16384 empty outboxes took %v",
+		sweep.Round(time.Microsecond))
 }
 
 // TestClusterKeysSpreadOverSlots: sessions and quota counters keep Tyk's
