@@ -84,7 +84,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 		a.store = store.New(c, cfg.RedisTimeout)
-		log.Info("using Redis", "url", store.Redact(cfg.RedisURL))
+		a.store.SetQuotaReplicas(cfg.QuotaReplicas)
+		log.Info("using Redis", "url", store.Redact(cfg.RedisURL), "quota_replicas", cfg.QuotaReplicas)
 	}
 	a.store.Client().AddHook(a.metrics.RedisHook())
 	a.jwks = jwks.New(jwks.Options{Client: &http.Client{Timeout: cfg.JWKSTimeout}, MaxBytes: cfg.JWKSMaxBytes,
