@@ -32,16 +32,111 @@ func TestClusterMasterKilled(t *testing.T) {
 			victimKeys = append(victimKeys, k)
 		}
 	}
+	r := killUnderTraffic(t, s, victimKeys, victim.Stop, func() bool {
+		o := cl.Owners()[testenv.Slot("apikey-"+keys.Hash(victimKeys[0]))]
+		return o != nil && o != victim && o.Running()
+	})
+	t.Logf("cluster master %s killed under traffic on %d keys of its slots: degraded reported %v after the kill (%s; %s); "+
+		"replica promoted %v after the kill; every key read and written through both APIs %v after the promotion; "+
+		"/ready without degraded %v after the promotion; responses: %s",
+		victim.Addr(), len(victimKeys), r.degradedAfter.Round(time.Millisecond), r.degradedReady, r.degradedMetric,
+		r.promotion.Round(time.Millisecond), r.worst.Round(time.Millisecond), r.healthyAfter.Round(time.Millisecond), r.counts())
+	if r.degradedReady == "" || r.degradedMetric == "" || strings.HasSuffix(r.degradedMetric, " 0") {
+		t.Errorf("degraded not reported: /ready %q, metric %q", r.degradedReady, r.degradedMetric)
+	}
+	r.check(t)
+}
 
+// TestSentinelMasterKilled: the Sentinel-managed master dies under Gateway
+// API and Filter API traffic; requests get 503 (never 403 or 404) until the
+// Sentinels promote the replica, and work again right after.
+func TestSentinelMasterKilled(t *testing.T) {
+	testenv.OncePerRun(t)
+	sn := testenv.StartSentinel(t, testenv.SentinelOptions{})
+	s := start(t, sn.URL())
+	expect(t, "policy", s.tyk("POST", "/tyk/policies", goldPolicy), 200, "")
+	var keyIDs []string
+	for i := range 10 {
+		k := fmt.Sprintf("sentinel-key-%d", i)
+		expect(t, "key", s.tyk("POST", "/tyk/keys/"+k, `{"apply_policies":["gold"]}`), 200, "")
+		keyIDs = append(keyIDs, k)
+	}
+	victim, err := sn.Master()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := killUnderTraffic(t, s, keyIDs, victim.Stop, func() bool {
+		m, err := sn.Master()
+		return err == nil && m != victim
+	})
+	t.Logf("sentinel master %s killed under traffic on %d keys: Sentinels switched %v after the kill; every key read "+
+		"and written through both APIs %v after the switch; /ready 200 %v after the switch; responses: %s",
+		victim.Addr(), len(keyIDs), r.promotion.Round(time.Millisecond), r.worst.Round(time.Millisecond),
+		r.healthyAfter.Round(time.Millisecond), r.counts())
+	r.check(t)
+}
+
+// killResult is what killUnderTraffic saw.
+type killResult struct {
+	statuses       map[string]int // "<api> <code>" -> count
+	promotion      time.Duration  // from the kill to the promotion
+	worst          time.Duration  // from the promotion to the last key's first full success
+	healthyAfter   time.Duration  // from the promotion to /ready 200 without "degraded" (0: never)
+	degradedAfter  time.Duration  // from the kill to /ready saying degraded
+	degradedReady  string         // that /ready body ("" = never seen)
+	degradedMetric string         // turnpike_sidecar_redis_degraded at that moment
+}
+
+func (r killResult) counts() string {
+	var counts []string
+	for k, n := range r.statuses {
+		counts = append(counts, fmt.Sprintf("%s: %d", k, n))
+	}
+	sort.Strings(counts)
+	return strings.Join(counts, ", ")
+}
+
+// check: keys worked again soon after the promotion, the sidecar became
+// healthy, and no request for an existing key looked unknown or forbidden.
+func (r killResult) check(t *testing.T) {
+	t.Helper()
+	// The goal is 1 s; the bound is generous for a loaded machine.
+	if r.worst > 5*time.Second {
+		t.Errorf("keys of the killed master worked again %v after the promotion, want well under 5 s", r.worst)
+	}
+	if r.healthyAfter == 0 {
+		t.Error("/ready not healthy 30 s after the promotion")
+	}
+	for k := range r.statuses {
+		if strings.HasSuffix(k, " 403") || strings.HasSuffix(k, " 404") || strings.HasSuffix(k, " 400") {
+			t.Errorf("a failover answered %s: an existing key must never look unknown or forbidden", k)
+		}
+	}
+}
+
+// killUnderTraffic reads and writes keyIDs through the Gateway API and the
+// Filter API from one goroutine per key, kills the master, waits for
+// promoted (polled every 20 ms) and for every key's first full success
+// after it (at most 30 s), and watches /ready.
+func killUnderTraffic(t *testing.T, s *sidecar, keyIDs []string, kill func(), promoted func() bool) killResult {
+	t.Helper()
+	r := killResult{statuses: map[string]int{}}
 	var (
-		mu       sync.Mutex
-		statuses = map[string]int{} // "<api> <code>" -> count
-		okAfter  = map[string]time.Time{}
-		promoted time.Time
-		stop     = make(chan struct{})
-		wg       sync.WaitGroup
+		mu         sync.Mutex
+		okAfter    = map[string]time.Time{}
+		promotedAt time.Time
+		stop       = make(chan struct{})
+		wg         sync.WaitGroup
 	)
-	for _, k := range victimKeys {
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		wg.Wait()
+	}()
+	for _, k := range keyIDs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -55,10 +150,10 @@ func TestClusterMasterKilled(t *testing.T) {
 				p := s.tyk("PUT", "/tyk/keys/"+k+"?suppress_reset=1", `{"apply_policies":["gold"]}`)
 				f := s.filter("GET", "/turnpike/v1/sessions/"+keys.Hash(k), "")
 				mu.Lock()
-				statuses[fmt.Sprintf("gateway GET %d", g.code)]++
-				statuses[fmt.Sprintf("gateway PUT %d", p.code)]++
-				statuses[fmt.Sprintf("filter session %d", f.code)]++
-				if g.code == 200 && p.code == 200 && f.code == 200 && !promoted.IsZero() && okAfter[k].IsZero() {
+				r.statuses[fmt.Sprintf("gateway GET %d", g.code)]++
+				r.statuses[fmt.Sprintf("gateway PUT %d", p.code)]++
+				r.statuses[fmt.Sprintf("filter session %d", f.code)]++
+				if g.code == 200 && p.code == 200 && f.code == 200 && !promotedAt.IsZero() && okAfter[k].IsZero() {
 					okAfter[k] = time.Now()
 				}
 				mu.Unlock()
@@ -70,84 +165,51 @@ func TestClusterMasterKilled(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	killed := time.Now()
-	victim.Stop()
-
-	// Degraded is reported (the monitor checks every second).
-	var sawReady, sawMetric string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		r := s.do("GET", "/ready", "")
-		if r.code == 200 && strings.Contains(string(r.body), "degraded") {
-			sawReady = strings.TrimSpace(string(r.body))
-			m := s.do("GET", "/metrics", "")
-			for _, line := range strings.Split(string(m.body), "\n") {
-				if strings.HasPrefix(line, "turnpike_sidecar_redis_degraded ") {
-					sawMetric = line
-				}
-			}
-			break
-		}
-	}
-	degradedAfter := time.Since(killed)
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	kill()
+	for deadline := killed.Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no replica promoted within 60 s")
 		}
-		if o := cl.Owners()[testenv.Slot("apikey-"+keys.Hash(victimKeys[0]))]; o != nil && o != victim && o.Running() {
+		if r.degradedReady == "" {
+			if rd := s.do("GET", "/ready", ""); rd.code == 200 && strings.Contains(string(rd.body), "degraded") {
+				r.degradedReady, r.degradedAfter = strings.TrimSpace(string(rd.body)), time.Since(killed)
+				for _, line := range strings.Split(string(s.do("GET", "/metrics", "").body), "\n") {
+					if strings.HasPrefix(line, "turnpike_sidecar_redis_degraded ") {
+						r.degradedMetric = line
+					}
+				}
+			}
+		}
+		if promoted() {
 			mu.Lock()
-			promoted = time.Now()
+			promotedAt = time.Now()
 			mu.Unlock()
 			break
 		}
 	}
-	var worst time.Duration
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	r.promotion = promotedAt.Sub(killed)
+	for deadline := promotedAt.Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		mu.Lock()
 		n := len(okAfter)
 		mu.Unlock()
-		if n == len(victimKeys) {
+		if n == len(keyIDs) {
 			break
 		}
 	}
 	close(stop)
 	wg.Wait()
-	for _, k := range victimKeys {
+	for _, k := range keyIDs {
 		if okAfter[k].IsZero() {
-			worst = 30 * time.Second
+			r.worst = 30 * time.Second
 			break
 		}
-		worst = max(worst, okAfter[k].Sub(promoted))
+		r.worst = max(r.worst, okAfter[k].Sub(promotedAt))
 	}
-	// Healthy again once the monitor sees the new master.
-	var healthyAfter time.Duration
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if r := s.do("GET", "/ready", ""); r.code == 200 && !strings.Contains(string(r.body), "degraded") {
-			healthyAfter = time.Since(promoted)
+		if rd := s.do("GET", "/ready", ""); rd.code == 200 && !strings.Contains(string(rd.body), "degraded") {
+			r.healthyAfter = time.Since(promotedAt)
 			break
 		}
 	}
-	var counts []string
-	for k, n := range statuses {
-		counts = append(counts, fmt.Sprintf("%s: %d", k, n))
-	}
-	sort.Strings(counts)
-	t.Logf("cluster master %s killed under traffic on %d keys of its slots: degraded reported %v after the kill (%s; %s); "+
-		"replica promoted %v after the kill; every key read and written through both APIs %v after the promotion; "+
-		"/ready without degraded %v after the promotion; responses: %s",
-		victim.Addr(), len(victimKeys), degradedAfter.Round(time.Millisecond), sawReady, sawMetric,
-		promoted.Sub(killed).Round(time.Millisecond), worst.Round(time.Millisecond), healthyAfter.Round(time.Millisecond),
-		strings.Join(counts, ", "))
-	if sawReady == "" || !strings.Contains(sawMetric, " ") || strings.HasSuffix(sawMetric, " 0") {
-		t.Errorf("degraded not reported: /ready %q, metric %q", sawReady, sawMetric)
-	}
-	if worst > 5*time.Second {
-		t.Errorf("keys of the killed master worked again %v after the promotion, want well under 5 s", worst)
-	}
-	if healthyAfter == 0 {
-		t.Error("/ready still degraded 30 s after the promotion")
-	}
-	for k := range statuses {
-		if strings.HasSuffix(k, " 403") || strings.HasSuffix(k, " 404") || strings.HasSuffix(k, " 400") {
-			t.Errorf("a failover answered %s: an existing key must never look unknown or forbidden", k)
-		}
-	}
+	return r
 }
