@@ -166,42 +166,55 @@ func (s *Store) DrainOutboxes(ctx context.Context, olderThan time.Duration) (int
 	ctx, cancel := context.WithTimeout(ctx, 10*s.timeout)
 	defer cancel()
 	lens := make([]*redis.IntCmd, slots)
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	// Each command holds its own reply: a master that is down fails only
+	// its slots' LLENs.
+	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for slot := range slots {
 			lens[slot] = p.LLen(ctx, outboxKey(slot))
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, err
-	}
 	ran := 0
+	var firstErr error
 	cutoff := time.Now().Add(-olderThan).UnixMilli()
 	for slot, n := range lens {
+		if n.Err() != nil && firstErr == nil {
+			firstErr = n.Err()
+		}
 		if n.Val() == 0 {
 			continue
 		}
-		box := outboxKey(slot)
-		entries, err := s.c.LRange(ctx, box, 0, 99).Result()
-		if err != nil {
-			return ran, err
-		}
-		for _, raw := range entries {
-			var e outboxEntry
-			if json.Unmarshal([]byte(raw), &e) != nil {
-				_ = s.c.LRem(ctx, box, 1, raw).Err() // not ours to run
-				continue
-			}
-			if e.Written > cutoff {
-				continue // its writer may still be at it
-			}
-			if err := s.applyEntry(ctx, box, raw, e.Commands); err != nil {
-				return ran, err
-			}
-			ran++
+		// A box that fails (its follow-ups' masters down) does not hold up
+		// the others.
+		if err := s.drainBox(ctx, outboxKey(slot), cutoff, &ran); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	return ran, nil
+	return ran, firstErr
+}
+
+// drainBox runs the entries of one outbox written before cutoff (unix ms),
+// in order, until one fails.
+func (s *Store) drainBox(ctx context.Context, box string, cutoff int64, ran *int) error {
+	entries, err := s.c.LRange(ctx, box, 0, 99).Result()
+	if err != nil {
+		return err
+	}
+	for _, raw := range entries {
+		var e outboxEntry
+		if json.Unmarshal([]byte(raw), &e) != nil {
+			_ = s.c.LRem(ctx, box, 1, raw).Err() // not ours to run
+			continue
+		}
+		if e.Written > cutoff {
+			continue // its writer may still be at it
+		}
+		if err := s.applyEntry(ctx, box, raw, e.Commands); err != nil {
+			return err
+		}
+		*ran++
+	}
+	return nil
 }
 
 // outboxKey is the outbox of a hash slot.
