@@ -8,7 +8,7 @@ TESTFLAGS ?=
 # Redis URL for `make run`; empty: the sidecar's embedded in-memory store.
 REDIS ?=
 
-.PHONY: all build wasm bins deps test lint bench bench-smoke run clean
+.PHONY: all build wasm bins deps test test-cluster test-sentinel lint bench bench-smoke run clean
 
 all: build
 
@@ -40,8 +40,23 @@ test: deps lint build
 	@echo "--- filter.wasm: imports, checked against proxy-wasm ABI 0.2.1 and WASI preview1"
 	$(GO) test -count=1 -run '^TestWasmModuleMatchesABI$$' -v ./filter/
 	$(GO) test -count=1 $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory test-cluster
 	@echo "--- every benchmark once (-benchtime=1x), so none can rot"
 	@$(MAKE) --no-print-directory bench-smoke
+
+# The suites that use Redis, again against a Redis Cluster (3 masters, 3 replicas) or a Sentinel-managed
+# Redis started by tests/testenv (TURNPIKE_TEST_REDIS). `make test` runs them against Cluster; the failover,
+# crash and resharding tests of both topologies run once, in the standalone pass.
+REDIS_SUITES := ./sidecar/... ./tests/e2e/
+test-cluster: build
+	@echo "--- the sidecar, filter-with-real-sidecar and e2e suites against Redis Cluster"
+	TURNPIKE_TEST_REDIS=cluster $(GO) test -count=1 -timeout 20m $(TESTFLAGS) $(REDIS_SUITES)
+	TURNPIKE_TEST_REDIS=cluster $(GO) test -count=1 $(TESTFLAGS) -run '^TestWithRealSidecarAndRedis$$' ./filter/
+
+test-sentinel: build
+	@echo "--- the sidecar, filter-with-real-sidecar and e2e suites against Redis Sentinel"
+	TURNPIKE_TEST_REDIS=sentinel $(GO) test -count=1 -timeout 20m $(TESTFLAGS) $(REDIS_SUITES)
+	TURNPIKE_TEST_REDIS=sentinel $(GO) test -count=1 $(TESTFLAGS) -run '^TestWithRealSidecarAndRedis$$' ./filter/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \

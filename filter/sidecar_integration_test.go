@@ -168,7 +168,7 @@ func TestWithRealSidecarAndRedis(t *testing.T) {
 	if _, err := testenv.RedisBinary(); err != nil {
 		t.Fatal(err)
 	}
-	redis := testenv.StartRedis(t, testenv.RedisOptions{})
+	redis := testenv.StartBackend(t, testenv.RedisOptions{})
 	sc := startRealSidecar(t, redis.URL())
 	sc.gw("POST", "/tyk/apis", apiJSON)
 	sc.gw("POST", "/tyk/policies", `{"id":"gold","org_id":"org1","active":true,"rate":3,"per":60,"quota_max":-1,

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	pumpmsgpack "gopkg.in/vmihailenco/msgpack.v2"
 )
 
@@ -39,8 +38,7 @@ type pumpRecord struct {
 // recorded.
 func TestAnalyticsEndToEnd(t *testing.T) {
 	e := newEnv(t, options{plugin: `,"analytics":{"enabled":true}`, sidecarArgs: []string{"--tyk-analytics"}})
-	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr()})
-	t.Cleanup(func() { rdb.Close() })
+	rdb := e.redis.Client()
 	ctx := context.Background()
 
 	e.mustAPI(http.MethodPost, "/tyk/policies", `{"id":"pol-a","org_id":"org1","active":true,"quota_max":-1,`+

@@ -172,7 +172,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// out there ends it on this one too.
 	other := e.sidecarURLs[0] + "/console/"
 	b.open(other + "#/status")
-	b.waitText("#redis", "standalone")
+	b.waitText("#redis", testenv.Topology()) // the mode of the Redis the suite runs on
 	b.screenshot(filepath.Join(shots, "8-status.png"))
 	b.click("#logout")
 	b.find("#secret")

@@ -183,7 +183,7 @@ type options struct {
 // replicas share state.
 type env struct {
 	t           *testing.T
-	redis       *testenv.Redis
+	redis       testenv.Backend
 	sidecars    []*proc
 	sidecarURLs []string
 	pluginCfg   string // the plugin configuration file
@@ -198,7 +198,7 @@ type env struct {
 func newEnv(t *testing.T, o options) *env {
 	t.Helper()
 	e := &env{t: t, client: &http.Client{Timeout: 10 * time.Second}}
-	e.redis = testenv.StartRedis(t, testenv.RedisOptions{Persist: o.persist})
+	e.redis = testenv.StartBackend(t, testenv.RedisOptions{Persist: o.persist})
 	e.upstream = httptest.NewServer(http.HandlerFunc(e.echo))
 	t.Cleanup(e.upstream.Close)
 	n := max(o.sidecars, 2)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	oa "github.com/turnpike-dev/turnpike/shared/oauth"
 )
@@ -167,8 +166,7 @@ func TestOAuth(t *testing.T) {
 
 		// A code 251 s old (osin's codes live 250 s).
 		old := e.authorizeClient(id)
-		rc := redis.NewClient(&redis.Options{Addr: e.redis.Addr()})
-		defer rc.Close()
+		rc := e.redis.Client()
 		ctx := context.Background()
 		key := "oauth-data.{oa}.authorize." + keys.Hash(old)
 		var g map[string]any

@@ -24,6 +24,9 @@ type Redis struct {
 	Port    int
 	Dir     string // working directory; holds the AOF when Persist is set
 	persist bool
+	extra   []string // more redis-server arguments (cluster mode)
+	conf    string   // a config file to start with --sentinel (a Sentinel)
+	name    string   // log prefix
 	cmd     *exec.Cmd
 	t       testing.TB
 }
@@ -53,7 +56,7 @@ func RedisBinary() (string, error) {
 // the test ends.
 func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 	t.Helper()
-	r := &Redis{Port: FreePort(t), Dir: t.TempDir(), persist: opts.Persist, t: t}
+	r := &Redis{Port: FreePort(t), Dir: t.TempDir(), persist: opts.Persist, name: "redis", t: t}
 	r.Start()
 	t.Cleanup(r.Stop)
 	return r
@@ -72,15 +75,22 @@ func (r *Redis) Start() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	args := []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--dir", r.Dir,
-		"--save", "", "--daemonize", "no", "--loglevel", "warning"}
-	if r.persist {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	var args []string
+	if r.conf != "" {
+		// A Sentinel: everything is in its config file, which it rewrites.
+		args = []string{r.conf, "--sentinel"}
 	} else {
-		args = append(args, "--appendonly", "no")
+		args = []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--dir", r.Dir,
+			"--save", "", "--daemonize", "no", "--loglevel", "warning"}
+		if r.persist {
+			args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+		} else {
+			args = append(args, "--appendonly", "no")
+		}
+		args = append(args, r.extra...)
 	}
 	r.cmd = exec.Command(bin, args...)
-	r.cmd.Stdout = &logWriter{t: r.t, prefix: "redis: "}
+	r.cmd.Stdout = &logWriter{t: r.t, prefix: r.name + ": "}
 	r.cmd.Stderr = r.cmd.Stdout
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
@@ -90,6 +100,9 @@ func (r *Redis) Start() {
 		r.t.Fatalf("redis-server on %s did not answer: %v", r.Addr(), err)
 	}
 }
+
+// Running reports whether the process was started and not stopped.
+func (r *Redis) Running() bool { return r.cmd != nil }
 
 // Stop kills the server (SIGKILL: with Persist, fsync-always AOF keeps
 // every acknowledged write, which is what the restart tests check).

@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"bufio"
+	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -32,4 +34,39 @@ func send(t *testing.T, addr, cmd string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(line)
+}
+
+func TestSlotMatchesRedis(t *testing.T) {
+	// Values from the Redis Cluster specification and CLUSTER KEYSLOT.
+	for key, want := range map[string]int{"123456789": 12739, "foo": 12182, "{user1000}.following": 3443} {
+		if got := Slot(key); got != want {
+			t.Errorf("Slot(%q) = %d, want %d", key, got, want)
+		}
+	}
+}
+
+func TestClusterAndSentinelStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 11 redis-server processes")
+	}
+	for name, b := range map[string]func(t *testing.T) Backend{
+		"cluster":  func(t *testing.T) Backend { return StartCluster(t, ClusterOptions{}) },
+		"sentinel": func(t *testing.T) Backend { return StartSentinel(t, SentinelOptions{}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			be := b(t)
+			c := be.Client()
+			ctx := context.Background()
+			for i := range 100 { // keys over every master
+				k := "k" + strconv.Itoa(i)
+				if err := c.Set(ctx, k, i, 0).Err(); err != nil {
+					t.Fatalf("SET %s: %v", k, err)
+				}
+				if v, err := c.Get(ctx, k).Int(); err != nil || v != i {
+					t.Fatalf("GET %s = %d, %v", k, v, err)
+				}
+			}
+			t.Logf("%s: 100 keys written and read back through %s", name, be.URL())
+		})
+	}
 }

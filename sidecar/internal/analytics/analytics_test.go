@@ -108,7 +108,7 @@ func rec(at time.Duration, api, key, outcome string, status int, policies ...str
 }
 
 func newRedis(t *testing.T) redis.UniversalClient {
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	r := testenv.StartBackend(t, testenv.RedisOptions{})
 	c, err := store.Dial(r.URL(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -57,7 +57,10 @@ type App struct {
 	instance string
 	started  time.Time
 	redisOK  atomic.Bool
-	wg       sync.WaitGroup
+	// degraded: Redis Cluster problems of the last check (checkCluster).
+	degraded  atomic.Pointer[[]string]
+	lastSweep time.Time // of the outbox; used by the monitor goroutine only
+	wg        sync.WaitGroup
 }
 
 // New builds an instance. It fails on configuration errors (a bad Redis
@@ -81,7 +84,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 		a.store = store.New(c, cfg.RedisTimeout)
-		log.Info("using Redis", "url", store.Redact(cfg.RedisURL))
+		a.store.SetQuotaReplicas(cfg.QuotaReplicas)
+		log.Info("using Redis", "url", store.Redact(cfg.RedisURL), "quota_replicas", cfg.QuotaReplicas)
 	}
 	a.store.Client().AddHook(a.metrics.RedisHook())
 	a.jwks = jwks.New(jwks.Options{Client: &http.Client{Timeout: cfg.JWKSTimeout}, MaxBytes: cfg.JWKSMaxBytes,
@@ -103,7 +107,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Store: a.store, Snapshots: keeper, Secret: cfg.Secret, AllowMasterKeys: cfg.AllowMasterKeys, JWKS: a.jwks,
 		AllowPlainPasswords: cfg.AllowPlainPasswords,
 		MaxBodyBytes:        cfg.MaxBodyBytes, Logger: log, Rand: rand.Reader, Now: time.Now, Ready: a.Ready,
-		Version: Version, PolicyFile: cfg.PoliciesFile, OAuth: oauthServer,
+		Degraded: a.Degraded,
+		Version:  Version, PolicyFile: cfg.PoliciesFile, OAuth: oauthServer,
 	}).Register(mux)
 	a.analytics = analytics.NewWriter(analytics.Options{
 		Client: a.store.Client(), Timeout: cfg.RedisTimeout, TykRecords: cfg.TykAnalytics,
@@ -225,6 +230,7 @@ func (a *App) monitor(ctx context.Context) {
 		case <-t.C:
 		}
 		err := a.store.Ping(ctx)
+		a.checkCluster(ctx, err == nil)
 		if err == nil {
 			// For the console's status page only: a failure is not news.
 			_ = a.store.Heartbeat(ctx, store.Replica{ID: a.instance, Version: Version,
@@ -239,6 +245,41 @@ func (a *App) monitor(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// checkCluster, once a second on a Redis Cluster: records what runs
+// degraded (for /ready, /metrics and the console) and, every
+// store.OutboxSweep, runs the follow-ups of writes whose writer died.
+func (a *App) checkCluster(ctx context.Context, reachable bool) {
+	var problems []string
+	if reachable {
+		problems = a.store.Degraded(ctx)
+	}
+	a.degraded.Store(&problems)
+	a.metrics.SetDegraded(len(problems))
+	if !reachable || time.Since(a.lastSweep) < store.OutboxSweep {
+		return
+	}
+	a.lastSweep = time.Now()
+	// Older than any writer's own attempt: each write runs under one
+	// --redis-timeout.
+	n, err := a.store.DrainOutboxes(ctx, max(store.OutboxSweep, 2*a.cfg.RedisTimeout))
+	a.metrics.OutboxEntries(n)
+	if n > 0 {
+		a.log.Warn("ran the follow-ups of Redis Cluster writes whose writer did not finish them", "writes", n)
+	}
+	if err != nil && ctx.Err() == nil {
+		a.log.Warn("outbox sweep failed; retrying at the next", "error", err)
+	}
+}
+
+// Degraded lists what runs degraded although the sidecar is ready (parts
+// of a Redis Cluster failing); empty when all is well.
+func (a *App) Degraded() []string {
+	if p := a.degraded.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // newInstanceID names a replica: its host name and a random suffix.

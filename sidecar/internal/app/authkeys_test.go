@@ -19,7 +19,7 @@ const basicAPI = `{"api_id":"b","name":"B","org_id":"org1","use_basic_auth":true
 // reachable as in Tyk, the password never in clear in storage, to the
 // filter or on GET.
 func TestBasicAuthKeys(t *testing.T) {
-	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	s := start(t, testenv.StartBackend(t, testenv.RedisOptions{}).URL())
 	expect(t, "api", s.tyk("POST", "/tyk/apis", basicAPI), 200, "added")
 	user := `{"org_id":"org1","access_rights":{"b":{"api_id":"b"}},"basic_auth_data":{"password":"s3cret"}}`
 	r := s.tyk("POST", "/tyk/keys/alice", user)

@@ -115,7 +115,7 @@ func TestFilterAPI(t *testing.T) {
 // TestQuotaExactAcrossReplicas: 50 concurrent clients on 3 sidecars sharing
 // one Redis; exactly quota_max units are granted.
 func TestQuotaExactAcrossReplicas(t *testing.T) {
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	r := testenv.StartBackend(t, testenv.RedisOptions{})
 	sidecars := []*sidecar{start(t, r.URL()), start(t, r.URL()), start(t, r.URL())}
 	const quotaMax, clients, perClient = 137, 50, 6
 	hash := keys.Hash("contended-key")
@@ -151,7 +151,7 @@ func TestQuotaExactAcrossReplicas(t *testing.T) {
 // TestSyncAcrossReplicas: a key deleted and a policy edited through one
 // replica reach a filter polling another replica within one second.
 func TestSyncAcrossReplicas(t *testing.T) {
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	r := testenv.StartBackend(t, testenv.RedisOptions{})
 	a, b := start(t, r.URL()), start(t, r.URL())
 	expect(t, "policy", a.tyk("POST", "/tyk/policies", goldPolicy), 200, "")
 	expect(t, "key", a.tyk("POST", "/tyk/keys/replica-key-1", `{"apply_policies":["gold"]}`), 200, "")
@@ -182,7 +182,7 @@ func TestSyncAcrossReplicas(t *testing.T) {
 // TestRestartLosesNothing: everything written survives a restart of the
 // sidecar and of a persistent Redis.
 func TestRestartLosesNothing(t *testing.T) {
-	r := testenv.StartRedis(t, testenv.RedisOptions{Persist: true})
+	r := testenv.StartBackend(t, testenv.RedisOptions{Persist: true})
 	s := start(t, r.URL())
 	expect(t, "policy", s.tyk("POST", "/tyk/policies", goldPolicy), 200, "")
 	expect(t, "api", s.tyk("POST", "/tyk/apis", `{"api_id":"api1","name":"One"}`), 200, "")
@@ -247,7 +247,7 @@ func TestPoliciesFileSource(t *testing.T) {
 // ready (503 with Retry-After on /ready, the Filter API and the Gateway API),
 // and recovers once Redis is up.
 func TestRedisUnavailable(t *testing.T) {
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	r := testenv.StartBackend(t, testenv.RedisOptions{})
 	r.Stop()
 	s := launch(t, r.URL(), func(c *config.Config) { c.RedisTimeout = 200 * time.Millisecond })
 	a := s.app
@@ -332,7 +332,7 @@ func TestRunShutsDownGracefully(t *testing.T) {
 // something just written asks with fresh=1, and replica B answers with the
 // store's configuration, not with the snapshot of its last poll.
 func TestFreshSyncSeesWritesOfOtherReplicas(t *testing.T) {
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	r := testenv.StartBackend(t, testenv.RedisOptions{})
 	a := start(t, r.URL())
 	b := start(t, r.URL(), func(c *config.Config) { c.ConfigPoll = time.Hour })
 	base := b.sync("", "")
@@ -347,7 +347,7 @@ func TestFreshSyncSeesWritesOfOtherReplicas(t *testing.T) {
 // TestSessionAnswerSaysWhetherTheOrgHasAnOrgSession: the filter refreshes
 // a snapshot without the key's org session when the sidecar says it exists.
 func TestSessionAnswerSaysWhetherTheOrgHasAnOrgSession(t *testing.T) {
-	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	s := start(t, testenv.StartBackend(t, testenv.RedisOptions{}).URL())
 	expect(t, "key", s.tyk("POST", "/tyk/keys/org-key-1", `{"org_id":"acme","access_rights":{"a":{"api_id":"a","versions":["Default"]}}}`), 200, "")
 	if h := s.filter("GET", "/turnpike/v1/sessions/"+keys.Hash("org-key-1"), "").header.Get("X-Turnpike-Org-Session"); h != "" {
 		t.Fatalf("no org session yet, header %q", h)

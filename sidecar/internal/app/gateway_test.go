@@ -248,7 +248,7 @@ func TestAPIKeepsUnmodelledFields(t *testing.T) {
 // An API enabling an auth method Turnpike does not run is refused, and
 // neither stored nor left half-changed.
 func TestAPIRefusesUnenforcedAuth(t *testing.T) {
-	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	s := start(t, testenv.StartBackend(t, testenv.RedisOptions{}).URL())
 	tests := []struct {
 		name, method, path, body string
 		code                     int
@@ -284,7 +284,7 @@ func TestAPIRefusesUnenforcedAuth(t *testing.T) {
 // POST /tyk/keys/preview returns the session as it would be created and
 // stores nothing (it used to create a key named "preview").
 func TestKeyPreview(t *testing.T) {
-	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	s := start(t, testenv.StartBackend(t, testenv.RedisOptions{}).URL())
 	expect(t, "policy", s.tyk("POST", "/tyk/policies", goldPolicy), 200, "added")
 	r := s.tyk("POST", "/tyk/keys/preview", `{"apply_policies":["gold"],"org_id":"org1","alias":"p"}`)
 	expect(t, "preview", r, 200, `"allowed_urls":[{"url":"^/items/[0-9]+$","methods":["GET"]}]`)
@@ -305,7 +305,7 @@ func TestKeyPreview(t *testing.T) {
 // using it behave as with a missing policy, and the filters do not get it.
 // A policy without the field is active.
 func TestInactivePolicy(t *testing.T) {
-	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	s := start(t, testenv.StartBackend(t, testenv.RedisOptions{}).URL())
 	rights := `"access_rights":{"api1":{"api_id":"api1","versions":["Default"]}}`
 	expect(t, "no active field", s.tyk("POST", "/tyk/policies", `{"id":"on","rate":7,"per":1,`+rights+`}`), 200, "added")
 	expect(t, "stored active", s.tyk("GET", "/tyk/policies/on", ""), 200, `"active":true`)

@@ -65,7 +65,7 @@ func launch(t *testing.T, redisURL string, edit ...func(*config.Config)) *sideca
 // backends runs f against a real redis-server and against the embedded store.
 func backends(t *testing.T, f func(t *testing.T, redisURL string)) {
 	t.Run("redis-server", func(t *testing.T) {
-		f(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+		f(t, testenv.StartBackend(t, testenv.RedisOptions{}).URL())
 	})
 	t.Run("embedded", func(t *testing.T) { f(t, "") })
 }

@@ -31,7 +31,7 @@ func pemOf(t *testing.T, pub any) string {
 
 // The Gateway API validates the JWT fields and names the field it refuses.
 func TestJWTAPIValidation(t *testing.T) {
-	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	s := start(t, testenv.StartBackend(t, testenv.RedisOptions{}).URL())
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	api := func(extra string) string {
 		return `{"api_id":"j","name":"J","org_id":"org1","enable_jwt":true,"proxy":{"listen_path":"/j/"}` + extra + `}`
@@ -103,7 +103,7 @@ func TestJWKSInTheSnapshot(t *testing.T) {
 		_, _ = w.Write(jwt.AppendKeySet(nil, current.Load().(jwt.KeySet)))
 	}))
 	defer idp.Close()
-	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	s := start(t, testenv.StartBackend(t, testenv.RedisOptions{}).URL())
 	expect(t, "api", s.tyk("POST", "/tyk/apis", `{"api_id":"j","org_id":"org1","enable_jwt":true,"proxy":{"listen_path":"/j/"},
 		"jwt_signing_method":"ecdsa","jwt_source":"`+idp.URL+`/jwks"}`), 200, "")
 	waitSnapshot := func(what, kid string) {
@@ -138,7 +138,7 @@ func TestJWKSInTheSnapshot(t *testing.T) {
 
 // A PEM jwt_source reaches the filters as a key set of one key.
 func TestJWTPEMInTheSnapshot(t *testing.T) {
-	s := start(t, testenv.StartRedis(t, testenv.RedisOptions{}).URL())
+	s := start(t, testenv.StartBackend(t, testenv.RedisOptions{}).URL())
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	expect(t, "api", s.tyk("POST", "/tyk/apis", `{"api_id":"pem","org_id":"org1","enable_jwt":true,
 		"proxy":{"listen_path":"/pem/"},"jwt_signing_method":"ecdsa","jwt_source":"`+pemOf(t, &ec.PublicKey)+`"}`), 200, "")

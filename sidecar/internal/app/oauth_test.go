@@ -420,7 +420,7 @@ func TestOAuthFlows(t *testing.T) {
 // Redis failing during a token request is 503 for the filter (which then
 // answers 503 itself), never an OAuth error.
 func TestOAuthStorageDown(t *testing.T) {
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	r := testenv.StartBackend(t, testenv.RedisOptions{})
 	s := start(t, r.URL())
 	oauthSetup(t, s)
 	c := s.createClient(t, `{"api_id":"oauth1","policy_id":"opol","redirect_uri":"http://client.example.com/cb"}`)

@@ -40,7 +40,7 @@ func (s *sidecar) poll(vm, version string) {
 // GET /tyk/reload?block=true waits until every filter that polled recently
 // holds the current config, or times out; without block it returns at once.
 func TestBlockingReload(t *testing.T) {
-	redis := testenv.StartRedis(t, testenv.RedisOptions{})
+	redis := testenv.StartBackend(t, testenv.RedisOptions{})
 	s := start(t, redis.URL())
 	other := start(t, redis.URL()) // polls reach either replica: tracking is shared
 

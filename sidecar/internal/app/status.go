@@ -54,6 +54,7 @@ func (a *App) status(ctx context.Context) any {
 		s.Degraded = append(s.Degraded, "not ready: "+err.Error())
 	}
 	s.Redis.Mode, s.Redis.URL = redisMode(a.cfg.RedisURL), store.Redact(a.cfg.RedisURL)
+	s.Degraded = append(s.Degraded, a.Degraded()...)
 	if a.embedded != nil {
 		s.Redis.URL = ""
 		s.Degraded = append(s.Degraded, "embedded in-memory store: nothing is durable and replicas do not share state (--redis)")

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/flagenv"
@@ -30,6 +31,9 @@ type Config struct {
 	LogFormat       string // "text" or "json"
 	ShutdownTimeout time.Duration
 	RedisTimeout    time.Duration
+	// QuotaReplicas: quota grants wait until this many Redis replicas hold
+	// the new count (WAIT); 0 = do not wait.
+	QuotaReplicas   int
 	AllowMasterKeys bool
 	// AllowPlainPasswords lets keys store basic-auth passwords in clear
 	// (basic_auth_data.hash_type "plain"); refused otherwise.
@@ -95,6 +99,17 @@ Usage: turnpike-sidecar [flags]
 				"how long in-flight requests may run after SIGTERM (`duration`)"),
 			flagenv.PositiveDuration(&c.RedisTimeout, "redis-timeout", 2*time.Second,
 				"timeout of each Redis operation and of connecting (`duration`)"),
+			flagenv.Func("quota-replicas", "0",
+				"quota grants wait until this many Redis replicas hold the new count (Redis WAIT, at most half of\n"+
+					"--redis-timeout; a grant not confirmed in time answers 503), so a failover cannot lose them; 0 = do not wait",
+				"0 or more", func(v string) error {
+					n, err := strconv.Atoi(v)
+					if err == nil && n < 0 {
+						err = errors.New("negative")
+					}
+					c.QuotaReplicas = n
+					return err
+				}),
 			flagenv.Bool(&c.AllowMasterKeys, "allow-master-keys", false,
 				"accept keys without access rights (they pass every API), like Tyk's allow_master_keys"),
 			flagenv.Bool(&c.AllowPlainPasswords, "allow-plain-passwords", false,

@@ -68,6 +68,7 @@ type Deps struct {
 	Rand                io.Reader        // key generation entropy (crypto/rand.Reader)
 	Now                 func() time.Time // clock (time.Now)
 	Ready               func() error     // nil when Redis is reachable and the config loaded
+	Degraded            func() []string  // what fails although ready (parts of a Redis Cluster); may be nil
 	Version             string           // reported by /hello
 	PolicyFile          string           // set when policies come from a file
 	OAuth               *oauth.Server    // OAuth clients and tokens; nil = made from the fields above

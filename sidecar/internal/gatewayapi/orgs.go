@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
@@ -125,11 +126,20 @@ func (a *API) hello(w http.ResponseWriter, r *http.Request) {
 }
 
 // GET /ready: 200 when Redis answers and the config is loaded, else 503.
+// While part of a Redis Cluster fails, 200 with the message saying so.
 func (a *API) ready(w http.ResponseWriter, r *http.Request) {
 	if err := a.d.Ready(); err != nil {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
+	}
+	if a.d.Degraded != nil {
+		if problems := a.d.Degraded(); len(problems) > 0 {
+			// Still ready: the keys of the healthy slots work, and taking
+			// every replica out of service would fail them too.
+			writeValue(w, http.StatusOK, statusMessage{Status: "ok", Message: "ready, degraded: " + strings.Join(problems, "; ")})
+			return
+		}
 	}
 	writeValue(w, http.StatusOK, statusMessage{Status: "ok", Message: "ready"})
 }

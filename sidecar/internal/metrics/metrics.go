@@ -31,6 +31,8 @@ type Metrics struct {
 	reloads  *prometheus.CounterVec
 	records  *prometheus.CounterVec
 	ready    prometheus.Gauge
+	degraded prometheus.Gauge
+	outbox   prometheus.Counter
 }
 
 // New registers the metrics, plus the Go runtime and process collectors.
@@ -71,8 +73,16 @@ func New() *Metrics {
 			Name: "turnpike_sidecar_ready",
 			Help: "1 when Redis is reachable and the config is loaded, else 0.",
 		}),
+		degraded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "turnpike_sidecar_redis_degraded",
+			Help: "Number of problems of a Redis Cluster that still answers: unreachable masters (their slots fail), cluster_state fail. 0 when healthy.",
+		}),
+		outbox: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "turnpike_sidecar_outbox_entries_total",
+			Help: "Redis Cluster writes whose follow-ups (feed entry, config version, counter resets) a sweep ran because their writer did not.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.redisDur, m.redisErr, m.quota, m.reloads, m.records, m.ready,
+	m.reg.MustRegister(m.requests, m.latency, m.redisDur, m.redisErr, m.quota, m.reloads, m.records, m.ready, m.degraded, m.outbox,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -147,6 +157,12 @@ func (m *Metrics) SetReady(ready bool) {
 		m.ready.Set(0)
 	}
 }
+
+// SetDegraded sets the number of Redis Cluster problems.
+func (m *Metrics) SetDegraded(problems int) { m.degraded.Set(float64(problems)) }
+
+// OutboxEntries counts outbox entries a sweep ran.
+func (m *Metrics) OutboxEntries(n int) { m.outbox.Add(float64(n)) }
 
 // RedisHook returns a go-redis hook that times every command and counts
 // failures. Arguments are never recorded.

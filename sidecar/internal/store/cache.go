@@ -15,10 +15,8 @@ import (
 
 // InvalidateCache bumps the response cache generation of an API.
 func (s *Store) InvalidateCache(ctx context.Context, apiID string) error {
-	_, err := s.ordered(ctx,
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HIncrBy(ctx, cacheGenKey, apiID, 1) },
-		bumpStep,
-	)
+	incr := func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HIncrBy(ctx, cacheGenKey, apiID, 1) }
+	_, err := s.write(ctx, cacheGenKey, []step{incr}, bumpCommand)
 	return err
 }
 

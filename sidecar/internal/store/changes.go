@@ -26,24 +26,9 @@ type Changes struct {
 	More   bool     // more entries follow Cursor
 }
 
-// changeStep appends a key hash to the feed.
-func (s *Store) changeStep(hash string) step {
-	return func(ctx context.Context, c redis.Cmdable) redis.Cmder {
-		return c.XAdd(ctx, &redis.XAddArgs{
-			Stream: changesKey, MaxLen: changesMaxLen, Approx: true, ID: "*", Values: []string{"h", hash},
-		})
-	}
-}
-
-// orgChangeStep appends an organisation whose quota was reset (field "o"),
-// so that filters drop the quota units they leased before the reset.
-func (s *Store) orgChangeStep(orgID string) step {
-	return func(ctx context.Context, c redis.Cmdable) redis.Cmder {
-		return c.XAdd(ctx, &redis.XAddArgs{
-			Stream: changesKey, MaxLen: changesMaxLen, Approx: true, ID: "*", Values: []string{"o", orgID},
-		})
-	}
-}
+// Feed entries are written by feedCommand (outbox.go): field "h" a key
+// hash, "o" an organisation whose quota was reset or session deleted, so
+// that filters drop the quota units they leased before.
 
 // EnsureFeed adds the marker entry when the feed is empty. Concurrent
 // callers may each add one; markers carry no hash and are skipped.
@@ -54,7 +39,7 @@ func (s *Store) EnsureFeed(ctx context.Context) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	return s.changeStep("")(ctx, s.c).Err()
+	return s.c.Do(ctx, feedCommand("h", "").args()...).Err()
 }
 
 // Cursor is the current end of the feed, adding the marker entry first when
@@ -96,8 +81,9 @@ func (s *Store) ChangesSince(ctx context.Context, cursor string, limit int) (Cha
 		c, err := s.Cursor(ctx)
 		return Changes{Cursor: c, Reset: true}, err
 	}
-	// One transaction on one key, so page, oldest and newest agree.
-	cmds, err := s.ordered(ctx,
+	// One transaction on one key (one slot on a cluster too), so page,
+	// oldest and newest agree.
+	cmds, err := s.tx(ctx,
 		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 			return c.XRangeN(ctx, changesKey, from.next().String(), "+", int64(limit)+1)
 		},

@@ -47,8 +47,6 @@ func (s *Store) BumpConfigVersion(ctx context.Context) error {
 	return s.c.Incr(ctx, configVersion).Err()
 }
 
-func bumpStep(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Incr(ctx, configVersion) }
-
 // All returns every object of a kind, id -> JSON.
 func (s *Store) All(ctx context.Context, k Kind) (map[string][]byte, error) {
 	ctx, cancel := s.op(ctx)
@@ -78,10 +76,8 @@ func (s *Store) Get(ctx context.Context, k Kind, id string) ([]byte, error) {
 // Put stores one object and bumps the config version. It reports whether
 // the object is new.
 func (s *Store) Put(ctx context.Context, k Kind, id string, data []byte) (created bool, err error) {
-	cmds, err := s.ordered(ctx,
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HSet(ctx, k.key(), id, data) },
-		bumpStep,
-	)
+	hset := func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HSet(ctx, k.key(), id, data) }
+	cmds, err := s.write(ctx, k.key(), []step{hset}, bumpCommand)
 	if err != nil {
 		return false, err
 	}
@@ -91,10 +87,8 @@ func (s *Store) Put(ctx context.Context, k Kind, id string, data []byte) (create
 // Delete removes one object and bumps the config version. It reports
 // whether the object existed.
 func (s *Store) Delete(ctx context.Context, k Kind, id string) (bool, error) {
-	cmds, err := s.ordered(ctx,
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HDel(ctx, k.key(), id) },
-		bumpStep,
-	)
+	hdel := func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HDel(ctx, k.key(), id) }
+	cmds, err := s.write(ctx, k.key(), []step{hdel}, bumpCommand)
 	if err != nil {
 		return false, err
 	}
@@ -154,13 +148,12 @@ func (s *Store) PutOrg(ctx context.Context, orgID string, data []byte, resetQuot
 	steps := []step{
 		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Exists(ctx, orgPrefix+orgID) },
 		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Set(ctx, orgPrefix+orgID, data, 0) },
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.SAdd(ctx, orgsIndexKey, orgID) },
 	}
+	follow := []command{{"SADD", orgsIndexKey, orgID}}
 	if resetQuota {
-		steps = append(steps, delSteps([]string{QuotaKey("", orgID)})...)
-		steps = append(steps, s.orgChangeStep(orgID))
+		follow = append(follow, command{"DEL", QuotaKey("", orgID)}, feedCommand("o", orgID))
 	}
-	cmds, err := s.ordered(ctx, append(steps, bumpStep)...)
+	cmds, err := s.write(ctx, orgPrefix+orgID, steps, append(follow, bumpCommand)...)
 	if err != nil {
 		return false, err
 	}
@@ -170,13 +163,9 @@ func (s *Store) PutOrg(ctx context.Context, orgID string, data []byte, resetQuot
 // DeleteOrg removes an org session and its quota counter and bumps the
 // config version. It reports whether the org existed.
 func (s *Store) DeleteOrg(ctx context.Context, orgID string) (bool, error) {
-	cmds, err := s.ordered(ctx,
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, orgPrefix+orgID) },
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.SRem(ctx, orgsIndexKey, orgID) },
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, QuotaKey("", orgID)) },
-		s.orgChangeStep(orgID),
-		bumpStep,
-	)
+	del := func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, orgPrefix+orgID) }
+	cmds, err := s.write(ctx, orgPrefix+orgID, []step{del},
+		command{"SREM", orgsIndexKey, orgID}, command{"DEL", QuotaKey("", orgID)}, feedCommand("o", orgID), bumpCommand)
 	if err != nil {
 		return false, err
 	}

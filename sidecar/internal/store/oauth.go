@@ -143,7 +143,8 @@ func (s *Store) DeleteOAuthRecord(ctx context.Context, apiID, kind, id, clientID
 			return c.ZRem(ctx, oauthKey(apiID, oauthTokens, clientID), id)
 		})
 	}
-	cmds, err := s.ordered(ctx, steps...)
+	// The API's keys share its hash tag: one slot, one MULTI everywhere.
+	cmds, err := s.write(ctx, oauthKey(apiID, kind, id), steps)
 	if err != nil {
 		return false, err
 	}

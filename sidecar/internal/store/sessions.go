@@ -47,24 +47,21 @@ func (s *Store) Session(ctx context.Context, hash string) (data []byte, cursor s
 // counters (a quota reset) and records the change, all in one transaction.
 // ttl <= 0 stores the session without expiry.
 func (s *Store) PutSession(ctx context.Context, hash string, data []byte, ttl time.Duration, resetCounters []string) error {
-	steps := []step{func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+	set := func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 		// Clamped because go-redis reads -1 as KEEPTTL, which would keep an
 		// old expiry on a session that should now have none.
 		return c.Set(ctx, sessionPrefix+hash, data, max(ttl, 0))
-	}}
-	steps = append(steps, delSteps(resetCounters)...)
-	steps = append(steps, s.changeStep(hash))
-	_, err := s.ordered(ctx, steps...)
+	}
+	_, err := s.write(ctx, sessionPrefix+hash, []step{set},
+		append(delCommands(resetCounters), feedCommand("h", hash))...)
 	return err
 }
 
 // DeleteSession removes a session and its quota counters and records the
 // change. It reports whether the session existed.
 func (s *Store) DeleteSession(ctx context.Context, hash string, counters []string) (bool, error) {
-	steps := []step{func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, sessionPrefix+hash) }}
-	steps = append(steps, delSteps(counters)...)
-	steps = append(steps, s.changeStep(hash))
-	cmds, err := s.ordered(ctx, steps...)
+	del := func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, sessionPrefix+hash) }
+	cmds, err := s.write(ctx, sessionPrefix+hash, []step{del}, append(delCommands(counters), feedCommand("h", hash))...)
 	if err != nil {
 		return false, err
 	}
@@ -84,25 +81,14 @@ func (s *Store) SessionHashes(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// delSteps deletes keys one DEL each: on a cluster, one DEL naming keys of
-// different slots would fail with CROSSSLOT.
-func delSteps(keys []string) []step {
-	steps := make([]step, 0, len(keys))
-	for _, k := range keys {
-		steps = append(steps, func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.Del(ctx, k) })
-	}
-	return steps
-}
-
 // CreateSession stores a session under its key hash unless one is stored
 // there already (SET NX), and records the change. It reports whether it
 // stored it. ttl <= 0 stores the session without expiry.
 func (s *Store) CreateSession(ctx context.Context, hash string, data []byte, ttl time.Duration) (bool, error) {
-	cmds, err := s.ordered(ctx,
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
-			return c.SetNX(ctx, sessionPrefix+hash, data, max(ttl, 0))
-		},
-		s.changeStep(hash))
+	setNX := func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		return c.SetNX(ctx, sessionPrefix+hash, data, max(ttl, 0))
+	}
+	cmds, err := s.write(ctx, sessionPrefix+hash, []step{setNX}, feedCommand("h", hash))
 	if err != nil {
 		return false, err
 	}

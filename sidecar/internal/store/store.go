@@ -1,16 +1,18 @@
 // Package store is the sidecar's Redis layout: sessions, policies, API
 // definitions, org sessions, quota counters and the key change feed.
 //
-// It is the only code that talks to Redis. Every multi-key write runs in one
-// MULTI/EXEC (standalone and Sentinel), so a session write and its change
-// feed entry are applied together; Redis Cluster cannot run MULTI across hash
-// slots, so there the same commands run one after another in the order
-// written (data first, then the feed entry or version bump).
+// It is the only code that talks to Redis. Every multi-key write is atomic:
+// one MULTI/EXEC on standalone Redis and Sentinel; on Redis Cluster, where
+// MULTI cannot span hash slots, the data and its follow-ups (feed entry,
+// config version, counter resets) are committed together through the
+// data slot's outbox (outbox.go).
 package store
 
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +44,12 @@ type Store struct {
 	c       redis.UniversalClient
 	cluster bool
 	timeout time.Duration
+	// afterCommit, when set (tests), runs once a cluster write's data and
+	// outbox entry are committed; true stops the write there, as a crash
+	// of the writer would.
+	afterCommit func() bool
+	// quotaReplicas: quota grants wait for this many replicas (WAIT).
+	quotaReplicas int
 }
 
 // New wraps a client. timeout bounds each operation (0 = 2 s).
@@ -67,37 +75,28 @@ func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// step queues or runs one command; ordered decides which.
+// step queues or runs one command.
 type step func(ctx context.Context, c redis.Cmdable) redis.Cmder
 
-// ordered runs steps atomically in one MULTI/EXEC, or, on Redis Cluster where
+// ordered runs reads in one MULTI/EXEC, or, on Redis Cluster where their
 // keys live in different slots, one by one in order, stopping at the first
-// error. Either way the returned commands hold their replies.
+// error. Either way the returned commands hold their replies. (Writes go
+// through write, which is atomic on a cluster too.)
 func (s *Store) ordered(ctx context.Context, steps ...step) ([]redis.Cmder, error) {
+	if !s.cluster {
+		return s.tx(ctx, steps...)
+	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	if s.cluster {
-		cmds := make([]redis.Cmder, 0, len(steps))
-		for _, st := range steps {
-			cmd := st(ctx, s.c)
-			cmds = append(cmds, cmd)
-			if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
-				return cmds, err
-			}
-		}
-		return cmds, nil
-	}
 	cmds := make([]redis.Cmder, 0, len(steps))
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, st := range steps {
-			cmds = append(cmds, st(ctx, p))
+	for _, st := range steps {
+		cmd := st(ctx, s.c)
+		cmds = append(cmds, cmd)
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return cmds, err
 		}
-		return nil
-	})
-	if errors.Is(err, redis.Nil) {
-		err = nil
 	}
-	return cmds, err
+	return cmds, nil
 }
 
 // scan collects every key matching pattern, across all masters of a cluster.
@@ -129,4 +128,38 @@ func scanNode(ctx context.Context, c redis.Cmdable, pattern string) ([]string, e
 		out = append(out, it.Val())
 	}
 	return out, it.Err()
+}
+
+// Degraded lists what fails on a Redis Cluster although the cluster as a
+// whole answers: masters that cannot be reached (their slots fail until a
+// replica takes over) and a cluster_state other than ok. Empty when all is
+// well, and always off a cluster, where Ping says it all.
+func (s *Store) Degraded(ctx context.Context) []string {
+	cc, ok := s.c.(*redis.ClusterClient)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var (
+		mu  sync.Mutex
+		out []string
+	)
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		info, err := c.ClusterInfo(ctx).Result()
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			out = append(out, "Redis Cluster master "+c.Options().Addr+" unreachable: its slots fail until a replica takes over")
+		case !strings.Contains(info, "cluster_state:ok"):
+			out = append(out, "Redis Cluster master "+c.Options().Addr+" reports cluster_state fail: some slots are not served")
+		}
+		return nil
+	})
+	if err != nil {
+		out = append(out, "Redis Cluster slot map unavailable: "+err.Error())
+	}
+	slices.Sort(out)
+	return out
 }

@@ -20,7 +20,7 @@ import (
 // same code and scripts must behave identically on both.
 func backends(t *testing.T, f func(t *testing.T, s *Store)) {
 	t.Run("redis-server", func(t *testing.T) {
-		r := testenv.StartRedis(t, testenv.RedisOptions{})
+		r := testenv.StartBackend(t, testenv.RedisOptions{})
 		c, err := Dial(r.URL(), time.Second)
 		if err != nil {
 			t.Fatal(err)
