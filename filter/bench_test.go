@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +29,11 @@ import (
 //	guest-allocs/op  allocations inside the VM (the guest's runtime.MemStats),
 //	                 which the host cannot see in allocs/op
 //	lookups/op, quota-calls/op  sidecar calls per request (fake sidecar)
+//	cpu-ns/op        CPU time of the whole test process per request (user +
+//	                 system, GC and the fake sidecar included): on a machine
+//	                 shared with other work it varies less than the
+//	                 wall-clock figures, which count time other processes
+//	                 held the core
 //	host-calls/op    proxy-wasm host calls per request (env imports)
 //	host-allocs/op   calls from the host into the guest to allocate a value
 //	                 it returns (each costs a guest malloc, and in Envoy
@@ -136,6 +142,7 @@ func measureEach(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, next func() wa
 		prof.Reset()
 	}
 	calls0, allocs0 := sumCalls(h.HostCalls()), h.GuestAllocations()
+	cpu0 := processCPU()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -151,6 +158,7 @@ func measureEach(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, next func() wa
 		}
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(sumCalls(h.HostCalls())-calls0)/float64(b.N), "host-calls/op")
 	b.ReportMetric(float64(h.GuestAllocations()-allocs0)/float64(b.N), "host-allocs/op")
 	if prof != nil {
@@ -182,6 +190,15 @@ func newProfile() *wasmhost.Profile {
 		return nil
 	}
 	return wasmhost.NewProfile()
+}
+
+// processCPU is the CPU time this process has used (user + system), ns.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func sumCalls(m map[string]int64) int64 {
