@@ -75,9 +75,12 @@ type Root struct {
 	// lookups holds the in-flight session lookups of this VM: one call per
 	// key, every stream asking meanwhile waits on it.
 	lookups map[string]*lookup
-	// streams are the live HTTP contexts, so a lookup answer only resumes
-	// streams that still exist.
+	// streams are the live HTTP contexts that waited (paused), so an
+	// answer only resumes streams that still exist; a stream decided in
+	// its first callback is never entered (pipeline.go).
 	streams map[uint32]*httpContext
+	// free holds finished HTTP contexts for reuse (pipeline.go).
+	free []*httpContext
 	// buckets records when this VM last used each shared-data bucket, for
 	// the idle sweep.
 	buckets map[string]int64
@@ -237,9 +240,14 @@ const recentSize = 16384
 
 // NewHttpContext implements proxywasm.PluginContext.
 func (r *Root) NewHttpContext(contextID uint32) proxywasm.HttpContext {
-	h := &httpContext{root: r, host: r.host, id: contextID}
-	r.streams[contextID] = h
-	return h
+	if n := len(r.free); n > 0 {
+		h := r.free[n-1]
+		r.free[n-1] = nil
+		r.free = r.free[:n-1]
+		*h = httpContext{root: r, host: r.host, id: contextID}
+		return h
+	}
+	return &httpContext{root: r, host: r.host, id: contextID}
 }
 
 // OnTick adds the counts of the last interval to the host's metrics, polls
