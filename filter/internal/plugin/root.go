@@ -151,6 +151,11 @@ type effective struct {
 	bucket string
 	// lease is the key's quota lease (lease.go), found on first use.
 	lease *leaseRef
+	// an is the part of an analytics record that is the same for every
+	// request of this key and API, encoded on first use for the key hash
+	// anHash (analytics.go).
+	an     []byte
+	anHash string
 }
 
 // bucketKey returns the bucket of a request with limit (the limit of this
