@@ -60,7 +60,13 @@ func (r *Root) startAnalytics() {
 	a.droppedC = def("turnpike.analytics.dropped")
 	a.sent = def("turnpike.analytics.sent")
 	a.failed = def("turnpike.analytics.failed")
-	a.buf = make([]byte, 0, 4096)
+	// Sized for a full buffer up front (up to 1 MiB): a buffer growing
+	// under load allocates large blocks, and each starts a garbage
+	// collection that keeps the write barrier on for every request until
+	// it ends (gcyield.go).
+	size := min(r.cfg.Analytics.MaxBytes, 1<<20)
+	a.buf = make([]byte, 0, size)
+	a.out = make([]byte, 0, size+256)
 }
 
 // sourceAddress is the property with the client's address; a variable,
