@@ -38,6 +38,8 @@ type options struct {
 	quotaClients                 int
 	role, addr, upstream         string
 	skipGoBench, memoryOnly      bool
+	compare                      string // base filter.wasm for -compare
+	rounds                       int
 }
 
 func parseFlags() *options {
@@ -60,6 +62,8 @@ func parseFlags() *options {
 	flag.IntVar(&o.quotaClients, "quota-clients", 50, "concurrent clients in the quota accuracy run")
 	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "skip the go test benchmarks (for a quick look at the rest)")
 	flag.BoolVar(&o.memoryOnly, "memory-only", false, "run only the memory scenario and log its samples; the report is not written")
+	flag.StringVar(&o.compare, "compare", "", "BASE.wasm: only compare it with -wasm on the gateway (warm keys, analytics off and on), interleaved; the report is not written")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of -compare")
 	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")
 	flag.StringVar(&o.addr, "addr", "", "internal: listen address of -role")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: upstream URL of -role proxy")
@@ -111,6 +115,9 @@ func run(ctx context.Context, o *options) error {
 	defer os.RemoveAll(dir)
 	if o.memoryOnly {
 		return runMemoryOnly(ctx, dir, o)
+	}
+	if o.compare != "" {
+		return runCompare(ctx, dir, o)
 	}
 	if !o.skipGoBench {
 		if r.vm, err = runGoBench(ctx, "./filter", "^BenchmarkDecision$", o.benchtime); err != nil {
@@ -174,4 +181,22 @@ func runMemoryOnly(ctx context.Context, dir string, o *options) error {
 	_, err = memoryScenario(ctx, e, o.wasm, memoryOpts{requests: o.memRequests, keys: o.memKeys,
 		workers: o.workers, concurrency: 8})
 	return err
+}
+
+// runCompare runs gatewayCompare alone (-compare).
+func runCompare(ctx context.Context, dir string, o *options) error {
+	noop, err := wasmbuild.Build(ctx, "filter/testdata/noop", wasmbuild.Options{})
+	if err != nil {
+		return err
+	}
+	e, err := startEnv(ctx, dir, o.binDir)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.seedAPI(ctx); err != nil {
+		return err
+	}
+	return gatewayCompare(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup, duration: o.duration,
+		workers: o.workers, keys: o.keys}, o.compare, o.wasm, noop, o.rounds)
 }
