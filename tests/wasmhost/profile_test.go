@@ -11,8 +11,9 @@ import (
 )
 
 // The profile and the host call counts see what one request costs: the
-// "reply" filter reads one request header (one host call whose value the
-// host allocates in the guest) and sends a local reply.
+// "reply" filter reads one request header (with the project's bindings,
+// one proxy_get_header_map_pairs whose result the host allocates in the
+// guest) and sends a local reply.
 func TestProfileAttributesCallsPerRequest(t *testing.T) {
 	prof := wasmhost.NewProfile()
 	h := newHost(t, "bench", wasmhost.Config{PluginConfig: []byte("reply"), Profile: prof})
@@ -33,8 +34,8 @@ func TestProfileAttributesCallsPerRequest(t *testing.T) {
 		run()
 	}
 	calls := h.HostCalls()
-	if got := calls["proxy_get_header_map_value"] - calls0["proxy_get_header_map_value"]; got != n {
-		t.Errorf("proxy_get_header_map_value: %d calls for %d requests", got, n)
+	if got := calls["proxy_get_header_map_pairs"] - calls0["proxy_get_header_map_pairs"]; got != n {
+		t.Errorf("proxy_get_header_map_pairs: %d calls for %d requests", got, n)
 	}
 	if got := calls["proxy_send_local_response"] - calls0["proxy_send_local_response"]; got != n {
 		t.Errorf("proxy_send_local_response: %d calls for %d requests", got, n)
@@ -47,7 +48,7 @@ func TestProfileAttributesCallsPerRequest(t *testing.T) {
 	for _, s := range prof.Functions() {
 		stats[s.Name] = s
 	}
-	for _, name := range []string{"proxy_on_request_headers", "env.proxy_get_header_map_value", "env.proxy_send_local_response"} {
+	for _, name := range []string{"proxy_on_request_headers", "env.proxy_get_header_map_pairs", "env.proxy_send_local_response"} {
 		if got := stats[name].Calls; got != n {
 			t.Errorf("profile: %s called %d times, want %d (functions: %d)", name, got, n, len(stats))
 		}
@@ -68,7 +69,7 @@ func TestProfileAttributesCallsPerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"calls", "nanoseconds", "env.proxy_get_header_map_value", "proxy_on_request_headers"} {
+	for _, want := range []string{"calls", "nanoseconds", "env.proxy_get_header_map_pairs", "proxy_on_request_headers"} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("pprof output lacks %q", want)
 		}
