@@ -4,8 +4,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +29,21 @@ import (
 //	guest-allocs/op  allocations inside the VM (the guest's runtime.MemStats),
 //	                 which the host cannot see in allocs/op
 //	lookups/op, quota-calls/op  sidecar calls per request (fake sidecar)
+//	cpu-ns/op        CPU time of the whole test process per request (user +
+//	                 system, GC and the fake sidecar included): on a machine
+//	                 shared with other work it varies less than the
+//	                 wall-clock figures, which count time other processes
+//	                 held the core
+//	host-calls/op    proxy-wasm host calls per request (env imports)
+//	host-allocs/op   calls from the host into the guest to allocate a value
+//	                 it returns (each costs a guest malloc, and in Envoy
+//	                 about as much again on the host side)
+//
+// With TURNPIKE_WASM_PROFILE=DIR, every VM runs under wasmhost's profiler
+// and each case writes DIR/<case>.pb.gz (go tool pprof -sample_index=self
+// or calls) and DIR/<case>.txt (the functions and host calls per request,
+// most self time first). Profiled VMs run several times slower: the
+// timings of such a run are not comparable with an unprofiled one.
 //
 // The floor is the same lifecycle through a filter whose callbacks all
 // continue (testdata/noop), same toolchain, same bindings.
@@ -50,16 +69,21 @@ func benchWasm(b *testing.B, dir string) string {
 func startBench(b *testing.B, sc *fakeSidecar, extra string, autoTick bool) *wasmhost.Host {
 	b.Helper()
 	cfg := `{"sidecar":{"token":"test-token","timeout_ms":2000},"sync_interval_ms":1000` + extra + `}`
+	prof := newProfile()
 	h, err := wasmhost.New(context.Background(), wasmhost.Config{
 		WasmFile:     benchWasm(b, "."),
 		PluginConfig: []byte(cfg),
 		Clusters:     map[string]string{"turnpike-sidecar": sc.srv.URL},
 		AutoTick:     autoTick,
+		Profile:      prof,
 	})
 	if err != nil {
 		b.Fatalf("loading the filter: %v", err)
 	}
 	b.Cleanup(func() { _ = h.Close(context.Background()) })
+	if prof != nil {
+		profiles[h] = prof
+	}
 	syncNow(b, h)
 	return h
 }
@@ -113,6 +137,12 @@ func measureEach(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, next func() wa
 	if sc != nil {
 		lookups, quotas, writes = sc.lookups.Load(), sc.quotaCalls.Load(), sc.jwtWrites.Load()
 	}
+	prof := profiles[h]
+	if prof != nil {
+		prof.Reset()
+	}
+	calls0, allocs0 := sumCalls(h.HostCalls()), h.GuestAllocations()
+	cpu0 := processCPU()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -128,6 +158,12 @@ func measureEach(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, next func() wa
 		}
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(sumCalls(h.HostCalls())-calls0)/float64(b.N), "host-calls/op")
+	b.ReportMetric(float64(h.GuestAllocations()-allocs0)/float64(b.N), "host-allocs/op")
+	if prof != nil {
+		writeProfile(b, prof, b.N)
+	}
 	if sc != nil {
 		b.ReportMetric(float64(sc.lookups.Load()-lookups)/float64(b.N), "lookups/op")
 		b.ReportMetric(float64(sc.quotaCalls.Load()-quotas)/float64(b.N), "quota-calls/op")
@@ -138,6 +174,68 @@ func measureEach(b *testing.B, h *wasmhost.Host, sc *fakeSidecar, next func() wa
 		b.ReportMetric(float64(sc.jwtWrites.Load()-writes)/float64(b.N), "jwt-writes/op")
 	}
 	b.ReportMetric(guestAllocsPerRequest(b, h, func() { decide(b, vm, next()) }), "guest-allocs/op")
+}
+
+// profileDir is TURNPIKE_WASM_PROFILE: where profiled runs write their
+// profiles ("" = no profiling).
+var profileDir = os.Getenv("TURNPIKE_WASM_PROFILE")
+
+// profiles maps each benchmark host to its profile (profiling runs only);
+// a Host does not hand out its Config.
+var profiles = map[*wasmhost.Host]*wasmhost.Profile{}
+
+// newProfile returns a profile when profiling is on, else nil.
+func newProfile() *wasmhost.Profile {
+	if profileDir == "" {
+		return nil
+	}
+	return wasmhost.NewProfile()
+}
+
+// processCPU is the CPU time this process has used (user + system), ns.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+func sumCalls(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// writeProfile writes the profile of the case that just ran (n requests)
+// as pprof and as a per-request table.
+func writeProfile(b *testing.B, prof *wasmhost.Profile, n int) {
+	b.Helper()
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(b.Name())
+	if err := os.MkdirAll(profileDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(profileDir, name+".pb.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := prof.WritePprof(f); err != nil {
+		b.Fatal(err)
+	}
+	var txt strings.Builder
+	fmt.Fprintf(&txt, "%s: %d requests; per request: calls, self ns (profiled, so inflated)\n", b.Name(), n)
+	for _, st := range prof.Functions() {
+		if st.Calls < int64(n)/10 && st.Self < time.Duration(n)*10 {
+			continue // rarer than one request in ten and negligible
+		}
+		fmt.Fprintf(&txt, "%8.2f %10.0f  %s\n", float64(st.Calls)/float64(n), float64(st.Self)/float64(n), st.Name)
+	}
+	if err := os.WriteFile(filepath.Join(profileDir, name+".txt"), []byte(txt.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // guestAllocsPerRequest reads the guest malloc gauge around n requests.
@@ -188,9 +286,13 @@ func BenchmarkDecision(b *testing.B) {
 	sc.putKey("cache-key", `{"org_id":"org1","rate":1000000000,"per":1,"access_rights":{"cached":{"api_id":"cached","versions":["Default"]}}}`)
 
 	b.Run("noop-floor", func(b *testing.B) {
-		h, err := wasmhost.New(context.Background(), wasmhost.Config{WasmFile: benchWasm(b, "testdata/noop")})
+		prof := newProfile()
+		h, err := wasmhost.New(context.Background(), wasmhost.Config{WasmFile: benchWasm(b, "testdata/noop"), Profile: prof})
 		if err != nil {
 			b.Fatal(err)
+		}
+		if prof != nil {
+			profiles[h] = prof
 		}
 		b.Cleanup(func() { _ = h.Close(context.Background()) })
 		measure(b, h, nil, request("/api1/x", "warm-key"), 200)

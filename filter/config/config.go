@@ -105,6 +105,12 @@ type Config struct {
 	// IdentityHeaders adds X-Turnpike-Key-Hash, X-Turnpike-Alias and
 	// X-Turnpike-Policies to upstream requests (identity_headers).
 	IdentityHeaders bool
+	// APIIDHeader sets x-turnpike-api-id to the API a request matched (and
+	// removes a client's copy), for hosts that route on it (api_id_header,
+	// default true). Off, the filter leaves the header alone: one host call
+	// per request fewer, and in Envoy no route re-selection, which every
+	// change of a request header triggers.
+	APIIDHeader bool
 	// HeadersStopIteration says the host keeps delivering the body while
 	// the headers are paused (Envoy's allow_on_headers_stop_iteration:
 	// true; allow_on_headers_stop_iteration here). The filter then holds
@@ -199,6 +205,7 @@ type Analytics struct {
 func Default() Config {
 	return Config{
 		Cluster:              "turnpike-sidecar",
+		APIIDHeader:          true,
 		LookupTimeoutMS:      1000,
 		SyncTimeoutMS:        2000,
 		SyncIntervalMS:       250,
@@ -329,6 +336,8 @@ func Parse(data []byte) (Config, error) {
 			c.StripCredential = d.boolean("strip_credential", v)
 		case "identity_headers":
 			c.IdentityHeaders = d.boolean("identity_headers", v)
+		case "api_id_header":
+			c.APIIDHeader = d.boolean("api_id_header", v)
 		case "allow_on_headers_stop_iteration":
 			c.HeadersStopIteration = d.boolean("allow_on_headers_stop_iteration", v)
 		case "analytics":

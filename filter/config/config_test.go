@@ -57,6 +57,22 @@ func TestParseAll(t *testing.T) {
 	}
 }
 
+func TestAPIIDHeader(t *testing.T) {
+	for _, tc := range []struct {
+		extra string
+		want  bool
+	}{{``, true}, {`,"api_id_header":true`, true}, {`,"api_id_header":false`, false}} {
+		c, err := Parse([]byte(`{"sidecar":{"token":"t"}` + tc.extra + `}`))
+		if err != nil || c.APIIDHeader != tc.want {
+			t.Errorf("%q: APIIDHeader %v (%v), want %v", tc.extra, c.APIIDHeader, err, tc.want)
+		}
+	}
+	if _, err := Parse([]byte(`{"sidecar":{"token":"t"},"api_id_header":"no"}`)); err == nil ||
+		!strings.Contains(err.Error(), "api_id_header") {
+		t.Errorf("a string: %v", err)
+	}
+}
+
 func TestParseErrorsNameTheField(t *testing.T) {
 	for _, tc := range []struct {
 		in, field string

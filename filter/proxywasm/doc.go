@@ -22,6 +22,10 @@
 //     current callback returns. Copy whatever you keep. Strings (headers, status
 //     messages) and the configuration getters return copies, except
 //     GetHttpRequestHeaderView, which is as short-lived as the byte slices.
+//   - Request and response header reads are served from one
+//     proxy_get_header_map_pairs snapshot per callback and context
+//     (snapshot.go): a plugin may read many headers for the price of one
+//     host call; headers it changed are read from the host again.
 //   - A panic in a callback is recovered: it is logged at critical level and,
 //     for HTTP stream callbacks, the stream is answered by the PanicHandler
 //     (a 500 JSON error by default). An unrecovered panic would trap and make

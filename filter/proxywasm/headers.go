@@ -24,6 +24,7 @@ func setHeaderMap(mt MapType, h [][2]string) error {
 	if err != nil {
 		return err
 	}
+	vm.replaced(mt)
 	return statusError(proxySetHeaderMapPairs(mt, data))
 }
 
@@ -33,14 +34,17 @@ func getHeaderValue(mt MapType, key string) (string, error) {
 }
 
 func addHeaderValue(mt MapType, key, value string) error {
+	vm.modified(mt, key)
 	return statusError(proxyAddHeaderMapValue(mt, key, value))
 }
 
 func replaceHeaderValue(mt MapType, key, value string) error {
+	vm.modified(mt, key)
 	return statusError(proxyReplaceHeaderMapValue(mt, key, value))
 }
 
 func removeHeaderValue(mt MapType, key string) error {
+	vm.modified(mt, key)
 	return statusError(proxyRemoveHeaderMapValue(mt, key))
 }
 
@@ -55,8 +59,14 @@ func GetHeaderMapSize(mt MapType) (int, error) {
 }
 
 // getHeaderView is getHeaderValue without the copy: the string aliases
-// arena memory.
+// arena memory. Request and response headers come from the callback's
+// snapshot (snapshot.go).
 func getHeaderView(mt MapType, key string) (string, error) {
+	return vm.headerView(mt, key)
+}
+
+// getHeaderViewDirect reads one value with proxy_get_header_map_value.
+func getHeaderViewDirect(mt MapType, key string) (string, error) {
 	var addr, size uint32
 	if err := statusError(proxyGetHeaderMapValue(mt, key, &addr, &size)); err != nil {
 		return "", err

@@ -33,6 +33,11 @@ type vmState struct {
 	current uint32
 	// setEffectiveContext is proxy_set_effective_context; tests replace it.
 	setEffectiveContext func(contextID uint32) error
+	// epoch counts outermost callbacks (arena resets): what a header
+	// snapshot was taken in (snapshot.go).
+	epoch uint64
+	// snaps are the request and response header snapshots.
+	snaps [2]headerSnapshot
 }
 
 type rootState struct {
@@ -82,6 +87,7 @@ func newVMState() *vmState {
 func (s *vmState) enter(contextID uint32) (previous uint32) {
 	if s.depth == 0 {
 		s.mem.reset()
+		s.epoch++
 	}
 	s.depth++
 	previous, s.current = s.current, contextID

@@ -118,6 +118,32 @@ func TestWasmHeadersRoundTrip(t *testing.T) {
 	s.Close()
 }
 
+// Header reads come from one proxy_get_header_map_pairs per callback
+// (snapshot.go) but always see the filter's own changes.
+func TestWasmHeaderSnapshot(t *testing.T) {
+	h := startPlugin(t)
+	s := h.NewStream()
+	defer s.Close()
+	calls0 := h.HostCalls()
+	if res := s.RequestHeaders(requestHeaders("snapshot"), true); res.Action != wasmhost.ActionContinue {
+		t.Fatalf("action %v, reply %+v, logs %q", res.Action, res.Reply, pluginLogs(h))
+	}
+	want := "/p,1,<proxy-wasm: not found>,/changed,<proxy-wasm: not found>,now,api,/all,<proxy-wasm: not found>"
+	if got := header(s.Request().Headers, "x-snapshot"); got != want {
+		t.Errorf("reads: %s\nwant   %s", got, want)
+	}
+	calls := h.HostCalls()
+	// One pairs call for GetHttpRequestHeaders, one for the snapshot (taken
+	// when x-mode is read), one more after SetHttpRequestHeaders dropped it.
+	if got := calls["proxy_get_header_map_pairs"] - calls0["proxy_get_header_map_pairs"]; got != 3 {
+		t.Errorf("proxy_get_header_map_pairs: %d calls, want 3", got)
+	}
+	// :path, x-remove and x-absent again after they were changed.
+	if got := calls["proxy_get_header_map_value"] - calls0["proxy_get_header_map_value"]; got != 3 {
+		t.Errorf("proxy_get_header_map_value: %d calls, want 3", got)
+	}
+}
+
 func TestWasmLocalReplyAndPanic(t *testing.T) {
 	h := startPlugin(t)
 	res := h.NewStream().RequestHeaders(requestHeaders("deny"), true)

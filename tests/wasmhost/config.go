@@ -169,6 +169,10 @@ type Config struct {
 	// slower to run.
 	Interpreter bool
 
+	// Profile, when set, records every guest function and host call of every VM with its call
+	// stack (profile.go). Profiling slows the module down several times.
+	Profile *Profile
+
 	// HTTPCallBodyLimit caps a cluster response body; beyond it the call fails like an Envoy
 	// response-buffer-limit reset. Default 16 MiB.
 	HTTPCallBodyLimit int64

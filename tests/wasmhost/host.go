@@ -38,6 +38,11 @@ type Host struct {
 	pollOneoff atomic.Int64 // wasi poll_oneoff calls, all VMs
 	// poll_oneoff calls that ask to wait (the guest's scheduler went idle)
 	blockingPolls atomic.Int64
+	// hostCalls counts each proxy-wasm host function's calls (all VMs), written once by
+	// buildEnv; guestAllocs counts the host's calls into the guest to allocate a value it
+	// returns (proxy_on_memory_allocate or malloc).
+	hostCalls   map[string]*atomic.Int64
+	guestAllocs atomic.Int64
 }
 
 // SharedState is a process's shared data and shared queues (Config.Shared).
@@ -120,6 +125,8 @@ func New(ctx context.Context, config Config) (*Host, error) {
 }
 
 func (h *Host) load(ctx context.Context) error {
+	// With a profile, the guest module and the host modules are compiled with its listeners.
+	ctx = h.cfg.Profile.withProfile(ctx)
 	compiled, err := h.rt.CompileModule(ctx, h.cfg.Wasm)
 	if err != nil {
 		return fmt.Errorf("wasmhost: compile: %w", err)
@@ -389,3 +396,21 @@ func (h *Host) hostLog(level slog.Level, vm int, msg string, args ...any) {
 }
 
 var randSource = rand.Reader
+
+// HostCalls returns how many times the VMs called each proxy-wasm host function (the env
+// imports) so far, by name; functions never called are absent. Counting is always on: a
+// benchmark reads it around its loop to report host calls per request.
+func (h *Host) HostCalls() map[string]int64 {
+	out := map[string]int64{}
+	for name, c := range h.hostCalls {
+		if n := c.Load(); n > 0 {
+			out[name] = n
+		}
+	}
+	return out
+}
+
+// GuestAllocations is how many times the host called into a guest to allocate room for a value
+// it returns (a header value, a body, shared data...). Envoy's cpp-host makes the same calls, and
+// each costs there about as much as a host call.
+func (h *Host) GuestAllocations() int64 { return h.guestAllocs.Load() }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -81,6 +82,7 @@ func (e *restrictedError) Error() string {
 
 func (h *Host) buildEnv(compiled wazero.CompiledModule) wazero.HostModuleBuilder {
 	b := h.rt.NewHostModuleBuilder("env")
+	h.hostCalls = make(map[string]*atomic.Int64, len(envFuncs))
 	for name, f := range envFuncs {
 		params := make([]api.ValueType, f.params)
 		for i := range params {
@@ -90,8 +92,11 @@ func (h *Host) buildEnv(compiled wazero.CompiledModule) wazero.HostModuleBuilder
 			params[i] = api.ValueTypeI64
 		}
 		fn := f.fn
+		count := new(atomic.Int64)
+		h.hostCalls[name] = count
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			vm := vmOf(ctx)
+			count.Add(1)
 			if vm.phase != phaseNormal && name != "proxy_log" {
 				panic(&restrictedError{name: name, phase: vm.phase})
 			}

@@ -54,6 +54,7 @@ type VM struct {
 	props       map[string][]byte // proxy_set_property on the root context
 	pendingDone bool
 
+	prof       profStack // open calls, with Config.Profile
 	stack      [8]uint64 // guest call arguments: no allocation per call
 	allocStack [1]uint64
 	scratch    []byte
@@ -332,6 +333,7 @@ func (vm *VM) call(f api.Function, args ...uint64) (uint64, error) {
 
 // allocate asks the guest for size bytes, re-entrantly, from inside a host call.
 func (vm *VM) allocate(size uint32) uint32 {
+	vm.h.guestAllocs.Add(1)
 	prev := vm.phase
 	vm.phase = phaseAllocate
 	vm.allocStack[0] = uint64(size)

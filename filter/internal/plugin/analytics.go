@@ -7,6 +7,7 @@ import (
 
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
+	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/wire"
 )
 
@@ -59,7 +60,13 @@ func (r *Root) startAnalytics() {
 	a.droppedC = def("turnpike.analytics.dropped")
 	a.sent = def("turnpike.analytics.sent")
 	a.failed = def("turnpike.analytics.failed")
-	a.buf = make([]byte, 0, 4096)
+	// Sized for a full buffer up front (up to 1 MiB): a buffer growing
+	// under load allocates large blocks, and each starts a garbage
+	// collection that keeps the write barrier on for every request until
+	// it ends (gcyield.go).
+	size := min(r.cfg.Analytics.MaxBytes, 1<<20)
+	a.buf = make([]byte, 0, size)
+	a.out = make([]byte, 0, size+256)
 }
 
 // sourceAddress is the property with the client's address; a variable,
@@ -75,20 +82,23 @@ func (h *httpContext) tracked() bool {
 
 // requestFields fills what the request callback knows: the method, path
 // and authority read by the pipeline (views valid in the callback that
-// decides, or copies made when it paused), two more headers, the peer.
+// decides, or copies made when it paused), two more headers (from the
+// callback's header snapshot: no host call), the peer.
+//
+// The fields that are the same for every request of a key and API (API
+// id, name, org, listen path, key hash, alias, OAuth client, policies,
+// tags) are left out when the request has an effective session:
+// appendRequestPart adds them from that session's cache instead.
 func (h *httpContext) requestFields(rec *wire.AnalyticsRecord) {
 	rec.Time = h.arrived
-	rec.APIID, rec.APIName, rec.APIVersion = h.api.APIID, h.api.Name, h.version
-	rec.OrgID, rec.ListenPath = h.api.OrgID, h.api.Proxy.ListenPath
+	rec.APIVersion = h.version
 	rec.Method, rec.Host, rec.Path = h.method, h.authority, route.PathOnly(h.path)
-	rec.KeyHash = h.hash
+	if !h.cachedFields() {
+		constantFields(rec, h.api, h.hash, h.eff)
+	}
 	rec.UserAgent = h.host.RequestHeader("user-agent")
 	if bodyMethod(h.method) {
 		rec.RequestBytes = parseLength(h.host.RequestHeader("content-length"))
-	}
-	if h.eff != nil && h.eff.s != nil {
-		s := h.eff.s
-		rec.Alias, rec.OAuthID, rec.Tags, rec.Policies = s.Alias, s.OauthClientID, s.Tags, s.ApplyPolicies
 	}
 	if addr, ok := h.host.Property(sourceAddress...); ok && len(addr) > 0 {
 		// A view of the property's bytes, which live until the record is
@@ -96,6 +106,46 @@ func (h *httpContext) requestFields(rec *wire.AnalyticsRecord) {
 		rec.ClientIP = hostOnly(unsafe.String(&addr[0], len(addr)))
 	}
 }
+
+// cachedFields reports whether the record's constant fields come from the
+// effective session's cache.
+func (h *httpContext) cachedFields() bool { return h.eff != nil && h.eff.s != nil }
+
+// constantFields sets the fields of a record that depend only on the API
+// and the key.
+func constantFields(rec *wire.AnalyticsRecord, api *model.APIDefinition, hash string, eff *effective) {
+	rec.APIID, rec.APIName = api.APIID, api.Name
+	rec.OrgID, rec.ListenPath = api.OrgID, api.Proxy.ListenPath
+	rec.KeyHash = hash
+	if eff != nil && eff.s != nil {
+		s := eff.s
+		rec.Alias, rec.OAuthID, rec.Tags, rec.Policies = s.Alias, s.OauthClientID, s.Tags, s.ApplyPolicies
+	}
+}
+
+// appendRequestPart encodes the request's part of its record: rec's fields,
+// then the key's and API's cached ones (JSON fields in any order).
+func (h *httpContext) appendRequestPart(dst []byte, rec *wire.AnalyticsRecord) []byte {
+	dst = wire.AppendAnalyticsRequest(dst, rec)
+	if !h.cachedFields() {
+		return dst
+	}
+	e := h.eff
+	if e.an == nil || e.anHash != h.hash { // the hash: one eff may serve a chain's members
+		e.anHash = strings.Clone(h.hash)
+		var c wire.AnalyticsRecord
+		constantFields(&c, h.api, h.hash, e)
+		// Encoded as a record of its own whose time is 0, minus the
+		// object's opening: `,"api_id":…` up to its last field.
+		enc := wire.AppendAnalyticsRequest(nil, &c)
+		e.an = enc[len(emptyRequestPart):]
+	}
+	return append(dst, e.an...)
+}
+
+// emptyRequestPart is what wire.AppendAnalyticsRequest writes for a record
+// whose fields are all zero.
+var emptyRequestPart = string(wire.AppendAnalyticsRequest(nil, &wire.AnalyticsRecord{}))
 
 // recordReply records a request answered with a local reply of status: the
 // whole record at once, in the callback that decided it (h.now is current).
@@ -114,7 +164,7 @@ func (h *httpContext) recordReply(status uint32, outcome string, bodyLen int) {
 	}
 	mark := len(a.buf)
 	a.sep()
-	a.buf = wire.AppendAnalyticsRecord(a.buf, &rec)
+	a.buf = wire.AppendAnalyticsResponse(h.appendRequestPart(a.buf, &rec), &rec)
 	a.commit(h.root, mark)
 }
 
@@ -132,7 +182,7 @@ func (h *httpContext) startRecord() {
 	}
 	var rec wire.AnalyticsRecord
 	h.requestFields(&rec)
-	h.anPart = wire.AppendAnalyticsRequest(part, &rec)
+	h.anPart = h.appendRequestPart(part, &rec)
 }
 
 // recordResponse completes a forwarded request's record when its response

@@ -124,6 +124,7 @@ func (h *httpContext) startBatch() verdict {
 	}
 	h.bx.state = &batchState{api: h.api, cluster: cluster, authority: strings.Clone(authority), children: map[uint32]bool{}}
 	h.detach()
+	r.streams[h.id] = h // lives on: its body and sub-requests come later
 	r.m.decision(outBatch)
 	return forward
 }

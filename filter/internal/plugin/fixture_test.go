@@ -45,6 +45,9 @@ type fixture struct {
 	f    *hosttest.Fake
 	r    *Root
 	next uint32
+	// streams are the contexts send created (the Root keeps only those
+	// that waited).
+	streams map[uint32]*httpContext
 }
 
 // newFixture starts a plugin with the given extra configuration fields and,
@@ -57,7 +60,7 @@ func newFixture(t testing.TB, extraConfig, snapshot string) *fixture {
 	if !r.OnPluginStart(0) {
 		t.Fatalf("plugin did not start: %v", f.Logs)
 	}
-	fx := &fixture{t: t, f: f, r: r, next: 100}
+	fx := &fixture{t: t, f: f, r: r, next: 100, streams: map[uint32]*httpContext{}}
 	if snapshot != "" {
 		fx.sync(`{"version":"v1","cursor":"1-0","keys":[],"snapshot":` + snapshot + `}`)
 	}
@@ -86,6 +89,7 @@ func (fx *fixture) send(path, key string, more ...string) (*hosttest.Stream, *ht
 	fx.next++
 	s := fx.f.Stream(fx.next, hdrs)
 	h := fx.r.NewHttpContext(fx.next).(*httpContext)
+	fx.streams[fx.next] = h
 	return s, h, h.OnHttpRequestHeaders(len(hdrs), true)
 }
 
@@ -130,5 +134,5 @@ func status(s *hosttest.Stream) uint32 {
 // respond runs the response headers of a request let through.
 func (fx *fixture) respond(s *hosttest.Stream) {
 	_ = fx.f.SetContext(s.ID)
-	fx.r.streams[s.ID].OnHttpResponseHeaders(0, false)
+	fx.streams[s.ID].OnHttpResponseHeaders(0, false)
 }

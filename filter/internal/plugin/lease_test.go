@@ -120,7 +120,7 @@ func TestQuotaLeaseSharedAcrossVMs(t *testing.T) {
 	if !vm2.OnPluginStart(0) {
 		t.Fatal("second VM did not start")
 	}
-	fx2 := &fixture{t: t, f: fx.f, r: vm2, next: 5000}
+	fx2 := &fixture{t: t, f: fx.f, r: vm2, next: 5000, streams: map[uint32]*httpContext{}}
 	fx2.sync(`{"version":"v1","cursor":"1-0","keys":[],"snapshot":` + testSnapshot + `}`)
 	for i := range 4 { // the session comes from shared data too
 		s := fx2.do("/api1/x", "vm-key", "")

@@ -61,6 +61,14 @@ type apiRules struct {
 // or nil when the API has none. requested is the version the request
 // names (route.Version).
 func (h *httpContext) rules() *versionRules {
+	// Asked on the request and again on the response: looked up once.
+	if !h.vrDone {
+		h.vr, h.vrDone = h.lookupRules(), true
+	}
+	return h.vr
+}
+
+func (h *httpContext) lookupRules() *versionRules {
 	snap := h.root.snap
 	if snap.rules == nil {
 		snap.rules = map[*model.APIDefinition]*apiRules{}

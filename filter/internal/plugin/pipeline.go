@@ -131,6 +131,10 @@ type httpContext struct {
 	// resp is the response cache's and header transforms' state
 	// (respcache.go).
 	resp respState
+	// vr is the request's compiled path rules once looked up (vrDone;
+	// paths.go).
+	vr     *versionRules
+	vrDone bool
 	// bx links a batch request and its sub-requests (batch.go).
 	bx batchCtx
 	// tx is a body transform in progress (transform_body.go).
@@ -188,6 +192,8 @@ func (h *httpContext) run() proxywasm.Action {
 			h.step++
 		case wait:
 			h.detach()
+			// Answers find the streams waiting for them here.
+			h.root.streams[h.id] = h
 			return proxywasm.ActionPause
 		case forward:
 			if h.api != nil {
@@ -242,11 +248,32 @@ func (h *httpContext) detach() {
 // (the client left while it waited for the key's quota) goes back.
 func (h *httpContext) OnHttpStreamDone() {
 	h.releaseRecord()
-	delete(h.root.streams, h.id)
+	if h.detached {
+		delete(h.root.streams, h.id)
+	}
 	if !h.authorized {
 		h.giveBack(&h.orgQ)
 	}
 	h.endBatch()
+	h.recycle()
+}
+
+// maxFreeContexts bounds the finished contexts a VM keeps for reuse: about
+// the streams a worker has in flight at once.
+const maxFreeContexts = 64
+
+// recycle keeps a finished context for the next stream (NewHttpContext),
+// which saves allocating and later collecting one per request. Only a
+// stream decided without ever waiting qualifies: nothing but the host's
+// own stream table can still refer to it (no pending answer, lease refill,
+// poll rider, batch or OAuth body), and the host calls nothing on a stream
+// after proxy_on_log but proxy_on_delete, which does not reach it.
+func (h *httpContext) recycle() {
+	r := h.root
+	if h.detached || h.bx.state != nil || h.bx.parent != nil || h.oauth != nil || len(r.free) >= maxFreeContexts {
+		return
+	}
+	r.free = append(r.free, h)
 }
 
 func panicText(p any) string {

@@ -518,6 +518,18 @@ func TestMatchedAPIIsMarkedForRouting(t *testing.T) {
 	}
 }
 
+// With api_id_header off the filter leaves the header alone (a host that
+// does not route on it must not trust it either).
+func TestAPIIDHeaderOff(t *testing.T) {
+	fx := newFixture(t, `,"api_id_header":false`, testSnapshot)
+	for _, path := range []string{"/open/x", "/elsewhere"} {
+		s := fx.do(path, "", "", "x-turnpike-api-id", "client")
+		if status(s) != 200 || s.RequestHeaders["x-turnpike-api-id"] != "client" {
+			t.Errorf("%s: %d %q", path, status(s), s.RequestHeaders["x-turnpike-api-id"])
+		}
+	}
+}
+
 func TestAPIWithAnUnenforcedAuthMethodRefusesEveryRequest(t *testing.T) {
 	basic := strings.Replace(testAPI, `"api_id":"api1"`, `"api_id":"api1","use_go_plugin_auth":true`, 1)
 	fx := newFixture(t, "", strings.Replace(testSnapshot, testAPI, basic, 1))

@@ -39,7 +39,7 @@ func (fx *fixture) upstream(s *hosttest.Stream, status int, body string, headers
 	for i := 0; i+1 < len(headers); i += 2 {
 		s.ResponseHeaders[headers[i]] = headers[i+1]
 	}
-	h := fx.r.streams[s.ID]
+	h := fx.streams[s.ID]
 	h.OnHttpResponseHeaders(len(s.ResponseHeaders), body == "")
 	if body != "" {
 		// Two chunks, as a streaming host delivers them.

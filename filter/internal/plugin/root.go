@@ -75,9 +75,12 @@ type Root struct {
 	// lookups holds the in-flight session lookups of this VM: one call per
 	// key, every stream asking meanwhile waits on it.
 	lookups map[string]*lookup
-	// streams are the live HTTP contexts, so a lookup answer only resumes
-	// streams that still exist.
+	// streams are the live HTTP contexts that waited (paused), so an
+	// answer only resumes streams that still exist; a stream decided in
+	// its first callback is never entered (pipeline.go).
 	streams map[uint32]*httpContext
+	// free holds finished HTTP contexts for reuse (pipeline.go).
+	free []*httpContext
 	// buckets records when this VM last used each shared-data bucket, for
 	// the idle sweep.
 	buckets map[string]int64
@@ -150,6 +153,11 @@ type effective struct {
 	bucket string
 	// lease is the key's quota lease (lease.go), found on first use.
 	lease *leaseRef
+	// an is the part of an analytics record that is the same for every
+	// request of this key and API, encoded on first use for the key hash
+	// anHash (analytics.go).
+	an     []byte
+	anHash string
 }
 
 // bucketKey returns the bucket of a request with limit (the limit of this
@@ -239,9 +247,14 @@ const recentSize = 16384
 
 // NewHttpContext implements proxywasm.PluginContext.
 func (r *Root) NewHttpContext(contextID uint32) proxywasm.HttpContext {
-	h := &httpContext{root: r, host: r.host, id: contextID}
-	r.streams[contextID] = h
-	return h
+	if n := len(r.free); n > 0 {
+		h := r.free[n-1]
+		r.free[n-1] = nil
+		r.free = r.free[:n-1]
+		*h = httpContext{root: r, host: r.host, id: contextID}
+		return h
+	}
+	return &httpContext{root: r, host: r.host, id: contextID}
 }
 
 // OnTick adds the counts of the last interval to the host's metrics, polls
@@ -261,6 +274,9 @@ func (r *Root) OnTick() {
 		r.sweepLeases(now)
 		r.sweepCache(now)
 	}
+	// Last: a collection this tick's own allocations started (a sync
+	// answer, an analytics batch) must not stay open until the next one.
+	finishMarking()
 }
 
 // sweepEvery is how often idle buckets are swept.

@@ -56,14 +56,18 @@ func (h *httpContext) matchAPI() verdict {
 			return h.reply(replyNoAPI, outNoAPI)
 		}
 		// A client's own copy must not pick an API's upstream.
-		h.host.RemoveRequestHeader(HeaderAPIID)
+		if r.cfg.APIIDHeader {
+			h.host.RemoveRequestHeader(HeaderAPIID)
+		}
 		r.m.decision(outUnmatched)
 		return forward
 	}
 	h.api = api
 	// The host routes on it (turnpike-gateway, Envoy's route table) and
 	// removes it before the upstream; it replaces any client copy.
-	h.host.SetRequestHeader(HeaderAPIID, api.APIID)
+	if r.cfg.APIIDHeader {
+		h.host.SetRequestHeader(HeaderAPIID, api.APIID)
+	}
 	if h.isBatch(api) {
 		return h.startBatch() // batch.go
 	}

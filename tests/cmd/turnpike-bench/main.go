@@ -40,6 +40,8 @@ type options struct {
 	skipGoBench, memoryOnly      bool
 	tyk                          string
 	peerOnly                     bool
+	compare                      string // base filter.wasm for -compare
+	rounds                       int
 }
 
 func parseFlags() *options {
@@ -64,6 +66,8 @@ func parseFlags() *options {
 	flag.BoolVar(&o.memoryOnly, "memory-only", false, "run only the memory scenario and log its samples; the report is not written")
 	flag.StringVar(&o.tyk, "tyk", os.Getenv("TURNPIKE_BENCH_TYK"), "a Tyk gateway binary to compare with, side by side (BENCHMARKS.md § 2, peer rows); default $TURNPIKE_BENCH_TYK")
 	flag.BoolVar(&o.peerOnly, "peer-only", false, "run only the Tyk comparison (needs -tyk) and log it; the report is not written")
+	flag.StringVar(&o.compare, "compare", "", "BASE.wasm: only compare it with -wasm on the gateway (warm keys, analytics off and on), interleaved; the report is not written")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of -compare")
 	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")
 	flag.StringVar(&o.addr, "addr", "", "internal: listen address of -role")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: upstream URL of -role proxy")
@@ -118,6 +122,9 @@ func run(ctx context.Context, o *options) error {
 	}
 	if o.peerOnly {
 		return runPeerOnly(ctx, dir, o)
+	}
+	if o.compare != "" {
+		return runCompare(ctx, dir, o)
 	}
 	if !o.skipGoBench {
 		if r.vm, err = runGoBench(ctx, "./filter", "^BenchmarkDecision$", o.benchtime); err != nil {
@@ -205,4 +212,22 @@ func runPeerOnly(ctx context.Context, dir string, o *options) error {
 	_, err = peerScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
 		duration: o.duration, workers: o.workers, keys: o.keys}, o.tyk, o.wasm)
 	return err
+}
+
+// runCompare runs gatewayCompare alone (-compare).
+func runCompare(ctx context.Context, dir string, o *options) error {
+	noop, err := wasmbuild.Build(ctx, "filter/testdata/noop", wasmbuild.Options{})
+	if err != nil {
+		return err
+	}
+	e, err := startEnv(ctx, dir, o.binDir)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.seedAPI(ctx); err != nil {
+		return err
+	}
+	return gatewayCompare(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup, duration: o.duration,
+		workers: o.workers, keys: o.keys}, o.compare, o.wasm, noop, o.rounds)
 }

@@ -71,6 +71,8 @@ func (s *stream) OnHttpRequestHeaders(numHeaders int, _ bool) proxywasm.Action {
 		_ = proxywasm.RemoveHttpRequestHeader("x-remove")
 		_ = proxywasm.AddHttpRequestHeader("x-added", "1")
 		return proxywasm.ActionContinue
+	case "snapshot":
+		return s.snapshot()
 	case "replace-all":
 		_ = proxywasm.SetHttpRequestHeaders([][2]string{{":path", "/replaced"}, {"x-count", strconv.Itoa(len(headers))}})
 		return proxywasm.ActionContinue
@@ -90,6 +92,29 @@ func (s *stream) OnHttpRequestHeaders(numHeaders int, _ bool) proxywasm.Action {
 		}
 		return proxywasm.ActionPause
 	}
+	return proxywasm.ActionContinue
+}
+
+// snapshot reads headers around the filter's own changes: every read must
+// see the map as it is now, although reads come from one snapshot per
+// callback. It reports what it read in x-snapshot.
+func (s *stream) snapshot() proxywasm.Action {
+	view := func(k string) string {
+		v, err := proxywasm.GetHttpRequestHeaderView(k)
+		if err != nil {
+			return "<" + err.Error() + ">"
+		}
+		return v
+	}
+	var out []string
+	out = append(out, view(":path"), view("X-Remove"), view("x-absent"))
+	_ = proxywasm.ReplaceHttpRequestHeader(":path", "/changed")
+	_ = proxywasm.RemoveHttpRequestHeader("x-remove")
+	_ = proxywasm.AddHttpRequestHeader("x-absent", "now")
+	out = append(out, view(":path"), view("x-remove"), view("x-absent"), view(":authority"))
+	_ = proxywasm.SetHttpRequestHeaders([][2]string{{":path", "/all"}, {"x-mode", "snapshot"}})
+	out = append(out, view(":path"), view(":authority"))
+	_ = proxywasm.ReplaceHttpRequestHeader("x-snapshot", strings.Join(out, ","))
 	return proxywasm.ActionContinue
 }
 
