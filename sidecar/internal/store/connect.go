@@ -13,6 +13,11 @@ import (
 // Dial builds a client for a --redis URL. It does not connect: go-redis dials
 // lazily, and the caller decides how to wait for the server (see app).
 //
+// Every client honours its context's deadline (ContextTimeoutEnabled): the
+// store bounds each operation with --redis-timeout that way. Without it
+// go-redis ignores the deadline and waits for its own read timeout (5 s)
+// and retries, so a slow Redis held requests for 10 s (tests/fault).
+//
 // Forms (query parameters are go-redis options such as dial_timeout,
 // pool_size, db):
 //
@@ -45,7 +50,7 @@ func Dial(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 		if err != nil {
 			return fail(err)
 		}
-		o.DialTimeout = timeout
+		o.DialTimeout, o.ContextTimeoutEnabled = timeout, true
 		return redis.NewClient(o), nil
 	case mode == "sentinel" && (base == "redis" || base == "rediss"):
 		o, err := redis.ParseFailoverURL(plain)
@@ -55,14 +60,14 @@ func Dial(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 		if o.MasterName == "" {
 			return fail(fmt.Errorf("a Sentinel URL needs ?master_name=NAME"))
 		}
-		o.DialTimeout = timeout
+		o.DialTimeout, o.ContextTimeoutEnabled = timeout, true
 		return redis.NewFailoverClient(o), nil
 	case mode == "cluster" && (base == "redis" || base == "rediss"):
 		o, err := redis.ParseClusterURL(plain)
 		if err != nil {
 			return fail(err)
 		}
-		o.DialTimeout = timeout
+		o.DialTimeout, o.ContextTimeoutEnabled = timeout, true
 		return redis.NewClusterClient(o), nil
 	default:
 		return nil, fmt.Errorf("invalid --redis URL %s: unsupported scheme %q (use redis://, rediss://, unix://, "+
