@@ -180,18 +180,22 @@ func (r *recorder) report(t *testing.T, title string, from, to time.Time) map[st
 	return out
 }
 
-// recovery is how long after end the last failed answer (not 200, not a
-// quota 403) of a request that started after end arrived: the time the
-// system took to serve everything again. 0 if none failed.
-func (r *recorder) recovery(end time.Time) time.Duration {
+// recovery is how long after from the last failed answer (not 200, not a
+// quota 403) to a request started in [from, to) arrived: the time the
+// system took to serve everything again after a fault ended at from. 0 if
+// none failed.
+func (r *recorder) recovery(from, to time.Time) time.Duration {
 	var last time.Duration
-	for _, x := range r.window(end, time.Now().Add(time.Hour)) {
+	for _, x := range r.window(from, to) {
 		if x.class != "200" && x.class != "403 quota" {
-			last = max(last, x.end.Sub(end))
+			last = max(last, x.end.Sub(from))
 		}
 	}
 	return last
 }
+
+// forever is a window end after every sample.
+func forever() time.Time { return time.Now().Add(time.Hour) }
 
 // checkBounds fails the test for any sample that waited longer than limit
 // and for any answer not in allowed.

@@ -79,7 +79,7 @@ func networkFaults(t *testing.T, tg *target) {
 		t1 := time.Now()
 		// Wait until every stream is served again, then a little more.
 		s.eventually(20*time.Second, f.name+": recovered", func() error {
-			if d := time.Since(t1); d < 2*time.Second || rec.recovery(t1) > d-time.Second {
+			if d := time.Since(t1); d < 2*time.Second || rec.recovery(t1, forever()) > d-time.Second {
 				return fmt.Errorf("failures within the last second")
 			}
 			return nil
@@ -90,7 +90,7 @@ func networkFaults(t *testing.T, tg *target) {
 		rec.report(t, f.name+": before", start, t0)
 		rec.report(t, f.name+": during", t0, t1)
 		rec.report(t, f.name+": after", t1, end)
-		recovery := rec.recovery(t1)
+		recovery := rec.recovery(t1, forever())
 		after := s.noLeak(before)
 		t.Logf("%s: recovered %v after the fault ended; sidecar connections to Redis opened so far %d; "+
 			"before: %v; after: %v", f.name, recovery.Round(time.Millisecond), accepted, before, after)
