@@ -113,6 +113,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	filterapi.New(filterapi.Deps{
 		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log, JWKS: a.jwks,
 		OnQuota: a.metrics.Quota, OAuth: oauthServer, EnforceOrgQuotas: cfg.EnforceOrgQuotas, Analytics: a.writeAnalytics,
+		QuotaWait: store.ReplicaWait{Replicas: cfg.QuotaWaitReplicas, Timeout: cfg.QuotaWaitTimeout},
 	}).Register(mux)
 	(&analytics.UsageAPI{Reader: &analytics.Reader{Client: a.store.Client(), Timeout: cfg.RedisTimeout},
 		Secret: cfg.Secret, Now: time.Now}).Register(mux)

@@ -49,6 +49,10 @@ type Config struct {
 	// Usage aggregates live this long per minute and per hour bucket.
 	UsageMinuteRetention time.Duration
 	UsageHourRetention   time.Duration
+	// QuotaWaitReplicas > 0 makes each quota grant wait (Redis WAIT, up to
+	// QuotaWaitTimeout) until that many replicas have it.
+	QuotaWaitReplicas int
+	QuotaWaitTimeout  time.Duration
 }
 
 // ErrHelp is returned by Parse when --help was requested; the usage text has
@@ -118,6 +122,12 @@ Usage: turnpike-sidecar [flags]
 				"how long per-minute usage aggregates are kept (`duration`)"),
 			flagenv.PositiveDuration(&c.UsageHourRetention, "usage-hour-retention", 90*24*time.Hour,
 				"how long per-hour usage aggregates are kept (`duration`)"),
+			flagenv.Int(&c.QuotaWaitReplicas, "quota-wait-replicas", 0,
+				"answer a quota grant only once this many Redis replicas have it (Redis WAIT), so a failover\n"+
+					"cannot grant its units twice; too few within --quota-wait-timeout: the grant is given back\n"+
+					"and the filter gets 503. 0 = do not wait"),
+			flagenv.PositiveDuration(&c.QuotaWaitTimeout, "quota-wait-timeout", 100*time.Millisecond,
+				"how long a quota grant waits for --quota-wait-replicas replicas (`duration`)"),
 		},
 	}
 }
@@ -139,6 +149,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	}
 	if c.FilterToken == "" {
 		errs = append(errs, errors.New("--filter-token (or TURNPIKE_FILTER_TOKEN) is required: the Filter API is never served without authentication"))
+	}
+	if c.QuotaWaitReplicas < 0 {
+		errs = append(errs, errors.New("--quota-wait-replicas must not be negative"))
 	}
 	if c.Listen == "" {
 		errs = append(errs, errors.New("--listen must not be empty"))
