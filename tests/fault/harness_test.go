@@ -103,15 +103,8 @@ func newStack(t *testing.T, tg *target, o stackOptions) *stack {
 	t.Cleanup(upstream.Close)
 	n := max(o.sidecars, 1)
 	for i := range n {
-		port := testenv.FreePort(t)
-		s.sidecarURLs = append(s.sidecarURLs, "http://127.0.0.1:"+strconv.Itoa(port))
-		p := newProc(t, "sidecar"+strconv.Itoa(i), built.sidecar, append([]string{
-			"--listen", "127.0.0.1:" + strconv.Itoa(port), "--redis", tg.url,
-			"--secret", secret, "--filter-token", filterToken, "--config-poll", "100ms",
-			"--redis-timeout", redisTimeout.String(), "--shutdown-timeout", "2s", "--log-level", "warn"},
-			o.sidecarArgs...)...)
-		p.start()
-		s.sidecars = append(s.sidecars, p)
+		p, u := startSidecar(t, "sidecar"+strconv.Itoa(i), tg.url, o.sidecarArgs...)
+		s.sidecars, s.sidecarURLs = append(s.sidecars, p), append(s.sidecarURLs, u)
 	}
 	for i := range s.sidecars {
 		s.waitSidecarReady(i, 20*time.Second)
@@ -133,6 +126,19 @@ func newStack(t *testing.T, tg *target, o stackOptions) *stack {
 		"--workers", "2", "--log-level", "warn")
 	s.startGateway()
 	return s
+}
+
+// startSidecar starts a turnpike-sidecar on redisURL with the suite's
+// settings and extra args, and returns it and its base URL.
+func startSidecar(t testing.TB, name, redisURL string, args ...string) (*proc, string) {
+	port := testenv.FreePort(t)
+	p := newProc(t, name, built.sidecar, append([]string{
+		"--listen", "127.0.0.1:" + strconv.Itoa(port), "--redis", redisURL,
+		"--secret", secret, "--filter-token", filterToken, "--config-poll", "100ms",
+		"--redis-timeout", redisTimeout.String(), "--shutdown-timeout", "2s", "--log-level", "warn"},
+		args...)...)
+	p.start()
+	return p, "http://127.0.0.1:" + strconv.Itoa(port)
 }
 
 // startGateway starts the gateway and waits until its VMs have their first
