@@ -3,7 +3,6 @@ package fault
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -246,20 +245,38 @@ func diffKeys(a, b map[string]map[string]any) []string {
 	return out
 }
 
-// canonical is v as JSON with sorted keys. With ref, a quota_renews that is
-// within a second of ref's counts as ref's: the Gateway API computes it
-// from the counter's TTL and the sidecar's clock in whole seconds, so two
-// reads of one unchanged counter may differ by one second (the expiry
-// itself is stored absolute and survives the restart unchanged).
+// canonical is v as JSON with sorted keys. With ref, a quota_renews (at
+// any depth) that is within a second of ref's counts as ref's: the Gateway
+// API computes it from the counter's TTL and the sidecar's clock in whole
+// seconds, so two reads of one unchanged counter may differ by one second
+// (the expiry itself is stored absolute and survives the restart).
 func canonical(v, ref map[string]any) string {
+	var out []byte
 	if ref != nil {
-		a, okA := v["quota_renews"].(float64)
-		b, okB := ref["quota_renews"].(float64)
-		if okA && okB && a != b && a-b <= 1 && b-a <= 1 {
-			v = maps.Clone(v)
-			v["quota_renews"] = b
-		}
+		out, _ = json.Marshal(withRenewsOf(v, ref))
+	} else {
+		out, _ = json.Marshal(v)
 	}
-	out, _ := json.Marshal(v)
 	return string(out)
+}
+
+// withRenewsOf is a copy of v whose quota_renews fields take ref's value
+// where the two differ by at most one.
+func withRenewsOf(v, ref any) any {
+	m, ok := v.(map[string]any)
+	r, okR := ref.(map[string]any)
+	if !ok || !okR {
+		return v
+	}
+	out := make(map[string]any, len(m))
+	for k, x := range m {
+		a, okA := x.(float64)
+		b, okB := r[k].(float64)
+		if k == "quota_renews" && okA && okB && a-b <= 1 && b-a <= 1 {
+			out[k] = b
+			continue
+		}
+		out[k] = withRenewsOf(x, r[k])
+	}
+	return out
 }

@@ -79,8 +79,16 @@ func (p *Proxy) ResetAll() int {
 		conns = append(conns, c)
 	}
 	p.mu.Unlock()
+	// Every end gets SO_LINGER 0 before any is closed: closing one end
+	// wakes its link, which closes the other, and that close must be a
+	// reset too.
 	for _, c := range conns {
-		reset(c)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	}
+	for _, c := range conns {
+		_ = c.Close()
 	}
 	return len(conns) / 2
 }
