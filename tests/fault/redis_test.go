@@ -194,8 +194,17 @@ func aofRestart(t *testing.T, tg *target) {
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	<-done
+	restarted := time.Now()
 	tg.restart()
-	ready := s.waitSidecarReady(0, 20*time.Second)
+	s.waitSidecarReady(0, 20*time.Second)
+	s.eventually(20*time.Second, "Gateway API answering", func() error {
+		r, err := s.apiAt(0, http.MethodGet, "/tyk/policies/gold", "")
+		if err != nil || r.status != 200 {
+			return fmt.Errorf("%v %v", r, err)
+		}
+		return nil
+	})
+	ready := time.Since(restarted)
 	after := snap()
 	// The writes after the first snapshot are in the key list now.
 	delete(before, "key list")
@@ -211,7 +220,7 @@ func aofRestart(t *testing.T, tg *target) {
 	}
 	t.Logf("AOF (appendfsync always): %d values compared (org session with %d units counted, policy, API, %d keys "+
 		"with their counters): %d differ; %d key creates acknowledged in the second around the kill, %d of them lost; "+
-		"sidecar ready %v after the restart", len(before), used, len(keys), len(diffKeys(before, after)),
+		"Gateway API answering again %v after the restart", len(before), used, len(keys), len(diffKeys(before, after)),
 		len(acked), lost, ready.Round(time.Millisecond))
 	if lost > 0 {
 		t.Errorf("%d of %d acknowledged key writes lost", lost, len(acked))
