@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -372,7 +373,7 @@ const (
 func (s *stack) noLeak(before resources) resources {
 	s.t.Helper()
 	var now resources
-	poolMax := 10 * max(1, numCPU()) * len(s.sidecars)
+	poolMax := 10 * runtime.NumCPU() * len(s.sidecars) // go-redis: 10 per GOMAXPROCS
 	s.eventually(20*time.Second, "resources back to their level before the fault", func() error {
 		var err error
 		if now, err = s.resources(); err != nil {
