@@ -127,7 +127,7 @@ Usage: turnpike-sidecar [flags]
 					"cannot grant its units twice; too few within --quota-wait-timeout: the grant is given back\n"+
 					"and the filter gets 503. 0 = do not wait"),
 			flagenv.PositiveDuration(&c.QuotaWaitTimeout, "quota-wait-timeout", 100*time.Millisecond,
-				"how long a quota grant waits for --quota-wait-replicas replicas (`duration`)"),
+				"how long a quota grant waits for --quota-wait-replicas replicas (`duration`; shorter than --redis-timeout)"),
 		},
 	}
 }
@@ -152,6 +152,10 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	}
 	if c.QuotaWaitReplicas < 0 {
 		errs = append(errs, errors.New("--quota-wait-replicas must not be negative"))
+	}
+	if c.QuotaWaitReplicas > 0 && c.QuotaWaitTimeout >= c.RedisTimeout {
+		// WAIT's reply is a socket read, cut at --redis-timeout.
+		errs = append(errs, errors.New("--quota-wait-timeout must be shorter than --redis-timeout"))
 	}
 	if c.Listen == "" {
 		errs = append(errs, errors.New("--listen must not be empty"))

@@ -76,6 +76,8 @@ func TestParse(t *testing.T) {
 			}},
 		{name: "negative quota wait", args: append([]string{"--quota-wait-replicas", "-1"}, base...),
 			wantErr: "--quota-wait-replicas"},
+		{name: "quota wait longer than the Redis timeout", args: append([]string{"--quota-wait-replicas", "1",
+			"--quota-wait-timeout", "3s"}, base...), wantErr: "--quota-wait-timeout must be shorter"},
 		{name: "bad level", args: append([]string{"--log-level", "loud"}, base...), wantErr: "--log-level"},
 		{name: "bad format", args: append([]string{"--log-format", "xml"}, base...), wantErr: "--log-format"},
 		{name: "bad bool env", args: base, env: map[string]string{"TURNPIKE_ALLOW_MASTER_KEYS": "yes please"},
