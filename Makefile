@@ -8,7 +8,7 @@ TESTFLAGS ?=
 # Redis URL for `make run`; empty: the sidecar's embedded in-memory store.
 REDIS ?=
 
-.PHONY: all build wasm bins deps test test-cluster test-sentinel lint bench bench-smoke run clean
+.PHONY: all build wasm bins deps test test-cluster test-sentinel fault lint bench bench-smoke run clean
 
 all: build
 
@@ -39,8 +39,9 @@ deps:
 test: deps lint build
 	@echo "--- filter.wasm: imports, checked against proxy-wasm ABI 0.2.1 and WASI preview1"
 	$(GO) test -count=1 -run '^TestWasmModuleMatchesABI$$' -v ./filter/
-	$(GO) test -count=1 $(TESTFLAGS) ./...
+	$(GO) test -count=1 $(TESTFLAGS) $$($(GO) list ./... | grep -v '/tests/fault')
 	@$(MAKE) --no-print-directory test-cluster
+	@$(MAKE) --no-print-directory fault
 	@echo "--- every benchmark once (-benchtime=1x), so none can rot"
 	@$(MAKE) --no-print-directory bench-smoke
 
@@ -57,6 +58,18 @@ test-sentinel: build
 	@echo "--- the sidecar, filter-with-real-sidecar and e2e suites against Redis Sentinel"
 	TURNPIKE_TEST_REDIS=sentinel $(GO) test -count=1 -timeout 20m $(TESTFLAGS) $(REDIS_SUITES)
 	TURNPIKE_TEST_REDIS=sentinel $(GO) test -count=1 $(TESTFLAGS) -run '^TestWithRealSidecarAndRedis$$' ./filter/
+
+# The fault suite (tests/fault, about 2 minutes): real processes, real failures. Its numbers (requests
+# sent, answers by status, longest wait, time to recover) are printed here; the full log is in
+# build/out/fault-test.log. RELIABILITY.md collects them from one run.
+FAULTLOG := $(OUT)/fault-test.log
+fault: deps
+	@mkdir -p $(OUT)
+	@echo "--- fault suite (tests/fault): latency, resets, killed sidecars and Redis, AOF restart, WAIT"
+	@$(GO) test -count=1 -v $(TESTFLAGS) ./tests/fault/... > $(FAULTLOG) 2>&1; rc=$$?; \
+	  grep -E '^(=== RUN|--- |PASS|FAIL|ok )|^    [a-z_]+_test\.go:[0-9]+: ' $(FAULTLOG) | grep -v 'redis: '; \
+	  if [ $$rc -ne 0 ]; then echo "fault suite failed; full log: $(FAULTLOG)"; tail -n 200 $(FAULTLOG); fi; \
+	  exit $$rc
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \

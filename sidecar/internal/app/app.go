@@ -84,8 +84,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 		a.store = store.New(c, cfg.RedisTimeout)
-		a.store.SetQuotaReplicas(cfg.QuotaReplicas)
-		log.Info("using Redis", "url", store.Redact(cfg.RedisURL), "quota_replicas", cfg.QuotaReplicas)
+		log.Info("using Redis", "url", store.Redact(cfg.RedisURL), "quota_wait_replicas", cfg.QuotaWaitReplicas)
 	}
 	a.store.Client().AddHook(a.metrics.RedisHook())
 	a.jwks = jwks.New(jwks.Options{Client: &http.Client{Timeout: cfg.JWKSTimeout}, MaxBytes: cfg.JWKSMaxBytes,
@@ -118,6 +117,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	filterapi.New(filterapi.Deps{
 		Store: a.store, Snapshots: keeper, Token: cfg.FilterToken, Ready: a.Ready, Logger: log, JWKS: a.jwks,
 		OnQuota: a.metrics.Quota, OAuth: oauthServer, EnforceOrgQuotas: cfg.EnforceOrgQuotas, Analytics: a.writeAnalytics,
+		QuotaWait: store.ReplicaWait{Replicas: cfg.QuotaWaitReplicas, Timeout: cfg.QuotaWaitTimeout},
 	}).Register(mux)
 	(&analytics.UsageAPI{Reader: &analytics.Reader{Client: a.store.Client(), Timeout: cfg.RedisTimeout},
 		Secret: cfg.Secret, Now: time.Now}).Register(mux)

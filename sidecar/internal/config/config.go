@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/flagenv"
@@ -31,9 +30,6 @@ type Config struct {
 	LogFormat       string // "text" or "json"
 	ShutdownTimeout time.Duration
 	RedisTimeout    time.Duration
-	// QuotaReplicas: quota grants wait until this many Redis replicas hold
-	// the new count (WAIT); 0 = do not wait.
-	QuotaReplicas   int
 	AllowMasterKeys bool
 	// AllowPlainPasswords lets keys store basic-auth passwords in clear
 	// (basic_auth_data.hash_type "plain"); refused otherwise.
@@ -53,6 +49,10 @@ type Config struct {
 	// Usage aggregates live this long per minute and per hour bucket.
 	UsageMinuteRetention time.Duration
 	UsageHourRetention   time.Duration
+	// QuotaWaitReplicas > 0 makes each quota grant wait (Redis WAIT, up to
+	// QuotaWaitTimeout) until that many replicas have it.
+	QuotaWaitReplicas int
+	QuotaWaitTimeout  time.Duration
 }
 
 // ErrHelp is returned by Parse when --help was requested; the usage text has
@@ -99,17 +99,6 @@ Usage: turnpike-sidecar [flags]
 				"how long in-flight requests may run after SIGTERM (`duration`)"),
 			flagenv.PositiveDuration(&c.RedisTimeout, "redis-timeout", 2*time.Second,
 				"timeout of each Redis operation and of connecting (`duration`)"),
-			flagenv.Func("quota-replicas", "0",
-				"quota grants wait until this many Redis replicas hold the new count (Redis WAIT, at most half of\n"+
-					"--redis-timeout; a grant not confirmed in time answers 503), so a failover cannot lose them; 0 = do not wait",
-				"0 or more", func(v string) error {
-					n, err := strconv.Atoi(v)
-					if err == nil && n < 0 {
-						err = errors.New("negative")
-					}
-					c.QuotaReplicas = n
-					return err
-				}),
 			flagenv.Bool(&c.AllowMasterKeys, "allow-master-keys", false,
 				"accept keys without access rights (they pass every API), like Tyk's allow_master_keys"),
 			flagenv.Bool(&c.AllowPlainPasswords, "allow-plain-passwords", false,
@@ -133,6 +122,12 @@ Usage: turnpike-sidecar [flags]
 				"how long per-minute usage aggregates are kept (`duration`)"),
 			flagenv.PositiveDuration(&c.UsageHourRetention, "usage-hour-retention", 90*24*time.Hour,
 				"how long per-hour usage aggregates are kept (`duration`)"),
+			flagenv.Int(&c.QuotaWaitReplicas, "quota-wait-replicas", 0,
+				"answer a quota grant only once this many Redis replicas have it (Redis WAIT), so a failover\n"+
+					"cannot grant its units twice; too few within --quota-wait-timeout: the grant is given back\n"+
+					"and the filter gets 503. 0 = do not wait"),
+			flagenv.PositiveDuration(&c.QuotaWaitTimeout, "quota-wait-timeout", 100*time.Millisecond,
+				"how long a quota grant waits for --quota-wait-replicas replicas (`duration`; shorter than --redis-timeout)"),
 		},
 	}
 }
@@ -154,6 +149,13 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	}
 	if c.FilterToken == "" {
 		errs = append(errs, errors.New("--filter-token (or TURNPIKE_FILTER_TOKEN) is required: the Filter API is never served without authentication"))
+	}
+	if c.QuotaWaitReplicas < 0 {
+		errs = append(errs, errors.New("--quota-wait-replicas must not be negative"))
+	}
+	if c.QuotaWaitReplicas > 0 && c.QuotaWaitTimeout >= c.RedisTimeout {
+		// WAIT's reply is a socket read, cut at --redis-timeout.
+		errs = append(errs, errors.New("--quota-wait-timeout must be shorter than --redis-timeout"))
 	}
 	if c.Listen == "" {
 		errs = append(errs, errors.New("--listen must not be empty"))

@@ -68,6 +68,16 @@ func TestParse(t *testing.T) {
 		{name: "filter token required", args: []string{"--secret", "s"}, wantErr: "--filter-token"},
 		{name: "bad body limit", args: append([]string{"--max-body-bytes", "-3"}, base...), wantErr: "--max-body-bytes"},
 		{name: "bad duration", args: append([]string{"--redis-timeout", "soon"}, base...), wantErr: "--redis-timeout"},
+		{name: "quota wait", args: append([]string{"--quota-wait-replicas", "1", "--quota-wait-timeout", "50ms"}, base...),
+			check: func(t *testing.T, c Config) {
+				if c.QuotaWaitReplicas != 1 || c.QuotaWaitTimeout != 50*time.Millisecond {
+					t.Errorf("quota wait: %d %v", c.QuotaWaitReplicas, c.QuotaWaitTimeout)
+				}
+			}},
+		{name: "negative quota wait", args: append([]string{"--quota-wait-replicas", "-1"}, base...),
+			wantErr: "--quota-wait-replicas"},
+		{name: "quota wait longer than the Redis timeout", args: append([]string{"--quota-wait-replicas", "1",
+			"--quota-wait-timeout", "3s"}, base...), wantErr: "--quota-wait-timeout must be shorter"},
 		{name: "bad level", args: append([]string{"--log-level", "loud"}, base...), wantErr: "--log-level"},
 		{name: "bad format", args: append([]string{"--log-format", "xml"}, base...), wantErr: "--log-format"},
 		{name: "bad bool env", args: base, env: map[string]string{"TURNPIKE_ALLOW_MASTER_KEYS": "yes please"},

@@ -56,6 +56,9 @@ type Deps struct {
 	// Analytics stores a batch of request records; nil answers
 	// PathAnalytics with 404 (analytics not served).
 	Analytics func(ctx context.Context, b *wire.AnalyticsBatch) error
+	// QuotaWait, with Replicas > 0, makes every quota grant wait for that
+	// many Redis replicas (--quota-wait-replicas, store.ReplicaWait).
+	QuotaWait store.ReplicaWait
 }
 
 // API is the Filter API handler set.
@@ -209,9 +212,14 @@ func (a *API) quota(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var g store.Grant
-	if req.Lease {
+	switch {
+	case a.d.QuotaWait.Replicas > 0 && req.Lease:
+		g, err = a.d.Store.LeaseWait(r.Context(), counter(req), req.QuotaMax, req.QuotaRenewalRate, req.Units, a.d.QuotaWait)
+	case a.d.QuotaWait.Replicas > 0:
+		g, err = a.d.Store.ReserveWait(r.Context(), counter(req), req.QuotaMax, req.QuotaRenewalRate, req.Units, a.d.QuotaWait)
+	case req.Lease:
 		g, err = a.d.Store.Lease(r.Context(), counter(req), req.QuotaMax, req.QuotaRenewalRate, req.Units)
-	} else {
+	default:
 		g.Result, err = a.d.Store.Reserve(r.Context(), counter(req), req.QuotaMax, req.QuotaRenewalRate, req.Units)
 	}
 	if err != nil {

@@ -15,6 +15,14 @@ import (
 // Dial builds a client for a --redis URL. It does not connect: go-redis dials
 // lazily, and the caller decides how to wait for the server (see app).
 //
+// Every socket read and write gives up after timeout (--redis-timeout)
+// unless the URL sets read_timeout/write_timeout. go-redis does not stop a
+// read when the operation's context expires (only with
+// ContextTimeoutEnabled, which would also cut connection set-up short under
+// load), so with its default 5 s read timeout, retried, a slow Redis held
+// requests for 10 s (tests/fault); now a command fails after timeout, and
+// the retry stops at the operation's deadline.
+//
 // Forms (query parameters are go-redis options such as dial_timeout,
 // pool_size, db):
 //
@@ -48,6 +56,7 @@ func Dial(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 			return fail(err)
 		}
 		o.DialTimeout = timeout
+		o.ReadTimeout, o.WriteTimeout = orTimeout(o.ReadTimeout, timeout), orTimeout(o.WriteTimeout, timeout)
 		return redis.NewClient(o), nil
 	case mode == "sentinel" && (base == "redis" || base == "rediss"):
 		o, err := redis.ParseFailoverURL(plain)
@@ -58,6 +67,7 @@ func Dial(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 			return fail(fmt.Errorf("a Sentinel URL needs ?master_name=NAME"))
 		}
 		o.DialTimeout = timeout
+		o.ReadTimeout, o.WriteTimeout = orTimeout(o.ReadTimeout, timeout), orTimeout(o.WriteTimeout, timeout)
 		return redis.NewFailoverClient(o), nil
 	case mode == "cluster" && (base == "redis" || base == "rediss"):
 		o, err := redis.ParseClusterURL(plain)
@@ -65,6 +75,7 @@ func Dial(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 			return fail(err)
 		}
 		o.DialTimeout = timeout
+		o.ReadTimeout, o.WriteTimeout = orTimeout(o.ReadTimeout, timeout), orTimeout(o.WriteTimeout, timeout)
 		if o.ClusterStateReloadInterval == 0 || o.ClusterStateReloadInterval > clusterStateRefresh {
 			o.ClusterStateReloadInterval = clusterStateRefresh
 		}
@@ -73,6 +84,14 @@ func Dial(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("invalid --redis URL %s: unsupported scheme %q (use redis://, rediss://, unix://, "+
 			"redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://)", Redact(rawURL), u.Scheme)
 	}
+}
+
+// orTimeout is set, or timeout when set is 0 (not given in the URL).
+func orTimeout(set, timeout time.Duration) time.Duration {
+	if set != 0 {
+		return set
+	}
+	return timeout
 }
 
 // Embedded starts an in-memory Redis (miniredis) on a loopback port and

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/turnpike-dev/turnpike/shared/quota"
@@ -135,13 +134,7 @@ func (s *Store) reserve(ctx context.Context, key string, quotaMax, renewalRate, 
 	if lease {
 		flag = 1
 	}
-	var v []int64
-	var err error
-	if s.quotaReplicas > 0 {
-		v, err = s.reserveReplicated(ctx, key, quotaMax, renewalRate, units, flag)
-	} else {
-		v, err = reserveScript.Run(ctx, s.c, []string{key}, quotaMax, renewalRate, units, flag).Int64Slice()
-	}
+	v, err := reserveScript.Run(ctx, s.c, []string{key}, quotaMax, renewalRate, units, flag).Int64Slice()
 	if err != nil {
 		return Grant{}, err
 	}
@@ -190,82 +183,4 @@ func (s *Store) Counters(ctx context.Context, now int64, keys ...string) ([]quot
 		}
 	}
 	return out, nil
-}
-
-// ErrNotReplicated is returned when a quota grant was counted on the master
-// but fewer replicas than SetQuotaReplicas asks for confirmed it in time.
-// The units stay counted (a lost grant, never an overshoot).
-var ErrNotReplicated = errors.New("quota grant not confirmed by enough Redis replicas in time")
-
-// SetQuotaReplicas makes every quota grant (Reserve, Lease) wait until n
-// replicas hold the counter's new value (Redis WAIT, at most half the op
-// timeout), so that a failover cannot lose it; a grant that is not
-// confirmed in time fails with ErrNotReplicated. 0 (the default) does not
-// wait: a failover may then lose the last grants (asynchronous
-// replication), and a key may spend those units twice. Releases never
-// wait: losing one only forgives less. Call before use.
-func (s *Store) SetQuotaReplicas(n int) { s.quotaReplicas = max(n, 0) }
-
-// reserveReplicated runs the reserve script and WAIT on one connection to
-// the counter's master (WAIT counts the replicas that have this
-// connection's writes). On a cluster that connection is the slot's master,
-// looked up in the slot map; a grant that meets a moving or failing slot
-// refreshes the map and tries again while the op timeout allows.
-func (s *Store) reserveReplicated(ctx context.Context, key string, args ...any) ([]int64, error) {
-	for attempt := 0; ; attempt++ {
-		node, err := s.masterFor(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		var eval *redis.Cmd
-		var wait *redis.Cmd
-		run := func() error {
-			_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
-				eval = reserveScript.EvalSha(ctx, p, []string{key}, args...)
-				wait = p.Do(ctx, "WAIT", s.quotaReplicas, (s.timeout / 2).Milliseconds())
-				return nil
-			})
-			return err
-		}
-		err = run()
-		if err != nil && redis.HasErrorPrefix(eval.Err(), "NOSCRIPT") {
-			if err = reserveScript.Load(ctx, node).Err(); err == nil {
-				err = run()
-			}
-		}
-		if cc, ok := s.c.(*redis.ClusterClient); ok && err != nil && ctx.Err() == nil && attempt < 20 &&
-			(redis.HasErrorPrefix(eval.Err(), "MOVED") || redis.HasErrorPrefix(eval.Err(), "ASK") ||
-				redis.HasErrorPrefix(eval.Err(), "TRYAGAIN") || networkError(eval.Err())) {
-			cc.ReloadState(ctx)
-			time.Sleep(25 * time.Millisecond)
-			continue
-		}
-		if err != nil {
-			if eval != nil && eval.Err() != nil {
-				return nil, eval.Err()
-			}
-			return nil, err
-		}
-		v, err := eval.Int64Slice()
-		if err != nil {
-			return nil, err
-		}
-		if acked, _ := wait.Int64(); acked < int64(s.quotaReplicas) {
-			return nil, ErrNotReplicated
-		}
-		return v, nil
-	}
-}
-
-// masterFor is a client of the one Redis server that holds key: the master
-// of its slot on a cluster, else the (Sentinel-managed) master itself.
-func (s *Store) masterFor(ctx context.Context, key string) (*redis.Client, error) {
-	switch c := s.c.(type) {
-	case *redis.ClusterClient:
-		return c.MasterForKey(ctx, key)
-	case *redis.Client:
-		return c, nil
-	default:
-		return nil, fmt.Errorf("quota replicas: unsupported Redis client %T", s.c)
-	}
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/turnpike-dev/turnpike/tests/testenv"
 )
 
-// TestQuotaWaitReplicas: with SetQuotaReplicas(1) every grant waits for the
-// replica (WAIT) and counts exactly as without; asking for more replicas
-// than exist fails the grant with ErrNotReplicated. It measures what the
+// TestQuotaWaitReplicas: LeaseWait with one replica waits for the replica
+// (WAIT) and counts exactly as Lease; asking for more replicas than exist
+// fails the grant with ErrReplicasBehind and gives its units back. It measures what the
 // wait costs per grant, interleaved with grants that do not wait, on a
 // Sentinel-managed master with one replica and on a 3-master cluster.
 func TestQuotaWaitReplicas(t *testing.T) {
@@ -31,25 +31,31 @@ func TestQuotaWaitReplicas(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { c.Close() })
-			plain, waiting := New(c, time.Second), New(c, time.Second)
-			waiting.SetQuotaReplicas(1)
+			st := New(c, time.Second)
+			one := ReplicaWait{Replicas: 1, Timeout: 500 * time.Millisecond}
 			ctx := context.Background()
 			const grants, quotaMax = 300, 1000000
 			var plainTime, waitTime []time.Duration
 			var plainUnits, waitUnits int64
 			// Warm up: connections, script caches.
-			_, _ = plain.Lease(ctx, QuotaKey("warm", hashN(0)), quotaMax, 3600, 1)
-			_, _ = waiting.Lease(ctx, QuotaKey("warm", hashN(0)), quotaMax, 3600, 1)
+			_, _ = st.Lease(ctx, QuotaKey("warm", hashN(0)), quotaMax, 3600, 1)
+			_, _ = st.LeaseWait(ctx, QuotaKey("warm", hashN(0)), quotaMax, 3600, 1, one)
 			for i := range grants {
 				for _, w := range []bool{i%2 == 0, i%2 != 0} { // alternate which goes first
 					key := QuotaKey("", hashN(i%7)) // a few counters, over several slots
-					st, tally, units := plain, &plainTime, &plainUnits
+					tally, units := &plainTime, &plainUnits
 					if w {
-						st, tally, units = waiting, &waitTime, &waitUnits
+						tally, units = &waitTime, &waitUnits
 						key = QuotaKey("w", hashN(i%7))
 					}
 					start := time.Now()
-					g, err := st.Lease(ctx, key, quotaMax, 3600, 50)
+					var g Grant
+					var err error
+					if w {
+						g, err = st.LeaseWait(ctx, key, quotaMax, 3600, 50, one)
+					} else {
+						g, err = st.Lease(ctx, key, quotaMax, 3600, 50)
+					}
 					*tally = append(*tally, time.Since(start))
 					if err != nil {
 						t.Fatalf("lease (wait %v): %v", w, err)
@@ -71,14 +77,15 @@ func TestQuotaWaitReplicas(t *testing.T) {
 			if got := sum(""); got != plainUnits {
 				t.Errorf("plain grants: counted %d, granted %d", got, plainUnits)
 			}
-			// More replicas than exist: the grant is counted but fails.
-			greedy := New(c, 400*time.Millisecond)
-			greedy.SetQuotaReplicas(2)
+			// More replicas than exist: the grant fails and is given back.
 			start := time.Now()
-			_, err = greedy.Lease(ctx, QuotaKey("g", hashN(1)), quotaMax, 3600, 50)
+			_, err = st.LeaseWait(ctx, QuotaKey("g", hashN(1)), quotaMax, 3600, 50, ReplicaWait{Replicas: 2, Timeout: 200 * time.Millisecond})
 			failAfter := time.Since(start)
-			if !errors.Is(err, ErrNotReplicated) {
-				t.Errorf("2 replicas asked, 1 exists: err = %v, want ErrNotReplicated", err)
+			if !errors.Is(err, ErrReplicasBehind) {
+				t.Errorf("2 replicas asked, 1 exists: err = %v, want ErrReplicasBehind", err)
+			}
+			if used, _ := c.Get(ctx, QuotaKey("g", hashN(1))).Int64(); used != 0 {
+				t.Errorf("a grant not replicated in time left %d units counted, want 0 (given back)", used)
 			}
 			perPlain, perWait := median(plainTime), median(waitTime)
 			t.Logf("%s: %d leases each, interleaved: median %v per grant without WAIT, %v with WAIT 1 (x%.2f); "+

@@ -48,8 +48,6 @@ type Store struct {
 	// outbox entry are committed; true stops the write there, as a crash
 	// of the writer would.
 	afterCommit func() bool
-	// quotaReplicas: quota grants wait for this many replicas (WAIT).
-	quotaReplicas int
 }
 
 // New wraps a client. timeout bounds each operation (0 = 2 s).
