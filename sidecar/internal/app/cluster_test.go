@@ -32,7 +32,7 @@ func TestClusterMasterKilled(t *testing.T) {
 			victimKeys = append(victimKeys, k)
 		}
 	}
-	r := killUnderTraffic(t, s, victimKeys, victim.Stop, func() bool {
+	r := killUnderTraffic(t, s, victimKeys, replicatedThenStop(t, victim), func() bool {
 		o := cl.Owners()[testenv.Slot("apikey-"+keys.Hash(victimKeys[0]))]
 		return o != nil && o != victim && o.Running()
 	})
@@ -65,7 +65,7 @@ func TestSentinelMasterKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := killUnderTraffic(t, s, keyIDs, victim.Stop, func() bool {
+	r := killUnderTraffic(t, s, keyIDs, replicatedThenStop(t, victim), func() bool {
 		m, err := sn.Master()
 		return err == nil && m != victim
 	})
@@ -74,6 +74,21 @@ func TestSentinelMasterKilled(t *testing.T) {
 		victim.Addr(), len(keyIDs), r.promotion.Round(time.Millisecond), r.worst.Round(time.Millisecond),
 		r.healthyAfter.Round(time.Millisecond), r.counts())
 	r.check(t)
+}
+
+// replicatedThenStop kills a master once its replica has every write so
+// far (WAIT): Redis replication is asynchronous, so a master killed the
+// moment after a write may take it along (sidecar/README.md, "What a
+// failover can lose"). These tests are about the sidecar following the
+// failover, so they rule that loss out rather than count it as a sidecar
+// error; RELIABILITY.md and the README state the loss.
+func replicatedThenStop(t *testing.T, victim *testenv.Redis) func() {
+	return func() {
+		if n, err := victim.Command("WAIT", 1, 5000); err != nil || fmt.Sprint(n) != "1" {
+			t.Logf("WAIT before the kill: %v %v (the replica may miss the last writes)", n, err)
+		}
+		victim.Stop()
+	}
 }
 
 // killResult is what killUnderTraffic saw.

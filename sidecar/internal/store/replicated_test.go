@@ -39,7 +39,20 @@ func TestQuotaWaitReplicas(t *testing.T) {
 			var plainUnits, waitUnits int64
 			// Warm up: connections, script caches.
 			_, _ = st.Lease(ctx, QuotaKey("warm", hashN(0)), quotaMax, 3600, 1)
-			_, _ = st.LeaseWait(ctx, QuotaKey("warm", hashN(0)), quotaMax, 3600, 1, one)
+			// and until every master's replica acknowledges (a fresh
+			// cluster's replicas may still be attaching).
+			for i, deadline := 0, time.Now().Add(20*time.Second); ; i = (i + 1) % 7 {
+				_, err := st.LeaseWait(ctx, QuotaKey("warm", hashN(i)), quotaMax, 3600, 1, one)
+				if err == nil && i == 6 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("replicas never acknowledged a grant: %v", err)
+				}
+				if err != nil {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
 			for i := range grants {
 				for _, w := range []bool{i%2 == 0, i%2 != 0} { // alternate which goes first
 					key := QuotaKey("", hashN(i%7)) // a few counters, over several slots
