@@ -113,7 +113,9 @@ func TestJWTScopeToPolicyInTheVM(t *testing.T) {
 	sc.putAPI(jwtAPI("sc", `,"jwt_source":"`+base64.StdEncoding.EncodeToString(jwtSecret)+`",
 		"scopes":{"jwt":{"scope_claim_name":"perm.list","scope_to_policy":{"read":"jwt-read"}}}`))
 	h := start(t, sc.srv.URL, 1, "")
-	tok := func(claims map[string]any) string { return "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, claims) }
+	tok := func(claims map[string]any) string {
+		return "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, claims)
+	}
 
 	if o := do(t, h, request("/sc/x", tok(map[string]any{"sub": "carol", "pol": "jwt-gold",
 		"perm": map[string]any{"list": "other read"}}))); o.status != 200 {

@@ -93,7 +93,13 @@ func (h *httpContext) authenticate() verdict {
 	if c, ok := h.authMethod.(*auth.Chain); ok {
 		return h.authenticateChain(c)
 	}
+	if h.authBody.read {
+		return h.authenticateFromBody(h.authMethod.(*auth.Basic))
+	}
 	id, d := h.authMethod.Identify(h.request(), h.path)
+	if d == auth.DenyNeedsBody {
+		return h.authenticateFromBody(h.authMethod.(*auth.Basic)) // authbody.go
+	}
 	if d != nil {
 		return h.deny(d)
 	}
