@@ -35,6 +35,9 @@ const MsgAuthBodyUnsupported = "Credentials in the request body are not supporte
 
 // authBodyState is a request waiting for its body to be identified.
 type authBodyState struct {
+	// method is the API's basic auth when it asked for the body: kept, as
+	// a snapshot may replace the API's methods while the body comes.
+	method   *auth.Basic
 	awaiting bool   // the headers are held; the body is coming
 	read     bool   // the body is in (body), or there is none
 	body     []byte // a copy, dropped once identified
@@ -45,6 +48,7 @@ type authBodyState struct {
 // to identify the request with it.
 func (h *httpContext) authenticateFromBody(m *auth.Basic) verdict {
 	ab := &h.authBody
+	ab.method = m
 	if !ab.read && !h.bodyFollows {
 		ab.read = true // no body: Tyk reads an empty one
 	}
