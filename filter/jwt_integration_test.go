@@ -102,6 +102,49 @@ func TestJWTInTheVM(t *testing.T) {
 	})
 }
 
+// scopes.jwt maps the token's scopes (here a nested claim, space-separated)
+// to further policies: only the mapped policy grants the API, so a 200
+// shows the mapping applied in the VM.
+func TestJWTScopeToPolicyInTheVM(t *testing.T) {
+	sc := newFakeSidecar(t)
+	sc.putPolicy("jwt-gold", jwtPolicy)
+	sc.putPolicy("jwt-read", `{"id":"jwt-read","org_id":"org1","active":true,"rate":100,"per":60,"quota_max":-1,
+		"access_rights":{"sc":{"api_id":"sc","versions":["Default"]}}}`)
+	sc.putAPI(jwtAPI("sc", `,"jwt_source":"`+base64.StdEncoding.EncodeToString(jwtSecret)+`",
+		"scopes":{"jwt":{"scope_claim_name":"perm.list","scope_to_policy":{"read":"jwt-read"}}}`))
+	h := start(t, sc.srv.URL, 1, "")
+	tok := func(claims map[string]any) string {
+		return "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, claims)
+	}
+
+	if o := do(t, h, request("/sc/x", tok(map[string]any{"sub": "carol", "pol": "jwt-gold",
+		"perm": map[string]any{"list": "other read"}}))); o.status != 200 {
+		t.Fatalf("mapped scope: %d %s", o.status, o.body)
+	}
+	sc.mu.Lock()
+	stored := sc.sessions[keys.Hash(jwt.SessionID("org1", "carol"))]
+	sc.mu.Unlock()
+	if !strings.Contains(stored, `"apply_policies":["jwt-gold","jwt-read"]`) {
+		t.Fatalf("stored session %s", stored)
+	}
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		status int
+		msg    string
+	}{
+		{"base policy without the scope", map[string]any{"sub": "erin", "pol": "jwt-gold"}, 403, "Access to this API has been disallowed"},
+		{"no mapped scope", map[string]any{"sub": "dave", "perm": map[string]any{"list": []any{"other"}}}, 403, "key not authorized: no matching policy found in scope claim"},
+		{"existing session, no scope or policy", map[string]any{"sub": "carol"}, 403, "key not authorized: no scope or policy in token"},
+		{"scope alone (array)", map[string]any{"sub": "frank", "perm": map[string]any{"list": []any{"read"}}}, 200, ""},
+	} {
+		o := do(t, h, request("/sc/x", tok(tc.claims)))
+		if o.status != tc.status || (tc.msg != "" && o.body != errorBody(tc.msg)) {
+			t.Errorf("%s: %d %s, want %d %q", tc.name, o.status, o.body, tc.status, tc.msg)
+		}
+	}
+}
+
 // Deleting a JWT session takes effect within a second, as for keys: the
 // next request creates a fresh one (Tyk's behaviour), so an operator's
 // reset of a session's quota or rate limit applies at once.

@@ -76,3 +76,42 @@ func TestHashAndVerify(t *testing.T) {
 		t.Error("a password over bcrypt's 72 bytes must be refused, not truncated")
 	}
 }
+
+func TestBodyCredentials(t *testing.T) {
+	const userRe, passRe = `<User>(.*)</User>`, `<Password>(.*)</Password>`
+	for _, tc := range []struct {
+		name           string
+		userRe, passRe string
+		body           string
+		user, password string
+		err            error
+	}{
+		{"both", userRe, passRe, `<User>alice</User><Password>pa:ss word</Password>`, "alice", "pa:ss word", nil},
+		{"first match wins", userRe, passRe, "<User>a</User>\n<User>b</User><Password>p</Password>", "a", "p", nil},
+		{"no user", userRe, passRe, `<Password>p</Password>`, "", "", ErrBodyNoUser},
+		{"no password", userRe, passRe, `<User>alice</User>`, "", "", ErrBodyNoPassword},
+		{"empty body", userRe, passRe, ``, "", "", ErrBodyNoUser},
+		{"user regexp without a group", `<User>alice</User>`, passRe, `<User>alice</User><Password>p</Password>`, "", "", ErrBodyUserGroup},
+		{"password regexp without a group", userRe, `<Password>p</Password>`, `<User>alice</User><Password>p</Password>`, "", "", ErrBodyPasswordGroup},
+		{"JSON", `"user":\s*"([^"]*)"`, `"pass":\s*"([^"]*)"`, `{"user": "bob", "pass":"x"}`, "bob", "x", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := CompileBody(tc.userRe, tc.passRe)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, p, err := b.Credentials([]byte(tc.body))
+			if u != tc.user || p != tc.password || err != tc.err {
+				t.Errorf("got %q %q %v, want %q %q %v", u, p, err, tc.user, tc.password, tc.err)
+			}
+		})
+	}
+}
+
+func TestCompileBodyErrors(t *testing.T) {
+	for _, tc := range [][2]string{{"", "(x)"}, {"(x)", ""}, {"(", "(x)"}, {"(x)", "[z-a]"}} {
+		if _, err := CompileBody(tc[0], tc[1]); err == nil {
+			t.Errorf("CompileBody(%q, %q) compiled", tc[0], tc[1])
+		}
+	}
+}

@@ -242,3 +242,25 @@ func (c *Config) Update(stored *model.Session, ch Choice, d Dynamic, pols policy
 	s.OauthClientID = d.ClientID
 	return s, nil
 }
+
+// ScopeMapping is the scope-to-policy mapping an API applies and the claim
+// its scopes are read from ("" means "scope"), chosen as Tyk chooses them:
+// the scopes object when any of it is set (scopes.oidc for an OpenID
+// Connect API, scopes.jwt otherwise), else the older
+// jwt_scope_to_policy_mapping and jwt_scope_claim_name. So a scopes object
+// hides the older fields entirely, even when its own part is empty.
+func ScopeMapping(api *model.APIDefinition) (mapping map[string]string, claim string) {
+	sc := api.Scopes
+	if sc == nil || (emptyScopeClaim(sc.JWT) && emptyScopeClaim(sc.OIDC)) {
+		return api.JWTScopeToPolicyMapping, api.JWTScopeClaimName
+	}
+	if api.UseOpenID {
+		return sc.OIDC.ScopeToPolicy, sc.OIDC.ScopeClaimName
+	}
+	return sc.JWT.ScopeToPolicy, sc.JWT.ScopeClaimName
+}
+
+// emptyScopeClaim: an empty map counts as unset, as in Tyk.
+func emptyScopeClaim(c model.ScopeClaim) bool {
+	return c.ScopeClaimName == "" && len(c.ScopeToPolicy) == 0
+}

@@ -204,3 +204,38 @@ func TestParseKeySetErrors(t *testing.T) {
 		t.Errorf("got %v %v", ks, err)
 	}
 }
+
+// Which mapping an API applies: Tyk's GetScopeToPolicyMapping and
+// GetScopeClaimName.
+func TestScopeMapping(t *testing.T) {
+	old := map[string]string{"a": "old"}
+	newJWT := map[string]string{"a": "jwt"}
+	newOIDC := map[string]string{"a": "oidc"}
+	for _, tc := range []struct {
+		name      string
+		api       model.APIDefinition
+		want      string // the policy "a" maps to; "" for no mapping
+		wantClaim string
+	}{
+		{"none", model.APIDefinition{}, "", ""},
+		{"older fields", model.APIDefinition{JWTScopeToPolicyMapping: old, JWTScopeClaimName: "scp"}, "old", "scp"},
+		{"empty scopes object: older fields",
+			model.APIDefinition{JWTScopeToPolicyMapping: old, Scopes: &model.Scopes{JWT: model.ScopeClaim{ScopeToPolicy: map[string]string{}}}}, "old", ""},
+		{"scopes.jwt wins", model.APIDefinition{JWTScopeToPolicyMapping: old,
+			Scopes: &model.Scopes{JWT: model.ScopeClaim{ScopeToPolicy: newJWT, ScopeClaimName: "perms.list"}}}, "jwt", "perms.list"},
+		{"scopes.oidc set hides the older fields on a JWT API", model.APIDefinition{JWTScopeToPolicyMapping: old,
+			JWTScopeClaimName: "scp", Scopes: &model.Scopes{OIDC: model.ScopeClaim{ScopeToPolicy: newOIDC}}}, "", ""},
+		{"scopes.jwt claim name alone hides the older mapping", model.APIDefinition{JWTScopeToPolicyMapping: old,
+			Scopes: &model.Scopes{JWT: model.ScopeClaim{ScopeClaimName: "scp"}}}, "", "scp"},
+		{"OpenID Connect reads scopes.oidc", model.APIDefinition{UseOpenID: true,
+			Scopes: &model.Scopes{JWT: model.ScopeClaim{ScopeToPolicy: newJWT}, OIDC: model.ScopeClaim{ScopeToPolicy: newOIDC, ScopeClaimName: "roles"}}}, "oidc", "roles"},
+		{"OpenID Connect without scopes reads the older fields", model.APIDefinition{UseOpenID: true, JWTScopeToPolicyMapping: old}, "old", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, claim := ScopeMapping(&tc.api)
+			if m["a"] != tc.want || claim != tc.wantClaim {
+				t.Errorf("ScopeMapping = %v, %q; want a→%q, %q", m, claim, tc.want, tc.wantClaim)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -91,4 +92,29 @@ func TestJWTWithJWKS(t *testing.T) {
 	if r := e.api(http.MethodDelete, "/tyk/cache/jwks/jwt", ""); r.status != 200 {
 		t.Fatalf("flush: %v", r)
 	}
+}
+
+// scopes.jwt through the Gateway API: the token's scopes map to the policy
+// that grants the API (the base policy does not), and a token of the same
+// identity whose scopes map to nothing is refused with Tyk's message.
+func TestJWTScopeToPolicy(t *testing.T) {
+	e := newEnv(t, options{})
+	secret := []byte("e2e-scope-secret-0123456789abcdef")
+	e.mustAPI(http.MethodPost, "/tyk/policies", `{"id":"scope-base","org_id":"org1","active":true,"quota_max":-1,`+rights("other")+`}`)
+	e.mustAPI(http.MethodPost, "/tyk/policies", `{"id":"scope-read","org_id":"org1","active":true,"quota_max":-1,`+rights("jwts")+`}`)
+	e.mustAPI(http.MethodPost, "/tyk/apis", apiDef("jwts", `,"enable_jwt":true,"jwt_signing_method":"hmac",
+		"jwt_source":"`+base64.StdEncoding.EncodeToString(secret)+`","jwt_policy_field_name":"pol",
+		"scopes":{"jwt":{"scope_claim_name":"scp","scope_to_policy":{"api:read":"scope-read"}}}`))
+	sign := func(claims map[string]any) string { return "Bearer " + jwttest.MustSign("HS256", secret, nil, claims) }
+
+	e.within(5*time.Second, "/jwts/", "", 400, "Authorization field missing") // the API reached the gateway
+	reader := sign(map[string]any{"sub": "gina", "pol": "scope-base", "scp": "openid api:read"})
+	e.expect("/jwts/x", reader, 200, "")
+	s := e.getKey(jwt.SessionID("org1", "gina"))
+	if pols, _ := s["apply_policies"].([]any); len(pols) != 2 || pols[0] != "scope-base" || pols[1] != "scope-read" {
+		t.Fatalf("apply_policies %v", s["apply_policies"])
+	}
+	e.expect("/jwts/x", sign(map[string]any{"sub": "gina", "scp": []string{"openid"}}), 403,
+		"key not authorized: no matching policy found in scope claim")
+	e.expect("/jwts/x", sign(map[string]any{"sub": "hank", "pol": "scope-base"}), 403, "Access to this API has been disallowed")
 }

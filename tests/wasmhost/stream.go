@@ -403,6 +403,11 @@ func (s *Stream) deliverBody(resp bool, chunk []byte, eos bool) {
 		return
 	}
 	if uint32(act) == 0 {
+		if d.hdrPaused && !d.stopAll {
+			// Envoy: Continue from the body after headers stopped with
+			// StopIteration continues the headers too (commonContinue).
+			d.hdrPaused, d.hdrReleased = false, true
+		}
 		d.release()
 		return
 	}
@@ -511,6 +516,9 @@ func (s *Stream) resume(resp bool) {
 		d.hdrPaused = false
 		d.hdrReleased = true
 		if !d.stopAll {
+			if d.bodyPaused { // continueDecoding sends the buffered body on with the headers
+				d.release()
+			}
 			return
 		}
 		d.stopAll = false

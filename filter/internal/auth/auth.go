@@ -44,6 +44,10 @@ type Identity struct {
 	// read it ("x-aux-date" or "date", and its value, a view), so Verify
 	// signs the same date without reading the headers again (host calls).
 	DateName, Date string
+	// BodyPassword is basic auth's password when the credentials came from
+	// the request body (Basic.IdentifyBody), never a view; nil otherwise
+	// (Verify reads the header's from Cred.Key).
+	BodyPassword []byte
 }
 
 // Detach copies what the identity holds of the request's memory, before the
@@ -129,6 +133,10 @@ func For(api *model.APIDefinition) Method {
 			chain.Precheck = NewMTLS(api)
 			continue
 		case "use_basic_auth":
+			if api.BasicAuth.ExtractFromBody && len(methods) > 1 {
+				// The body is read by the pipeline for a lone method only.
+				return Refused{Field: "basic_auth.extract_from_body", Why: "not supported with multiple authentication"}
+			}
 			mm = NewBasic(api)
 		case "enable_signature_checking":
 			mm = NewHMAC(api)

@@ -38,7 +38,15 @@ type Basic struct {
 	// denied is this API's "User not authorised", with its challenge.
 	denied  *Denial
 	missing *Denial
+	// body reads the credentials from the request body when the header
+	// gives none (basic_auth.extract_from_body); nil when off.
+	body *basicauth.BodyRegexps
 }
+
+// DenyNeedsBody is what Identify answers when the credentials are to be
+// read from the request body: never sent, the pipeline reads the body and
+// calls IdentifyBody (filter/internal/plugin/authbody.go).
+var DenyNeedsBody = &Denial{400, "the credentials are in the request body", "needs_body"}
 
 // Failure limiting, per user and VM.
 const (
@@ -61,8 +69,9 @@ const (
 	OutThrottled    = "auth_throttled"       // 401 too many failed password checks for the user
 )
 
-// NewBasic makes the basic-auth method of api.
-func NewBasic(api *model.APIDefinition) *Basic {
+// NewBasic makes the basic-auth method of api, or Refused when its body
+// regexps are missing or do not compile.
+func NewBasic(api *model.APIDefinition) Method {
 	conf := api.AuthConfigs["basic"]
 	b := &Basic{org: api.OrgID, conf: &conf, challenge: `Basic realm="` + api.Name + `"`}
 	if !api.BasicAuth.DisableCaching {
@@ -73,6 +82,13 @@ func NewBasic(api *model.APIDefinition) *Basic {
 	}
 	b.denied = &Denial{access.StatusUnauthorized, basicauth.MsgUnauthorized, OutUnauthorized}
 	b.missing = &Denial{access.StatusUnauthorized, access.MsgAuthFieldMissing, OutMissingKey}
+	if ba := api.BasicAuth; ba.ExtractFromBody {
+		re, err := basicauth.CompileBody(ba.BodyUserRegexp, ba.BodyPasswordRegexp)
+		if err != nil {
+			return Refused{Field: "basic_auth.extract_from_body", Why: err.Error()}
+		}
+		b.body = re
+	}
 	return b
 }
 
@@ -83,11 +99,17 @@ func (b *Basic) Challenge() string { return b.challenge }
 func (b *Basic) Identify(req Request, path string) (Identity, *Denial) {
 	c := Extract(b.conf, req.RequestHeader, path)
 	if c.Key == "" {
+		if b.body != nil {
+			return Identity{}, DenyNeedsBody
+		}
 		return Identity{}, b.missing
 	}
 	var buf [128]byte
 	user, _, err := basicauth.AppendParseHeader(buf[:0], c.Key)
 	if err != nil {
+		if b.body != nil { // Tyk: any header failure falls back to the body
+			return Identity{}, DenyNeedsBody
+		}
 		return Identity{}, &Denial{400, err.Error(), OutMalformed}
 	}
 	// c.Key stays: Verify reads the password from it without asking the
@@ -99,12 +121,32 @@ func (b *Basic) Identify(req Request, path string) (Identity, *Denial) {
 	return Identity{Key: basicauth.SessionID(b.org, string(user)), Cred: c, Unknown: b.denied}, nil
 }
 
+// IdentifyBody reads the user and password from the request body (Identify
+// answered DenyNeedsBody): Tyk's 400s when the regexps find none. The
+// header's location stays in Cred, so strip_auth_data still removes it.
+func (b *Basic) IdentifyBody(req Request, path string, body []byte) (Identity, *Denial) {
+	user, password, err := b.body.Credentials(body)
+	if err != nil {
+		return Identity{}, &Denial{400, err.Error(), OutMalformed}
+	}
+	if len(user) < MinKeyLength || len(user) > keys.MaxCustomLen {
+		return Identity{}, b.denied
+	}
+	c := Extract(b.conf, req.RequestHeader, path)
+	c.Key = ""
+	return Identity{Key: basicauth.SessionID(b.org, user), Cred: c, Unknown: b.denied,
+		BodyPassword: append([]byte{}, password...)}, nil // never nil
+}
+
 // Verify checks the password against the session's basic_auth_data.
 func (b *Basic) Verify(req Request, path string, id *Identity, s *model.Session) *Denial {
 	var buf [128]byte
-	_, password, err := basicauth.AppendParseHeader(buf[:0], id.Cred.Key)
-	if err != nil {
-		return b.denied // cannot happen: Identify parsed the same header
+	password := id.BodyPassword
+	if password == nil {
+		var err error
+		if _, password, err = basicauth.AppendParseHeader(buf[:0], id.Cred.Key); err != nil {
+			return b.denied // cannot happen: Identify parsed the same header
+		}
 	}
 	if !passwords.check(id.Key, s.BasicAuthData, password, func() int64 { return now(req) }, b.cacheTTL) {
 		if passwords.throttled {

@@ -186,3 +186,63 @@ func TestBasicVMFailureBudget(t *testing.T) {
 		t.Fatalf("refilled: %+v", d)
 	}
 }
+
+// extract_from_body: a missing or malformed header falls back to the body
+// (Tyk's order); a good header is used alone. Misconfigured regexps and
+// multiple authentication are refused.
+func TestBasicFromBody(t *testing.T) {
+	api := basicAPI()
+	api.BasicAuth = model.BasicAuthMeta{ExtractFromBody: true, DisableCaching: true,
+		BodyUserRegexp: `user=(\w+)`, BodyPasswordRegexp: `pass=(\w*)`}
+	b := For(api).(*Basic)
+	for _, h := range []string{"", "Basic", "Basic %%%"} {
+		if _, d := b.Identify(headers{"authorization": h}, "/b/"); d != DenyNeedsBody {
+			t.Errorf("header %q: %+v, want DenyNeedsBody", h, d)
+		}
+	}
+	if id, d := b.Identify(headers{"authorization": basicHeader("alice", "pw")}, "/b/"); d != nil || id.Key != "org1alice" || id.BodyPassword != nil {
+		t.Errorf("a good header: %+v %+v", id, d)
+	}
+	at := time.Now().Add(2 * time.Hour).UnixNano()
+	plain := &model.Session{BasicAuthData: model.BasicAuthData{Password: "s3cret", HashType: basicauth.HashPlain}}
+	for _, tc := range []struct {
+		body   string
+		status int
+		msg    string
+	}{
+		{"user=alice&pass=s3cret", 0, ""},
+		{"user=alice&pass=wrong", 401, basicauth.MsgUnauthorized},
+		{"user=alice&pass=", 401, basicauth.MsgUnauthorized}, // an empty password is checked, not read from the header
+		{"pass=s3cret", 400, "Body do not contain username"},
+		{"user=alice", 400, "Body do not contain password"},
+		{"user=al&pass=s3cret", 401, basicauth.MsgUnauthorized}, // too short a user
+	} {
+		// The header is ignored: the body path was taken. The clock is past
+		// the other tests' (the VM-wide failure budget is full again).
+		req := &clocked{headers{"authorization": basicHeader("mallory", "s3cret")}, at}
+		id, d := b.IdentifyBody(req, "/b/", []byte(tc.body))
+		if d == nil {
+			if id.Key != "org1alice" || id.Cred.From != Header {
+				t.Errorf("%q: identity %+v", tc.body, id)
+			}
+			d = b.Verify(req, "/b/", &id, plain)
+		}
+		switch {
+		case tc.status == 0 && d != nil:
+			t.Errorf("%q: %+v", tc.body, d)
+		case tc.status != 0 && (d == nil || d.Status != tc.status || d.Message != tc.msg):
+			t.Errorf("%q: %+v, want %d %q", tc.body, d, tc.status, tc.msg)
+		}
+	}
+
+	for name, a := range map[string]*model.APIDefinition{
+		"no password regexp": {UseBasicAuth: true, BasicAuth: model.BasicAuthMeta{ExtractFromBody: true, BodyUserRegexp: "(x)"}},
+		"bad regexp":         {UseBasicAuth: true, BasicAuth: model.BasicAuthMeta{ExtractFromBody: true, BodyUserRegexp: "(", BodyPasswordRegexp: "(x)"}},
+		"with HMAC": {UseBasicAuth: true, EnableSignatureChecking: true,
+			BasicAuth: model.BasicAuthMeta{ExtractFromBody: true, BodyUserRegexp: "(x)", BodyPasswordRegexp: "(x)"}},
+	} {
+		if r, ok := For(a).(Refused); !ok || r.Field != "basic_auth.extract_from_body" {
+			t.Errorf("%s: %#v, want refused", name, For(a))
+		}
+	}
+}

@@ -91,12 +91,13 @@ func NewJWT(api *model.APIDefinition) Method {
 		// in the middle of authentication that Turnpike does not make.
 		return Refused{Field: "jwt_client_base_field", Why: "jwt_client_base_field is not supported; use jwt_policy_field_name or jwt_default_policies"}
 	}
+	// scopes.jwt, or the older jwt_scope_* fields when scopes is unset.
+	scopes, scopeClaim := jwt.ScopeMapping(api)
 	j := &JWT{
 		apiID:  api.APIID,
 		method: m,
 		cfg: jwt.Config{OrgID: api.OrgID, PolicyFieldName: api.JWTPolicyFieldName,
-			DefaultPolicies: api.JWTDefaultPolicies, ScopeToPolicy: api.JWTScopeToPolicyMapping,
-			ScopeClaimName: api.JWTScopeClaimName},
+			DefaultPolicies: api.JWTDefaultPolicies, ScopeToPolicy: scopes, ScopeClaimName: scopeClaim},
 		skews: jwt.Skews{Exp: api.JWTExpiresAtValidationSkew, Iat: api.JWTIssuedAtValidationSkew,
 			Nbf: api.JWTNotBeforeValidationSkew},
 		identity: api.JWTIdentityBaseField,

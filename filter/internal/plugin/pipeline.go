@@ -120,6 +120,8 @@ type httpContext struct {
 	// stream); oauth is set for a request to an OAuth endpoint (oauth.go).
 	bodyFollows bool
 	oauth       *oauthRequest
+	// authBody: basic-auth credentials read from the body (authbody.go).
+	authBody authBodyState
 	// keyQ and orgQ are the key's and the organisation's quotas the
 	// request draws on (lease.go).
 	keyQ  quotaUse
@@ -167,10 +169,12 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) proxywasm.Ac
 }
 
 // OnHttpRequestBody hands the request body to the feature waiting for it:
-// an OAuth endpoint (oauth.go), a batch request (batch.go) or a body
-// transform (transform_body.go).
+// an OAuth endpoint (oauth.go), a batch request (batch.go), a body
+// transform (transform_body.go) or basic-auth credentials (authbody.go).
 func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) proxywasm.Action {
 	switch {
+	case h.authBody.awaiting:
+		return h.authBodyIn(size, endOfStream)
 	case h.oauth != nil && h.oauth.awaitingBody:
 		return h.oauthBody(size, endOfStream)
 	case h.bx.state != nil && !h.bx.state.done:

@@ -93,11 +93,17 @@ func (h *httpContext) checkVersion() verdict {
 // authenticate finds the credential with the API's auth method and hashes
 // the key it names.
 func (h *httpContext) authenticate() verdict {
+	if b := h.authBody.method; b != nil {
+		return h.authenticateFromBody(b) // the body arrived (authbody.go)
+	}
 	h.authMethod = h.root.snap.methods[h.api]
 	if c, ok := h.authMethod.(*auth.Chain); ok {
 		return h.authenticateChain(c)
 	}
 	id, d := h.authMethod.Identify(h.request(), h.path)
+	if b, ok := h.authMethod.(*auth.Basic); ok && d == auth.DenyNeedsBody {
+		return h.authenticateFromBody(b) // authbody.go
+	}
 	if d != nil {
 		return h.deny(d)
 	}

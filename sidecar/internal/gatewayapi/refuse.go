@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/turnpike-dev/turnpike/shared/basicauth"
 	"github.com/turnpike-dev/turnpike/shared/oauth"
 	"github.com/valyala/fastjson"
 )
@@ -25,7 +26,6 @@ var refusedFields = []struct {
 	unless     string // a field that, when set, disables this one
 	message    string
 }{
-	{"basic_auth.extract_from_body", true, "", notYet("basic-auth credentials in the request body")},
 	{"use_go_plugin_auth", true, "", never("Go plugins")},
 	{"enable_coprocess_auth", true, "", never("coprocess (gRPC, Python) authentication plugins")},
 	{"custom_middleware_bundle", false, "custom_middleware_bundle_disabled", never("custom middleware bundles")},
@@ -96,6 +96,9 @@ func refusal(v *fastjson.Value) string {
 				break
 			}
 		}
+	}
+	if !keyless && isSet(v.Get("use_basic_auth")) {
+		msgs = append(msgs, basicBodyRefusals(v)...)
 	}
 	msgs = append(msgs, featureRefusals(v)...)
 	if len(msgs) == 0 {
@@ -192,6 +195,30 @@ func oidcRefusals(v *fastjson.Value) []string {
 						strconv.Quote(string(k))+" is not a base64-encoded client id")
 				}
 			})
+		}
+	}
+	return msgs
+}
+
+// basicBodyRefusals names what a basic-auth API reading credentials from
+// the body sets that Turnpike does not enforce: regexps missing or invalid
+// (Tyk would then run no basic auth at all, letting every request through)
+// and another auth method with it (the filter reads the body for a lone
+// method only).
+func basicBodyRefusals(v *fastjson.Value) []string {
+	if !isSet(v.Get("basic_auth", "extract_from_body")) {
+		return nil
+	}
+	var msgs []string
+	if _, err := basicauth.CompileBody(string(v.GetStringBytes("basic_auth", "body_user_regexp")),
+		string(v.GetStringBytes("basic_auth", "body_password_regexp"))); err != nil {
+		msgs = append(msgs, `"basic_auth.extract_from_body": `+err.Error())
+	}
+	for _, other := range []string{"use_standard_auth", "use_oauth2", "enable_signature_checking",
+		"use_mutual_tls_auth", "enable_jwt", "use_openid"} {
+		if isSet(v.Get(other)) {
+			msgs = append(msgs, `"basic_auth.extract_from_body": `+notYet("basic-auth credentials in the request body together with "+other))
+			break
 		}
 	}
 	return msgs

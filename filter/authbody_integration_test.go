@@ -1,0 +1,121 @@
+//go:build !wasip1
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpike-dev/turnpike/tests/wasmhost"
+)
+
+// Basic-auth credentials in the request body (basic_auth.extract_from_body)
+// in the real filter.wasm.
+
+const basicBodyAPIJSON = `{"api_id":"b","name":"Basic API","org_id":"org1","active":true,"use_basic_auth":true,
+	"basic_auth":{"extract_from_body":true,"body_user_regexp":"<User>(.*)</User>","body_password_regexp":"<Password>(.*)</Password>"},
+	"proxy":{"listen_path":"/b/"},"version_data":{"not_versioned":true}}`
+
+// startHeld is start on a host that delivers the body while the headers
+// are paused when held is true (Envoy's allow_on_headers_stop_iteration).
+func startHeld(t testing.TB, sidecarURL string, held bool) *wasmhost.Host {
+	t.Helper()
+	cfg := fmt.Sprintf(`{"sidecar":{"token":"test-token","timeout_ms":2000},"sync_interval_ms":50,"allow_on_headers_stop_iteration":%t}`, held)
+	ctx := context.Background()
+	h, err := wasmhost.New(ctx, wasmhost.Config{WasmFile: filterWasm(t), PluginConfig: []byte(cfg), Workers: 1,
+		Clusters: map[string]string{"turnpike-sidecar": sidecarURL}, WASIMode: wasiMode, AllowOnHeadersStopIteration: held})
+	if err != nil {
+		t.Fatalf("loading the filter: %v", err)
+	}
+	t.Cleanup(func() { _ = h.Close(ctx) })
+	syncNow(t, h)
+	return h
+}
+
+// doBody sends a POST with the body in chunks (none: no body) and returns
+// the outcome and the body as forwarded.
+func doBody(t testing.TB, h *wasmhost.Host, auth string, chunks ...string) (outcome, string) {
+	t.Helper()
+	hdrs := request("/b/login", auth)
+	hdrs[0][1] = "POST"
+	s := h.NewStream()
+	defer s.Close()
+	res := s.RequestHeaders(hdrs, len(chunks) == 0)
+	for i, c := range chunks {
+		if res.Action == wasmhost.ActionLocalReply {
+			break
+		}
+		res = s.RequestBody([]byte(c), i == len(chunks)-1)
+	}
+	if res.Action == wasmhost.ActionPause {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		if res, err = s.Wait(ctx); err != nil {
+			t.Fatalf("request still paused: %v", err)
+		}
+	}
+	switch res.Action {
+	case wasmhost.ActionLocalReply:
+		return outcome{status: res.Reply.Status, headers: res.Reply.Headers, body: string(res.Reply.Body)}, ""
+	case wasmhost.ActionContinue:
+		return outcome{status: 200, req: s.Request().Headers}, string(s.Request().Body)
+	}
+	t.Fatalf("unexpected action %v", res.Action)
+	return outcome{}, ""
+}
+
+func TestBasicAuthFromBodyInTheVM(t *testing.T) {
+	sc := newFakeSidecar(t)
+	sc.putAPI(basicBodyAPIJSON)
+	sc.putKey("org1alice", basicUser(t, "s3cret", ""))
+	h := startHeld(t, sc.srv.URL, true)
+
+	login := "<Login><User>alice</User><Password>s3cret</Password></Login>"
+	o, fwd := doBody(t, h, "", login)
+	if o.status != 200 || fwd != login {
+		t.Fatalf("credentials in the body: %d %s, forwarded body %q", o.status, o.body, fwd)
+	}
+	// Split over two chunks, after a malformed header (Tyk falls back to
+	// the body), and answered from the cache this time.
+	if o, fwd = doBody(t, h, "Basic %%%", login[:20], login[20:]); o.status != 200 || fwd != login {
+		t.Fatalf("two chunks: %d %s, forwarded body %q", o.status, o.body, fwd)
+	}
+	// A header with credentials is used alone: the body is not read.
+	if o, fwd = doBody(t, h, basicHeader("alice", "s3cret"), "not a login"); o.status != 200 || fwd != "not a login" {
+		t.Fatalf("header credentials: %d %s, forwarded body %q", o.status, o.body, fwd)
+	}
+	for _, tc := range []struct {
+		name      string
+		chunks    []string
+		status    int
+		msg       string
+		challenge bool
+	}{
+		{"wrong password", []string{"<User>alice</User><Password>nope</Password>"}, 401, "User not authorised", true},
+		{"unknown user", []string{"<User>mallory</User><Password>s3cret</Password>"}, 401, "User not authorised", true},
+		{"no user", []string{"<Password>s3cret</Password>"}, 400, "Body do not contain username", false},
+		{"no password", []string{"<User>alice</User>"}, 400, "Body do not contain password", false},
+		{"no body", nil, 400, "Body do not contain username", false},
+		{"too large", []string{login + strings.Repeat(" ", 64<<10)}, 413, "Request body too large", false},
+	} {
+		o, _ := doBody(t, h, "", tc.chunks...)
+		if o.status != tc.status || o.body != errorBody(tc.msg) || (header(o, "www-authenticate") != "") != tc.challenge {
+			t.Errorf("%s: %d %s %v, want %d %q", tc.name, o.status, o.body, o.headers, tc.status, tc.msg)
+		}
+	}
+
+	// A host that holds the body behind paused headers (Envoy's default):
+	// body credentials are refused, never forwarded unauthenticated;
+	// header credentials still work.
+	h = startHeld(t, sc.srv.URL, false)
+	if o, _ := doBody(t, h, "", login); o.status != 500 || !strings.Contains(o.body, "not supported by this proxy") {
+		t.Errorf("without allow_on_headers_stop_iteration: %d %s", o.status, o.body)
+	}
+	if o, _ := doBody(t, h, basicHeader("alice", "s3cret"), "x"); o.status != 200 {
+		t.Errorf("header credentials without allow_on_headers_stop_iteration: %d %s", o.status, o.body)
+	}
+}
