@@ -68,6 +68,10 @@ type Root struct {
 	scratch []byte
 	// shmScratch is reused to encode bucket states.
 	shmScratch shm.Scratch
+	// shared is the table of fetched sessions in shared data (one copy per
+	// proxy); shareBuf is reused to encode its entries.
+	shared   shm.Sessions
+	shareBuf []byte
 	// recent remembers, per key hash, the sync cursor at which the key was
 	// last evicted, so a lookup that was answered before the change but
 	// arrives after it cannot install the old session again.
@@ -137,9 +141,16 @@ type sessionEntry struct {
 
 func (e *sessionEntry) unknown() bool { return e.json == nil }
 
+// effective is a key's policy-applied session for one API, in the form the
+// requests read: the access checks and limits read grant; everything else
+// (auth verifiers, org, identity headers, analytics, JWT sessions) reads s,
+// a copy of the session without its access rights and the other maps and
+// lists no request reads (slimSession). The full session with its
+// access_rights map was most of a cached key's memory.
 type effective struct {
-	s   *model.Session
-	err error // policy application failed: the key is treated as unknown
+	s     *model.Session // nil only when the stored JSON did not decode (err)
+	grant access.Grant
+	err   error // policy application failed: the key is treated as unknown
 	// missingPolicy: the session names a policy the snapshot lacks.
 	missingPolicy bool
 	// bucket is the shared-data key of the rate-limit bucket of requests
@@ -201,6 +212,7 @@ func (r *Root) OnPluginStart(int) bool {
 	r.startAnalytics()
 	r.sessions = cache.New[*sessionEntry](cfg.CacheSize)
 	r.hashes = cache.New[string](cfg.CacheSize)
+	r.shared = shm.Sessions{Slots: cfg.SharedSlots}
 	r.recent = cache.New[string](recentSize)
 	r.lookups = map[string]*lookup{}
 	r.streams = map[uint32]*httpContext{}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
+	"github.com/turnpike-dev/turnpike/shared/access"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/policy"
@@ -25,11 +26,7 @@ func (r *Root) maxStale() int64 { return r.cfg.MaxStaleMS * int64(time.Milliseco
 // fromShared returns the session another VM stored, if it is current: same
 // generation, within the TTL, and not older than an eviction this VM saw.
 func (r *Root) fromShared(hash string, now int64) *sessionEntry {
-	val, _, err := r.host.Get(shm.SessionKey(hash))
-	if err != nil {
-		return nil
-	}
-	s, ok := shm.DecodeSession(val)
+	s, ok := r.shared.Get(r.host, hash)
 	if !ok || now-s.Fetched >= r.ttl() || s.Generation != shm.Generation(r.host) ||
 		r.evictedAfter(hash, s.Cursor, now) {
 		return nil
@@ -40,7 +37,7 @@ func (r *Root) fromShared(hash string, now int64) *sessionEntry {
 	if err != nil {
 		return nil
 	}
-	e := &sessionEntry{json: bytes.Clone(s.JSON), decoded: stored, fetched: s.Fetched, cursor: s.Cursor}
+	e := &sessionEntry{json: bytes.Clone(s.JSON), decoded: stored, fetched: s.Fetched, cursor: strings.Clone(s.Cursor)}
 	r.sessions.Put(hash, e, s.Fetched+r.ttl()+r.maxStale())
 	return e
 }
@@ -94,9 +91,9 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 		}
 		r.sessions.Put(hash, e, now+r.ttl()+r.maxStale())
 		// Shared in compact form too: every VM that picks it up keeps it.
-		err = shm.PutSession(r.host, hash, shm.Session{
+		err = r.shared.Put(r.host, hash, shm.Session{
 			Fetched: now, Generation: shm.Generation(r.host), Cursor: cursor, JSON: compact,
-		})
+		}, &r.shareBuf)
 		if err != nil {
 			r.log(host.Warn, "sharing a session: "+err.Error())
 		}
@@ -177,7 +174,20 @@ func (r *Root) applyPolicies(e *sessionEntry, api *model.APIDefinition) *effecti
 		}
 	}
 	err := policy.Apply(s, r.snap.policies, guard)
-	return &effective{s: s, err: err, missingPolicy: missing}
+	return &effective{s: slimSession(s), grant: access.GrantFor(s, api.APIID), err: err, missingPolicy: missing}
+}
+
+// slimSession returns a copy of the effective session s without what no
+// request reads once the grant is made: the access rights (the grant holds
+// the one for the API), meta data, OAuth keys, monitor, smoothing and the
+// date strings. AccessRights is nil in the copy, which the access checks
+// would take for a master key: they read the grant, never s.
+func slimSession(s *model.Session) *model.Session {
+	c := *s
+	c.AccessRights, c.MetaData, c.OauthKeys, c.Smoothing = nil, nil, nil, nil
+	c.Monitor = model.Monitor{}
+	c.DateCreated, c.LastUpdated = "", ""
+	return &c
 }
 
 // hashKey returns keys.Hash(key), from the per-VM cache when it can. key

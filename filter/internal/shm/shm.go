@@ -12,6 +12,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strconv"
+	"unsafe"
 
 	"github.com/turnpike-dev/turnpike/shared/ratelimit"
 )
@@ -131,24 +133,49 @@ func SweepBucket(st Store, key string, now int64) bool {
 	return st.Set(key, nil, cas) == nil
 }
 
-// Session entries: "tp/s/<hash>" holds
+// Session entries live in a fixed table of slots, "tp/s/<n>", chosen by a
+// hash of the key hash: a direct-mapped cache where a key's fetch replaces
+// whatever its slot held, so the number of names in shared data is bounded
+// by the table, not by every key ever seen (shared data has no delete). A
+// slot holds
 //
-//	version byte (1) | fetched unix ns (8) | generation (8) | cursor length (2) | cursor | session JSON
+//	version byte (2) | key hash length (1) | key hash | fetched unix ns (8) |
+//	generation (8) | cursor length (2) | cursor | session JSON
 //
-// An empty value is a tombstone (the key changed; fetch it again).
+// and a read compares the key hash, so a slot taken by another key is a
+// miss (the key is looked up again), never another key's session. An empty
+// value is a tombstone (the key changed; fetch it again).
 
-// SessionKey is the shared-data key of a fetched session.
-func SessionKey(keyHash string) string { return "tp/s/" + keyHash }
+// DefaultSessionSlots is the default size of the session table: about 300
+// bytes per compact session, 128 Ki slots hold up to about 40 MiB per
+// proxy, and at 100,000 keys in use about half of them keep their slot.
+const DefaultSessionSlots = 1 << 17
+
+// Sessions is the table of fetched sessions in shared data.
+type Sessions struct {
+	Slots uint32 // at least 1
+}
+
+// Key returns the shared-data key of keyHash's slot.
+func (t Sessions) Key(keyHash string) string {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(keyHash); i++ {
+		h ^= uint32(keyHash[i])
+		h *= 16777619
+	}
+	return "tp/s/" + strconv.FormatUint(uint64(h%max(t.Slots, 1)), 10)
+}
 
 // GenerationKey holds the generation counter that a sync-feed reset bumps,
 // invalidating every session entry written before it at once (shared data
 // cannot be enumerated).
 const GenerationKey = "tp/gen"
 
-const sessionVersion = 1
+const sessionVersion = 2
 
 // Session is a fetched session as stored in shared data.
 type Session struct {
+	Hash       string // the key hash the session belongs to
 	Fetched    int64  // when the sidecar answered, unix ns
 	Generation uint64 // GenerationKey's value when it was fetched
 	Cursor     string // sidecar change-feed cursor at read time
@@ -157,7 +184,8 @@ type Session struct {
 
 // AppendSession appends the encoding of s.
 func AppendSession(dst []byte, s Session) []byte {
-	dst = append(dst, sessionVersion)
+	dst = append(dst, sessionVersion, byte(len(s.Hash)))
+	dst = append(dst, s.Hash...)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(s.Fetched))
 	dst = binary.LittleEndian.AppendUint64(dst, s.Generation)
 	cur := s.Cursor
@@ -169,23 +197,42 @@ func AppendSession(dst []byte, s Session) []byte {
 	return append(dst, s.JSON...)
 }
 
-// DecodeSession decodes an entry; ok is false for a tombstone or junk. JSON
-// aliases b.
+// DecodeSession decodes an entry; ok is false for a tombstone or junk.
+// Hash, Cursor and JSON alias b: copy what is kept.
 func DecodeSession(b []byte) (s Session, ok bool) {
-	const head = 1 + 8 + 8 + 2
-	if len(b) < head || b[0] != sessionVersion {
+	if len(b) < 2 || b[0] != sessionVersion {
 		return Session{}, false
 	}
-	n := int(binary.LittleEndian.Uint16(b[17:19]))
+	hash := 2 + int(b[1])
+	head := hash + 8 + 8 + 2
+	if len(b) < head {
+		return Session{}, false
+	}
+	n := int(binary.LittleEndian.Uint16(b[head-2 : head]))
 	if len(b) < head+n {
 		return Session{}, false
 	}
 	return Session{
-		Fetched:    int64(binary.LittleEndian.Uint64(b[1:9])),
-		Generation: binary.LittleEndian.Uint64(b[9:17]),
-		Cursor:     string(b[head : head+n]),
+		Hash:       unsafe.String(unsafe.SliceData(b[2:hash]), hash-2),
+		Fetched:    int64(binary.LittleEndian.Uint64(b[hash : hash+8])),
+		Generation: binary.LittleEndian.Uint64(b[hash+8 : hash+16]),
+		Cursor:     unsafe.String(unsafe.SliceData(b[head:head+n]), n),
 		JSON:       b[head+n:],
 	}, true
+}
+
+// Get returns keyHash's entry: ok is false when its slot is missing, empty
+// or holds another key. The session aliases the value read.
+func (t Sessions) Get(st Store, keyHash string) (Session, bool) {
+	val, _, err := st.Get(t.Key(keyHash))
+	if err != nil {
+		return Session{}, false
+	}
+	s, ok := DecodeSession(val)
+	if !ok || s.Hash != keyHash {
+		return Session{}, false
+	}
+	return s, true
 }
 
 // Generation reads the current generation (0 when never bumped).
@@ -213,11 +260,12 @@ func BumpGeneration(st Store) (uint64, error) {
 	return g, nil
 }
 
-// PutSession stores a fetched session unless the entry was tombstoned or
-// rewritten by a fetch at a later cursor. It is best effort: losing the
-// race only costs another VM a lookup.
-func PutSession(st Store, keyHash string, s Session) error {
-	key := SessionKey(keyHash)
+// Put stores a fetched session of keyHash in its slot unless the slot holds
+// the same key fetched at a later cursor; another key's entry is replaced.
+// It is best effort: losing the race only costs another VM a lookup.
+// scratch is reused for the encoding (nil: allocated).
+func (t Sessions) Put(st Store, keyHash string, s Session, scratch *[]byte) error {
+	key := t.Key(keyHash)
 	val, cas, err := st.Get(key)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -225,26 +273,39 @@ func PutSession(st Store, keyHash string, s Session) error {
 	case err != nil:
 		return err
 	default:
-		if old, ok := DecodeSession(val); ok && old.Generation == s.Generation &&
+		if old, ok := DecodeSession(val); ok && old.Hash == keyHash && old.Generation == s.Generation &&
 			CompareCursors(old.Cursor, s.Cursor) > 0 {
 			return nil // a fresher fetch is already there
 		}
 	}
-	return st.Set(key, AppendSession(nil, s), cas)
+	if len(keyHash) > math.MaxUint8 {
+		return nil // not a key hash; nothing the filter makes
+	}
+	s.Hash = keyHash
+	var buf []byte
+	if scratch != nil {
+		buf = (*scratch)[:0]
+	}
+	buf = AppendSession(buf, s)
+	if scratch != nil {
+		*scratch = buf
+	}
+	return st.Set(key, buf, cas)
 }
 
-// Tombstone empties the session entry of keyHash, so no VM picks the old
-// session up again, unless the entry was read at or after cursor (the feed
-// position of the change): then it already shows the change. Missing keys
-// are left missing: writing them would let a flood of changed-key events
-// grow shared data.
-func Tombstone(st Store, keyHash, cursor string) {
-	key := SessionKey(keyHash)
+// Tombstone empties keyHash's entry, so no VM picks the old session up
+// again, unless the entry was read at or after cursor (the feed position of
+// the change): then it already shows the change. Missing slots and slots of
+// other keys are left alone: writing them would let a flood of changed-key
+// events grow shared data or evict other keys.
+func (t Sessions) Tombstone(st Store, keyHash, cursor string) {
+	key := t.Key(keyHash)
 	val, cas, err := st.Get(key)
 	if err != nil || len(val) == 0 {
 		return
 	}
-	if s, ok := DecodeSession(val); ok && CompareCursors(s.Cursor, cursor) >= 0 {
+	s, ok := DecodeSession(val)
+	if !ok || s.Hash != keyHash || CompareCursors(s.Cursor, cursor) >= 0 {
 		return
 	}
 	_ = st.Set(key, nil, cas) // on a race the winner was a fresher fetch

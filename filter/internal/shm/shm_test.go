@@ -2,6 +2,7 @@ package shm
 
 import (
 	"bytes"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,40 +150,73 @@ func TestSweepBucket(t *testing.T) {
 
 func TestSessionEntries(t *testing.T) {
 	st := newStore()
+	tab := Sessions{Slots: 8}
 	in := Session{Fetched: 42, Generation: 3, Cursor: "1700-5", JSON: []byte(`{"rate":1}`)}
-	if err := PutSession(st, "h", in); err != nil {
+	if err := tab.Put(st, "h", in, nil); err != nil {
 		t.Fatal(err)
 	}
-	val, _, _ := st.Get(SessionKey("h"))
-	out, ok := DecodeSession(val)
-	if !ok || out.Fetched != 42 || out.Generation != 3 || out.Cursor != "1700-5" || string(out.JSON) != `{"rate":1}` {
+	out, ok := tab.Get(st, "h")
+	if !ok || out.Hash != "h" || out.Fetched != 42 || out.Generation != 3 || out.Cursor != "1700-5" || string(out.JSON) != `{"rate":1}` {
 		t.Fatalf("round trip: %+v %v", out, ok)
 	}
 	// An older fetch does not replace a newer one.
-	_ = PutSession(st, "h", Session{Fetched: 50, Generation: 3, Cursor: "1700-4", JSON: []byte(`{}`)})
-	val, _, _ = st.Get(SessionKey("h"))
-	if out, _ = DecodeSession(val); out.Cursor != "1700-5" {
+	var scratch []byte
+	_ = tab.Put(st, "h", Session{Fetched: 50, Generation: 3, Cursor: "1700-4", JSON: []byte(`{}`)}, &scratch)
+	if out, _ = tab.Get(st, "h"); out.Cursor != "1700-5" {
 		t.Fatalf("older fetch won: %+v", out)
 	}
 	// A change the entry was read after (cursor 1700-5 >= 1700-5) keeps it.
-	Tombstone(st, "h", "1700-5")
-	val, _, _ = st.Get(SessionKey("h"))
-	if out, ok := DecodeSession(val); !ok || out.Cursor != "1700-5" {
+	tab.Tombstone(st, "h", "1700-5")
+	if out, ok := tab.Get(st, "h"); !ok || out.Cursor != "1700-5" {
 		t.Fatalf("an entry read after the change was tombstoned: %+v %v", out, ok)
 	}
-	Tombstone(st, "h", "1700-6")
-	val, _, _ = st.Get(SessionKey("h"))
-	if _, ok := DecodeSession(val); ok {
+	tab.Tombstone(st, "h", "1700-6")
+	if _, ok := tab.Get(st, "h"); ok {
 		t.Fatal("tombstoned entry still decodes")
 	}
-	Tombstone(st, "never-seen", "1700-6")
-	if _, _, err := st.Get(SessionKey("never-seen")); err != ErrNotFound {
+	if val, _, _ := st.Get(tab.Key("h")); len(val) != 0 {
+		t.Fatalf("tombstone left %d bytes", len(val))
+	}
+	Sessions{Slots: 1 << 20}.Tombstone(st, "never-seen", "1700-6")
+	if _, _, err := st.Get(Sessions{Slots: 1 << 20}.Key("never-seen")); err != ErrNotFound {
 		t.Fatal("Tombstone created a missing key")
 	}
-	for _, junk := range [][]byte{nil, {1}, {2, 0, 0}, append(make([]byte, 17), 0xff, 0xff)} {
+	for _, junk := range [][]byte{nil, {2}, {2, 0, 0}, {1, 0}, append([]byte{2, 0}, append(make([]byte, 16), 0xff, 0xff)...)} {
 		if _, ok := DecodeSession(junk); ok {
 			t.Errorf("junk %v decoded", junk)
 		}
+	}
+}
+
+// The table is direct-mapped: keys sharing a slot replace each other, a
+// read never returns another key's session, and a tombstone for one key
+// leaves the other's entry alone. The names stay the table's.
+func TestSessionSlotsAreShared(t *testing.T) {
+	st := newStore()
+	tab := Sessions{Slots: 1}
+	put := func(h, cursor string) {
+		if err := tab.Put(st, h, Session{Fetched: 1, Cursor: cursor, JSON: []byte(`{"k":"` + h + `"}`)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", "1-0")
+	put("b", "1-0") // same slot: replaces a even at the same cursor
+	if _, ok := tab.Get(st, "a"); ok {
+		t.Fatal("a read b's slot as its own")
+	}
+	if s, ok := tab.Get(st, "b"); !ok || string(s.JSON) != `{"k":"b"}` {
+		t.Fatalf("b: %+v %v", s, ok)
+	}
+	tab.Tombstone(st, "a", "9-0") // a changed: b's entry is not a's
+	if _, ok := tab.Get(st, "b"); !ok {
+		t.Fatal("a's tombstone emptied b's entry")
+	}
+	many := Sessions{Slots: 16}
+	for i := range 1000 {
+		_ = many.Put(st, strconv.Itoa(i), Session{JSON: []byte(`{}`)}, nil)
+	}
+	if n := len(st.entries); n > 16+1 { // the 16 slots and tab's one
+		t.Fatalf("%d names for 1000 keys in 16 slots", n)
 	}
 }
 
