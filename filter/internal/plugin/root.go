@@ -141,6 +141,17 @@ type sessionEntry struct {
 
 func (e *sessionEntry) unknown() bool { return e.json == nil }
 
+// bytes estimates what the entry costs the VM's heap once its effective
+// session is made, for session_cache.max_bytes: entryOverhead for the
+// entry, its effective session (the slim session is most of it), its hash
+// and bucket key and the caches' bookkeeping, plus its JSON twice (kept
+// as is, and about as much again in the grant's lists and strings).
+func (e *sessionEntry) bytes() int { return entryOverhead + 2*len(e.json) }
+
+// entryOverhead is the heap a cached key costs besides its JSON, measured
+// (BenchmarkSessionCacheMemory's live-B/key less twice the JSON).
+const entryOverhead = 900
+
 // effective is a key's policy-applied session for one API, in the form the
 // requests read: the access checks and limits read grant; everything else
 // (auth verifiers, org, identity headers, analytics, JWT sessions) reads s,
@@ -210,7 +221,7 @@ func (r *Root) OnPluginStart(int) bool {
 	r.checker = access.NewChecker(access.Options{})
 	r.m = newMetrics(r.host)
 	r.startAnalytics()
-	r.sessions = cache.New[*sessionEntry](cfg.CacheSize)
+	r.sessions = cache.NewSized[*sessionEntry](cfg.CacheSize, cfg.CacheMaxBytes)
 	r.hashes = cache.New[string](cfg.CacheSize)
 	r.shared = shm.Sessions{Slots: cfg.SharedSlots}
 	r.recent = cache.New[string](recentSize)

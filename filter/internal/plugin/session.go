@@ -38,7 +38,7 @@ func (r *Root) fromShared(hash string, now int64) *sessionEntry {
 		return nil
 	}
 	e := &sessionEntry{json: bytes.Clone(s.JSON), decoded: stored, fetched: s.Fetched, cursor: strings.Clone(s.Cursor)}
-	r.sessions.Put(hash, e, s.Fetched+r.ttl()+r.maxStale())
+	r.sessions.PutSized(hash, e, s.Fetched+r.ttl()+r.maxStale(), e.bytes())
 	return e
 }
 
@@ -89,7 +89,7 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 		if r.evictedAfter(hash, cursor, now) {
 			break // changed while we asked: serve this answer, cache nothing
 		}
-		r.sessions.Put(hash, e, now+r.ttl()+r.maxStale())
+		r.sessions.PutSized(hash, e, now+r.ttl()+r.maxStale(), e.bytes())
 		// Shared in compact form too: every VM that picks it up keeps it.
 		err = r.shared.Put(r.host, hash, shm.Session{
 			Fetched: now, Generation: shm.Generation(r.host), Cursor: cursor, JSON: compact,
@@ -102,7 +102,7 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 		// A key created while the lookup was in flight must not be
 		// remembered as unknown.
 		if _, changed := r.recent.Get(hash, now); !changed && r.cfg.NegativeTTLMS > 0 {
-			r.sessions.Put(hash, e, now+r.cfg.NegativeTTLMS*int64(time.Millisecond))
+			r.sessions.PutSized(hash, e, now+r.cfg.NegativeTTLMS*int64(time.Millisecond), e.bytes())
 		}
 	default:
 		failed = true
