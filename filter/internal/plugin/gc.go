@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"runtime"
+	"runtime/debug"
 	rtmetrics "runtime/metrics"
 )
 
@@ -33,3 +34,13 @@ var gcSamples = [...]rtmetrics.Sample{
 	{Name: "/gc/heap/goal:bytes"},
 	{Name: "/memory/classes/heap/objects:bytes"}, // live and not yet swept dead objects
 }
+
+// gcPercent is the VM's GOGC. Linear memory is the heap's high-water mark,
+// about (1 + GOGC/100) times the live heap, paid for the VM's lifetime;
+// the live heap is small (the session cache is bounded by
+// session_cache.max_bytes), so collecting more often costs little CPU and
+// saves memory in every worker.
+const gcPercent = 50
+
+// configureGC sets the VM's collector; OnPluginStart calls it.
+func configureGC() { debug.SetGCPercent(gcPercent) }

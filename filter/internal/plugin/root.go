@@ -217,12 +217,15 @@ func (r *Root) OnPluginStart(int) bool {
 		return false
 	}
 	r.cfg = cfg
+	configureGC()
 	r.vmID = newVMID()
 	r.checker = access.NewChecker(access.Options{})
 	r.m = newMetrics(r.host)
 	r.startAnalytics()
-	r.sessions = cache.NewSized[*sessionEntry](cfg.CacheSize, cfg.CacheMaxBytes)
-	r.hashes = cache.New[string](cfg.CacheSize)
+	// The hash cache only pays for keys whose session is cached too (a
+	// miss costs far more than the hash): it gets a quarter of the bytes.
+	r.sessions = cache.NewSized[*sessionEntry](cfg.CacheSize, cfg.CacheMaxBytes-cfg.CacheMaxBytes/4)
+	r.hashes = cache.NewSized[string](cfg.CacheSize, cfg.CacheMaxBytes/4)
 	r.shared = shm.Sessions{Slots: cfg.SharedSlots}
 	r.recent = cache.New[string](recentSize)
 	r.lookups = map[string]*lookup{}

@@ -190,6 +190,10 @@ func slimSession(s *model.Session) *model.Session {
 	return &c
 }
 
+// hashOverhead is what a hash cache entry costs besides its two strings:
+// the strings' headers, the LRU node and the index's slot.
+const hashOverhead = 96
+
 // hashKey returns keys.Hash(key), from the per-VM cache when it can. key
 // may be a view of the request's memory: it is copied before it is kept.
 func (r *Root) hashKey(key string, now int64) string {
@@ -197,6 +201,6 @@ func (r *Root) hashKey(key string, now int64) string {
 		return h
 	}
 	h := keys.Hash(key)
-	r.hashes.Put(strings.Clone(key), h, math.MaxInt64)
+	r.hashes.PutSized(strings.Clone(key), h, math.MaxInt64, len(key)+len(h)+hashOverhead)
 	return h
 }
