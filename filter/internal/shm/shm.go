@@ -133,11 +133,12 @@ func SweepBucket(st Store, key string, now int64) bool {
 	return st.Set(key, nil, cas) == nil
 }
 
-// Session entries live in a fixed table of slots, "tp/s/<n>", chosen by a
-// hash of the key hash: a direct-mapped cache where a key's fetch replaces
-// whatever its slot held, so the number of names in shared data is bounded
-// by the table, not by every key ever seen (shared data has no delete). A
-// slot holds
+// Session entries live in a fixed table of slots, "tp/s/<n>": each key has
+// two candidate slots chosen by hashes of its key hash, and a fetch goes to
+// the one that already holds the key, else an empty one, else replaces the
+// older fetch of the two (two choices keep far more keys in a full table
+// than one). The number of names in shared data is so bounded by the table,
+// not by every key ever seen (shared data has no delete). A slot holds
 //
 //	version byte (2) | key hash length (1) | key hash | fetched unix ns (8) |
 //	generation (8) | cursor length (2) | cursor | session JSON
@@ -148,7 +149,7 @@ func SweepBucket(st Store, key string, now int64) bool {
 
 // DefaultSessionSlots is the default size of the session table: about 300
 // bytes per compact session, 128 Ki slots hold up to about 40 MiB per
-// proxy, and at 100,000 keys in use about half of them keep their slot.
+// proxy.
 const DefaultSessionSlots = 1 << 17
 
 // Sessions is the table of fetched sessions in shared data.
@@ -156,14 +157,24 @@ type Sessions struct {
 	Slots uint32 // at least 1
 }
 
-// Key returns the shared-data key of keyHash's slot.
-func (t Sessions) Key(keyHash string) string {
-	h := uint32(2166136261) // FNV-1a
+// slots returns keyHash's two candidate slots (equal in a table of one).
+func (t Sessions) slots(keyHash string) (a, b uint32) {
+	h := uint64(14695981039346656037) // FNV-1a, 64 bits
 	for i := 0; i < len(keyHash); i++ {
-		h ^= uint32(keyHash[i])
-		h *= 16777619
+		h ^= uint64(keyHash[i])
+		h *= 1099511628211
 	}
-	return "tp/s/" + strconv.FormatUint(uint64(h%max(t.Slots, 1)), 10)
+	n := uint64(max(t.Slots, 1))
+	return uint32(h % n), uint32((h >> 32) % n)
+}
+
+// SlotKey is the shared-data key of slot n.
+func SlotKey(n uint32) string { return "tp/s/" + strconv.FormatUint(uint64(n), 10) }
+
+// Keys returns the shared-data keys of keyHash's candidate slots.
+func (t Sessions) Keys(keyHash string) (string, string) {
+	a, b := t.slots(keyHash)
+	return SlotKey(a), SlotKey(b)
 }
 
 // GenerationKey holds the generation counter that a sync-feed reset bumps,
@@ -221,10 +232,18 @@ func DecodeSession(b []byte) (s Session, ok bool) {
 	}, true
 }
 
-// Get returns keyHash's entry: ok is false when its slot is missing, empty
-// or holds another key. The session aliases the value read.
+// Get returns keyHash's entry: ok is false when neither of its slots holds
+// it. The session aliases the value read.
 func (t Sessions) Get(st Store, keyHash string) (Session, bool) {
-	val, _, err := st.Get(t.Key(keyHash))
+	a, b := t.slots(keyHash)
+	if s, ok := getSlot(st, a, keyHash); ok || a == b {
+		return s, ok
+	}
+	return getSlot(st, b, keyHash)
+}
+
+func getSlot(st Store, slot uint32, keyHash string) (Session, bool) {
+	val, _, err := st.Get(SlotKey(slot))
 	if err != nil {
 		return Session{}, false
 	}
@@ -260,26 +279,61 @@ func BumpGeneration(st Store) (uint64, error) {
 	return g, nil
 }
 
-// Put stores a fetched session of keyHash in its slot unless the slot holds
-// the same key fetched at a later cursor; another key's entry is replaced.
-// It is best effort: losing the race only costs another VM a lookup.
-// scratch is reused for the encoding (nil: allocated).
+// Put stores a fetched session of keyHash in one of its slots: the one
+// that holds the key (unless it holds a fetch at a later cursor: then
+// nothing is written), else an empty one, else the one with the older
+// fetch, whose key is then looked up again when asked for. It is best
+// effort: losing a race only costs another VM a lookup. scratch is reused
+// for the encoding (nil: allocated).
 func (t Sessions) Put(st Store, keyHash string, s Session, scratch *[]byte) error {
-	key := t.Key(keyHash)
-	val, cas, err := st.Get(key)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		cas = createCAS
-	case err != nil:
-		return err
-	default:
-		if old, ok := DecodeSession(val); ok && old.Hash == keyHash && old.Generation == s.Generation &&
-			CompareCursors(old.Cursor, s.Cursor) > 0 {
-			return nil // a fresher fetch is already there
-		}
-	}
 	if len(keyHash) > math.MaxUint8 {
 		return nil // not a key hash; nothing the filter makes
+	}
+	a, b := t.slots(keyHash)
+	type cand struct {
+		key   string
+		cas   uint32
+		old   Session
+		state int // 0 empty or junk, 1 another key, 2 this key
+	}
+	read := func(slot uint32) (cand, error) {
+		c := cand{key: SlotKey(slot)}
+		val, cas, err := st.Get(c.key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			c.cas = createCAS
+			return c, nil
+		case err != nil:
+			return c, err
+		}
+		c.cas = cas
+		if old, ok := DecodeSession(val); ok {
+			c.old, c.state = old, 1
+			if old.Hash == keyHash {
+				c.state = 2
+			}
+		}
+		return c, nil
+	}
+	first, err := read(a)
+	if err != nil {
+		return err
+	}
+	pick := first
+	if first.state != 2 && a != b {
+		second, err := read(b)
+		if err != nil {
+			return err
+		}
+		switch {
+		case second.state == 2, first.state == 1 && second.state == 0:
+			pick = second
+		case first.state == 1 && second.state == 1 && older(second.old, first.old):
+			pick = second
+		}
+	}
+	if pick.state == 2 && pick.old.Generation == s.Generation && CompareCursors(pick.old.Cursor, s.Cursor) > 0 {
+		return nil // a fresher fetch is already there
 	}
 	s.Hash = keyHash
 	var buf []byte
@@ -290,7 +344,16 @@ func (t Sessions) Put(st Store, keyHash string, s Session, scratch *[]byte) erro
 	if scratch != nil {
 		*scratch = buf
 	}
-	return st.Set(key, buf, cas)
+	return st.Set(pick.key, buf, pick.cas)
+}
+
+// older reports whether entry x is an older fetch than y: an earlier
+// generation, or the same one fetched earlier.
+func older(x, y Session) bool {
+	if x.Generation != y.Generation {
+		return x.Generation < y.Generation
+	}
+	return x.Fetched < y.Fetched
 }
 
 // Tombstone empties keyHash's entry, so no VM picks the old session up
@@ -299,7 +362,15 @@ func (t Sessions) Put(st Store, keyHash string, s Session, scratch *[]byte) erro
 // other keys are left alone: writing them would let a flood of changed-key
 // events grow shared data or evict other keys.
 func (t Sessions) Tombstone(st Store, keyHash, cursor string) {
-	key := t.Key(keyHash)
+	a, b := t.slots(keyHash)
+	tombstone(st, a, keyHash, cursor)
+	if b != a {
+		tombstone(st, b, keyHash, cursor)
+	}
+}
+
+func tombstone(st Store, slot uint32, keyHash, cursor string) {
+	key := SlotKey(slot)
 	val, cas, err := st.Get(key)
 	if err != nil || len(val) == 0 {
 		return

@@ -174,12 +174,19 @@ func TestSessionEntries(t *testing.T) {
 	if _, ok := tab.Get(st, "h"); ok {
 		t.Fatal("tombstoned entry still decodes")
 	}
-	if val, _, _ := st.Get(tab.Key("h")); len(val) != 0 {
-		t.Fatalf("tombstone left %d bytes", len(val))
+	a, b := tab.Keys("h")
+	for _, k := range []string{a, b} {
+		if val, _, _ := st.Get(k); len(val) != 0 {
+			t.Fatalf("tombstone left %d bytes in %s", len(val), k)
+		}
 	}
-	Sessions{Slots: 1 << 20}.Tombstone(st, "never-seen", "1700-6")
-	if _, _, err := st.Get(Sessions{Slots: 1 << 20}.Key("never-seen")); err != ErrNotFound {
-		t.Fatal("Tombstone created a missing key")
+	big := Sessions{Slots: 1 << 20}
+	big.Tombstone(st, "never-seen", "1700-6")
+	a, b = big.Keys("never-seen")
+	for _, k := range []string{a, b} {
+		if _, _, err := st.Get(k); err != ErrNotFound {
+			t.Fatal("Tombstone created a missing key")
+		}
 	}
 	for _, junk := range [][]byte{nil, {2}, {2, 0, 0}, {1, 0}, append([]byte{2, 0}, append(make([]byte, 16), 0xff, 0xff)...)} {
 		if _, ok := DecodeSession(junk); ok {
@@ -188,19 +195,20 @@ func TestSessionEntries(t *testing.T) {
 	}
 }
 
-// The table is direct-mapped: keys sharing a slot replace each other, a
-// read never returns another key's session, and a tombstone for one key
-// leaves the other's entry alone. The names stay the table's.
+// In a table of one slot, keys replace each other: a read never returns
+// another key's session, and a tombstone for one key leaves the other's
+// entry alone. The names stay the table's.
 func TestSessionSlotsAreShared(t *testing.T) {
 	st := newStore()
 	tab := Sessions{Slots: 1}
-	put := func(h, cursor string) {
-		if err := tab.Put(st, h, Session{Fetched: 1, Cursor: cursor, JSON: []byte(`{"k":"` + h + `"}`)}, nil); err != nil {
+	put := func(h, cursor string, fetched int64) {
+		t.Helper()
+		if err := tab.Put(st, h, Session{Fetched: fetched, Cursor: cursor, JSON: []byte(`{"k":"` + h + `"}`)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	put("a", "1-0")
-	put("b", "1-0") // same slot: replaces a even at the same cursor
+	put("a", "1-0", 1)
+	put("b", "1-0", 2) // same slot: replaces a even at the same cursor
 	if _, ok := tab.Get(st, "a"); ok {
 		t.Fatal("a read b's slot as its own")
 	}
@@ -213,11 +221,87 @@ func TestSessionSlotsAreShared(t *testing.T) {
 	}
 	many := Sessions{Slots: 16}
 	for i := range 1000 {
-		_ = many.Put(st, strconv.Itoa(i), Session{JSON: []byte(`{}`)}, nil)
+		_ = many.Put(st, strconv.Itoa(i), Session{Fetched: int64(i), JSON: []byte(`{}`)}, nil)
 	}
 	if n := len(st.entries); n > 16+1 { // the 16 slots and tab's one
 		t.Fatalf("%d names for 1000 keys in 16 slots", n)
 	}
+}
+
+// Each key has two slots: a key whose first slot is taken goes to its
+// second, and when both are taken the older fetch is replaced.
+func TestSessionSlotsTwoChoices(t *testing.T) {
+	const slots = 64
+	tab := Sessions{Slots: slots}
+	// Three keys sharing their first slot with distinct second slots.
+	var ks []string
+	first := map[uint32]int{}
+	for i := 0; len(ks) < 3; i++ {
+		h := "k" + strconv.Itoa(i)
+		a, b := tab.slots(h)
+		if a == b || (len(ks) > 0 && a != mustFirst(t, tab, ks[0])) {
+			continue
+		}
+		if _, dup := first[b]; dup {
+			continue
+		}
+		first[b] = i
+		ks = append(ks, h)
+	}
+	st := newStore()
+	put := func(h string, fetched int64) {
+		t.Helper()
+		if err := tab.Put(st, h, Session{Fetched: fetched, Cursor: "1-0", JSON: []byte(`{}`)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(ks[0], 10) // its first slot
+	put(ks[1], 20) // first slot taken by ks[0]: its second
+	for _, h := range ks[:2] {
+		if _, ok := tab.Get(st, h); !ok {
+			t.Fatalf("%s not found", h)
+		}
+	}
+	// ks[2]'s first slot holds ks[0] (fetched at 10); its second is empty.
+	put(ks[2], 30)
+	for _, h := range ks {
+		if _, ok := tab.Get(st, h); !ok {
+			t.Fatalf("%s lost its slot with an empty one available", h)
+		}
+	}
+	// A refetch of ks[1] goes where it is, not into a free slot.
+	put(ks[1], 40)
+	if s, _ := tab.Get(st, ks[1]); s.Fetched != 40 {
+		t.Fatalf("refetch: %+v", s)
+	}
+}
+
+// When both slots are taken by other keys, the older fetch goes.
+func TestSessionSlotsReplaceTheOlder(t *testing.T) {
+	tab := Sessions{Slots: 2}
+	var ks []string
+	for i := 0; len(ks) < 3; i++ {
+		if a, b := tab.slots("k" + strconv.Itoa(i)); a != b {
+			ks = append(ks, "k"+strconv.Itoa(i))
+		}
+	}
+	st := newStore()
+	for i, h := range ks { // fetched at 10, 20, 30: the third finds both slots taken
+		if err := tab.Put(st, h, Session{Fetched: int64(10 * (i + 1)), JSON: []byte(`{}`)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []bool{false, true, true} {
+		if _, ok := tab.Get(st, ks[i]); ok != want {
+			t.Errorf("%s (fetched at %d) present %v, want %v", ks[i], 10*(i+1), ok, want)
+		}
+	}
+}
+
+func mustFirst(t *testing.T, tab Sessions, h string) uint32 {
+	t.Helper()
+	a, _ := tab.slots(h)
+	return a
 }
 
 func TestGeneration(t *testing.T) {
