@@ -35,12 +35,38 @@ var gcSamples = [...]rtmetrics.Sample{
 	{Name: "/memory/classes/heap/objects:bytes"}, // live and not yet swept dead objects
 }
 
-// gcPercent is the VM's GOGC. Linear memory is the heap's high-water mark,
-// about (1 + GOGC/100) times the live heap, paid for the VM's lifetime;
-// the live heap is small (the session cache is bounded by
-// session_cache.max_bytes), so collecting more often costs little CPU and
-// saves memory in every worker.
-const gcPercent = 50
+// tuneGC sets the VM's GOGC from the live heap, on every tick: a cycle
+// lets the heap grow by half its live size, or by minHeadroom when that is
+// more (up to GOGC=100, the default). Linear memory is the heap's
+// high-water mark, about live + headroom, paid for the VM's lifetime; with
+// a live heap of several MiB (a full session cache) GOGC=100 would double
+// it, while collecting more often costs little CPU (the live heap is
+// small). A small heap keeps the default: a lower GOGC there would also
+// lower the runtime's minimum heap goal (4 MiB at GOGC=100) and start its
+// scavenger, whose timer is fatal on Envoys without proxy-wasm-cpp-host
+// PR #533 (envoy/README.md).
+func tuneGC() {
+	rtmetrics.Read(liveSamples[:])
+	v := liveSamples[0].Value
+	if v.Kind() != rtmetrics.KindUint64 || v.Uint64() == 0 {
+		return
+	}
+	if p := gcPercentFor(v.Uint64()); p != gcPercent {
+		debug.SetGCPercent(p)
+		gcPercent = p
+	}
+}
 
-// configureGC sets the VM's collector; OnPluginStart calls it.
-func configureGC() { debug.SetGCPercent(gcPercent) }
+// gcPercentFor is the GOGC for a live heap of live bytes (> 0).
+func gcPercentFor(live uint64) int {
+	p := int(100 * max(live/2, minHeadroom) / live)
+	return min(max(p, 50), 100)
+}
+
+// minHeadroom is the heap growth tuneGC always allows.
+const minHeadroom = 4 << 20
+
+// gcPercent is the GOGC tuneGC last set (100: the runtime's default).
+var gcPercent = 100
+
+var liveSamples = [...]rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}

@@ -217,7 +217,6 @@ func (r *Root) OnPluginStart(int) bool {
 		return false
 	}
 	r.cfg = cfg
-	configureGC()
 	r.vmID = newVMID()
 	r.checker = access.NewChecker(access.Options{})
 	r.m = newMetrics(r.host)
@@ -269,11 +268,12 @@ func (r *Root) NewHttpContext(contextID uint32) proxywasm.HttpContext {
 }
 
 // OnTick adds the counts of the last interval to the host's metrics, polls
-// the sync feed, ships the analytics records (analytics.go), sweeps idle buckets and runs an overdue garbage collection
-// (gc.go).
+// the sync feed, ships the analytics records (analytics.go), sweeps idle buckets, runs an overdue garbage
+// collection and sets GOGC from the live heap (gc.go).
 func (r *Root) OnTick() {
 	r.m.flush()
 	collectIfBehind()
+	tuneGC()
 	now := r.now()
 	// The tick period is the sync interval.
 	r.pollOnTick()
