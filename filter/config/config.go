@@ -77,9 +77,11 @@ type Config struct {
 	// CacheSize bounds the per-VM session cache (session_cache.size,
 	// default 10000 entries).
 	CacheSize int
-	// CacheMaxBytes bounds the same cache by the estimated bytes of its
-	// entries (session_cache.max_bytes, default 4 MiB); whichever bound is
-	// reached first evicts. Keys beyond it are served from shared data.
+	// CacheMaxBytes bounds the same cache (three quarters) and the raw key
+	// to hash cache (one quarter) by the estimated bytes of their entries
+	// (session_cache.max_bytes, default 4 MiB); whichever of CacheSize and
+	// CacheMaxBytes is reached first evicts. Keys beyond it are served from
+	// shared data.
 	CacheMaxBytes int
 	// SharedSlots is the number of session slots in shared data, per proxy
 	// (session_cache.shared_slots, default 131072).
