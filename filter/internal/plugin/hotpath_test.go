@@ -69,9 +69,9 @@ func TestGCPercentFor(t *testing.T) {
 		want int
 	}{
 		{1, 100},       // tiny heap: the default
-		{4 << 20, 100}, // 4 MiB of headroom is GOGC=100
-		{6 << 20, 66},  // 4 MiB on 6
-		{8 << 20, 50},  // half the live heap from here on
+		{2 << 20, 100}, // 2 MiB of headroom is GOGC=100
+		{3 << 20, 66},  // 2 MiB on 3
+		{4 << 20, 50},  // half the live heap from here on
 		{64 << 20, 50}, // never below 50
 	} {
 		if got := gcPercentFor(tc.live); got != tc.want {
