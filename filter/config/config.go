@@ -77,6 +77,15 @@ type Config struct {
 	// CacheSize bounds the per-VM session cache (session_cache.size,
 	// default 10000 entries).
 	CacheSize int
+	// CacheMaxBytes bounds the same cache (three quarters) and the raw key
+	// to hash cache (one quarter) by the estimated bytes of their entries
+	// (session_cache.max_bytes, default 4 MiB); whichever of CacheSize and
+	// CacheMaxBytes is reached first evicts. Keys beyond it are served from
+	// shared data.
+	CacheMaxBytes int
+	// SharedSlots is the number of session slots in shared data, per proxy
+	// (session_cache.shared_slots, default 131072).
+	SharedSlots uint32
 	// CacheTTLMS is how long a fetched session is used before it is fetched
 	// again, independent of the sync feed (session_cache.ttl_ms, default 60000).
 	CacheTTLMS int64
@@ -211,6 +220,8 @@ func Default() Config {
 		SyncIntervalMS:       250,
 		RefreshMinIntervalMS: 100,
 		CacheSize:            10000,
+		CacheMaxBytes:        4 << 20,
+		SharedSlots:          1 << 17,
 		CacheTTLMS:           60000,
 		NegativeTTLMS:        2000,
 		MaxStaleMS:           300000,
@@ -280,6 +291,10 @@ func Parse(data []byte) (Config, error) {
 					c.CacheSize = int(d.num("session_cache.size", v, 1, 10_000_000))
 				case "ttl_ms":
 					c.CacheTTLMS = d.num("session_cache.ttl_ms", v, 1, 86_400_000)
+				case "max_bytes":
+					c.CacheMaxBytes = int(d.num("session_cache.max_bytes", v, 64<<10, 1<<30))
+				case "shared_slots":
+					c.SharedSlots = uint32(d.num("session_cache.shared_slots", v, 1, 1<<22))
 				default:
 					d.unknown("session_cache." + k)
 				}

@@ -27,7 +27,7 @@ func TestParseAll(t *testing.T) {
 	c, err := Parse([]byte(`{
 		"sidecar": {"cluster": "sc", "authority": "sc.local", "token": "secret", "timeout_ms": 300, "sync_timeout_ms": 900},
 		"sync_interval_ms": 50,
-		"session_cache": {"size": 7, "ttl_ms": 1234},
+		"session_cache": {"size": 7, "ttl_ms": 1234, "max_bytes": 100000, "shared_slots": 99},
 		"negative_cache_ttl_ms": 0,
 		"max_stale_ms": 5000,
 		"failure_mode": {"quota": "open"},
@@ -46,6 +46,7 @@ func TestParseAll(t *testing.T) {
 	}
 	if c.Cluster != "sc" || c.Authority != "sc.local" || c.Token != "secret" || c.LookupTimeoutMS != 300 ||
 		c.SyncTimeoutMS != 900 || c.SyncIntervalMS != 50 || c.CacheSize != 7 || c.CacheTTLMS != 1234 ||
+		c.CacheMaxBytes != 100000 || c.SharedSlots != 99 ||
 		c.NegativeTTLMS != 0 || c.MaxStaleMS != 5000 || c.QuotaFailure != Open || !c.RejectUnmatched ||
 		c.QuotaExceededStatus != 429 || c.RateLimitHeaders != HeadersRateLimits || !c.IETFHeaders ||
 		!c.StripCredential || !c.IdentityHeaders || !c.HeadersStopIteration ||

@@ -164,33 +164,12 @@ func (c *Checker) CheckSession(s *model.Session, api *model.APIDefinition, r Req
 	if s == nil {
 		return denySessionMissing
 	}
-	if s.IsInactive {
-		return denyKeyInactive
+	apiID := ""
+	if api != nil {
+		apiID = api.APIID
 	}
-	if s.Expires >= 1 && now.After(time.Unix(s.Expires, 0)) {
-		return denyKeyExpired
-	}
-	if api == nil {
-		return denyAPI
-	}
-	if len(s.AccessRights) == 0 {
-		return allow
-	}
-	entry, ok := s.AccessRights[api.APIID]
-	if !ok {
-		return denyAPI
-	}
-	version, _, d := resolveVersion(api, r.Version)
-	if !d.Allowed() {
-		return d
-	}
-	if !api.VersionData.NotVersioned && !slices.Contains(entry.Versions, version) {
-		return denyVersion
-	}
-	if len(entry.AllowedURLs) > 0 && !c.urlAllowed(api, entry.AllowedURLs, r) {
-		return denyResource
-	}
-	return allow
+	g := GrantFor(s, apiID)
+	return c.CheckGrant(&g, api, r, now)
 }
 
 // urlAllowed is Tyk's GranularAccess match: the method must be listed

@@ -50,37 +50,8 @@ func (c *Checker) EffectiveLimit(s *model.Session, api *model.APIDefinition, met
 	if s == nil || api == nil {
 		return Limit{}, false
 	}
-	root := Limit{Rate: s.Rate, Per: s.Per, QuotaMax: s.QuotaMax, QuotaRenewalRate: s.QuotaRenewalRate}
-	if len(s.AccessRights) == 0 {
-		return root, true
-	}
-	entry, found := s.AccessRights[api.APIID]
-	if !found {
-		return Limit{}, false
-	}
-	limit = root
-	if l := entry.Limit; !l.IsEmpty() {
-		limit = Limit{Rate: l.Rate, Per: l.Per, QuotaMax: l.QuotaMax, QuotaRenewalRate: l.QuotaRenewalRate}
-	}
-	limit.Scope = entry.AllowanceScope
-	if len(entry.Endpoints) == 0 {
-		return limit, true
-	}
-	stripped := c.stripListenPath(api, path)
-	for _, ep := range entry.Endpoints {
-		for _, m := range ep.Methods {
-			if !strings.EqualFold(m.Name, method) {
-				continue
-			}
-			if re, err := c.pattern(ep.Path); err != nil || !re.MatchString(stripped) {
-				break // the path is the same for every method of this endpoint
-			}
-			limit.Rate, limit.Per = m.Limit.Rate, m.Limit.Per
-			limit.EndpointKey = endpointKey(m.Name, ep.Path)
-			return limit, true
-		}
-	}
-	return limit, true
+	g := GrantFor(s, api.APIID)
+	return c.GrantLimit(&g, api, method, path)
 }
 
 // endpointKey names an endpoint's counter after its configuration (method

@@ -24,6 +24,9 @@ type LRU[V any] struct {
 	head, tail int32 // most and least recently used; -1 when empty
 	free       int32 // first free node; -1 when none
 	cap        int
+	// maxBytes bounds the sum of the sizes given to PutSized (0: no bound);
+	// bytes is that sum.
+	maxBytes, bytes int
 }
 
 type node[V any] struct {
@@ -31,6 +34,7 @@ type node[V any] struct {
 	val        V
 	deadline   int64 // unix nanoseconds; the entry is gone at or after it
 	prev, next int32
+	size       int32 // as given to PutSized
 }
 
 // New returns a cache holding at most capacity entries (at least 1).
@@ -42,6 +46,19 @@ func New[V any](capacity int) *LRU[V] {
 		cap: capacity,
 	}
 }
+
+// NewSized returns a cache holding at most capacity entries whose sizes
+// (as given to PutSized) add up to at most maxBytes: whichever bound is
+// reached first evicts the least recently used entries. The caller defines
+// an entry's size, typically an estimate of the memory it holds.
+func NewSized[V any](capacity, maxBytes int) *LRU[V] {
+	c := New[V](capacity)
+	c.maxBytes = max(maxBytes, 0)
+	return c
+}
+
+// Bytes reports the sum of the sizes of the entries present.
+func (c *LRU[V]) Bytes() int { return c.bytes }
 
 // Len reports the number of entries, expired ones included until they are
 // looked up or evicted.
@@ -67,17 +84,27 @@ func (c *LRU[V]) Get(key string, now int64) (V, bool) {
 }
 
 // Put stores v under key until deadline (unix nanoseconds), evicting the
-// least recently used entry when the cache is full.
-func (c *LRU[V]) Put(key string, v V, deadline int64) {
+// least recently used entry when the cache is full. Its size is 0.
+func (c *LRU[V]) Put(key string, v V, deadline int64) { c.PutSized(key, v, deadline, 0) }
+
+// PutSized is Put for an entry of size bytes (see NewSized). An entry
+// larger than the whole bound is still stored, alone.
+func (c *LRU[V]) PutSized(key string, v V, deadline int64, size int) {
+	size = max(0, min(size, math.MaxInt32))
 	if i, ok := c.index[key]; ok {
-		c.nodes[i].val, c.nodes[i].deadline = v, deadline
+		n := &c.nodes[i]
+		c.bytes += size - int(n.size)
+		n.val, n.deadline, n.size = v, deadline, int32(size)
 		c.unlink(i)
 		c.pushFront(i)
+		c.shrink(i)
 		return
 	}
 	if len(c.index) >= c.cap {
 		c.remove(c.nodes[c.tail].key, c.tail)
 	}
+	c.bytes += size
+	c.shrink(-1)
 	var i int32
 	if c.free >= 0 {
 		i = c.free
@@ -86,9 +113,17 @@ func (c *LRU[V]) Put(key string, v V, deadline int64) {
 		c.nodes = append(c.nodes, node[V]{})
 		i = int32(len(c.nodes) - 1)
 	}
-	c.nodes[i] = node[V]{key: key, val: v, deadline: deadline}
+	c.nodes[i] = node[V]{key: key, val: v, deadline: deadline, size: int32(size)}
 	c.index[key] = i
 	c.pushFront(i)
+}
+
+// shrink evicts least recently used entries other than keep while the
+// sizes exceed maxBytes.
+func (c *LRU[V]) shrink(keep int32) {
+	for c.maxBytes > 0 && c.bytes > c.maxBytes && c.tail >= 0 && c.tail != keep {
+		c.remove(c.nodes[c.tail].key, c.tail)
+	}
 }
 
 // Delete removes key; it reports whether it was present.
@@ -104,6 +139,7 @@ func (c *LRU[V]) Delete(key string) bool {
 func (c *LRU[V]) Clear() {
 	clear(c.index)
 	c.nodes = c.nodes[:0]
+	c.bytes = 0
 	c.head, c.tail, c.free = -1, -1, -1
 }
 
@@ -119,6 +155,7 @@ func (c *LRU[V]) Keys() []string {
 
 func (c *LRU[V]) remove(key string, i int32) {
 	delete(c.index, key)
+	c.bytes -= int(c.nodes[i].size)
 	c.unlink(i)
 	var zero V
 	c.nodes[i] = node[V]{val: zero, next: c.free, prev: -1} // drop references for the GC

@@ -128,3 +128,43 @@ func TestPutSteadyStateDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Put allocates %.1f times in steady state", allocs)
 	}
 }
+
+func TestLRUSized(t *testing.T) {
+	type put struct {
+		key  string
+		size int
+	}
+	for _, tc := range []struct {
+		name      string
+		cap, max  int
+		puts      []put
+		keys      []string // most recent first
+		wantBytes int
+	}{
+		{"bytes evict before entries", 10, 100, []put{{"a", 40}, {"b", 40}, {"c", 40}}, []string{"c", "b"}, 80},
+		{"one large entry evicts several", 10, 100, []put{{"a", 30}, {"b", 30}, {"c", 30}, {"d", 80}}, []string{"d"}, 80},
+		{"entries evict before bytes", 2, 1000, []put{{"a", 1}, {"b", 1}, {"c", 1}}, []string{"c", "b"}, 2},
+		{"an entry over the bound is kept alone", 10, 100, []put{{"a", 10}, {"b", 500}}, []string{"b"}, 500},
+		{"growing in place evicts the others", 10, 100, []put{{"a", 40}, {"b", 40}, {"a", 90}}, []string{"a"}, 90},
+		{"shrinking in place frees bytes", 10, 100, []put{{"a", 90}, {"a", 10}, {"b", 80}}, []string{"b", "a"}, 90},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewSized[int](tc.cap, tc.max)
+			for _, p := range tc.puts {
+				c.PutSized(p.key, 0, NoDeadline, p.size)
+			}
+			if got := c.Keys(); !slices.Equal(got, tc.keys) {
+				t.Errorf("keys %v, want %v", got, tc.keys)
+			}
+			if c.Bytes() != tc.wantBytes {
+				t.Errorf("bytes %d, want %d", c.Bytes(), tc.wantBytes)
+			}
+			for _, k := range tc.keys {
+				c.Delete(k)
+			}
+			if c.Bytes() != 0 || c.Len() != 0 {
+				t.Errorf("after deleting everything: %d bytes, %d entries", c.Bytes(), c.Len())
+			}
+		})
+	}
+}

@@ -63,6 +63,23 @@ func TestBucketKey(t *testing.T) {
 	}
 }
 
+func TestGCPercentFor(t *testing.T) {
+	for _, tc := range []struct {
+		live uint64
+		want int
+	}{
+		{1, 100},       // tiny heap: the default
+		{2 << 20, 100}, // 2 MiB of headroom is GOGC=100
+		{3 << 20, 66},  // 2 MiB on 3
+		{4 << 20, 50},  // half the live heap from here on
+		{64 << 20, 50}, // never below 50
+	} {
+		if got := gcPercentFor(tc.live); got != tc.want {
+			t.Errorf("gcPercentFor(%d) = %d, want %d", tc.live, got, tc.want)
+		}
+	}
+}
+
 func TestCollectIfBehind(t *testing.T) {
 	runtime.GC()
 	if collectIfBehind() {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/turnpike-dev/turnpike/filter/internal/host/hosttest"
-	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/wire"
 )
@@ -200,7 +199,8 @@ func TestQuotaLeaseReturns(t *testing.T) {
 		// The key now has another quota (e.g. a policy edit): the old units
 		// are not spent against it.
 		fx.r.sessions.Clear()
-		_ = fx.f.Set(shm.SessionKey(keys.Hash("lim-key")), nil, 0)
+		a, b := fx.r.shared.Keys(keys.Hash("lim-key"))
+		_, _ = fx.f.Set(a, nil, 0), fx.f.Set(b, nil, 0)
 		fx.send("/api1/x", "lim-key")
 		fx.lookup("lim-key", 200, testSession(`"quota_max":500,"quota_renewal_rate":3600`))
 		want(t, fx.releases(), keys.Hash("lim-key"), 9)

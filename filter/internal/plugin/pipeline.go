@@ -152,7 +152,8 @@ type httpContext struct {
 	anPart []byte
 }
 
-// session is the effective (policy-applied) session of the request.
+// session is the effective (policy-applied) session of the request, without
+// its access rights: the access checks read h.eff.grant (see effective).
 func (h *httpContext) session() *model.Session { return h.eff.s }
 
 // OnHttpRequestHeaders runs the pipeline from its first step.

@@ -68,6 +68,10 @@ type Root struct {
 	scratch []byte
 	// shmScratch is reused to encode bucket states.
 	shmScratch shm.Scratch
+	// shared is the table of fetched sessions in shared data (one copy per
+	// proxy); shareBuf is reused to encode its entries.
+	shared   shm.Sessions
+	shareBuf []byte
 	// recent remembers, per key hash, the sync cursor at which the key was
 	// last evicted, so a lookup that was answered before the change but
 	// arrives after it cannot install the old session again.
@@ -142,9 +146,31 @@ type sessionEntry struct {
 
 func (e *sessionEntry) unknown() bool { return e.json == nil }
 
+// bytes estimates what the entry costs the VM's heap once its effective
+// session is made, for session_cache.max_bytes: entryOverhead for the
+// entry, its effective session (the slim session is most of it), its hash
+// and bucket key and the caches' bookkeeping, plus its JSON twice (kept
+// as is, and about as much again in the grant's lists and strings).
+func (e *sessionEntry) bytes() int { return entryOverhead + 2*len(e.json) }
+
+// entryOverhead is the heap a cached key costs besides its JSON, from a
+// native heap profile of the plugin: the slim session about 450 bytes, the
+// effective session about 210, the entry about 100, the LRU node and index
+// about 90, the bucket key about 55. BenchmarkSessionCacheMemory's
+// live-B/key (about 1.8 KB) also counts the hash cache, the sweep's bucket
+// map and the runtime's share.
+const entryOverhead = 900
+
+// effective is a key's policy-applied session for one API, in the form the
+// requests read: the access checks and limits read grant; everything else
+// (auth verifiers, org, identity headers, analytics, JWT sessions) reads s,
+// a copy of the session without its access rights and the other maps and
+// lists no request reads (slimSession). The full session with its
+// access_rights map was most of a cached key's memory.
 type effective struct {
-	s   *model.Session
-	err error // policy application failed: the key is treated as unknown
+	s     *model.Session // nil only when the stored JSON did not decode (err)
+	grant access.Grant
+	err   error // policy application failed: the key is treated as unknown
 	// missingPolicy: the session names a policy the snapshot lacks.
 	missingPolicy bool
 	// bucket is the shared-data key of the rate-limit bucket of requests
@@ -209,8 +235,11 @@ func (r *Root) OnPluginStart(int) bool {
 	r.checker = access.NewChecker(access.Options{})
 	r.m = newMetrics(r.host)
 	r.startAnalytics()
-	r.sessions = cache.New[*sessionEntry](cfg.CacheSize)
-	r.hashes = cache.New[string](cfg.CacheSize)
+	// The hash cache only pays for keys whose session is cached too (a
+	// miss costs far more than the hash): it gets a quarter of the bytes.
+	r.sessions = cache.NewSized[*sessionEntry](cfg.CacheSize, cfg.CacheMaxBytes-cfg.CacheMaxBytes/4)
+	r.hashes = cache.NewSized[string](cfg.CacheSize, cfg.CacheMaxBytes/4)
+	r.shared = shm.Sessions{Slots: cfg.SharedSlots}
 	r.recent = cache.New[string](recentSize)
 	r.lookups = map[string]*lookup{}
 	r.streams = map[uint32]*httpContext{}
@@ -258,11 +287,12 @@ func (r *Root) NewHttpContext(contextID uint32) proxywasm.HttpContext {
 }
 
 // OnTick adds the counts of the last interval to the host's metrics, polls
-// the sync feed, ships the analytics records (analytics.go), sweeps idle buckets and runs an overdue garbage collection
-// (gc.go).
+// the sync feed, ships the analytics records (analytics.go), sweeps idle buckets, runs an overdue garbage
+// collection and sets GOGC from the live heap (gc.go).
 func (r *Root) OnTick() {
 	r.m.flush()
 	collectIfBehind()
+	tuneGC()
 	now := r.now()
 	// The tick period is the sync interval.
 	r.pollOnTick()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/shm"
+	"github.com/turnpike-dev/turnpike/shared/access"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/model"
 	"github.com/turnpike-dev/turnpike/shared/policy"
@@ -25,11 +26,7 @@ func (r *Root) maxStale() int64 { return r.cfg.MaxStaleMS * int64(time.Milliseco
 // fromShared returns the session another VM stored, if it is current: same
 // generation, within the TTL, and not older than an eviction this VM saw.
 func (r *Root) fromShared(hash string, now int64) *sessionEntry {
-	val, _, err := r.host.Get(shm.SessionKey(hash))
-	if err != nil {
-		return nil
-	}
-	s, ok := shm.DecodeSession(val)
+	s, ok := r.shared.Get(r.host, hash)
 	if !ok || now-s.Fetched >= r.ttl() || s.Generation != shm.Generation(r.host) ||
 		r.evictedAfter(hash, s.Cursor, now) {
 		return nil
@@ -40,8 +37,8 @@ func (r *Root) fromShared(hash string, now int64) *sessionEntry {
 	if err != nil {
 		return nil
 	}
-	e := &sessionEntry{json: bytes.Clone(s.JSON), decoded: stored, fetched: s.Fetched, cursor: s.Cursor}
-	r.sessions.Put(hash, e, s.Fetched+r.ttl()+r.maxStale())
+	e := &sessionEntry{json: bytes.Clone(s.JSON), decoded: stored, fetched: s.Fetched, cursor: strings.Clone(s.Cursor)}
+	r.sessions.PutSized(hash, e, s.Fetched+r.ttl()+r.maxStale(), e.bytes())
 	return e
 }
 
@@ -92,11 +89,11 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 		if r.evictedAfter(hash, cursor, now) {
 			break // changed while we asked: serve this answer, cache nothing
 		}
-		r.sessions.Put(hash, e, now+r.ttl()+r.maxStale())
+		r.sessions.PutSized(hash, e, now+r.ttl()+r.maxStale(), e.bytes())
 		// Shared in compact form too: every VM that picks it up keeps it.
-		err = shm.PutSession(r.host, hash, shm.Session{
+		err = r.shared.Put(r.host, hash, shm.Session{
 			Fetched: now, Generation: shm.Generation(r.host), Cursor: cursor, JSON: compact,
-		})
+		}, &r.shareBuf)
 		if err != nil {
 			r.log(host.Warn, "sharing a session: "+err.Error())
 		}
@@ -105,7 +102,7 @@ func (r *Root) onLookup(hash string, ans *host.CallResponse) {
 		// A key created while the lookup was in flight must not be
 		// remembered as unknown.
 		if _, changed := r.recent.Get(hash, now); !changed && r.cfg.NegativeTTLMS > 0 {
-			r.sessions.Put(hash, e, now+r.cfg.NegativeTTLMS*int64(time.Millisecond))
+			r.sessions.PutSized(hash, e, now+r.cfg.NegativeTTLMS*int64(time.Millisecond), e.bytes())
 		}
 	default:
 		failed = true
@@ -177,8 +174,25 @@ func (r *Root) applyPolicies(e *sessionEntry, api *model.APIDefinition) *effecti
 		}
 	}
 	err := policy.Apply(s, r.snap.policies, guard)
-	return &effective{s: s, err: err, missingPolicy: missing}
+	return &effective{s: slimSession(s), grant: access.GrantFor(s, api.APIID), err: err, missingPolicy: missing}
 }
+
+// slimSession returns a copy of the effective session s without what no
+// request reads once the grant is made: the access rights (the grant holds
+// the one for the API), meta data, OAuth keys, monitor, smoothing and the
+// date strings. AccessRights is nil in the copy, which the access checks
+// would take for a master key: they read the grant, never s.
+func slimSession(s *model.Session) *model.Session {
+	c := *s
+	c.AccessRights, c.MetaData, c.OauthKeys, c.Smoothing = nil, nil, nil, nil
+	c.Monitor = model.Monitor{}
+	c.DateCreated, c.LastUpdated = "", ""
+	return &c
+}
+
+// hashOverhead is what a hash cache entry costs besides its two strings:
+// the strings' headers, the LRU node and the index's slot.
+const hashOverhead = 96
 
 // hashKey returns keys.Hash(key), from the per-VM cache when it can. key
 // may be a view of the request's memory: it is copied before it is kept.
@@ -187,6 +201,6 @@ func (r *Root) hashKey(key string, now int64) string {
 		return h
 	}
 	h := keys.Hash(key)
-	r.hashes.Put(strings.Clone(key), h, math.MaxInt64)
+	r.hashes.PutSized(strings.Clone(key), h, math.MaxInt64, len(key)+len(h)+hashOverhead)
 	return h
 }

@@ -241,10 +241,10 @@ func (h *httpContext) unknownKey() verdict {
 func (h *httpContext) checkAccess() verdict {
 	r := h.root
 	req := access.Request{Method: h.method, Path: route.PathOnly(h.path), Version: h.version}
-	if d := r.checker.CheckSession(h.session(), h.api, req, time.Unix(0, h.now)); !d.Allowed() {
+	if d := r.checker.CheckGrant(&h.eff.grant, h.api, req, time.Unix(0, h.now)); !d.Allowed() {
 		return h.reply(denied(d), d.Reason.String())
 	}
-	h.limit, _ = r.checker.EffectiveLimit(h.session(), h.api, h.method, req.Path)
+	h.limit, _ = r.checker.GrantLimit(&h.eff.grant, h.api, h.method, req.Path)
 	return next
 }
 

@@ -96,7 +96,7 @@ func (r *Root) applySync(resp *wire.SyncResponse, now int64) {
 	evicted := 0
 	for _, hash := range resp.Keys {
 		r.recent.Put(hash, resp.Cursor, keep)
-		shm.Tombstone(r.host, hash, resp.Cursor)
+		r.shared.Tombstone(r.host, hash, resp.Cursor)
 		// An entry read at or after the batch's cursor already shows every
 		// change in it (a key's own creation, typically): evicting it would
 		// cost a lookup and, with the sidecar down, a 503 for a key that

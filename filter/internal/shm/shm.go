@@ -12,6 +12,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strconv"
+	"unsafe"
 
 	"github.com/turnpike-dev/turnpike/shared/ratelimit"
 )
@@ -131,24 +133,60 @@ func SweepBucket(st Store, key string, now int64) bool {
 	return st.Set(key, nil, cas) == nil
 }
 
-// Session entries: "tp/s/<hash>" holds
+// Session entries live in a fixed table of slots, "tp/s/<n>": each key has
+// two candidate slots chosen by hashes of its key hash, and a fetch goes to
+// the one that already holds the key, else an empty one, else replaces the
+// older fetch of the two (two choices keep far more keys in a full table
+// than one). The number of names in shared data is so bounded by the table,
+// not by every key ever seen (shared data has no delete). A slot holds
 //
-//	version byte (1) | fetched unix ns (8) | generation (8) | cursor length (2) | cursor | session JSON
+//	version byte (2) | key hash length (1) | key hash | fetched unix ns (8) |
+//	generation (8) | cursor length (2) | cursor | session JSON
 //
-// An empty value is a tombstone (the key changed; fetch it again).
+// and a read compares the key hash, so a slot taken by another key is a
+// miss (the key is looked up again), never another key's session. An empty
+// value is a tombstone (the key changed; fetch it again).
 
-// SessionKey is the shared-data key of a fetched session.
-func SessionKey(keyHash string) string { return "tp/s/" + keyHash }
+// DefaultSessionSlots is the default size of the session table: about 300
+// bytes per compact session, 128 Ki slots hold up to about 40 MiB per
+// proxy.
+const DefaultSessionSlots = 1 << 17
+
+// Sessions is the table of fetched sessions in shared data.
+type Sessions struct {
+	Slots uint32 // at least 1
+}
+
+// slots returns keyHash's two candidate slots (equal in a table of one).
+func (t Sessions) slots(keyHash string) (a, b uint32) {
+	h := uint64(14695981039346656037) // FNV-1a, 64 bits
+	for i := 0; i < len(keyHash); i++ {
+		h ^= uint64(keyHash[i])
+		h *= 1099511628211
+	}
+	n := uint64(max(t.Slots, 1))
+	return uint32(h % n), uint32((h >> 32) % n)
+}
+
+// SlotKey is the shared-data key of slot n.
+func SlotKey(n uint32) string { return "tp/s/" + strconv.FormatUint(uint64(n), 10) }
+
+// Keys returns the shared-data keys of keyHash's candidate slots.
+func (t Sessions) Keys(keyHash string) (string, string) {
+	a, b := t.slots(keyHash)
+	return SlotKey(a), SlotKey(b)
+}
 
 // GenerationKey holds the generation counter that a sync-feed reset bumps,
 // invalidating every session entry written before it at once (shared data
 // cannot be enumerated).
 const GenerationKey = "tp/gen"
 
-const sessionVersion = 1
+const sessionVersion = 2
 
 // Session is a fetched session as stored in shared data.
 type Session struct {
+	Hash       string // the key hash the session belongs to
 	Fetched    int64  // when the sidecar answered, unix ns
 	Generation uint64 // GenerationKey's value when it was fetched
 	Cursor     string // sidecar change-feed cursor at read time
@@ -157,7 +195,8 @@ type Session struct {
 
 // AppendSession appends the encoding of s.
 func AppendSession(dst []byte, s Session) []byte {
-	dst = append(dst, sessionVersion)
+	dst = append(dst, sessionVersion, byte(len(s.Hash)))
+	dst = append(dst, s.Hash...)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(s.Fetched))
 	dst = binary.LittleEndian.AppendUint64(dst, s.Generation)
 	cur := s.Cursor
@@ -169,23 +208,50 @@ func AppendSession(dst []byte, s Session) []byte {
 	return append(dst, s.JSON...)
 }
 
-// DecodeSession decodes an entry; ok is false for a tombstone or junk. JSON
-// aliases b.
+// DecodeSession decodes an entry; ok is false for a tombstone or junk.
+// Hash, Cursor and JSON alias b: copy what is kept.
 func DecodeSession(b []byte) (s Session, ok bool) {
-	const head = 1 + 8 + 8 + 2
-	if len(b) < head || b[0] != sessionVersion {
+	if len(b) < 2 || b[0] != sessionVersion {
 		return Session{}, false
 	}
-	n := int(binary.LittleEndian.Uint16(b[17:19]))
+	hash := 2 + int(b[1])
+	head := hash + 8 + 8 + 2
+	if len(b) < head {
+		return Session{}, false
+	}
+	n := int(binary.LittleEndian.Uint16(b[head-2 : head]))
 	if len(b) < head+n {
 		return Session{}, false
 	}
 	return Session{
-		Fetched:    int64(binary.LittleEndian.Uint64(b[1:9])),
-		Generation: binary.LittleEndian.Uint64(b[9:17]),
-		Cursor:     string(b[head : head+n]),
+		Hash:       unsafe.String(unsafe.SliceData(b[2:hash]), hash-2),
+		Fetched:    int64(binary.LittleEndian.Uint64(b[hash : hash+8])),
+		Generation: binary.LittleEndian.Uint64(b[hash+8 : hash+16]),
+		Cursor:     unsafe.String(unsafe.SliceData(b[head:head+n]), n),
 		JSON:       b[head+n:],
 	}, true
+}
+
+// Get returns keyHash's entry: ok is false when neither of its slots holds
+// it. The session aliases the value read.
+func (t Sessions) Get(st Store, keyHash string) (Session, bool) {
+	a, b := t.slots(keyHash)
+	if s, ok := getSlot(st, a, keyHash); ok || a == b {
+		return s, ok
+	}
+	return getSlot(st, b, keyHash)
+}
+
+func getSlot(st Store, slot uint32, keyHash string) (Session, bool) {
+	val, _, err := st.Get(SlotKey(slot))
+	if err != nil {
+		return Session{}, false
+	}
+	s, ok := DecodeSession(val)
+	if !ok || s.Hash != keyHash {
+		return Session{}, false
+	}
+	return s, true
 }
 
 // Generation reads the current generation (0 when never bumped).
@@ -213,38 +279,104 @@ func BumpGeneration(st Store) (uint64, error) {
 	return g, nil
 }
 
-// PutSession stores a fetched session unless the entry was tombstoned or
-// rewritten by a fetch at a later cursor. It is best effort: losing the
-// race only costs another VM a lookup.
-func PutSession(st Store, keyHash string, s Session) error {
-	key := SessionKey(keyHash)
-	val, cas, err := st.Get(key)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		cas = createCAS
-	case err != nil:
+// Put stores a fetched session of keyHash in one of its slots: the one
+// that holds the key (unless it holds a fetch at a later cursor: then
+// nothing is written), else an empty one, else the one with the older
+// fetch, whose key is then looked up again when asked for. It is best
+// effort: losing a race only costs another VM a lookup. scratch is reused
+// for the encoding (nil: allocated).
+func (t Sessions) Put(st Store, keyHash string, s Session, scratch *[]byte) error {
+	if len(keyHash) > math.MaxUint8 {
+		return nil // not a key hash; nothing the filter makes
+	}
+	a, b := t.slots(keyHash)
+	type cand struct {
+		key   string
+		cas   uint32
+		old   Session
+		state int // 0 empty or junk, 1 another key, 2 this key
+	}
+	read := func(slot uint32) (cand, error) {
+		c := cand{key: SlotKey(slot)}
+		val, cas, err := st.Get(c.key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			c.cas = createCAS
+			return c, nil
+		case err != nil:
+			return c, err
+		}
+		c.cas = cas
+		if old, ok := DecodeSession(val); ok {
+			c.old, c.state = old, 1
+			if old.Hash == keyHash {
+				c.state = 2
+			}
+		}
+		return c, nil
+	}
+	first, err := read(a)
+	if err != nil {
 		return err
-	default:
-		if old, ok := DecodeSession(val); ok && old.Generation == s.Generation &&
-			CompareCursors(old.Cursor, s.Cursor) > 0 {
-			return nil // a fresher fetch is already there
+	}
+	pick := first
+	if first.state != 2 && a != b {
+		second, err := read(b)
+		if err != nil {
+			return err
+		}
+		switch {
+		case second.state == 2, first.state == 1 && second.state == 0:
+			pick = second
+		case first.state == 1 && second.state == 1 && older(second.old, first.old):
+			pick = second
 		}
 	}
-	return st.Set(key, AppendSession(nil, s), cas)
+	if pick.state == 2 && pick.old.Generation == s.Generation && CompareCursors(pick.old.Cursor, s.Cursor) > 0 {
+		return nil // a fresher fetch is already there
+	}
+	s.Hash = keyHash
+	var buf []byte
+	if scratch != nil {
+		buf = (*scratch)[:0]
+	}
+	buf = AppendSession(buf, s)
+	if scratch != nil {
+		*scratch = buf
+	}
+	return st.Set(pick.key, buf, pick.cas)
 }
 
-// Tombstone empties the session entry of keyHash, so no VM picks the old
-// session up again, unless the entry was read at or after cursor (the feed
-// position of the change): then it already shows the change. Missing keys
-// are left missing: writing them would let a flood of changed-key events
-// grow shared data.
-func Tombstone(st Store, keyHash, cursor string) {
-	key := SessionKey(keyHash)
+// older reports whether entry x is an older fetch than y: an earlier
+// generation, or the same one fetched earlier.
+func older(x, y Session) bool {
+	if x.Generation != y.Generation {
+		return x.Generation < y.Generation
+	}
+	return x.Fetched < y.Fetched
+}
+
+// Tombstone empties keyHash's entry, so no VM picks the old session up
+// again, unless the entry was read at or after cursor (the feed position of
+// the change): then it already shows the change. Missing slots and slots of
+// other keys are left alone: writing them would let a flood of changed-key
+// events grow shared data or evict other keys.
+func (t Sessions) Tombstone(st Store, keyHash, cursor string) {
+	a, b := t.slots(keyHash)
+	tombstone(st, a, keyHash, cursor)
+	if b != a {
+		tombstone(st, b, keyHash, cursor)
+	}
+}
+
+func tombstone(st Store, slot uint32, keyHash, cursor string) {
+	key := SlotKey(slot)
 	val, cas, err := st.Get(key)
 	if err != nil || len(val) == 0 {
 		return
 	}
-	if s, ok := DecodeSession(val); ok && CompareCursors(s.Cursor, cursor) >= 0 {
+	s, ok := DecodeSession(val)
+	if !ok || s.Hash != keyHash || CompareCursors(s.Cursor, cursor) >= 0 {
 		return
 	}
 	_ = st.Set(key, nil, cas) // on a race the winner was a fresher fetch

@@ -2,6 +2,7 @@ package shm
 
 import (
 	"bytes"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,41 +150,158 @@ func TestSweepBucket(t *testing.T) {
 
 func TestSessionEntries(t *testing.T) {
 	st := newStore()
+	tab := Sessions{Slots: 8}
 	in := Session{Fetched: 42, Generation: 3, Cursor: "1700-5", JSON: []byte(`{"rate":1}`)}
-	if err := PutSession(st, "h", in); err != nil {
+	if err := tab.Put(st, "h", in, nil); err != nil {
 		t.Fatal(err)
 	}
-	val, _, _ := st.Get(SessionKey("h"))
-	out, ok := DecodeSession(val)
-	if !ok || out.Fetched != 42 || out.Generation != 3 || out.Cursor != "1700-5" || string(out.JSON) != `{"rate":1}` {
+	out, ok := tab.Get(st, "h")
+	if !ok || out.Hash != "h" || out.Fetched != 42 || out.Generation != 3 || out.Cursor != "1700-5" || string(out.JSON) != `{"rate":1}` {
 		t.Fatalf("round trip: %+v %v", out, ok)
 	}
 	// An older fetch does not replace a newer one.
-	_ = PutSession(st, "h", Session{Fetched: 50, Generation: 3, Cursor: "1700-4", JSON: []byte(`{}`)})
-	val, _, _ = st.Get(SessionKey("h"))
-	if out, _ = DecodeSession(val); out.Cursor != "1700-5" {
+	var scratch []byte
+	_ = tab.Put(st, "h", Session{Fetched: 50, Generation: 3, Cursor: "1700-4", JSON: []byte(`{}`)}, &scratch)
+	if out, _ = tab.Get(st, "h"); out.Cursor != "1700-5" {
 		t.Fatalf("older fetch won: %+v", out)
 	}
 	// A change the entry was read after (cursor 1700-5 >= 1700-5) keeps it.
-	Tombstone(st, "h", "1700-5")
-	val, _, _ = st.Get(SessionKey("h"))
-	if out, ok := DecodeSession(val); !ok || out.Cursor != "1700-5" {
+	tab.Tombstone(st, "h", "1700-5")
+	if out, ok := tab.Get(st, "h"); !ok || out.Cursor != "1700-5" {
 		t.Fatalf("an entry read after the change was tombstoned: %+v %v", out, ok)
 	}
-	Tombstone(st, "h", "1700-6")
-	val, _, _ = st.Get(SessionKey("h"))
-	if _, ok := DecodeSession(val); ok {
+	tab.Tombstone(st, "h", "1700-6")
+	if _, ok := tab.Get(st, "h"); ok {
 		t.Fatal("tombstoned entry still decodes")
 	}
-	Tombstone(st, "never-seen", "1700-6")
-	if _, _, err := st.Get(SessionKey("never-seen")); err != ErrNotFound {
-		t.Fatal("Tombstone created a missing key")
+	a, b := tab.Keys("h")
+	for _, k := range []string{a, b} {
+		if val, _, _ := st.Get(k); len(val) != 0 {
+			t.Fatalf("tombstone left %d bytes in %s", len(val), k)
+		}
 	}
-	for _, junk := range [][]byte{nil, {1}, {2, 0, 0}, append(make([]byte, 17), 0xff, 0xff)} {
+	big := Sessions{Slots: 1 << 20}
+	big.Tombstone(st, "never-seen", "1700-6")
+	a, b = big.Keys("never-seen")
+	for _, k := range []string{a, b} {
+		if _, _, err := st.Get(k); err != ErrNotFound {
+			t.Fatal("Tombstone created a missing key")
+		}
+	}
+	for _, junk := range [][]byte{nil, {2}, {2, 0, 0}, {1, 0}, append([]byte{2, 0}, append(make([]byte, 16), 0xff, 0xff)...)} {
 		if _, ok := DecodeSession(junk); ok {
 			t.Errorf("junk %v decoded", junk)
 		}
 	}
+}
+
+// In a table of one slot, keys replace each other: a read never returns
+// another key's session, and a tombstone for one key leaves the other's
+// entry alone. The names stay the table's.
+func TestSessionSlotsAreShared(t *testing.T) {
+	st := newStore()
+	tab := Sessions{Slots: 1}
+	put := func(h, cursor string, fetched int64) {
+		t.Helper()
+		if err := tab.Put(st, h, Session{Fetched: fetched, Cursor: cursor, JSON: []byte(`{"k":"` + h + `"}`)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", "1-0", 1)
+	put("b", "1-0", 2) // same slot: replaces a even at the same cursor
+	if _, ok := tab.Get(st, "a"); ok {
+		t.Fatal("a read b's slot as its own")
+	}
+	if s, ok := tab.Get(st, "b"); !ok || string(s.JSON) != `{"k":"b"}` {
+		t.Fatalf("b: %+v %v", s, ok)
+	}
+	tab.Tombstone(st, "a", "9-0") // a changed: b's entry is not a's
+	if _, ok := tab.Get(st, "b"); !ok {
+		t.Fatal("a's tombstone emptied b's entry")
+	}
+	many := Sessions{Slots: 16}
+	for i := range 1000 {
+		_ = many.Put(st, strconv.Itoa(i), Session{Fetched: int64(i), JSON: []byte(`{}`)}, nil)
+	}
+	if n := len(st.entries); n > 16+1 { // the 16 slots and tab's one
+		t.Fatalf("%d names for 1000 keys in 16 slots", n)
+	}
+}
+
+// Each key has two slots: a key whose first slot is taken goes to its
+// second, and when both are taken the older fetch is replaced.
+func TestSessionSlotsTwoChoices(t *testing.T) {
+	const slots = 64
+	tab := Sessions{Slots: slots}
+	// Three keys sharing their first slot with distinct second slots.
+	var ks []string
+	first := map[uint32]int{}
+	for i := 0; len(ks) < 3; i++ {
+		h := "k" + strconv.Itoa(i)
+		a, b := tab.slots(h)
+		if a == b || (len(ks) > 0 && a != mustFirst(t, tab, ks[0])) {
+			continue
+		}
+		if _, dup := first[b]; dup {
+			continue
+		}
+		first[b] = i
+		ks = append(ks, h)
+	}
+	st := newStore()
+	put := func(h string, fetched int64) {
+		t.Helper()
+		if err := tab.Put(st, h, Session{Fetched: fetched, Cursor: "1-0", JSON: []byte(`{}`)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(ks[0], 10) // its first slot
+	put(ks[1], 20) // first slot taken by ks[0]: its second
+	for _, h := range ks[:2] {
+		if _, ok := tab.Get(st, h); !ok {
+			t.Fatalf("%s not found", h)
+		}
+	}
+	// ks[2]'s first slot holds ks[0] (fetched at 10); its second is empty.
+	put(ks[2], 30)
+	for _, h := range ks {
+		if _, ok := tab.Get(st, h); !ok {
+			t.Fatalf("%s lost its slot with an empty one available", h)
+		}
+	}
+	// A refetch of ks[1] goes where it is, not into a free slot.
+	put(ks[1], 40)
+	if s, _ := tab.Get(st, ks[1]); s.Fetched != 40 {
+		t.Fatalf("refetch: %+v", s)
+	}
+}
+
+// When both slots are taken by other keys, the older fetch goes.
+func TestSessionSlotsReplaceTheOlder(t *testing.T) {
+	tab := Sessions{Slots: 2}
+	var ks []string
+	for i := 0; len(ks) < 3; i++ {
+		if a, b := tab.slots("k" + strconv.Itoa(i)); a != b {
+			ks = append(ks, "k"+strconv.Itoa(i))
+		}
+	}
+	st := newStore()
+	for i, h := range ks { // fetched at 10, 20, 30: the third finds both slots taken
+		if err := tab.Put(st, h, Session{Fetched: int64(10 * (i + 1)), JSON: []byte(`{}`)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []bool{false, true, true} {
+		if _, ok := tab.Get(st, ks[i]); ok != want {
+			t.Errorf("%s (fetched at %d) present %v, want %v", ks[i], 10*(i+1), ok, want)
+		}
+	}
+}
+
+func mustFirst(t *testing.T, tab Sessions, h string) uint32 {
+	t.Helper()
+	a, _ := tab.slots(h)
+	return a
 }
 
 func TestGeneration(t *testing.T) {

@@ -65,8 +65,8 @@ func memoryScenario(ctx context.Context, e *env, wasm string, o memoryOpts) ([]m
 		if m, ok := h.Metric("turnpike.bench.heap_live_bytes"); ok {
 			logf("memory: live guest heap %.1f MiB (all VMs)", float64(m.Value)/(1<<20))
 		}
-		logf("memory: %8d requests  VM memory %v MiB  shared data %d keys / %.1f MiB  sidecar RSS %.1f MiB  (%v)",
-			done, mib32(p.VMMemory), p.SharedKeys, float64(p.SharedBytes)/(1<<20), float64(p.SidecarRSS)/(1<<20), p.Elapsed.Round(time.Second))
+		logf("memory: %8d requests  VM memory %v MiB  shared data %d keys / %.1f MiB  sidecar RSS %.1f MiB  non-200 %d  (%v)",
+			done, mib32(p.VMMemory), p.SharedKeys, float64(p.SharedBytes)/(1<<20), float64(p.SidecarRSS)/(1<<20), p.NonOK, p.Elapsed.Round(time.Second))
 		return nil
 	}
 	from := int64(0)
