@@ -63,7 +63,7 @@ func (r *Root) startAnalytics() {
 	// Sized for a full buffer up front (up to 1 MiB): a buffer growing
 	// under load allocates large blocks, and each starts a garbage
 	// collection that keeps the write barrier on for every request until
-	// it ends (gcyield.go).
+	// it ends.
 	size := min(r.cfg.Analytics.MaxBytes, 1<<20)
 	a.buf = make([]byte, 0, size)
 	a.out = make([]byte, 0, size+256)

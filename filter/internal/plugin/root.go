@@ -304,9 +304,6 @@ func (r *Root) OnTick() {
 		r.sweepLeases(now)
 		r.sweepCache(now)
 	}
-	// Last: a collection this tick's own allocations started (a sync
-	// answer, an analytics batch) must not stay open until the next one.
-	finishMarking()
 }
 
 // sweepEvery is how often idle buckets are swept.

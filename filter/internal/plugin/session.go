@@ -179,12 +179,13 @@ func (r *Root) applyPolicies(e *sessionEntry, api *model.APIDefinition) *effecti
 
 // slimSession returns a copy of the effective session s without what no
 // request reads once the grant is made: the access rights (the grant holds
-// the one for the API), meta data, OAuth keys, monitor, smoothing and the
-// date strings. AccessRights is nil in the copy, which the access checks
+// the one for the API), OAuth keys, monitor, smoothing and the date
+// strings. Meta data stays: body transforms with enable_session read it
+// (_tyk_meta). AccessRights is nil in the copy, which the access checks
 // would take for a master key: they read the grant, never s.
 func slimSession(s *model.Session) *model.Session {
 	c := *s
-	c.AccessRights, c.MetaData, c.OauthKeys, c.Smoothing = nil, nil, nil, nil
+	c.AccessRights, c.OauthKeys, c.Smoothing = nil, nil, nil
 	c.Monitor = model.Monitor{}
 	c.DateCreated, c.LastUpdated = "", ""
 	return &c
