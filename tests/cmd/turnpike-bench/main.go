@@ -149,13 +149,11 @@ func run(ctx context.Context, o *options) error {
 	if err := e.seedAPI(ctx); err != nil {
 		return err
 	}
-	if r.gateway, err = gatewayScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
-		duration: o.duration, workers: o.workers, keys: o.keys}, o.wasm, noop); err != nil {
+	if r.gateway, err = gatewayScenario(ctx, e, o.gatewayOpts(), o.wasm, noop); err != nil {
 		return err
 	}
 	if o.tyk != "" {
-		if r.peer, err = peerScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
-			duration: o.duration, workers: o.workers, keys: o.keys}, o.tyk, o.wasm); err != nil {
+		if r.peer, err = peerScenario(ctx, e, o.gatewayOpts(), o.tyk, o.wasm); err != nil {
 			return err
 		}
 	}
@@ -180,9 +178,9 @@ func run(ctx context.Context, o *options) error {
 	return nil
 }
 
-// runMemoryOnly runs the memory scenario alone (-memory-only), for working on
-// the filter's memory without the rest of the suite; its samples are logged.
-func runMemoryOnly(ctx context.Context, dir string, o *options) error {
+// withEnv starts the environment with the benchmark API, runs fn on it and
+// stops it: the single-scenario modes (-memory-only, -peer-only, -compare).
+func withEnv(ctx context.Context, dir string, o *options, fn func(e *env) error) error {
 	e, err := startEnv(ctx, dir, o.binDir)
 	if err != nil {
 		return err
@@ -191,9 +189,22 @@ func runMemoryOnly(ctx context.Context, dir string, o *options) error {
 	if err := e.seedAPI(ctx); err != nil {
 		return err
 	}
-	_, err = memoryScenario(ctx, e, o.wasm, memoryOpts{requests: o.memRequests, keys: o.memKeys,
-		workers: o.workers, concurrency: 8})
-	return err
+	return fn(e)
+}
+
+// gatewayOpts are the gateway runs' settings from the flags.
+func (o *options) gatewayOpts() gatewayOpts {
+	return gatewayOpts{connections: o.connections, warmup: o.warmup, duration: o.duration, workers: o.workers, keys: o.keys}
+}
+
+// runMemoryOnly runs the memory scenario alone (-memory-only), for working on
+// the filter's memory without the rest of the suite; its samples are logged.
+func runMemoryOnly(ctx context.Context, dir string, o *options) error {
+	return withEnv(ctx, dir, o, func(e *env) error {
+		_, err := memoryScenario(ctx, e, o.wasm, memoryOpts{requests: o.memRequests, keys: o.memKeys,
+			workers: o.workers, concurrency: 8})
+		return err
+	})
 }
 
 // runPeerOnly runs the Tyk comparison alone (-peer-only); its rows are logged.
@@ -201,17 +212,10 @@ func runPeerOnly(ctx context.Context, dir string, o *options) error {
 	if o.tyk == "" {
 		return fmt.Errorf("-peer-only needs -tyk")
 	}
-	e, err := startEnv(ctx, dir, o.binDir)
-	if err != nil {
+	return withEnv(ctx, dir, o, func(e *env) error {
+		_, err := peerScenario(ctx, e, o.gatewayOpts(), o.tyk, o.wasm)
 		return err
-	}
-	defer e.close()
-	if err := e.seedAPI(ctx); err != nil {
-		return err
-	}
-	_, err = peerScenario(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup,
-		duration: o.duration, workers: o.workers, keys: o.keys}, o.tyk, o.wasm)
-	return err
+	})
 }
 
 // runCompare runs gatewayCompare alone (-compare).
@@ -220,14 +224,7 @@ func runCompare(ctx context.Context, dir string, o *options) error {
 	if err != nil {
 		return err
 	}
-	e, err := startEnv(ctx, dir, o.binDir)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	if err := e.seedAPI(ctx); err != nil {
-		return err
-	}
-	return gatewayCompare(ctx, e, gatewayOpts{connections: o.connections, warmup: o.warmup, duration: o.duration,
-		workers: o.workers, keys: o.keys}, o.compare, o.wasm, noop, o.rounds)
+	return withEnv(ctx, dir, o, func(e *env) error {
+		return gatewayCompare(ctx, e, o.gatewayOpts(), o.compare, o.wasm, noop, o.rounds)
+	})
 }
