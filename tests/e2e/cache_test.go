@@ -29,8 +29,8 @@ func (e *env) extraGateway(plugin string) string {
 	}
 	port := testenv.FreePort(e.t)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	gw := newProc(e.t, "gateway2", built.gateway,
-		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.wasm, "--plugin-config", cfgFile,
+	gw := newProc(e.t, "gateway2", built.Gateway,
+		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.Wasm, "--plugin-config", cfgFile,
 		"--upstream", e.upstream.URL, "--cluster", "turnpike-sidecar="+e.sidecarURLs[1],
 		"--cluster", "upstream="+e.upstream.URL, "--workers", "2", "--log-level", "warn")
 	gw.start()

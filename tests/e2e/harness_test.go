@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,35 +22,9 @@ import (
 )
 
 // Paths of the binaries and filter.wasm, built once in TestMain.
-var built struct{ sidecar, gateway, wasm string }
+var built bins.Suite
 
-func TestMain(m *testing.M) { os.Exit(buildAndRun(m)) }
-
-func buildAndRun(m *testing.M) int {
-	if _, err := testenv.RedisBinary(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	dir, err := os.MkdirTemp("", "turnpike-e2e")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	paths, err := bins.Build(ctx, dir, bins.Sidecar, bins.Gateway)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	built.sidecar, built.gateway = paths[bins.Sidecar], paths[bins.Gateway]
-	if built.wasm, err = bins.FilterWasm(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(bins.RunSuite(m, "e2e", &built)) }
 
 // Credentials every environment uses.
 const (
@@ -206,7 +179,7 @@ func newEnv(t *testing.T, o options) *env {
 	for i := range e.sidecars {
 		port := testenv.FreePort(t)
 		e.sidecarURLs[i] = "http://127.0.0.1:" + strconv.Itoa(port)
-		e.sidecars[i] = newProc(t, "sidecar"+strconv.Itoa(i), built.sidecar, append([]string{
+		e.sidecars[i] = newProc(t, "sidecar"+strconv.Itoa(i), built.Sidecar, append([]string{
 			"--listen", "127.0.0.1:" + strconv.Itoa(port), "--redis", e.redis.URL(),
 			"--secret", secret, "--filter-token", filterToken, "--config-poll", "50ms",
 			"--max-body-bytes", strconv.Itoa(maxBody), "--redis-timeout", "500ms",
@@ -230,8 +203,8 @@ func newEnv(t *testing.T, o options) *env {
 	e.pluginCfg = cfgFile
 	gwPort := testenv.FreePort(t)
 	e.gatewayURL = "http://127.0.0.1:" + strconv.Itoa(gwPort)
-	e.gateway = newProc(t, "gateway", built.gateway,
-		"--listen", "127.0.0.1:"+strconv.Itoa(gwPort), "--wasm", built.wasm, "--plugin-config", cfgFile,
+	e.gateway = newProc(t, "gateway", built.Gateway,
+		"--listen", "127.0.0.1:"+strconv.Itoa(gwPort), "--wasm", built.Wasm, "--plugin-config", cfgFile,
 		"--upstream", e.upstream.URL, "--cluster", "turnpike-sidecar="+e.sidecarURLs[0],
 		"--workers", "4", "--log-level", "warn")
 	e.startGateway()
@@ -269,8 +242,8 @@ func (e *env) addGateway(i int) (*proc, string) {
 	e.t.Helper()
 	port := testenv.FreePort(e.t)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	p := newProc(e.t, "gateway-"+strconv.Itoa(port), built.gateway,
-		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.wasm, "--plugin-config", e.pluginCfg,
+	p := newProc(e.t, "gateway-"+strconv.Itoa(port), built.Gateway,
+		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.Wasm, "--plugin-config", e.pluginCfg,
 		"--upstream", e.upstream.URL, "--cluster", "turnpike-sidecar="+e.sidecarURLs[i],
 		"--workers", "4", "--log-level", "warn")
 	p.start()

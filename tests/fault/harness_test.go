@@ -121,8 +121,8 @@ func newStack(t *testing.T, tg *target, o stackOptions) *stack {
 	}
 	port := testenv.FreePort(t)
 	s.gatewayURL = "http://127.0.0.1:" + strconv.Itoa(port)
-	s.gateway = newProc(t, "gateway", built.gateway,
-		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.wasm, "--plugin-config", cfgFile,
+	s.gateway = newProc(t, "gateway", built.Gateway,
+		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.Wasm, "--plugin-config", cfgFile,
 		"--upstream", upstream.URL, "--cluster", "turnpike-sidecar="+s.lb.URL(),
 		"--workers", "2", "--log-level", "warn")
 	s.startGateway()
@@ -133,7 +133,7 @@ func newStack(t *testing.T, tg *target, o stackOptions) *stack {
 // settings and extra args, and returns it and its base URL.
 func startSidecar(t testing.TB, name, redisURL string, args ...string) (*proc, string) {
 	port := testenv.FreePort(t)
-	p := newProc(t, name, built.sidecar, append([]string{
+	p := newProc(t, name, built.Sidecar, append([]string{
 		"--listen", "127.0.0.1:" + strconv.Itoa(port), "--redis", redisURL,
 		"--secret", secret, "--filter-token", filterToken, "--config-poll", "100ms",
 		"--redis-timeout", redisTimeout.String(), "--shutdown-timeout", "2s", "--log-level", "warn"},

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
+	"time"
 
 	"github.com/turnpike-dev/turnpike/tests/testenv"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost/wasmbuild"
@@ -48,4 +50,38 @@ func FilterWasm(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return wasmbuild.Build(ctx, filepath.Join(root, "filter"), wasmbuild.Options{})
+}
+
+// Suite is what RunSuite built: the sidecar, the gateway and filter.wasm.
+type Suite struct{ Sidecar, Gateway, Wasm string }
+
+// RunSuite is the TestMain of a suite that runs Turnpike as real processes
+// (tests/e2e, tests/fault): it checks that redis-server is installed, builds
+// the sidecar, the gateway and filter.wasm once into a temporary directory
+// named after the suite, stores their paths in *into, runs the tests and
+// returns the exit code.
+func RunSuite(m *testing.M, name string, into *Suite) int {
+	if _, err := testenv.RedisBinary(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "turnpike-"+name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	paths, err := Build(ctx, dir, Sidecar, Gateway)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	into.Sidecar, into.Gateway = paths[Sidecar], paths[Gateway]
+	if into.Wasm, err = FilterWasm(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }
