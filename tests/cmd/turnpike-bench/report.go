@@ -468,8 +468,8 @@ func (r *report) gaps(w func(string, ...any)) {
 		w("**VM memory: %.1f MiB of linear memory per VM after %d requests over %d keys, against %d MiB.** ",
 			float64(peak)/(1<<20), r.memory[len(r.memory)-1].Requests, r.opts.memKeys, memoryTargetMiB)
 		w("The guest heap is the per-VM session cache (bounded by `session_cache.max_bytes`), the raw key -> hash\n")
-		w("cache, the evicted-keys memory and the idle-bucket sweep's map, times about 1.5 for GOGC=50, plus about 7 MiB\n")
-		w("of runtime and filter. `go test -run '^$' -bench BenchmarkSessionCacheMemory ./filter/` reports the live heap next\n")
+		w("cache, the evicted-keys memory and the idle-bucket sweep's map, times 1.5 to 2 for the GOGC the filter sets\n")
+		w("from the live heap (50 to 100), plus about 7 MiB of runtime and filter. `go test -run '^$' -bench BenchmarkSessionCacheMemory ./filter/` reports the live heap next\n")
 		w("to linear memory, and `go run ./tests/cmd/turnpike-bench -memory-only -wasm <a -tags turnpike_bench build>` logs it.\n\n")
 	}
 	if n := len(r.memory); n >= 2 {
