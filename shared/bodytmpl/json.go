@@ -379,4 +379,3 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 	}
 	return dst, errors.New("json: unsupported type")
 }
-
