@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/turnpike-dev/turnpike/tests/internal/proc"
+
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -29,11 +31,11 @@ func (e *env) extraGateway(plugin string) string {
 	}
 	port := testenv.FreePort(e.t)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	gw := newProc(e.t, "gateway2", built.Gateway,
+	gw := proc.New(e.t, "gateway2", built.Gateway,
 		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.Wasm, "--plugin-config", cfgFile,
 		"--upstream", e.upstream.URL, "--cluster", "turnpike-sidecar="+e.sidecarURLs[1],
 		"--cluster", "upstream="+e.upstream.URL, "--workers", "2", "--log-level", "warn")
-	gw.start()
+	gw.Start()
 	e.eventually(60*time.Second, "gateway2 ready", func() error {
 		resp, err := e.client.Get(url + "/no-api-here/ready")
 		if err != nil {

@@ -49,7 +49,7 @@ func TestSidecarKilledAndRestarted(t *testing.T) {
 	e.cacheKey("/api1/x", cached)
 	quotaKey := e.warmQuotaKey(10)
 
-	e.sidecars[0].kill() // the replica the filter talks to
+	e.sidecars[0].Kill() // the replica the filter talks to
 	// Replica 1 still serves the Gateway API: state is in Redis.
 	fresh := e.createKey(unlimited(rights("api1"), ""))
 
@@ -60,7 +60,7 @@ func TestSidecarKilledAndRestarted(t *testing.T) {
 	e.expectUnavailable("/api1/x", fresh)
 	e.expectUnavailable("/api1/x", quotaKey)
 
-	e.sidecars[0].start()
+	e.sidecars[0].Start()
 	e.waitSidecarReady(0, 15*time.Second)
 	d := e.within(5*time.Second, "/api1/x", fresh, 200, "")
 	t.Logf("gateway recovered %v after the sidecar was ready", d)
@@ -124,7 +124,9 @@ func TestGatewayRestartKeepsQuota(t *testing.T) {
 	e.addAPI(apiDef("api1", ""))
 	quotaKey := e.warmQuotaKey(6)
 
-	e.gateway.stop() // SIGTERM: must exit 0
+	if err := e.gateway.Stop(); err != nil { // SIGTERM: must exit 0
+		t.Fatalf("the gateway exited with %v after SIGTERM, want status 0", err)
+	}
 	e.startGateway()
 	// The counters live in Redis: 2 of 6 are left.
 	if got := e.statuses(3, "/api1/x", quotaKey); !equal(got, 200, 200, 403) {

@@ -1,19 +1,17 @@
 package e2e
 
 import (
-	"bytes"
+	"github.com/turnpike-dev/turnpike/tests/internal/proc"
+
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,108 +30,6 @@ const (
 	filterToken = "e2e-filter-token"
 	maxBody     = 64 << 10 // the sidecars' --max-body-bytes
 )
-
-// proc is a child process whose output is kept and shown when the test
-// fails. It can be stopped, killed and started again with the same
-// arguments (and so the same port).
-type proc struct {
-	t      testing.TB
-	name   string
-	bin    string
-	args   []string
-	logs   *logBuffer
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error // exit status, valid after exited
-}
-
-func newProc(t testing.TB, name, bin string, args ...string) *proc {
-	p := &proc{t: t, name: name, bin: bin, args: args, logs: &logBuffer{}}
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("--- %s output:\n%s", p.name, p.logs)
-		}
-	})
-	return p
-}
-
-func (p *proc) start() {
-	p.t.Helper()
-	fmt.Fprintf(p.logs, "=== start %s %s\n", p.bin, strings.Join(p.args, " "))
-	p.cmd = exec.Command(p.bin, p.args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatalf("start %s: %v", p.name, err)
-	}
-	exited := make(chan struct{})
-	p.exited = exited
-	cmd := p.cmd
-	go func() {
-		p.err = cmd.Wait()
-		close(exited)
-	}()
-}
-
-func (p *proc) running() bool {
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill sends SIGKILL: a crash, no shutdown code runs.
-func (p *proc) kill() {
-	if !p.running() {
-		return
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.exited
-	fmt.Fprintf(p.logs, "=== killed\n")
-}
-
-// stop sends SIGTERM and fails the test unless the process exits with
-// status 0 within 20 s.
-func (p *proc) stop() {
-	p.t.Helper()
-	if !p.running() {
-		p.t.Fatalf("%s is not running", p.name)
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
-		p.kill()
-		p.t.Fatalf("%s did not exit within 20 s of SIGTERM", p.name)
-	}
-	fmt.Fprintf(p.logs, "=== stopped: %v\n", p.err)
-	if p.err != nil {
-		p.t.Fatalf("%s exited with %v after SIGTERM, want status 0", p.name, p.err)
-	}
-}
-
-// logBuffer collects a process's output for the failure report.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // options vary an environment.
 type options struct {
@@ -157,10 +53,10 @@ type options struct {
 type env struct {
 	t           *testing.T
 	redis       testenv.Backend
-	sidecars    []*proc
+	sidecars    []*proc.Proc
 	sidecarURLs []string
 	pluginCfg   string // the plugin configuration file
-	gateway     *proc
+	gateway     *proc.Proc
 	gatewayURL  string
 	upstream    *httptest.Server
 	upstreamHit atomic.Int64 // requests that reached the upstream
@@ -175,16 +71,16 @@ func newEnv(t *testing.T, o options) *env {
 	e.upstream = httptest.NewServer(http.HandlerFunc(e.echo))
 	t.Cleanup(e.upstream.Close)
 	n := max(o.sidecars, 2)
-	e.sidecars, e.sidecarURLs = make([]*proc, n), make([]string, n)
+	e.sidecars, e.sidecarURLs = make([]*proc.Proc, n), make([]string, n)
 	for i := range e.sidecars {
 		port := testenv.FreePort(t)
 		e.sidecarURLs[i] = "http://127.0.0.1:" + strconv.Itoa(port)
-		e.sidecars[i] = newProc(t, "sidecar"+strconv.Itoa(i), built.Sidecar, append([]string{
+		e.sidecars[i] = proc.New(t, "sidecar"+strconv.Itoa(i), built.Sidecar, append([]string{
 			"--listen", "127.0.0.1:" + strconv.Itoa(port), "--redis", e.redis.URL(),
 			"--secret", secret, "--filter-token", filterToken, "--config-poll", "50ms",
 			"--max-body-bytes", strconv.Itoa(maxBody), "--redis-timeout", "500ms",
 			"--shutdown-timeout", "2s", "--log-level", "info"}, o.sidecarArgs...)...)
-		e.sidecars[i].start()
+		e.sidecars[i].Start()
 	}
 	for i := range e.sidecars {
 		e.waitSidecarReady(i, 15*time.Second)
@@ -203,7 +99,7 @@ func newEnv(t *testing.T, o options) *env {
 	e.pluginCfg = cfgFile
 	gwPort := testenv.FreePort(t)
 	e.gatewayURL = "http://127.0.0.1:" + strconv.Itoa(gwPort)
-	e.gateway = newProc(t, "gateway", built.Gateway,
+	e.gateway = proc.New(t, "gateway", built.Gateway,
 		"--listen", "127.0.0.1:"+strconv.Itoa(gwPort), "--wasm", built.Wasm, "--plugin-config", cfgFile,
 		"--upstream", e.upstream.URL, "--cluster", "turnpike-sidecar="+e.sidecarURLs[0],
 		"--workers", "4", "--log-level", "warn")
@@ -217,10 +113,10 @@ func newEnv(t *testing.T, o options) *env {
 // reject).
 func (e *env) startGateway() {
 	e.t.Helper()
-	e.gateway.start()
+	e.gateway.Start()
 	e.eventually(60*time.Second, "gateway ready", func() error {
-		if !e.gateway.running() {
-			e.t.Fatalf("the gateway exited during start-up: %v", e.gateway.err)
+		if !e.gateway.Running() {
+			e.t.Fatalf("the gateway exited during start-up: %v", e.gateway.Err())
 		}
 		for range 4 { // round robin: one request per VM
 			r, err := e.try(http.MethodGet, "/no-api-here/ready", nil, "")
@@ -238,18 +134,18 @@ func (e *env) startGateway() {
 // addGateway starts another 4-VM gateway whose filter talks to sidecar
 // replica i, waits until it has its first snapshot, and returns it and its
 // URL.
-func (e *env) addGateway(i int) (*proc, string) {
+func (e *env) addGateway(i int) (*proc.Proc, string) {
 	e.t.Helper()
 	port := testenv.FreePort(e.t)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	p := newProc(e.t, "gateway-"+strconv.Itoa(port), built.Gateway,
+	p := proc.New(e.t, "gateway-"+strconv.Itoa(port), built.Gateway,
 		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.Wasm, "--plugin-config", e.pluginCfg,
 		"--upstream", e.upstream.URL, "--cluster", "turnpike-sidecar="+e.sidecarURLs[i],
 		"--workers", "4", "--log-level", "warn")
-	p.start()
+	p.Start()
 	e.eventually(60*time.Second, "gateway ready", func() error {
-		if !p.running() {
-			e.t.Fatalf("the gateway exited during start-up: %v", p.err)
+		if !p.Running() {
+			e.t.Fatalf("the gateway exited during start-up: %v", p.Err())
 		}
 		for range 4 {
 			r, err := e.tryAt(url, http.MethodGet, "/no-api-here/ready", nil, "")
@@ -268,8 +164,8 @@ func (e *env) addGateway(i int) (*proc, string) {
 func (e *env) waitSidecarReady(i int, limit time.Duration) {
 	e.t.Helper()
 	e.eventually(limit, "sidecar"+strconv.Itoa(i)+" ready", func() error {
-		if !e.sidecars[i].running() {
-			e.t.Fatalf("sidecar%d exited: %v", i, e.sidecars[i].err)
+		if !e.sidecars[i].Running() {
+			e.t.Fatalf("sidecar%d exited: %v", i, e.sidecars[i].Err())
 		}
 		resp, err := e.client.Get(e.sidecarURLs[i] + "/ready")
 		if err != nil {
@@ -399,17 +295,7 @@ func (e *env) within(limit time.Duration, path, key string, status int, msg stri
 // with the last error after limit. It returns the time taken.
 func (e *env) eventually(limit time.Duration, what string, cond func() error) time.Duration {
 	e.t.Helper()
-	start := time.Now()
-	for {
-		err := cond()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Since(start) > limit {
-			e.t.Fatalf("%s: not within %v: %v", what, limit, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return proc.Eventually(e.t, limit, what, cond)
 }
 
 // --- Gateway API -----------------------------------------------------------

@@ -155,7 +155,7 @@ func TestQuotaGatewayKilledMidRun(t *testing.T) {
 	var once sync.Once
 	l.run(e, gateways, 50, []string{key}, msgQuota, func() bool {
 		if l.admitted.Load() >= 400 {
-			once.Do(victim.kill)
+			once.Do(victim.Kill)
 		}
 		return l.refused.Load() >= 500
 	})
@@ -281,7 +281,7 @@ func TestSidecarRestartWithLeasesOutstanding(t *testing.T) {
 	if held < 4 {
 		t.Fatalf("the gateway holds %d units: too few to test with", held)
 	}
-	e.sidecars[0].kill()
+	e.sidecars[0].Kill()
 	// Half of what the lease holds passes without the sidecar; the rest
 	// stays with the gateway while it is down.
 	for i := range held / 2 {
@@ -293,7 +293,7 @@ func TestSidecarRestartWithLeasesOutstanding(t *testing.T) {
 	// A key this gateway has not seen cannot be decided meanwhile: 503.
 	other := e.createKey(`{"org_id":"org1","quota_max":5,"quota_renewal_rate":3600,` + rights("api1") + `}`)
 	e.expect("/api1/x", other, 503, "Access control is temporarily unavailable, please retry")
-	e.sidecars[0].start()
+	e.sidecars[0].Start()
 	e.waitSidecarReady(0, 15*time.Second)
 	time.Sleep(4500 * time.Millisecond) // the lease expires; its units go back
 	admitted += drain(e, []string{e.gatewayURL}, key, msgQuota)

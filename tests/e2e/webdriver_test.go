@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/turnpike-dev/turnpike/tests/internal/proc"
+
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -45,8 +47,8 @@ func startBrowser(t *testing.T) *browser {
 		}
 	}
 	port := testenv.FreePort(t)
-	drv := newProc(t, "chromedriver", chromedriverBin, "--port="+strconv.Itoa(port))
-	drv.start()
+	drv := proc.New(t, "chromedriver", chromedriverBin, "--port="+strconv.Itoa(port))
+	drv.Start()
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
 	b := &browser{t: t, client: &http.Client{Timeout: 60 * time.Second}, timeout: 15 * time.Second}
 	deadline := time.Now().Add(15 * time.Second)

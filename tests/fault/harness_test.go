@@ -1,6 +1,8 @@
 package fault
 
 import (
+	"github.com/turnpike-dev/turnpike/tests/internal/proc"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -84,10 +86,10 @@ type stackOptions struct {
 type stack struct {
 	t           *testing.T
 	target      *target
-	sidecars    []*proc
+	sidecars    []*proc.Proc
 	sidecarURLs []string
 	lb          *balancer
-	gateway     *proc
+	gateway     *proc.Proc
 	gatewayURL  string
 	client      *http.Client
 }
@@ -121,7 +123,7 @@ func newStack(t *testing.T, tg *target, o stackOptions) *stack {
 	}
 	port := testenv.FreePort(t)
 	s.gatewayURL = "http://127.0.0.1:" + strconv.Itoa(port)
-	s.gateway = newProc(t, "gateway", built.Gateway,
+	s.gateway = proc.New(t, "gateway", built.Gateway,
 		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--wasm", built.Wasm, "--plugin-config", cfgFile,
 		"--upstream", upstream.URL, "--cluster", "turnpike-sidecar="+s.lb.URL(),
 		"--workers", "2", "--log-level", "warn")
@@ -131,14 +133,14 @@ func newStack(t *testing.T, tg *target, o stackOptions) *stack {
 
 // startSidecar starts a turnpike-sidecar on redisURL with the suite's
 // settings and extra args, and returns it and its base URL.
-func startSidecar(t testing.TB, name, redisURL string, args ...string) (*proc, string) {
+func startSidecar(t testing.TB, name, redisURL string, args ...string) (*proc.Proc, string) {
 	port := testenv.FreePort(t)
-	p := newProc(t, name, built.Sidecar, append([]string{
+	p := proc.New(t, name, built.Sidecar, append([]string{
 		"--listen", "127.0.0.1:" + strconv.Itoa(port), "--redis", redisURL,
 		"--secret", secret, "--filter-token", filterToken, "--config-poll", "100ms",
 		"--redis-timeout", redisTimeout.String(), "--shutdown-timeout", "2s", "--log-level", "warn"},
 		args...)...)
-	p.start()
+	p.Start()
 	return p, "http://127.0.0.1:" + strconv.Itoa(port)
 }
 
@@ -146,10 +148,10 @@ func startSidecar(t testing.TB, name, redisURL string, args ...string) (*proc, s
 // snapshot (a path no API claims then passes to the upstream).
 func (s *stack) startGateway() {
 	s.t.Helper()
-	s.gateway.start()
+	s.gateway.Start()
 	s.eventually(60*time.Second, "gateway ready", func() error {
-		if !s.gateway.running() {
-			s.t.Fatalf("the gateway exited during start-up: %v", s.gateway.err)
+		if !s.gateway.Running() {
+			s.t.Fatalf("the gateway exited during start-up: %v", s.gateway.Err())
 		}
 		for range 2 {
 			r, err := s.get("/no-api-here/ready", "")
@@ -167,8 +169,8 @@ func (s *stack) startGateway() {
 func (s *stack) waitSidecarReady(i int, limit time.Duration) time.Duration {
 	s.t.Helper()
 	return s.eventually(limit, "sidecar"+strconv.Itoa(i)+" ready", func() error {
-		if !s.sidecars[i].running() {
-			s.t.Fatalf("sidecar%d exited: %v", i, s.sidecars[i].err)
+		if !s.sidecars[i].Running() {
+			s.t.Fatalf("sidecar%d exited: %v", i, s.sidecars[i].Err())
 		}
 		resp, err := s.client.Get(s.sidecarURLs[i] + "/ready")
 		if err != nil {
@@ -186,17 +188,7 @@ func (s *stack) waitSidecarReady(i int, limit time.Duration) time.Duration {
 // with the last error after limit; it returns the time taken.
 func (s *stack) eventually(limit time.Duration, what string, cond func() error) time.Duration {
 	s.t.Helper()
-	start := time.Now()
-	for {
-		err := cond()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Since(start) > limit {
-			s.t.Fatalf("%s: not within %v: %v", what, limit, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return proc.Eventually(s.t, limit, what, cond)
 }
 
 // reply is a response as the client saw it.
@@ -246,7 +238,7 @@ func (s *stack) apiAt(i int, method, path, body string) (reply, error) {
 func (s *stack) mustAPI(method, path, body string) map[string]any {
 	s.t.Helper()
 	i := 0
-	for i < len(s.sidecars)-1 && !s.sidecars[i].running() {
+	for i < len(s.sidecars)-1 && !s.sidecars[i].Running() {
 		i++
 	}
 	r, err := s.apiAt(i, method, path, body)

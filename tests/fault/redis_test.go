@@ -32,7 +32,7 @@ func redisKilled(t *testing.T, tg *target) {
 	}
 	s.expectOnBothVMs(10*time.Second, warm, 200, "")
 	s.expectOnBothVMs(10*time.Second, quotaKey, 200, "")
-	pids := []int{s.sidecars[0].pid(), s.sidecars[1].pid()}
+	pids := []int{s.sidecars[0].Pid(), s.sidecars[1].Pid()}
 	before, err := s.resources()
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func redisKilled(t *testing.T, tg *target) {
 		"all requests served again %v after the restart; before: %v; after: %v",
 		notReady.Round(time.Millisecond), reconnect.Round(time.Millisecond),
 		rec.recovery(t1, end).Round(time.Millisecond), before, after)
-	if now := []int{s.sidecars[0].pid(), s.sidecars[1].pid()}; !slices.Equal(now, pids) {
+	if now := []int{s.sidecars[0].Pid(), s.sidecars[1].Pid()}; !slices.Equal(now, pids) {
 		t.Errorf("sidecar processes %v, want the same %v (reconnect without restart)", now, pids)
 	}
 	all := byStream(rec.window(start, end))
@@ -134,7 +134,7 @@ func aofRestart(t *testing.T, tg *target) {
 	rec.report(t, "traffic before the kill", time.Time{}, forever())
 	// A clean gateway stop gives unspent lease units back, so the counters
 	// hold still from here on.
-	s.gateway.stop()
+	_ = s.gateway.Stop()
 
 	snap := func() map[string]map[string]any {
 		out := map[string]map[string]any{}

@@ -49,7 +49,7 @@ func sidecarKills(t *testing.T, tg *target) {
 
 	// One replica of three dies; the others serve, the Gateway API too.
 	tA := time.Now()
-	s.sidecars[0].kill()
+	s.sidecars[0].Kill()
 	if r, err := s.apiAt(1, http.MethodDelete, "/tyk/keys/"+revoked[0], ""); err != nil || r.status != 200 {
 		t.Fatalf("revoking through a surviving replica: %v %v", r, err)
 	}
@@ -57,7 +57,7 @@ func sidecarKills(t *testing.T, tg *target) {
 	t.Logf("one replica down: revocation through a surviving replica applied in %v", applied.Round(time.Millisecond))
 	time.Sleep(3*time.Second - time.Since(tA))
 	tA1 := time.Now()
-	s.sidecars[0].start()
+	s.sidecars[0].Start()
 	ready := s.waitSidecarReady(0, 20*time.Second)
 	t.Logf("one replica down: restarted, ready %v after its start", ready.Round(time.Millisecond))
 	time.Sleep(2 * time.Second)
@@ -65,12 +65,12 @@ func sidecarKills(t *testing.T, tg *target) {
 	// Every replica dies: cached keys go on, everything else waits.
 	tB := time.Now()
 	for _, p := range s.sidecars {
-		p.kill()
+		p.Kill()
 	}
 	time.Sleep(3 * time.Second)
 	tB1 := time.Now()
 	for _, p := range s.sidecars {
-		p.start()
+		p.Start()
 	}
 	var readyAll time.Duration
 	for i := range s.sidecars {

@@ -1,6 +1,8 @@
 package fault
 
 import (
+	"github.com/turnpike-dev/turnpike/tests/internal/proc"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -110,7 +112,7 @@ func TestQuotaGrantWaitsForReplica(t *testing.T) {
 	start := time.Now()
 	time.Sleep(1500 * time.Millisecond)
 	t0 := time.Now()
-	replica.kill()
+	replica.Kill()
 	time.Sleep(500 * time.Millisecond)
 	before := counterOnMaster(t, master.Addr(), "down")
 	d, _, err := grant(waitURL, "down", 1<<40, leaseUnits)
@@ -123,7 +125,7 @@ func TestQuotaGrantWaitsForReplica(t *testing.T) {
 	t.Logf("replica down: a grant answered 503 after %v (--quota-wait-timeout %v), units given back", d.Round(time.Millisecond), waitTimeout)
 	time.Sleep(3*time.Second - time.Since(t0))
 	t1 := time.Now()
-	replica.start()
+	replica.Start()
 	waitReplicaUp(t, replicaAddr)
 	synced := time.Since(t1)
 	s.eventually(20*time.Second, "recovered", func() error {
@@ -251,7 +253,7 @@ func counterOnMaster(t testing.TB, addr, name string) int64 {
 
 // startReplica starts a redis-server replicating master (host:port) and
 // waits until it is in sync; it returns the process and its address.
-func startReplica(t testing.TB, master string) (*proc, string) {
+func startReplica(t testing.TB, master string) (*proc.Proc, string) {
 	t.Helper()
 	bin, err := testenv.RedisBinary()
 	if err != nil {
@@ -259,9 +261,9 @@ func startReplica(t testing.TB, master string) (*proc, string) {
 	}
 	host, port, _ := net.SplitHostPort(master)
 	own := strconv.Itoa(testenv.FreePort(t))
-	p := newProc(t, "replica", bin, "--port", own, "--bind", "127.0.0.1", "--dir", t.TempDir(),
+	p := proc.New(t, "replica", bin, "--port", own, "--bind", "127.0.0.1", "--dir", t.TempDir(),
 		"--save", "", "--appendonly", "no", "--replicaof", host, port, "--loglevel", "warning")
-	p.start()
+	p.Start()
 	addr := "127.0.0.1:" + own
 	waitReplicaUp(t, addr)
 	return p, addr
