@@ -379,6 +379,22 @@ func parseForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// clientAPIs returns the APIs OAuth client id (of the form's org_id) is
+// registered on, or answers: missing is the status Tyk's handler gives for a
+// client on no API (revoke and revoke_all differ).
+func (a *API) clientAPIs(w http.ResponseWriter, r *http.Request, id string, missing int) ([]string, bool) {
+	apis, err := a.d.OAuth.ClientAPIs(r.Context(), id, r.PostFormValue("org_id"))
+	if err != nil {
+		a.oauthFail(w, r, err)
+		return nil, false
+	}
+	if len(apis) == 0 {
+		writeError(w, missing, msgOAuthClientMissing)
+		return nil, false
+	}
+	return apis, true
+}
+
 // POST /tyk/oauth/revoke: token, token_type_hint, client_id, org_id —
 // revoked on every API the client is registered on.
 func (a *API) revokeOAuthToken(w http.ResponseWriter, r *http.Request) {
@@ -394,13 +410,8 @@ func (a *API) revokeOAuthToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, oa.MsgClientIDRequired)
 		return
 	}
-	apis, err := a.d.OAuth.ClientAPIs(r.Context(), id, r.PostFormValue("org_id"))
-	if err != nil {
-		a.oauthFail(w, r, err)
-		return
-	}
-	if len(apis) == 0 {
-		writeError(w, http.StatusBadRequest, msgOAuthClientMissing)
+	apis, ok := a.clientAPIs(w, r, id, http.StatusBadRequest)
+	if !ok {
 		return
 	}
 	for _, api := range apis {
@@ -427,13 +438,8 @@ func (a *API) revokeOAuthTokens(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, oa.MsgSecretRequired)
 		return
 	}
-	apis, err := a.d.OAuth.ClientAPIs(r.Context(), id, r.PostFormValue("org_id"))
-	if err != nil {
-		a.oauthFail(w, r, err)
-		return
-	}
-	if len(apis) == 0 {
-		writeError(w, http.StatusNotFound, msgOAuthClientMissing)
+	apis, ok := a.clientAPIs(w, r, id, http.StatusNotFound)
+	if !ok {
 		return
 	}
 	for _, api := range apis {
