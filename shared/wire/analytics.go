@@ -141,14 +141,25 @@ func appendStrings(dst []byte, name string, list []string) []byte {
 // records is the records already encoded by AppendAnalyticsRecord and
 // separated by commas (empty for none).
 func AppendAnalyticsBatch(dst []byte, vm string, dropped int64, records []byte) []byte {
+	dst = AppendAnalyticsBatchHead(dst, vm, dropped)
+	dst = append(dst, records...)
+	return append(dst, AnalyticsBatchTail...)
+}
+
+// AppendAnalyticsBatchHead appends what precedes a batch's records,
+// {"vm":…,"dropped":…,"records":[ ; the records and AnalyticsBatchTail
+// complete it. The filter writes the head in front of the records it has
+// buffered instead of copying them into a batch.
+func AppendAnalyticsBatchHead(dst []byte, vm string, dropped int64) []byte {
 	dst = append(dst, `{"vm":`...)
 	dst = model.AppendString(dst, vm)
 	dst = append(dst, `,"dropped":`...)
 	dst = strconv.AppendInt(dst, dropped, 10)
-	dst = append(dst, `,"records":[`...)
-	dst = append(dst, records...)
-	return append(dst, ']', '}')
+	return append(dst, `,"records":[`...)
 }
+
+// AnalyticsBatchTail ends a batch after its records.
+const AnalyticsBatchTail = "]}"
 
 // DecodeAnalyticsBatch decodes a batch. Unknown fields are ignored, so a
 // newer filter may add some; a known field of the wrong type, or more than
