@@ -203,15 +203,38 @@ func DecodeAnalyticsBatch(body []byte) (AnalyticsBatch, error) {
 		return AnalyticsBatch{}, errors.New("more than " + strconv.Itoa(MaxAnalyticsRecords) + " records")
 	}
 	b.Records = make([]AnalyticsRecord, len(arr))
+	in := interned{}
 	for i, rv := range arr {
-		if err := decodeAnalyticsRecord(rv, &b.Records[i]); err != nil {
+		if err := decodeAnalyticsRecord(rv, &b.Records[i], in); err != nil {
 			return AnalyticsBatch{}, errors.New("record " + strconv.Itoa(i) + ": " + err.Error())
 		}
 	}
 	return b, nil
 }
 
-func decodeAnalyticsRecord(v *fastjson.Value, r *AnalyticsRecord) error {
+// interned holds one string per distinct value of the members a batch's
+// records repeat (API, org, key, method, host, user agent, client,
+// outcome, policies, tags): the sidecar then copies each once per batch
+// instead of once per record, which saves most of a batch's allocations.
+type interned map[string]string
+
+// value reads a string member as stringValue does, interned.
+func (in interned) value(v *fastjson.Value, name string) (string, error) {
+	if v.Type() != fastjson.TypeString {
+		return stringValue(v, name)
+	}
+	b, _ := v.StringBytes()
+	if s, ok := in[string(b)]; ok {
+		return s, nil
+	}
+	s, err := stringValue(v, name)
+	if err == nil {
+		in[string(b)] = s
+	}
+	return s, err
+}
+
+func decodeAnalyticsRecord(v *fastjson.Value, r *AnalyticsRecord, in interned) error {
 	o, err := v.Object()
 	if err != nil {
 		return errors.New("not an object")
@@ -228,37 +251,37 @@ func decodeAnalyticsRecord(v *fastjson.Value, r *AnalyticsRecord) error {
 			status, err = intValue(fv, name)
 			r.Status = int(status)
 		case "outcome":
-			r.Outcome, err = stringValue(fv, name)
+			r.Outcome, err = in.value(fv, name)
 		case "api_id":
-			r.APIID, err = stringValue(fv, name)
+			r.APIID, err = in.value(fv, name)
 		case "api_name":
-			r.APIName, err = stringValue(fv, name)
+			r.APIName, err = in.value(fv, name)
 		case "api_version":
-			r.APIVersion, err = stringValue(fv, name)
+			r.APIVersion, err = in.value(fv, name)
 		case "org_id":
-			r.OrgID, err = stringValue(fv, name)
+			r.OrgID, err = in.value(fv, name)
 		case "listen_path":
-			r.ListenPath, err = stringValue(fv, name)
+			r.ListenPath, err = in.value(fv, name)
 		case "method":
-			r.Method, err = stringValue(fv, name)
+			r.Method, err = in.value(fv, name)
 		case "host":
-			r.Host, err = stringValue(fv, name)
+			r.Host, err = in.value(fv, name)
 		case "path":
 			r.Path, err = stringValue(fv, name)
 		case "key_hash":
-			r.KeyHash, err = stringValue(fv, name)
+			r.KeyHash, err = in.value(fv, name)
 		case "alias":
-			r.Alias, err = stringValue(fv, name)
+			r.Alias, err = in.value(fv, name)
 		case "oauth_id":
-			r.OAuthID, err = stringValue(fv, name)
+			r.OAuthID, err = in.value(fv, name)
 		case "user_agent":
-			r.UserAgent, err = stringValue(fv, name)
+			r.UserAgent, err = in.value(fv, name)
 		case "ip":
-			r.ClientIP, err = stringValue(fv, name)
+			r.ClientIP, err = in.value(fv, name)
 		case "policies":
-			r.Policies, err = stringsValue(fv, name)
+			r.Policies, err = in.values(fv, name)
 		case "tags":
-			r.Tags, err = stringsValue(fv, name)
+			r.Tags, err = in.values(fv, name)
 		case "total_us":
 			r.TotalUS, err = intValue(fv, name)
 		case "upstream_us":
@@ -272,8 +295,8 @@ func decodeAnalyticsRecord(v *fastjson.Value, r *AnalyticsRecord) error {
 	return err
 }
 
-// stringsValue reads an array of strings, or null (nil).
-func stringsValue(v *fastjson.Value, name string) ([]string, error) {
+// values reads an array of strings, or null (nil), interned.
+func (in interned) values(v *fastjson.Value, name string) ([]string, error) {
 	if v.Type() == fastjson.TypeNull {
 		return nil, nil
 	}
@@ -283,7 +306,7 @@ func stringsValue(v *fastjson.Value, name string) ([]string, error) {
 	}
 	out := make([]string, len(arr))
 	for i, e := range arr {
-		if out[i], err = stringValue(e, name); err != nil || e.Type() != fastjson.TypeString {
+		if out[i], err = in.value(e, name); err != nil || e.Type() != fastjson.TypeString {
 			return nil, errors.New("field " + strconv.Quote(name) + ": expected an array of strings")
 		}
 	}
