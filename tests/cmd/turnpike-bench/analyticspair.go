@@ -17,18 +17,19 @@ import (
 // machine shared with other work, load that comes and goes then changes
 // both alike, which a comparison of runs one after the other (-compare)
 // cannot ensure. Per round and as medians it prints each side's req/s and
-// the proxy's CPU per request, and the ratios on / off.
-func analyticsPair(ctx context.Context, e *env, o gatewayOpts, wasm string, rounds int) error {
+// the proxy's CPU per request, and the ratios on / off; make bench runs one
+// round for BENCHMARKS.md's analytics target.
+func analyticsPair(ctx context.Context, e *env, o gatewayOpts, wasm string, rounds int) (pairResult, error) {
 	keys, err := e.createKeys(ctx, "pair-warm", o.keys, keySession(`"rate":1000000000,"per":1,"quota_max":-1`))
 	if err != nil {
-		return err
+		return pairResult{}, err
 	}
 	sides := []struct{ name, extra string }{{"off", ""}, {"on", `,"analytics":{"enabled":true}`}}
 	var files [2]string
 	for i, s := range sides {
 		files[i] = e.dir + "/pair-" + s.name + ".json"
 		if err := os.WriteFile(files[i], []byte(filterConfig(s.extra)), 0o644); err != nil {
-			return err
+			return pairResult{}, err
 		}
 	}
 	half := o
@@ -41,7 +42,7 @@ func analyticsPair(ctx context.Context, e *env, o gatewayOpts, wasm string, roun
 		var addrs [2]string
 		for i, s := range sides {
 			if addrs[i], err = freeAddr(); err != nil {
-				return err
+				return pairResult{}, err
 			}
 			procs[i], err = startProc(ctx, e.dir, "pair-"+s.name, addrs[i], e.binDir+"/turnpike-gateway",
 				"--listen", addrs[i], "--wasm", wasm, "--upstream", e.upstreamURL, "--workers", strconv.Itoa(o.workers),
@@ -50,7 +51,7 @@ func analyticsPair(ctx context.Context, e *env, o gatewayOpts, wasm string, roun
 				if i == 1 {
 					procs[0].stop()
 				}
-				return err
+				return pairResult{}, err
 			}
 		}
 		var wg sync.WaitGroup
@@ -65,10 +66,10 @@ func analyticsPair(ctx context.Context, e *env, o gatewayOpts, wasm string, roun
 		for i, s := range sides {
 			procs[i].stop()
 			if errs[i] != nil {
-				return fmt.Errorf("analytics %s: %w", s.name, errs[i])
+				return pairResult{}, fmt.Errorf("analytics %s: %w", s.name, errs[i])
 			}
 			if rows[i].Non200 > 0 || rows[i].Errors > 0 {
-				return fmt.Errorf("analytics %s: %d non-200, %d errors", s.name, rows[i].Non200, rows[i].Errors)
+				return pairResult{}, fmt.Errorf("analytics %s: %d non-200, %d errors", s.name, rows[i].Non200, rows[i].Errors)
 			}
 			rps[i] = append(rps[i], rows[i].RPS)
 			cpu[i] = append(cpu[i], float64(rows[i].CPUPerReq)/float64(time.Microsecond))
@@ -87,9 +88,21 @@ func analyticsPair(ctx context.Context, e *env, o gatewayOpts, wasm string, roun
 		ratio = append(ratio, rps[1][r]/rps[0][r])
 		cpuRatio = append(cpuRatio, cpu[0][r]/cpu[1][r])
 	}
-	fmt.Printf("| analytics, both gateways loaded at once (median of %d rounds) | req/s | CPU/request |\n|---|---|---|\n", rounds)
-	fmt.Printf("| off | %.0f | %.0f µs |\n| on | %.0f | %.0f µs |\n", med(rps[0]), med(cpu[0]), med(rps[1]), med(cpu[1]))
+	return pairResult{Rounds: rounds, OffRPS: med(rps[0]), OnRPS: med(rps[1]), OffCPU: med(cpu[0]), OnCPU: med(cpu[1]),
+		Throughput: med(ratio), CPU: med(cpuRatio)}, nil
+}
+
+// pairResult is what analyticsPair measured: medians over the rounds (CPU
+// per request in µs; Throughput is on / off, CPU off / on).
+type pairResult struct {
+	Rounds                       int
+	OffRPS, OnRPS, OffCPU, OnCPU float64
+	Throughput, CPU              float64
+}
+
+func (p pairResult) print() {
+	fmt.Printf("| analytics, both gateways loaded at once (median of %d rounds) | req/s | CPU/request |\n|---|---|---|\n", p.Rounds)
+	fmt.Printf("| off | %.0f | %.0f µs |\n| on | %.0f | %.0f µs |\n", p.OffRPS, p.OffCPU, p.OnRPS, p.OnCPU)
 	fmt.Printf("analytics on / off: throughput %.0f%% (median of the rounds' ratios), CPU per request off / on %.0f%%\n",
-		100*med(ratio), 100*med(cpuRatio))
-	return nil
+		100*p.Throughput, 100*p.CPU)
 }

@@ -130,7 +130,11 @@ func run(ctx context.Context, o *options) error {
 	}
 	if o.analyticsPair {
 		return withEnv(ctx, dir, o, func(e *env) error {
-			return analyticsPair(ctx, e, o.gatewayOpts(), o.wasm, o.rounds)
+			p, err := analyticsPair(ctx, e, o.gatewayOpts(), o.wasm, o.rounds)
+			if err == nil {
+				p.print()
+			}
+			return err
 		})
 	}
 	if !o.skipGoBench {
@@ -157,6 +161,9 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	if r.gateway, err = gatewayScenario(ctx, e, o.gatewayOpts(), o.wasm, noop); err != nil {
+		return err
+	}
+	if r.analyticsPair, err = analyticsPair(ctx, e, o.gatewayOpts(), o.wasm, 1); err != nil {
 		return err
 	}
 	if o.tyk != "" {
