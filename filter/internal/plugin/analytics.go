@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -24,15 +25,27 @@ import (
 
 // analyticsState is a VM's record buffer.
 type analyticsState struct {
-	// buf holds the records since the last batch, encoded and separated
-	// by commas; n counts them.
-	buf []byte
-	n   int
+	// buf holds, after head bytes kept free for the batch's head
+	// (wire.AppendAnalyticsBatchHead), the records since the last batch,
+	// encoded and separated by commas; n counts them. A batch is sent
+	// from buf itself: the head is written just in front of the records
+	// and the host copies the body during Call, so shipping copies and
+	// allocates no batch.
+	buf  []byte
+	head int
+	n    int
 	// dropped counts the records lost to a full buffer since the last
 	// batch; the batch reports it to the sidecar.
 	dropped int64
-	// out is the batch being sent; the host copies it during Call.
-	out      []byte
+	// hdr is the head's scratch space, headers the batch call's headers,
+	// answered its answer callback, and shipping the records of the
+	// batch in flight: made once, so a tick's shipping allocates none
+	// (each allocation brings the next garbage collection, and the write
+	// barrier it keeps on for every request while it runs, closer).
+	hdr      []byte
+	headers  [][2]string
+	answered func(*host.CallResponse)
+	shipping uint64
 	inFlight bool
 	// failing: the last batch failed, so the next failure is not logged
 	// again (a sidecar outage must not flood the proxy's log).
@@ -60,13 +73,16 @@ func (r *Root) startAnalytics() {
 	a.droppedC = def("turnpike.analytics.dropped")
 	a.sent = def("turnpike.analytics.sent")
 	a.failed = def("turnpike.analytics.failed")
-	// Sized for a full buffer up front (up to 1 MiB): a buffer growing
-	// under load allocates large blocks, and each starts a garbage
-	// collection that keeps the write barrier on for every request until
-	// it ends.
-	size := min(r.cfg.Analytics.MaxBytes, 1<<20)
-	a.buf = make([]byte, 0, size)
-	a.out = make([]byte, 0, size+256)
+	// Sized for a full buffer up front (up to 4 MiB; max_bytes defaults
+	// to 256 KiB): a buffer growing under load allocates large blocks,
+	// and each starts a garbage collection that keeps the write barrier
+	// on for every request until it ends (filter/README.md, "Per-request
+	// cost and VM memory").
+	a.head = len(wire.AppendAnalyticsBatchHead(nil, r.vmID, math.MaxInt64))
+	a.hdr = make([]byte, 0, a.head)
+	a.buf = make([]byte, a.head, a.head+min(r.cfg.Analytics.MaxBytes, 4<<20)+len(wire.AnalyticsBatchTail))
+	a.headers = r.callHeaders("POST", wire.PathAnalytics)
+	a.answered = func(ans *host.CallResponse) { a.answer(r, ans) }
 }
 
 // sourceAddress is the property with the client's address; a variable,
@@ -244,7 +260,7 @@ func (a *analyticsState) room(r *Root) bool {
 
 // sep separates the next record from the previous one.
 func (a *analyticsState) sep() {
-	if a.n > 0 {
+	if len(a.buf) > a.head {
 		a.buf = append(a.buf, ',')
 	}
 }
@@ -252,7 +268,7 @@ func (a *analyticsState) sep() {
 // commit counts the record appended since mark, or takes it back (and
 // counts a drop) when it took the buffer past max_bytes.
 func (a *analyticsState) commit(r *Root, mark int) {
-	if len(a.buf) > r.cfg.Analytics.MaxBytes {
+	if len(a.buf)-a.head > r.cfg.Analytics.MaxBytes {
 		a.buf = a.buf[:mark]
 		a.drop()
 		return
@@ -320,24 +336,35 @@ func (r *Root) shipAnalytics() {
 		return
 	}
 	n := uint64(a.n)
-	a.out = wire.AppendAnalyticsBatch(a.out[:0], r.vmID, a.dropped, a.buf)
-	a.buf, a.n, a.dropped = a.buf[:0], 0, 0
-	err := r.host.Call(r.cfg.Cluster, r.callHeaders("POST", wire.PathAnalytics), a.out, r.cfg.SyncTimeoutMS,
-		func(ans *host.CallResponse) {
-			a.inFlight = false
-			if ans.Status == wire.StatusOK {
-				a.sent.Increment(n)
-				a.failing = false
-				return
-			}
-			r.refused(ans.Status)
-			a.batchFailed(r, n, "the sidecar answered "+strconv.Itoa(ans.Status))
-		})
+	a.hdr = wire.AppendAnalyticsBatchHead(a.hdr[:0], r.vmID, a.dropped)
+	var body []byte
+	if start := a.head - len(a.hdr); start >= 0 {
+		copy(a.buf[start:], a.hdr)
+		body = append(a.buf, wire.AnalyticsBatchTail...)[start:]
+	} else { // not expected: head was sized for this VM's id and any count
+		body = wire.AppendAnalyticsBatch(nil, r.vmID, a.dropped, a.buf[a.head:])
+	}
+	a.buf, a.n, a.dropped = a.buf[:a.head], 0, 0
+	// The host has copied body when Call returns: buf takes new records
+	// at once.
+	err := r.host.Call(r.cfg.Cluster, a.headers, body, r.cfg.SyncTimeoutMS, a.answered)
 	if err != nil {
 		a.batchFailed(r, n, err.Error())
 		return
 	}
-	a.inFlight = true
+	a.shipping, a.inFlight = n, true
+}
+
+// answer handles the sidecar's answer to the batch in flight.
+func (a *analyticsState) answer(r *Root, ans *host.CallResponse) {
+	a.inFlight = false
+	if ans.Status == wire.StatusOK {
+		a.sent.Increment(a.shipping)
+		a.failing = false
+		return
+	}
+	r.refused(ans.Status)
+	a.batchFailed(r, a.shipping, "the sidecar answered "+strconv.Itoa(ans.Status))
 }
 
 func (a *analyticsState) batchFailed(r *Root, n uint64, why string) {

@@ -204,3 +204,19 @@ func BenchmarkWarmRequest(b *testing.B) {
 		})
 	}
 }
+
+// A batch is sent from the record buffer itself, its head written in
+// front of the records: heads of different lengths (the dropped count's
+// digits) in turn, with the buffer reused in between.
+func TestAnalyticsBatchHeadInFrontOfRecords(t *testing.T) {
+	fx := newFixture(t, `,"analytics":{"enabled":true,"max_records":1}`, testSnapshot)
+	for _, tc := range []struct{ requests, dropped int }{{1, 0}, {13, 12}, {2, 1}, {1, 0}} {
+		for range tc.requests {
+			fx.do("/api1/x", "", "")
+		}
+		b := fx.shipped()
+		if len(b.Records) != 1 || b.Dropped != int64(tc.dropped) || b.VM != fx.r.vmID || b.Records[0].Status != 401 {
+			t.Fatalf("%d requests: batch %+v, want 1 record and %d dropped", tc.requests, b, tc.dropped)
+		}
+	}
+}

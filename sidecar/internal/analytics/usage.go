@@ -42,7 +42,10 @@ const (
 )
 
 // Fields of an aggregate hash. Latencies are microseconds.
-var Fields = []string{
+var Fields = fieldNames[:]
+
+// fieldNames are Fields in the order of the f* indexes (agg).
+var fieldNames = [...]string{
 	"requests",
 	DecAllowed, DecQuota, Dec401, Dec403, Dec429, Dec5xx, DecOther,
 	"status_2xx", "status_3xx", "status_4xx", "status_5xx",
@@ -116,27 +119,76 @@ type aggKey struct {
 	id     string
 }
 
-// agg is what a batch adds to one aggregate hash.
+// agg is what a batch adds to one aggregate hash: v[i] for Fields[i],
+// the fields set in set (the ones the hash receives, even when 0: HINCRBY
+// creates them). Arrays, not maps: aggregate runs for every record, in
+// each of its hashes.
 type agg struct {
-	incr map[string]int64
-	max  map[string]int64
+	v   [len(fieldNames)]int64
+	set uint32
+}
+
+// Indexes into Fields.
+const (
+	fRequests = iota
+	fAllowed
+	fQuota
+	f401
+	f403
+	f429
+	f5xx
+	fOther
+	f2xx
+	f3xx
+	f4xx
+	f5xxStatus
+	fLatencySum
+	fLatencyMax
+	fUpstreamSum
+	fUpstreamMax
+)
+
+// add adds d to the sum of field f.
+func (a *agg) add(f int, d int64) {
+	a.v[f] += d
+	a.set |= 1 << f
+}
+
+// max raises the maximum of field f to v.
+func (a *agg) max(f int, v int64) {
+	a.v[f] = max(a.v[f], v)
+	a.set |= 1 << f
+}
+
+// decisionField is the field counting a decision class (Decision).
+var decisionField = map[string]int{
+	DecAllowed: fAllowed, DecQuota: fQuota, Dec401: f401, Dec403: f403, Dec429: f429, Dec5xx: f5xx, DecOther: fOther,
+}
+
+// statusField is the field counting status's class, -1 for none.
+func statusField(status int) int {
+	if status >= 200 && status < 600 {
+		return f2xx + status/100 - 2
+	}
+	return -1
 }
 
 // aggregate adds records to out, grouped by aggregate hash.
 func aggregate(out map[aggKey]*agg, recs []wire.AnalyticsRecord) {
+	ids := make([][2]string, 0, 8)
 	for i := range recs {
 		r := &recs[i]
 		t := time.Unix(0, r.Time)
-		dec := Decision(r)
-		class := statusClass(r.Status)
-		ids := [][2]string{{"all", ""}, {"api", r.APIID}, {"org", r.OrgID}}
+		dec := decisionField[Decision(r)]
+		class := statusField(r.Status)
+		ids = append(ids[:0], [2]string{"all", ""}, [2]string{"api", r.APIID}, [2]string{"org", r.OrgID})
 		if r.KeyHash != "" {
 			ids = append(ids, [2]string{"key", r.KeyHash})
 		}
 		for _, p := range r.Policies {
 			ids = append(ids, [2]string{"policy", p})
 		}
-		for _, res := range []string{Minute, Hour} {
+		for _, res := range [...]string{Minute, Hour} {
 			b := bucketStart(res, t)
 			for _, d := range ids {
 				if d[0] != "all" && d[1] == "" {
@@ -145,18 +197,18 @@ func aggregate(out map[aggKey]*agg, recs []wire.AnalyticsRecord) {
 				k := aggKey{res, b, d[0], d[1]}
 				a := out[k]
 				if a == nil {
-					a = &agg{incr: map[string]int64{}, max: map[string]int64{}}
+					a = &agg{}
 					out[k] = a
 				}
-				a.incr["requests"]++
-				a.incr[dec]++
-				if class != "" {
-					a.incr[class]++
+				a.add(fRequests, 1)
+				a.add(dec, 1)
+				if class >= 0 {
+					a.add(class, 1)
 				}
-				a.incr["latency_sum_us"] += r.TotalUS
-				a.incr["upstream_sum_us"] += r.UpstreamUS
-				a.max["latency_max_us"] = max(a.max["latency_max_us"], r.TotalUS)
-				a.max["upstream_max_us"] = max(a.max["upstream_max_us"], r.UpstreamUS)
+				a.add(fLatencySum, r.TotalUS)
+				a.add(fUpstreamSum, r.UpstreamUS)
+				a.max(fLatencyMax, r.TotalUS)
+				a.max(fUpstreamMax, r.UpstreamUS)
 			}
 		}
 	}

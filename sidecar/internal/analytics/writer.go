@@ -170,14 +170,20 @@ func (w *Writer) pipeline(ctx context.Context, pending map[aggKey]*agg, retry bo
 		if k.res == Hour {
 			ttl = w.opt.HourRetention
 		}
-		args := make([]any, 0, 4+2*(len(a.incr)+len(a.max)))
-		args = append(args, int64(ttl/time.Second), k.id, a.incr["requests"], len(a.incr))
-		for f, v := range a.incr {
-			args = append(args, f, v)
+		args := make([]any, 4, 4+2*len(Fields))
+		sums := 0
+		for i, f := range Fields { // the sums first, then the maxima
+			if a.set&(1<<i) != 0 && !maxFields[f] {
+				args = append(args, f, a.v[i])
+				sums++
+			}
 		}
-		for f, v := range a.max {
-			args = append(args, f, v)
+		for i, f := range Fields {
+			if a.set&(1<<i) != 0 && maxFields[f] {
+				args = append(args, f, a.v[i])
+			}
 		}
+		args[0], args[1], args[2], args[3] = int64(ttl/time.Second), k.id, a.v[fRequests], sums
 		keys := []string{HashKey(k.res, k.bucket, k.dim, k.id), IndexKey(k.res, k.bucket, k.dim)}
 		if retry {
 			w.script.Eval(ctx, pipe, keys, args...)

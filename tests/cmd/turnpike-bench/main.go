@@ -41,6 +41,7 @@ type options struct {
 	tyk                          string
 	peerOnly                     bool
 	compare                      string // base filter.wasm for -compare
+	analyticsPair                bool
 	rounds                       int
 }
 
@@ -67,7 +68,8 @@ func parseFlags() *options {
 	flag.StringVar(&o.tyk, "tyk", os.Getenv("TURNPIKE_BENCH_TYK"), "a Tyk gateway binary to compare with, side by side (BENCHMARKS.md § 2, peer rows); default $TURNPIKE_BENCH_TYK")
 	flag.BoolVar(&o.peerOnly, "peer-only", false, "run only the Tyk comparison (needs -tyk) and log it; the report is not written")
 	flag.StringVar(&o.compare, "compare", "", "BASE.wasm: only compare it with -wasm on the gateway (warm keys, analytics off and on), interleaved; the report is not written")
-	flag.IntVar(&o.rounds, "rounds", 3, "rounds of -compare")
+	flag.BoolVar(&o.analyticsPair, "analytics-pair", false, "only measure -wasm on the gateway with analytics off and on, both loaded at once (half the connections each); the report is not written")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of -compare and -analytics-pair")
 	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")
 	flag.StringVar(&o.addr, "addr", "", "internal: listen address of -role")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: upstream URL of -role proxy")
@@ -126,6 +128,15 @@ func run(ctx context.Context, o *options) error {
 	if o.compare != "" {
 		return runCompare(ctx, dir, o)
 	}
+	if o.analyticsPair {
+		return withEnv(ctx, dir, o, func(e *env) error {
+			p, err := analyticsPair(ctx, e, o.gatewayOpts(), o.wasm, o.rounds)
+			if err == nil {
+				p.print()
+			}
+			return err
+		})
+	}
 	if !o.skipGoBench {
 		if r.vm, err = runGoBench(ctx, "./filter", "^BenchmarkDecision$", o.benchtime); err != nil {
 			return err
@@ -150,6 +161,9 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	if r.gateway, err = gatewayScenario(ctx, e, o.gatewayOpts(), o.wasm, noop); err != nil {
+		return err
+	}
+	if r.analyticsPair, err = analyticsPair(ctx, e, o.gatewayOpts(), o.wasm, 1); err != nil {
 		return err
 	}
 	if o.tyk != "" {

@@ -55,6 +55,8 @@ type report struct {
 	quota   quotaAccuracy
 	profile warmProfile
 	peer    []peerRow // Tyk, then Turnpike (-tyk)
+	// analyticsPair is analytics off and on measured at once (the target).
+	analyticsPair pairResult
 }
 
 func us(ns float64) string { return fmt.Sprintf("%.1f µs", ns/1e3) }
@@ -198,8 +200,13 @@ func (r *report) targets(w func(string, ...any)) {
 		w("| Redis round trips per request, quota keys far from exhaustion <= 0.05 | %.4f | %s |\n", lease.RedisRTT, yes(lease.RedisRTT <= 0.05))
 	}
 	if an, ok3 := r.gatewayRow(analyticsRow); ok2 && ok3 && tp.RPS > 0 {
-		pct := 100 * an.RPS / tp.RPS
-		w("| warm-key throughput with analytics on >= 95%% of off (same run) | %.0f%% (%.0f vs %.0f req/s) | %s |\n", pct, an.RPS, tp.RPS, yes(pct >= 95))
+		// Judged on the two gateways loaded at once (analyticsPair): the
+		// rows above ran one after the other, and a shared machine's load
+		// changes between them by more than the difference measured.
+		p := r.analyticsPair
+		pct := 100 * p.Throughput
+		w("| warm-key throughput with analytics on >= 95%% of off (same run: both loaded at once; CPU per request off / on %.0f%%; rows above one after the other: %.0f%%) | %.0f%% (%.0f vs %.0f req/s) | %s |\n",
+			100*p.CPU, 100*an.RPS/tp.RPS, pct, p.OnRPS, p.OffRPS, yes(pct >= 95))
 	}
 	if len(r.peer) == 2 && r.peer[0].RPS > 0 {
 		ratio := r.peer[1].RPS / r.peer[0].RPS
