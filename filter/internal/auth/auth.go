@@ -48,6 +48,11 @@ type Identity struct {
 	// the request body (Basic.IdentifyBody), never a view; nil otherwise
 	// (Verify reads the header's from Cred.Key).
 	BodyPassword []byte
+	// PasswordDigest is basic auth's digest of the presented password,
+	// made by Identify (or IdentifyBody) from the bytes it decoded when
+	// the API remembers passwords, so Verify finds a remembered success
+	// without decoding the header a second time.
+	PasswordDigest digest
 }
 
 // Detach copies what the identity holds of the request's memory, before the

@@ -246,3 +246,62 @@ func TestBasicFromBody(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBasicRemembered is the auth step of a request whose password is
+// remembered (Identify, then Verify without bcrypt). Natively it is a few
+// hundred ns; what it costs in the VM is in filter/bench_test.go
+// (basic-auth-cached-vs-warm), or run this one as a wasip1 test binary.
+func BenchmarkBasicRemembered(b *testing.B) {
+	hash, err := basicauth.Hash("bench-pw")
+	if err != nil {
+		b.Fatal(err)
+	}
+	basic := For(basicAPI()).(*Basic)
+	s := &model.Session{BasicAuthData: model.BasicAuthData{Password: hash, HashType: "bcrypt"}}
+	req := &clocked{headers{"authorization": basicHeader("bench-user", "bench-pw")}, time.Now().UnixNano()}
+	check := func() {
+		id, d := basic.Identify(req, "/b/")
+		if d != nil {
+			b.Fatal(d)
+		}
+		if d := basic.Verify(req, "/b/", &id, s); d != nil {
+			b.Fatal(d)
+		}
+	}
+	check() // bcrypt: from now on remembered
+	b.ReportAllocs()
+	for b.Loop() {
+		check()
+	}
+}
+
+// A remembered success matches only the password that passed bcrypt:
+// passwords differing in one byte, a prefix, an extension or the empty
+// password never hit the entry (they are checked with bcrypt and fail).
+func TestBasicRememberedDigestIsExact(t *testing.T) {
+	p := newPasswordState()
+	hash, err := basicauth.Hash("right-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := model.BasicAuthData{Password: hash, HashType: "bcrypt"}
+	clock := func() int64 { return 1 }
+	if !p.check("org1u", data, []byte("right-password"), clock, int64(time.Minute)) {
+		t.Fatal("the right password failed")
+	}
+	if d, ok := p.ok.Get(hash, 1); !ok || d != p.digest([]byte("right-password")) {
+		t.Fatal("the success was not remembered")
+	}
+	for _, wrong := range []string{"right-passworD", "right-passwor", "right-password\x00", "", "Right-password"} {
+		if p.check("org1u", data, []byte(wrong), clock, int64(time.Minute)) {
+			t.Errorf("%q passed", wrong)
+		}
+		if p.digest([]byte(wrong)) == p.digest([]byte("right-password")) {
+			t.Errorf("%q has the remembered digest", wrong)
+		}
+	}
+	// Another VM (another salt) remembers another digest of the same password.
+	if newPasswordState().digest([]byte("right-password")) == p.digest([]byte("right-password")) {
+		t.Error("two VMs share a salt")
+	}
+}
