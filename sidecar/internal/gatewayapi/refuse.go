@@ -171,8 +171,9 @@ func oauthRefusals(v *fastjson.Value) []string {
 
 // oidcRefusals names what an OpenID Connect API sets that Turnpike does not
 // enforce: another auth method with it (its sessions are made from the
-// token, as JWT's: not yet a member of a chain), scope-to-policy mapping,
-// and client ids that are not base64 (Tyk would use what it could decode).
+// token, as JWT's: not yet a member of a chain) and client ids that are not
+// base64 (Tyk would use what it could decode). Scope-to-policy mapping is
+// enforced (shared/oidc).
 func oidcRefusals(v *fastjson.Value) []string {
 	var msgs []string
 	for _, other := range []string{"use_standard_auth", "use_oauth2", "use_basic_auth",
@@ -180,11 +181,6 @@ func oidcRefusals(v *fastjson.Value) []string {
 		if isSet(v.Get(other)) {
 			msgs = append(msgs, `"use_openid": `+notYet("OpenID Connect together with "+other))
 			break
-		}
-	}
-	for _, f := range []string{"scopes.oidc.scope_to_policy", "jwt_scope_to_policy_mapping"} {
-		if anySet(v, f) {
-			msgs = append(msgs, `"`+f+`": `+notYet("scope-to-policy mapping with OpenID Connect"))
 		}
 	}
 	for i, p := range v.GetArray("openid_options", "providers") {
