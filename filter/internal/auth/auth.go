@@ -138,10 +138,6 @@ func For(api *model.APIDefinition) Method {
 			chain.Precheck = NewMTLS(api)
 			continue
 		case "use_basic_auth":
-			if api.BasicAuth.ExtractFromBody && len(methods) > 1 {
-				// The body is read by the pipeline for a lone method only.
-				return Refused{Field: "basic_auth.extract_from_body", Why: "not supported with multiple authentication"}
-			}
 			mm = NewBasic(api)
 		case "enable_signature_checking":
 			mm = NewHMAC(api)
