@@ -45,6 +45,27 @@ type Basic struct {
 	// body reads the credentials from the request body when the header
 	// gives none (basic_auth.extract_from_body); nil when off.
 	body *basicauth.BodyRegexps
+	// ids remembers the session id of each user name seen (at most
+	// maxSessionIDs, then it starts again): a warm request then allocates
+	// nothing. User names are not secret; the map lives as long as this
+	// API's snapshot.
+	ids map[string]string
+}
+
+const maxSessionIDs = 1024
+
+// sessionID is basicauth.SessionID(b.org, user), remembered.
+func (b *Basic) sessionID(user []byte) string {
+	if id, ok := b.ids[string(user)]; ok { // no allocation: the compiler converts in place
+		return id
+	}
+	if len(b.ids) >= maxSessionIDs {
+		clear(b.ids)
+	}
+	u := string(user)
+	id := basicauth.SessionID(b.org, u)
+	b.ids[u] = id
+	return id
 }
 
 // DenyNeedsBody is what Identify answers when the credentials are to be
@@ -77,7 +98,7 @@ const (
 // regexps are missing or do not compile.
 func NewBasic(api *model.APIDefinition) Method {
 	conf := api.AuthConfigs["basic"]
-	b := &Basic{org: api.OrgID, conf: &conf, challenge: `Basic realm="` + api.Name + `"`}
+	b := &Basic{org: api.OrgID, conf: &conf, challenge: `Basic realm="` + api.Name + `"`, ids: map[string]string{}}
 	if !api.BasicAuth.DisableCaching {
 		b.cacheTTL = int64(defaultCacheTTL)
 		if ttl := api.BasicAuth.CacheTTL; ttl > 0 {
@@ -121,8 +142,7 @@ func (b *Basic) Identify(req Request, path string) (Identity, *Denial) {
 	if len(user) < MinKeyLength || len(user) > keys.MaxCustomLen {
 		return Identity{}, b.denied // Tyk: shorter than min_token_length is unknown
 	}
-	// One allocation: the session id, made from the decoded user name.
-	id := Identity{Key: basicauth.SessionID(b.org, string(user)), Cred: c, Unknown: b.denied}
+	id := Identity{Key: b.sessionID(user), Cred: c, Unknown: b.denied}
 	if b.cacheTTL > 0 {
 		id.PasswordDigest = passwords.digest(password)
 	}

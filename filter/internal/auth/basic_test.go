@@ -55,6 +55,11 @@ func TestBasicIdentify(t *testing.T) {
 			t.Errorf("%s: denial %+v, want %d %q", tc.name, d, tc.status, tc.msg)
 		}
 	}
+	// A user seen before costs no allocation (its session id is remembered).
+	req := headers{"authorization": basicHeader("alice", "pw")}
+	if n := testing.AllocsPerRun(100, func() { b.Identify(req, "/b/") }); n != 0 {
+		t.Errorf("warm Identify: %v allocations", n)
+	}
 }
 
 func TestBasicVerifyCachesAndLimits(t *testing.T) {
