@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnpike-dev/turnpike/shared/basicauth"
 	"github.com/turnpike-dev/turnpike/tests/wasmhost"
 )
 
@@ -39,7 +40,12 @@ func startHeld(t testing.TB, sidecarURL string, held bool) *wasmhost.Host {
 // the outcome and the body as forwarded.
 func doBody(t testing.TB, h *wasmhost.Host, auth string, chunks ...string) (outcome, string) {
 	t.Helper()
-	hdrs := request("/b/login", auth)
+	return doBodyWith(t, h, request("/b/login", auth), chunks...)
+}
+
+// doBodyWith is doBody with the request's headers (the method becomes POST).
+func doBodyWith(t testing.TB, h *wasmhost.Host, hdrs wasmhost.Headers, chunks ...string) (outcome, string) {
+	t.Helper()
 	hdrs[0][1] = "POST"
 	s := h.NewStream()
 	defer s.Close()
@@ -117,5 +123,58 @@ func TestBasicAuthFromBodyInTheVM(t *testing.T) {
 	}
 	if o, _ := doBody(t, h, basicHeader("alice", "s3cret"), "x"); o.status != 200 {
 		t.Errorf("header credentials without allow_on_headers_stop_iteration: %d %s", o.status, o.body)
+	}
+}
+
+// Credentials in the body with another method (Tyk's multiple
+// authentication): the basic-auth member reads the body when its header
+// has none, every member must pass, and the base identity's session counts.
+func TestBasicAuthFromBodyInAChainInTheVM(t *testing.T) {
+	sc := newFakeSidecar(t)
+	sc.putAPI(`{"api_id":"bk","name":"Basic and key","org_id":"org1","active":true,"use_basic_auth":true,"use_standard_auth":true,
+		"base_identity_provided_by":"basic_auth_user","auth_configs":{"authToken":{"auth_header_name":"x-api-key"}},
+		"basic_auth":{"extract_from_body":true,"body_user_regexp":"<User>(.*)</User>","body_password_regexp":"<Password>(.*)</Password>"},
+		"proxy":{"listen_path":"/bk/"},"version_data":{"not_versioned":true}}`)
+	hash, err := basicauth.Hash("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.putKey("org1alice", `{"org_id":"org1","rate":2,"per":60,"access_rights":{"bk":{"api_id":"bk"}},
+		"basic_auth_data":{"password":"`+hash+`","hash_type":"bcrypt"}}`)
+	sc.putKey("key-bk-1", `{"org_id":"org1","rate":1000,"per":1,"access_rights":{"bk":{"api_id":"bk"}}}`)
+	h := startHeld(t, sc.srv.URL, true)
+	req := func(key string) wasmhost.Headers {
+		hdrs := request("/bk/login", "")
+		if key != "" {
+			hdrs = append(hdrs, [2]string{"x-api-key", key})
+		}
+		return hdrs
+	}
+	login := "<Login><User>alice</User><Password>s3cret</Password></Login>"
+	o, fwd := doBodyWith(t, h, req("key-bk-1"), login)
+	if o.status != 200 || fwd != login {
+		t.Fatalf("body credentials and a key: %d %s, forwarded body %q", o.status, o.body, fwd)
+	}
+	for _, tc := range []struct {
+		name      string
+		key       string
+		chunks    []string
+		status    int
+		msg       string
+		challenge bool
+	}{
+		{"wrong password", "key-bk-1", []string{"<User>alice</User><Password>nope</Password>"}, 401, "User not authorised", true},
+		{"no key", "", []string{login}, 401, "Authorization field missing", true},
+		{"unknown key", "no-such-key", []string{login}, 403, "Access to this API has been disallowed", false},
+		{"no body", "key-bk-1", nil, 400, "Body do not contain username", false},
+		// The base identity is alice's: her rate limit (2 a minute; one
+		// request above passed) holds, not the key's.
+		{"second", "key-bk-1", []string{login}, 200, "", false},
+		{"third", "key-bk-1", []string{login}, 429, "Rate Limit Exceeded", false},
+	} {
+		o, _ := doBodyWith(t, h, req(tc.key), tc.chunks...)
+		if o.status != tc.status || tc.msg != "" && o.body != errorBody(tc.msg) || (header(o, "www-authenticate") != "") != tc.challenge {
+			t.Errorf("%s: %d %s %v, want %d %q", tc.name, o.status, o.body, o.headers, tc.status, tc.msg)
+		}
 	}
 }

@@ -311,8 +311,8 @@ func BenchmarkDecision(b *testing.B) {
 	signed := append(request("/h/x", `Signature keyId="hmac-bench-key",algorithm="hmac-sha256",`+
 		`headers="(request-target) date",signature="`+sig+`"`), [2]string{"date", date})
 
+	benchJWT(b, sc) // before the VM starts: its APIs are in the first snapshot
 	h := startBench(b, sc, "", false)
-	benchJWT(b, sc)
 	for _, tc := range []struct {
 		name string
 		hdrs wasmhost.Headers
@@ -351,35 +351,21 @@ func BenchmarkDecision(b *testing.B) {
 		b.ReportMetric(float64(lat.Quantile(0.5).Nanoseconds()), "p50-ns")
 		b.ReportMetric(float64(lat.Quantile(0.99).Nanoseconds()), "p99-ns")
 	})
-	// The same comparison with the two requests alternated in one loop, so
-	// a shared machine's load changes both alike: the ratio of the p50s is
-	// what the 1.5x target is about.
-	b.Run("hmac-sha256-vs-warm", func(b *testing.B) {
-		vm, warm := h.VM(0), request("/api1/x", "warm-key")
-		var lw, lh loadgen.Histogram
-		for range 100 {
-			decide(b, vm, warm)
-			decide(b, vm, signed)
-		}
-		b.ResetTimer()
-		for range b.N {
-			for _, c := range [...]struct {
-				hdrs wasmhost.Headers
-				lat  *loadgen.Histogram
-			}{{warm, &lw}, {signed, &lh}} {
-				t0 := time.Now()
-				if got := decide(b, vm, c.hdrs); got != 200 {
-					b.Fatalf("status %d", got)
-				}
-				c.lat.Record(time.Since(t0))
-			}
-		}
-		b.StopTimer()
-		w, hm := lw.Quantile(0.5).Nanoseconds(), lh.Quantile(0.5).Nanoseconds()
-		b.ReportMetric(float64(w), "warm-p50-ns")
-		b.ReportMetric(float64(hm), "hmac-p50-ns")
-		b.ReportMetric(float64(hm)/float64(w), "hmac/warm")
-	})
+	// The 1.5x targets compared with the warm key's request alternated in
+	// the same loop (versusWarm): the sequential rows above flap with a
+	// shared machine's load, these ratios much less.
+	warm := request("/api1/x", "warm-key")
+	for _, tc := range []struct {
+		name string
+		hdrs wasmhost.Headers
+	}{
+		{"basic-auth-cached-vs-warm", request("/b/x", basicHeader("bench-user", "bench-pw"))},
+		{"hmac-sha256-vs-warm", signed},
+		{"warm-jwt-hs256-vs-warm", request("/hs/x", jwtBenchToken("HS256", "warm-hs"))},
+		{"warm-jwt-es256-vs-warm", request("/es/x", jwtBenchToken("ES256", "warm-es"))},
+	} {
+		b.Run(tc.name, func(b *testing.B) { versusWarm(b, h, warm, tc.hdrs) })
+	}
 	// HMAC-SHA256 over a string the VM has not signed lately (a new path
 	// each request): the MAC computed, not remembered.
 	b.Run("hmac-sha256-unseen", func(b *testing.B) {
@@ -462,6 +448,64 @@ func BenchmarkDecision(b *testing.B) {
 		b.ReportMetric(float64(poff)/float64(pon), "p50-off/on")
 		b.ReportMetric(float64(toff)/float64(ton), "mean-off/on")
 	})
+}
+
+// versusWarm times the warm key's request and an authenticated one (both
+// answered 200) alternated request by request in one loop, so a shared
+// machine's load changes both alike, and reports both p50s and their ratio
+// (warm-p50-ns, auth-p50-ns, auth/warm): what the 1.5x targets of
+// BENCHMARKS.md compare. Each of the b.N iterations runs both requests (a
+// profile counts the calls of the pair).
+func versusWarm(b *testing.B, h *wasmhost.Host, warm, auth wasmhost.Headers) {
+	vm := h.VM(0)
+	var lw, la loadgen.Histogram
+	for range 100 { // both warm: sessions cached, tokens verified
+		decide(b, vm, warm)
+		decide(b, vm, auth)
+	}
+	// A tick (measure's allocation count makes one too), then both again:
+	// the VM has synced whatever the sidecar gained since it started (an
+	// API it did not know is passed through, not authenticated) and done
+	// what the first requests left to a tick.
+	syncNow(b, h)
+	var bare wasmhost.Headers // auth without its authorization header
+	for _, kv := range auth {
+		if kv[0] != "authorization" {
+			bare = append(bare, kv)
+		}
+	}
+	if got := decide(b, vm, bare); got == 200 {
+		b.Fatal("the request passed without credentials: its API is not authenticated")
+	}
+	for range 100 {
+		decide(b, vm, warm)
+		decide(b, vm, auth)
+	}
+	prof := profiles[h]
+	if prof != nil {
+		prof.Reset()
+	}
+	b.ResetTimer()
+	for range b.N {
+		for _, c := range [...]struct {
+			hdrs wasmhost.Headers
+			lat  *loadgen.Histogram
+		}{{warm, &lw}, {auth, &la}} {
+			t0 := time.Now()
+			if got := decide(b, vm, c.hdrs); got != 200 {
+				b.Fatalf("status %d", got)
+			}
+			c.lat.Record(time.Since(t0))
+		}
+	}
+	b.StopTimer()
+	if prof != nil {
+		writeProfile(b, prof, b.N)
+	}
+	w, a := lw.Quantile(0.5).Nanoseconds(), la.Quantile(0.5).Nanoseconds()
+	b.ReportMetric(float64(w), "warm-p50-ns")
+	b.ReportMetric(float64(a), "auth-p50-ns")
+	b.ReportMetric(float64(a)/float64(w), "auth/warm")
 }
 
 // BenchmarkSessionCacheMemory is the memory scenario of BENCHMARKS.md §4 in

@@ -92,3 +92,64 @@ func TestOpenIDInTheVM(t *testing.T) {
 		return v == "oid"
 	})
 }
+
+// OpenID Connect with a scope-to-policy mapping (scopes.oidc) in the real
+// filter.wasm: as in Tyk, the client's policy is ignored and the session
+// gets exactly the policies the token's scopes map to, updated when they
+// change.
+func TestOpenIDScopeMappingInTheVM(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	const issuer = "https://idp.example/realm"
+	sc := newFakeSidecar(t)
+	sc.putPolicy("client-pol", `{"id":"client-pol","org_id":"org1","active":true,"rate":1,"per":60,"quota_max":-1,
+		"access_rights":{"oids":{"api_id":"oids","versions":["Default"]}}}`)
+	sc.putPolicy("scope-read", `{"id":"scope-read","org_id":"org1","active":true,"rate":1000,"per":1,"quota_max":-1,
+		"access_rights":{"oids":{"api_id":"oids","versions":["Default"]}}}`)
+	sc.putPolicy("scope-write", `{"id":"scope-write","org_id":"org1","active":true,"rate":1000,"per":1,"quota_max":-1,
+		"access_rights":{"oids":{"api_id":"oids","versions":["Default"]}}}`)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	sc.putAPI(`{"api_id":"oids","org_id":"org1","active":true,"use_openid":true,"proxy":{"listen_path":"/oids/"},
+		"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}},
+		"scopes":{"oidc":{"scope_claim_name":"scp","scope_to_policy":{"read":"scope-read","write":"scope-write"}}},
+		"openid_options":{"providers":[{"issuer":"` + issuer + `","client_ids":{"` + b64("web") + `":"client-pol"}}]}}`)
+	sc.putJWKS(oidc.KeySetID("oids", 0), string(jwt.AppendKeySet(nil, jwt.KeySet{{Kid: "k1", Key: &ec.PublicKey}})))
+	h := start(t, sc.srv.URL, 1, "")
+	now := time.Now().Unix()
+	token := func(sub string, scp any) string {
+		c := map[string]any{"iss": issuer, "sub": sub, "aud": "web", "exp": now + 600}
+		if scp != nil {
+			c["scp"] = scp
+		}
+		return "Bearer " + jwttest.MustSign("ES256", ec, map[string]any{"kid": "k1"}, c)
+	}
+	stored := func(sub string) string {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		return sc.sessions[keys.Hash(jwt.SessionID("org1", sub))]
+	}
+	// The client's policy allows one request a minute; the scope's 1000 a
+	// second: three requests pass.
+	for i := range 3 {
+		if o := do(t, h, request("/oids/x", token("alice", "read"))); o.status != 200 {
+			t.Fatalf("request %d: %d %s", i, o.status, o.body)
+		}
+	}
+	if s := stored("alice"); !strings.Contains(s, `"apply_policies":["scope-read"]`) || !strings.Contains(s, `"ClientID":"web"`) {
+		t.Fatalf("stored session: %s", s)
+	}
+	// More scopes: the session is rewritten with both policies.
+	writes := sc.jwtWrites.Load()
+	if o := do(t, h, request("/oids/x", token("alice", []any{"write", "read", "unmapped"}))); o.status != 200 {
+		t.Fatalf("two scopes: %d %s", o.status, o.body)
+	}
+	if sc.jwtWrites.Load() != writes+1 || !strings.Contains(stored("alice"), `"apply_policies":["scope-read","scope-write"]`) {
+		t.Fatalf("after the scopes changed (%d writes): %s", sc.jwtWrites.Load()-writes, stored("alice"))
+	}
+	// A token whose scopes map to nothing: Tyk creates a session without
+	// policies, so without access rights (its access check lets those
+	// through) and without a rate (not limited).
+	o := do(t, h, request("/oids/x", token("bob", "unmapped")))
+	if s := stored("bob"); o.status != 200 || s == "" || strings.Contains(s, `"apply_policies":["`) || strings.Contains(s, "client-pol") {
+		t.Fatalf("bob: %d %s, session %s", o.status, o.body, s)
+	}
+}

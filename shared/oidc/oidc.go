@@ -18,6 +18,10 @@
 // generateToken(org, md5hex(client)+md5hex(sub)); a new session is built
 // from the policy, with meta_data {TykJWTSessionID, ClientID} and alias
 // "<client>:<sub>"; an existing one gets the policy as its only policy.
+// With a scope-to-policy mapping (APIDefinition.GetScopeToPolicyMapping:
+// scopes.oidc, or jwt_scope_to_policy_mapping without a scopes object) the
+// clients' policies are ignored: the session, new ones starting empty,
+// gets exactly the policies the token's scopes map to, possibly none.
 // Every failure before the policy is 401 "Key not authorised".
 package oidc
 
@@ -211,6 +215,51 @@ func FindKey(ks jwt.KeySet, kid string, kidSet bool) (any, bool) {
 type Config struct {
 	OrgID             string
 	SegregateByClient bool
+	// ScopeToPolicy and ScopeClaimName are the API's scope-to-policy
+	// mapping and the claim its scopes are in ("" means "scope"), as
+	// jwt.ScopeMapping chooses them (scopes.oidc, or the older
+	// jwt_scope_* fields when the scopes object is unset). With a mapping,
+	// Tyk ignores the clients' policies: a token needs none, its session
+	// has exactly the policies its scopes map to (none is not an error),
+	// and a new session starts empty instead of from a policy.
+	ScopeToPolicy  map[string]string
+	ScopeClaimName string
+}
+
+// Policies reads what decides the session of a verified token of claims
+// cl: its client and that client's policy (an error when the token's
+// audiences name no client of its issuer with a policy), or, with a scope
+// mapping, the client (the first audience that is a client id of the
+// issuer; "" when none) and the token's scopes.
+func (c *Config) Policies(ps []Provider, cl Claims, t *jwt.Token) (client string, tp jwt.TokenPolicies, err error) {
+	client, pol, err := Policy(ps, cl)
+	if len(c.ScopeToPolicy) == 0 {
+		return client, jwt.TokenPolicies{Base: pol}, err
+	}
+	if err != nil {
+		var known bool
+		if client, known = clientOf(ps, cl); !known {
+			return "", tp, ErrInvalid // Tyk looks the issuer up as sent first
+		}
+	}
+	return client, jwt.TokenPolicies{Scopes: t.Scopes(c.ScopeClaimName)}, nil
+}
+
+// clientOf is the first of c's audiences that is a client id of a
+// provider with c's issuer as sent, whatever its policy ("" when none),
+// and whether any provider has that issuer.
+func clientOf(ps []Provider, c Claims) (client string, known bool) {
+	for _, p := range ps {
+		known = known || p.Issuer == c.Issuer
+	}
+	for _, a := range c.Audiences {
+		for _, p := range ps {
+			if _, ok := p.Policies[a]; ok && p.Issuer == c.Issuer {
+				return a, known
+			}
+		}
+	}
+	return "", known
 }
 
 // Dynamic is what a token's session is made of besides its policy.
@@ -230,7 +279,19 @@ func md5hex(s string) string {
 // Choose decides the policies of a token's session: tp.Base, the token's
 // client's policy, is the only one. A new session needs it to exist in
 // the API's org; a stored session with other policies is updated to it.
+//
+// With a scope mapping the policies are those tp.Scopes map to, applied
+// to an empty new session or replacing a stored session's list (Tyk sets
+// them on every request; an unchanged list needs no write).
 func (c *Config) Choose(tp jwt.TokenPolicies, exists bool, stored []string, pols policy.Store) (jwt.Choice, error) {
+	if len(c.ScopeToPolicy) > 0 {
+		ids := jwt.MapScopes(c.ScopeToPolicy, tp.Scopes)
+		same := len(ids) == len(stored)
+		for _, id := range ids {
+			same = same && slices.Contains(stored, id)
+		}
+		return jwt.Choice{Policies: ids, Update: !exists || !same, ApplyErr: ErrCouldNotApply}, nil
+	}
 	ch := jwt.Choice{Base: tp.Base, Policies: []string{tp.Base}, ApplyErr: ErrCouldNotApply}
 	p, ok := pols.Policy(tp.Base)
 	if !exists {
@@ -250,7 +311,8 @@ func (c *Config) Choose(tp jwt.TokenPolicies, exists bool, stored []string, pols
 func (c *Config) jwt() *jwt.Config { return &jwt.Config{OrgID: c.OrgID} }
 
 // NewSession builds the session of a token's first request: the policy's
-// limits and rights (as for JWT), the policy applied, meta_data
+// limits and rights (as for JWT; none with a scope mapping, where ch has
+// no base policy), the policies applied, meta_data
 // {TykJWTSessionID, ClientID} and alias "<client>:<sub>". Its expiry is the
 // policy's, not the token's.
 func (c *Config) NewSession(ch jwt.Choice, d jwt.Dynamic, pols policy.Store, now int64) (*model.Session, error) {

@@ -206,3 +206,90 @@ func TestSessions(t *testing.T) {
 		t.Errorf("updated %+v %v", u, err)
 	}
 }
+
+// With a scope-to-policy mapping, Tyk ignores the clients' policies: the
+// session gets exactly the policies the token's scopes map to.
+func TestScopeMapping(t *testing.T) {
+	ps, _ := Providers(&model.OpenIDOptions{Providers: []model.OIDProvider{
+		{Issuer: "https://idp-a", ClientIDs: map[string]string{b64("web"): "pol-web", b64("bare"): ""}},
+		{Issuer: "https://accounts.google.com", ClientIDs: map[string]string{b64("g"): "pol-g"}},
+	}})
+	scoped := &Config{OrgID: "org1", ScopeToPolicy: map[string]string{"read": "p1", "write": "p2", "admin": "other"},
+		ScopeClaimName: "perms.list"}
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		client string
+		scopes []string
+		ok     bool
+	}{
+		{"client policy ignored", map[string]any{"iss": "https://idp-a", "sub": "u", "aud": "web", "perms": map[string]any{"list": "read write"}},
+			"web", []string{"read", "write"}, true},
+		{"client without a policy", map[string]any{"iss": "https://idp-a", "sub": "u", "aud": []any{"x", "bare"}, "perms": map[string]any{"list": []any{"read"}}},
+			"bare", []string{"read"}, true},
+		{"no scope claim", map[string]any{"iss": "https://idp-a", "sub": "u", "aud": "web"}, "web", nil, true},
+		{"issuer not as sent", map[string]any{"iss": "accounts.google.com", "sub": "u", "aud": "g"}, "", nil, false},
+	} {
+		tok := token(t, tc.claims)
+		c, err := ReadClaims(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, tp, err := scoped.Policies(ps, c, tok)
+		if (err == nil) != tc.ok || err == nil && (client != tc.client || tp.Base != "" || !slices.Equal(tp.Scopes, tc.scopes)) {
+			t.Errorf("%s: %q %+v %v", tc.name, client, tp, err)
+		}
+	}
+	// Without a mapping the client's policy decides, and a client without
+	// one is refused.
+	plain := &Config{OrgID: "org1"}
+	tok := token(t, map[string]any{"iss": "https://idp-a", "sub": "u", "aud": "bare", "scope": "read"})
+	c, _ := ReadClaims(tok)
+	if _, _, err := plain.Policies(ps, c, tok); err == nil {
+		t.Error("a client without a policy accepted without a scope mapping")
+	}
+
+	pols := policy.Map{
+		"p1": {ID: "p1", OrgID: "org1", Rate: 10, Per: 1, QuotaMax: -1, Active: true,
+			AccessRights: map[string]model.AccessDefinition{"api": {APIID: "api", Versions: []string{"Default"}}}},
+		"p2": {ID: "p2", OrgID: "org1", Rate: 20, Per: 1, QuotaMax: -1, Active: true,
+			AccessRights: map[string]model.AccessDefinition{"api2": {APIID: "api2", Versions: []string{"Default"}}}},
+		"other": {ID: "other", OrgID: "org2", Rate: 1, Per: 1, Active: true},
+	}
+	for _, tc := range []struct {
+		name     string
+		scopes   []string
+		exists   bool
+		stored   []string
+		policies []string
+		update   bool
+	}{
+		{"new", []string{"read", "write", "unmapped"}, false, nil, []string{"p1", "p2"}, true},
+		{"new, no mapped scope", []string{"unmapped"}, false, nil, nil, true},
+		{"stored, same policies", []string{"write", "read"}, true, []string{"p2", "p1"}, []string{"p1", "p2"}, false},
+		{"stored, scopes changed", []string{"read"}, true, []string{"p1", "p2"}, []string{"p1"}, true},
+		{"stored, no scope left", nil, true, []string{"p1"}, nil, true},
+	} {
+		ch, err := scoped.Choose(jwt.TokenPolicies{Base: "pol-web", Scopes: tc.scopes}, tc.exists, tc.stored, pols)
+		if err != nil || ch.Base != "" || !slices.Equal(ch.Policies, tc.policies) || ch.Update != tc.update || ch.ApplyErr != ErrCouldNotApply {
+			t.Errorf("%s: %+v %v", tc.name, ch, err)
+		}
+	}
+	// A new session starts empty: the mapped policies give it everything.
+	ch, _ := scoped.Choose(jwt.TokenPolicies{Scopes: []string{"read", "write"}}, false, nil, pols)
+	s, err := scoped.NewSession(ch, scoped.Dynamic("web", "u"), pols, 1000)
+	if err != nil || !slices.Equal(s.ApplyPolicies, []string{"p1", "p2"}) || len(s.AccessRights) != 2 ||
+		s.Alias != "web:u" || string(s.MetaData["ClientID"]) != `"web"` {
+		t.Errorf("new session %+v %v", s, err)
+	}
+	ch, _ = scoped.Choose(jwt.TokenPolicies{}, false, nil, pols)
+	if s, err := scoped.NewSession(ch, scoped.Dynamic("web", "u"), pols, 1000); err != nil || len(s.ApplyPolicies) != 0 ||
+		len(s.AccessRights) != 0 || s.Rate != 0 {
+		t.Errorf("new session without policies %+v %v", s, err)
+	}
+	// A mapped policy of another org cannot be applied: Tyk's 403.
+	ch, _ = scoped.Choose(jwt.TokenPolicies{Scopes: []string{"admin"}}, false, nil, pols)
+	if _, err := scoped.NewSession(ch, scoped.Dynamic("web", "u"), pols, 1000); err != ErrCouldNotApply {
+		t.Errorf("policy of another org: %v", err)
+	}
+}

@@ -48,6 +48,11 @@ type Identity struct {
 	// the request body (Basic.IdentifyBody), never a view; nil otherwise
 	// (Verify reads the header's from Cred.Key).
 	BodyPassword []byte
+	// PasswordDigest is basic auth's digest of the presented password,
+	// made by Identify (or IdentifyBody) from the bytes it decoded when
+	// the API remembers passwords, so Verify finds a remembered success
+	// without decoding the header a second time.
+	PasswordDigest digest
 }
 
 // Detach copies what the identity holds of the request's memory, before the
@@ -133,10 +138,6 @@ func For(api *model.APIDefinition) Method {
 			chain.Precheck = NewMTLS(api)
 			continue
 		case "use_basic_auth":
-			if api.BasicAuth.ExtractFromBody && len(methods) > 1 {
-				// The body is read by the pipeline for a lone method only.
-				return Refused{Field: "basic_auth.extract_from_body", Why: "not supported with multiple authentication"}
-			}
 			mm = NewBasic(api)
 		case "enable_signature_checking":
 			mm = NewHMAC(api)

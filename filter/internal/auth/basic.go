@@ -1,8 +1,12 @@
 package auth
 
 import (
-	"hash/maphash"
+	"crypto/subtle"
+	"encoding/binary"
+	"math/rand/v2"
 	"time"
+
+	"golang.org/x/crypto/blake2s"
 
 	"github.com/turnpike-dev/turnpike/shared/access"
 	"github.com/turnpike-dev/turnpike/shared/basicauth"
@@ -41,6 +45,27 @@ type Basic struct {
 	// body reads the credentials from the request body when the header
 	// gives none (basic_auth.extract_from_body); nil when off.
 	body *basicauth.BodyRegexps
+	// ids remembers the session id of each user name seen (at most
+	// maxSessionIDs, then it starts again): a warm request then allocates
+	// nothing. User names are not secret; the map lives as long as this
+	// API's snapshot.
+	ids map[string]string
+}
+
+const maxSessionIDs = 1024
+
+// sessionID is basicauth.SessionID(b.org, user), remembered.
+func (b *Basic) sessionID(user []byte) string {
+	if id, ok := b.ids[string(user)]; ok { // no allocation: the compiler converts in place
+		return id
+	}
+	if len(b.ids) >= maxSessionIDs {
+		clear(b.ids)
+	}
+	u := string(user)
+	id := basicauth.SessionID(b.org, u)
+	b.ids[u] = id
+	return id
 }
 
 // DenyNeedsBody is what Identify answers when the credentials are to be
@@ -73,7 +98,7 @@ const (
 // regexps are missing or do not compile.
 func NewBasic(api *model.APIDefinition) Method {
 	conf := api.AuthConfigs["basic"]
-	b := &Basic{org: api.OrgID, conf: &conf, challenge: `Basic realm="` + api.Name + `"`}
+	b := &Basic{org: api.OrgID, conf: &conf, challenge: `Basic realm="` + api.Name + `"`, ids: map[string]string{}}
 	if !api.BasicAuth.DisableCaching {
 		b.cacheTTL = int64(defaultCacheTTL)
 		if ttl := api.BasicAuth.CacheTTL; ttl > 0 {
@@ -105,7 +130,7 @@ func (b *Basic) Identify(req Request, path string) (Identity, *Denial) {
 		return Identity{}, b.missing
 	}
 	var buf [128]byte
-	user, _, err := basicauth.AppendParseHeader(buf[:0], c.Key)
+	user, password, err := basicauth.AppendParseHeader(buf[:0], c.Key)
 	if err != nil {
 		if b.body != nil { // Tyk: any header failure falls back to the body
 			return Identity{}, DenyNeedsBody
@@ -117,8 +142,11 @@ func (b *Basic) Identify(req Request, path string) (Identity, *Denial) {
 	if len(user) < MinKeyLength || len(user) > keys.MaxCustomLen {
 		return Identity{}, b.denied // Tyk: shorter than min_token_length is unknown
 	}
-	// One allocation: the session id, made from the decoded user name.
-	return Identity{Key: basicauth.SessionID(b.org, string(user)), Cred: c, Unknown: b.denied}, nil
+	id := Identity{Key: b.sessionID(user), Cred: c, Unknown: b.denied}
+	if b.cacheTTL > 0 {
+		id.PasswordDigest = passwords.digest(password)
+	}
+	return id, nil
 }
 
 // IdentifyBody reads the user and password from the request body (Identify
@@ -134,12 +162,20 @@ func (b *Basic) IdentifyBody(req Request, path string, body []byte) (Identity, *
 	}
 	c := Extract(b.conf, req.RequestHeader, path)
 	c.Key = ""
-	return Identity{Key: basicauth.SessionID(b.org, user), Cred: c, Unknown: b.denied,
-		BodyPassword: append([]byte{}, password...)}, nil // never nil
+	id := Identity{Key: basicauth.SessionID(b.org, user), Cred: c, Unknown: b.denied,
+		BodyPassword: append([]byte{}, password...)} // never nil
+	if b.cacheTTL > 0 {
+		id.PasswordDigest = passwords.digest(id.BodyPassword)
+	}
+	return id, nil
 }
 
-// Verify checks the password against the session's basic_auth_data.
+// Verify checks the password against the session's basic_auth_data: a
+// success remembered for the digest Identify made, else bcrypt (limited).
 func (b *Basic) Verify(req Request, path string, id *Identity, s *model.Session) *Denial {
+	if b.cacheTTL > 0 && passwords.remembered(s.BasicAuthData, id.PasswordDigest, now(req)) {
+		return nil
+	}
 	var buf [128]byte
 	password := id.BodyPassword
 	if password == nil {
@@ -164,13 +200,14 @@ type passwordState struct {
 	// matched it. A new password has a new hash (bcrypt salts), so a
 	// changed password never hits an old entry.
 	ok *cache.LRU[digest]
-	// seeds key the digest: 128 bits of two keyed hashes with random
-	// per-VM keys. SHA-256 would do too, but costs about 12 µs per request
-	// in the VM (Go's portable SHA-256 in Wasm), more than the whole warm
-	// path of an auth token; a keyed hash costs nanoseconds, and a client,
-	// who never sees the keys, has a 2^-128 chance per guess of matching a
-	// remembered digest with a wrong password. Neither stores the password.
-	seeds [2]maphash.Seed
+	// salt is prefixed to the password before hashing: a random per-VM
+	// value, so the digests in memory are not plain SHA-256 of passwords
+	// (no precomputed tables). SHA-256 makes a remembered digest match
+	// only the password that matched bcrypt: a client cannot find another
+	// password with the same digest, as it could try to with a fast
+	// non-cryptographic hash (which a remembered success is checked
+	// against before any failure limit applies, so guesses are free).
+	salt [saltLen]byte
 	// failed counts failed checks per session id within a window.
 	failed *cache.LRU[failures]
 	// budget is the time failed checks may still take (ns), as of
@@ -202,14 +239,41 @@ const (
 	failureEntries  = 4096
 )
 
-var passwords = &passwordState{ok: cache.New[digest](verifiedEntries), failed: cache.New[failures](failureEntries),
-	budget: int64(FailureCPUBurst), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+var passwords = newPasswordState()
 
-// digest is what the VM remembers of a password that matched.
-type digest [2]uint64
+func newPasswordState() *passwordState {
+	p := &passwordState{ok: cache.New[digest](verifiedEntries), failed: cache.New[failures](failureEntries),
+		budget: int64(FailureCPUBurst)}
+	// The runtime's generator (ChaCha8 seeded from WASI random_get), not
+	// crypto/rand: its first read arms a Go timer, and with one armed every
+	// collection calls WASI poll_oneoff, fatal on some Envoys (newVMID in
+	// plugin/refresh.go; TestFilterNeverCallsPollOneoff).
+	binary.LittleEndian.PutUint64(p.salt[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(p.salt[8:], rand.Uint64())
+	return p
+}
+
+// saltLen keeps salt and a password of up to 48 bytes within one BLAKE2s
+// block (64 bytes).
+const saltLen = 16
+
+// digest is what the VM remembers of a password that matched:
+// BLAKE2s-256(salt || password).
+type digest [blake2s.Size]byte
 
 func (p *passwordState) digest(password []byte) digest {
-	return digest{maphash.Bytes(p.seeds[0], password), maphash.Bytes(p.seeds[1], password)}
+	var buf [128]byte // the common case hashes without allocating
+	return blake2s.Sum256(append(append(buf[:0], p.salt[:]...), password...))
+}
+
+// remembered reports whether a success of the password with digest d is
+// remembered for data (the session's stored password).
+func (p *passwordState) remembered(data model.BasicAuthData, d digest, now int64) bool {
+	if data.Password == "" {
+		return false
+	}
+	r, ok := p.ok.Get(data.Password, now)
+	return ok && subtle.ConstantTimeCompare(r[:], d[:]) == 1
 }
 
 // check reports whether password matches the stored basic_auth_data of
@@ -218,9 +282,10 @@ func (p *passwordState) digest(password []byte) digest {
 func (p *passwordState) check(user string, data model.BasicAuthData, password []byte, clock func() int64, ttl int64) bool {
 	p.throttled = false
 	now := clock()
-	digest := p.digest(password)
-	if ttl > 0 && data.Password != "" {
-		if d, ok := p.ok.Get(data.Password, now); ok && d == digest {
+	var digest digest
+	if ttl > 0 {
+		digest = p.digest(password)
+		if p.remembered(data, digest, now) {
 			return true
 		}
 	}

@@ -60,8 +60,21 @@ func (c Chain) finish(base string) Method {
 }
 
 // IdentifyAll identifies the request with every member in order. On a
-// denial, failed is the member that denied it (its challenge applies).
+// denial, failed is the member that denied it (its challenge applies). A
+// basic-auth member reading credentials from the body (as in Tyk, also in
+// a chain) answers DenyNeedsBody when the header has none: the pipeline
+// reads the body and calls IdentifyAllWithBody.
 func (c *Chain) IdentifyAll(req Request, path string) (ids []Identity, failed int, d *Denial) {
+	return c.identifyAll(req, path, nil, false)
+}
+
+// IdentifyAllWithBody is IdentifyAll once the request body is read (nil:
+// the request has none): a member that needs it identifies from it.
+func (c *Chain) IdentifyAllWithBody(req Request, path string, body []byte) (ids []Identity, failed int, d *Denial) {
+	return c.identifyAll(req, path, body, true)
+}
+
+func (c *Chain) identifyAll(req Request, path string, body []byte, read bool) (ids []Identity, failed int, d *Denial) {
 	if c.Precheck != nil {
 		if d = c.Precheck.Check(req); d != nil {
 			return nil, 0, d
@@ -69,7 +82,11 @@ func (c *Chain) IdentifyAll(req Request, path string) (ids []Identity, failed in
 	}
 	ids = make([]Identity, len(c.Members))
 	for i, m := range c.Members {
-		if ids[i], d = m.Identify(req, path); d != nil {
+		ids[i], d = m.Identify(req, path)
+		if b, ok := m.(*Basic); ok && d == DenyNeedsBody && read {
+			ids[i], d = b.IdentifyBody(req, path, body)
+		}
+		if d != nil {
 			return nil, i, d
 		}
 	}

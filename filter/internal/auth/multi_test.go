@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/model"
 )
@@ -68,5 +70,44 @@ func TestChainIdentify(t *testing.T) {
 	c.Base = -1
 	if _, d := c.Identify(req, "/"); d != DenySessionMissing || d.Status != 400 {
 		t.Errorf("no base: %+v", d)
+	}
+}
+
+// Basic auth reading credentials from the body is a member like another
+// (Tyk's middleware does not look at the other methods): without a header
+// it answers DenyNeedsBody, and identifies from the body once it is read;
+// the other members are identified from the headers either way.
+func TestChainIdentifyWithBody(t *testing.T) {
+	api := &model.APIDefinition{OrgID: "o", UseBasicAuth: true, EnableSignatureChecking: true,
+		BaseIdentityProvidedBy: "basic_auth_user",
+		BasicAuth:              model.BasicAuthMeta{ExtractFromBody: true, BodyUserRegexp: `user=(\w+)`, BodyPasswordRegexp: `pass=(\w*)`}}
+	c, ok := For(api).(*Chain)
+	if !ok || c.Names[c.Base] != "use_basic_auth" {
+		t.Fatalf("%#v", For(api))
+	}
+	signed := headers{"authorization": `Signature keyId="hmac-key",algorithm="hmac-sha256",signature="c2ln"`,
+		"date": time.Now().UTC().Format(http.TimeFormat)}
+	if _, failed, d := c.IdentifyAll(signed, "/"); d != DenyNeedsBody || failed != 0 {
+		t.Fatalf("no basic header: %d %+v", failed, d)
+	}
+	ids, _, d := c.IdentifyAllWithBody(signed, "/", []byte("user=alice&pass=pw"))
+	if d != nil || ids[0].Key != "oalice" || string(ids[0].BodyPassword) != "pw" || ids[1].Key != "hmac-key" {
+		t.Fatalf("with the body: %+v %+v", ids, d)
+	}
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		req    headers
+		failed int
+		msg    string
+	}{
+		{"no user in the body", []byte("pass=pw"), signed, 0, "Body do not contain username"},
+		{"no body", nil, signed, 0, "Body do not contain username"},
+		{"body, no signature", []byte("user=alice&pass=pw"), headers{}, 1, ""},
+	} {
+		_, failed, d := c.IdentifyAllWithBody(tc.req, "/", tc.body)
+		if d == nil || failed != tc.failed || tc.msg != "" && d.Message != tc.msg {
+			t.Errorf("%s: %d %+v", tc.name, failed, d)
+		}
 	}
 }

@@ -51,17 +51,10 @@ func NewOpenID(api *model.APIDefinition) Method {
 	if err != nil {
 		return Refused{Field: "openid_options", Why: err.Error()}
 	}
-	// Tyk maps scopes to policies here too (scopes.oidc, or the JWT
-	// mapping when scopes is absent); Turnpike does not (yet).
-	if api.Scopes != nil && len(api.Scopes.OIDC.ScopeToPolicy) > 0 {
-		return Refused{Field: "scopes.oidc.scope_to_policy", Why: "scope-to-policy mapping is not supported with OpenID Connect"}
-	}
-	if len(api.JWTScopeToPolicyMapping) > 0 {
-		return Refused{Field: "jwt_scope_to_policy_mapping", Why: "scope-to-policy mapping is not supported with OpenID Connect"}
-	}
 	o := &OpenID{apiID: api.APIID, providers: ps, keys: make([]jwt.KeySet, len(ps)),
 		cfg: oidc.Config{OrgID: api.OrgID, SegregateByClient: api.OpenIDOptions != nil && api.OpenIDOptions.SegregateByClient},
 		now: func() int64 { return time.Now().UnixNano() }}
+	o.cfg.ScopeToPolicy, o.cfg.ScopeClaimName = jwt.ScopeMapping(api)
 	if c, ok := api.AuthConfigs["oidc"]; ok {
 		o.config = &c
 	}
@@ -107,6 +100,11 @@ func (o *OpenID) fingerprint() {
 			add(p.Policies[id])
 		}
 		b = jwt.AppendKeySet(b, o.keys[i])
+	}
+	add(o.cfg.ScopeClaimName)
+	for _, sc := range slices.Sorted(maps.Keys(o.cfg.ScopeToPolicy)) {
+		add(sc)
+		add(o.cfg.ScopeToPolicy[sc])
 	}
 	sum := sha256.Sum256(b)
 	o.fp = string(sum[:])
@@ -164,13 +162,13 @@ func (o *OpenID) Identify(req Request, path string) (Identity, *Denial) {
 	if t.CheckMethod(m) != nil || t.Verify(key) != nil || t.CheckTimes(now/1e9, jwt.Skews{}) != nil {
 		return Identity{}, DenyOIDC
 	}
-	client, pol, err := oidc.Policy(o.providers, claims)
+	client, tp, err := o.cfg.Policies(o.providers, claims, t)
 	if err != nil {
 		return Identity{}, DenyOIDC
 	}
 	d := o.cfg.Dynamic(client, claims.Subject)
 	v := &JWTToken{fp: o.fp, key: d.SessionID,
-		Session: &JWTSession{Config: &o.cfg, Policies: jwt.TokenPolicies{Base: pol}, Dynamic: d}}
+		Session: &JWTSession{Config: &o.cfg, Policies: tp, Dynamic: d}}
 	rememberToken(tok, v, deadline(t, jwt.Skews{}))
 	return Identity{Key: v.key, Cred: c, JWT: v}, nil
 }

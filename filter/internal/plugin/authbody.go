@@ -10,7 +10,8 @@ import (
 // auth.Basic): when the Authorization header gives none, Identify answers
 // auth.DenyNeedsBody and the "authenticate" step waits for the whole body
 // (at most maxAuthBody bytes), then identifies the request from it
-// (IdentifyBody) and the pipeline goes on as for a header. The headers are
+// (IdentifyBody; in a chain of several methods, every member again with
+// IdentifyAllWithBody) and the pipeline goes on as for a header. The headers are
 // held meanwhile, so nothing reaches the upstream before the decision:
 // that needs a host that delivers the body while the headers are paused
 // (allow_on_headers_stop_iteration). Without one, holding the headers
@@ -35,9 +36,11 @@ const MsgAuthBodyUnsupported = "Credentials in the request body are not supporte
 
 // authBodyState is a request waiting for its body to be identified.
 type authBodyState struct {
-	// method is the API's basic auth when it asked for the body: kept, as
+	// method is the API's basic auth when it asked for the body, or chain
+	// the API's chain of methods when its basic-auth member did: kept, as
 	// a snapshot may replace the API's methods while the body comes.
 	method   *auth.Basic
+	chain    *auth.Chain
 	awaiting bool   // the headers are held; the body is coming
 	read     bool   // the body is in (body), or there is none
 	body     []byte // a copy, dropped once identified
@@ -61,6 +64,13 @@ func (h *httpContext) authenticateFromBody(m *auth.Basic) verdict {
 		h.useIdentity(id)
 		return next
 	}
+	return h.awaitAuthBody()
+}
+
+// awaitAuthBody holds the request until its body is in (authBodyIn), or
+// refuses it when the host cannot hold the headers meanwhile.
+func (h *httpContext) awaitAuthBody() verdict {
+	ab := &h.authBody
 	if !h.root.cfg.HeadersStopIteration {
 		h.root.log(host.Error, "API "+h.api.APIID+" reads basic-auth credentials from the request body, which needs "+
 			"allow_on_headers_stop_iteration (the host must deliver the body while the headers are held): request refused")

@@ -29,7 +29,29 @@ var stepResolve = func() int {
 }
 
 func (h *httpContext) authenticateChain(c *auth.Chain) verdict {
-	ids, failed, d := c.IdentifyAll(h.request(), h.path)
+	ab := &h.authBody
+	var ids []auth.Identity
+	var failed int
+	var d *auth.Denial
+	if ab.chain == nil {
+		ids, failed, d = c.IdentifyAll(h.request(), h.path)
+		if d == auth.DenyNeedsBody { // a basic-auth member reads the body (authbody.go)
+			ab.chain = c
+			if h.bodyFollows {
+				return h.awaitAuthBody()
+			}
+			ab.read = true // no body: Tyk reads an empty one
+		}
+	}
+	if ab.chain != nil { // the body is in
+		ids, failed, d = c.IdentifyAllWithBody(h.request(), h.path, ab.body)
+		ab.body = nil
+		if h.detached { // the wait for the body detached the request already
+			for i := range ids {
+				ids[i].Detach()
+			}
+		}
+	}
 	if d != nil {
 		h.authMethod = c.Members[failed] // its challenge
 		return h.deny(d)

@@ -96,6 +96,9 @@ func (h *httpContext) authenticate() verdict {
 	if b := h.authBody.method; b != nil {
 		return h.authenticateFromBody(b) // the body arrived (authbody.go)
 	}
+	if c := h.authBody.chain; c != nil {
+		return h.authenticateChain(c) // the body arrived for a chain's basic auth
+	}
 	h.authMethod = h.root.snap.methods[h.api]
 	if c, ok := h.authMethod.(*auth.Chain); ok {
 		return h.authenticateChain(c)

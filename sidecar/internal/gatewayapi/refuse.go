@@ -171,8 +171,9 @@ func oauthRefusals(v *fastjson.Value) []string {
 
 // oidcRefusals names what an OpenID Connect API sets that Turnpike does not
 // enforce: another auth method with it (its sessions are made from the
-// token, as JWT's: not yet a member of a chain), scope-to-policy mapping,
-// and client ids that are not base64 (Tyk would use what it could decode).
+// token, as JWT's: not yet a member of a chain) and client ids that are not
+// base64 (Tyk would use what it could decode). Scope-to-policy mapping is
+// enforced (shared/oidc).
 func oidcRefusals(v *fastjson.Value) []string {
 	var msgs []string
 	for _, other := range []string{"use_standard_auth", "use_oauth2", "use_basic_auth",
@@ -180,11 +181,6 @@ func oidcRefusals(v *fastjson.Value) []string {
 		if isSet(v.Get(other)) {
 			msgs = append(msgs, `"use_openid": `+notYet("OpenID Connect together with "+other))
 			break
-		}
-	}
-	for _, f := range []string{"scopes.oidc.scope_to_policy", "jwt_scope_to_policy_mapping"} {
-		if anySet(v, f) {
-			msgs = append(msgs, `"`+f+`": `+notYet("scope-to-policy mapping with OpenID Connect"))
 		}
 	}
 	for i, p := range v.GetArray("openid_options", "providers") {
@@ -202,9 +198,9 @@ func oidcRefusals(v *fastjson.Value) []string {
 
 // basicBodyRefusals names what a basic-auth API reading credentials from
 // the body sets that Turnpike does not enforce: regexps missing or invalid
-// (Tyk would then run no basic auth at all, letting every request through)
-// and another auth method with it (the filter reads the body for a lone
-// method only).
+// (Tyk would then run no basic auth at all, letting every request through).
+// With other auth methods it is enforced, as in Tyk (JWT and OpenID
+// Connect are refused in a chain on their own account).
 func basicBodyRefusals(v *fastjson.Value) []string {
 	if !isSet(v.Get("basic_auth", "extract_from_body")) {
 		return nil
@@ -213,13 +209,6 @@ func basicBodyRefusals(v *fastjson.Value) []string {
 	if _, err := basicauth.CompileBody(string(v.GetStringBytes("basic_auth", "body_user_regexp")),
 		string(v.GetStringBytes("basic_auth", "body_password_regexp"))); err != nil {
 		msgs = append(msgs, `"basic_auth.extract_from_body": `+err.Error())
-	}
-	for _, other := range []string{"use_standard_auth", "use_oauth2", "enable_signature_checking",
-		"use_mutual_tls_auth", "enable_jwt", "use_openid"} {
-		if isSet(v.Get(other)) {
-			msgs = append(msgs, `"basic_auth.extract_from_body": `+notYet("basic-auth credentials in the request body together with "+other))
-			break
-		}
 	}
 	return msgs
 }

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestParseGoBench(t *testing.T) {
 	out := `goos: linux
@@ -50,5 +54,30 @@ func TestParsePprofTop(t *testing.T) {
 	}
 	if _, err := parsePprofTop("nothing"); err == nil {
 		t.Fatal("a profile without guest code was accepted")
+	}
+}
+
+// TestAuthTargetsPreferAlternated: an auth target row takes its ratio from
+// the alternated case when it ran, else from the sequential rows.
+func TestAuthTargetsPreferAlternated(t *testing.T) {
+	bench := func(name string, m map[string]float64) goBench { return goBench{Name: "Decision/" + name, Metrics: m} }
+	r := &report{opts: &options{}, vm: []goBench{
+		bench("warm-rate-limit", map[string]float64{"p50-ns": 2000}),
+		bench("basic-auth-cached", map[string]float64{"p50-ns": 5000}),
+		bench("basic-auth-cached-vs-warm", map[string]float64{"warm-p50-ns": 2000, "auth-p50-ns": 2400}),
+		bench("warm-jwt-es256", map[string]float64{"p50-ns": 4000}),
+	}}
+	var b strings.Builder
+	r.targets(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) })
+	for _, want := range []string{
+		"| remembered basic auth <= 1.5x the warm key (p50, alternated in one loop) | 1.20x (2.4 µs vs 2.0 µs) | **met** |",
+		"| warm JWT (ES256) <= 1.5x the warm key (p50) | 2.00x (4.0 µs vs 2.0 µs) | **missed** |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "HMAC") {
+		t.Errorf("a target row for a case that did not run:\n%s", b.String())
 	}
 }
