@@ -205,7 +205,8 @@ type Analytics struct {
 	// (analytics.max_records, default 2000); more are dropped and counted.
 	MaxRecords int
 	// MaxBytes bounds their encoded size (analytics.max_bytes, default
-	// 262144), which keeps a batch under the sidecar's --max-body-bytes.
+	// 1048576: 2000 records of about 350 bytes fit, so max_records binds
+	// first; the sidecar accepts batches up to 16 MiB).
 	MaxBytes int
 }
 
@@ -232,7 +233,7 @@ func Default() Config {
 		ResponseCache:        ResponseCache{MaxBytes: 16 << 20, MaxEntryBytes: 1 << 20, Slots: 4096},
 		BodyTransform:        BodyTransform{MaxBodyBytes: 256 << 10},
 		Batch:                Batch{MaxRequests: 20, MaxBodyBytes: 1 << 20, TimeoutMS: 30000},
-		Analytics:            Analytics{MaxRecords: 2000, MaxBytes: 256 << 10},
+		Analytics:            Analytics{MaxRecords: 2000, MaxBytes: 1 << 20},
 	}
 }
 

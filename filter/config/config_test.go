@@ -18,7 +18,7 @@ func TestParseDefaults(t *testing.T) {
 		c.SyncIntervalMS != 250 || c.CacheSize != 10000 || c.NegativeTTLMS != 2000 ||
 		c.QuotaExceededStatus != 403 || c.QuotaFailure != Closed || c.RateLimitHeaders != HeadersQuotas ||
 		c.RejectUnmatched || c.StripCredential || c.IdentityHeaders || c.APIs != nil ||
-		c.Analytics != (Analytics{MaxRecords: 2000, MaxBytes: 262144}) {
+		c.Analytics != (Analytics{MaxRecords: 2000, MaxBytes: 1 << 20}) {
 		t.Fatalf("defaults: got %+v", c)
 	}
 }
