@@ -142,17 +142,8 @@ func For(api *model.APIDefinition) Method {
 		case "enable_signature_checking":
 			mm = NewHMAC(api)
 		case "enable_jwt":
-			if len(methods) > 1 {
-				// JWT sessions are made from the token's claims, not
-				// looked up: not yet a member of a chain.
-				return Refused{Field: m}
-			}
 			mm = NewJWT(api)
 		case "use_openid":
-			if len(methods) > 1 {
-				// Its sessions are made from the token too (as JWT's).
-				return Refused{Field: m}
-			}
 			mm = NewOpenID(api)
 		default:
 			return Refused{Field: m}
@@ -169,9 +160,6 @@ func For(api *model.APIDefinition) Method {
 func authToken(api *model.APIDefinition) Method {
 	if api.Auth.UseCertificate {
 		return CertToken{org: api.OrgID}
-	}
-	if api.EnableJWT {
-		return NewJWT(api)
 	}
 	return AuthToken{&api.Auth}
 }

@@ -84,11 +84,11 @@ func TestForRefusesMethodsTurnpikeDoesNotEnforce(t *testing.T) {
 		{model.APIDefinition{UseStandardAuth: true}, ""},
 		{model.APIDefinition{UseBasicAuth: true}, ""},
 		{model.APIDefinition{EnableSignatureChecking: true}, ""},
-		{model.APIDefinition{EnableJWT: true, UseStandardAuth: true}, "enable_jwt"},
+		{model.APIDefinition{EnableJWT: true, UseStandardAuth: true}, ""}, // a chain (multi_test.go)
 		{model.APIDefinition{UseOauth2: true, UseBasicAuth: true}, ""}, // a chain
-		// OpenID Connect is enforced alone (openid_test.go), not in a chain.
+		// OpenID Connect is enforced alone (openid_test.go) and in a chain.
 		{model.APIDefinition{UseOpenID: true}, ""},
-		{model.APIDefinition{UseOpenID: true, UseStandardAuth: true}, "use_openid"},
+		{model.APIDefinition{UseOpenID: true, UseStandardAuth: true}, ""},
 		// Its scope-to-policy mapping too (openid_test.go).
 		{model.APIDefinition{UseOpenID: true, JWTScopeToPolicyMapping: map[string]string{"s": "p"}}, ""},
 		{model.APIDefinition{UseOpenID: true, Scopes: &model.Scopes{OIDC: model.ScopeClaim{ScopeToPolicy: map[string]string{"s": "p"}}}}, ""},

@@ -24,7 +24,6 @@ func TestForJWT(t *testing.T) {
 		{"one-to-one rsa", model.APIDefinition{EnableJWT: true, JWTSigningMethod: "rsa"}, "jwt_signing_method"},
 		{"hmac JWKS", model.APIDefinition{EnableJWT: true, JWTSource: "https://idp/jwks"}, "jwt_source"},
 		{"client base field", model.APIDefinition{EnableJWT: true, JWTSource: secret, JWTClientIDBaseField: "azp"}, "jwt_client_base_field"},
-		{"with an auth token", model.APIDefinition{EnableJWT: true, UseStandardAuth: true, JWTSource: secret}, "enable_jwt"},
 	} {
 		m := For(&tc.api)
 		r, refused := m.(Refused)

@@ -16,6 +16,14 @@ import (
 // method's session counts (it overwrites the others'); a name that matches
 // no enabled method leaves the request without a session, which Tyk's
 // KeyExpired middleware answers 400 "Session state is missing or unset!".
+// One exception: a one-to-one JWT (no jwt_source) stores the key it names
+// whatever base_identity_provided_by says, so it is the base when no later
+// member is.
+//
+// JWT and OpenID Connect sessions are dynamic (made from the token): a
+// member that is not the base verifies its token and its policies exactly
+// as alone, but its session is neither stored nor used (Tyk builds it and
+// drops it); the pipeline asks IsBase before writing one.
 //
 // The pipeline identifies every member first (IdentifyAll), then resolves
 // and verifies each member's own session in order, and continues with the
@@ -53,11 +61,20 @@ func (c Chain) finish(base string) Method {
 			}
 		}
 	}
+	for i, m := range c.Members {
+		if j, ok := m.(*JWT); ok && j.oneToOne && i > c.Base {
+			c.Base = i // Tyk's one-to-one JWT sets the session unconditionally
+		}
+	}
 	if len(c.Members) == 1 && c.Base == 0 && c.Precheck == nil {
 		return c.Members[0]
 	}
 	return &c
 }
+
+// IsBase reports whether member i's session is the request's: the one a
+// dynamic (JWT, OpenID Connect) member may store.
+func (c *Chain) IsBase(i int) bool { return i == c.Base }
 
 // IdentifyAll identifies the request with every member in order. On a
 // denial, failed is the member that denied it (its challenge applies). A

@@ -27,6 +27,24 @@ func TestForChains(t *testing.T) {
 			[]string{"use_basic_auth", "enable_signature_checking"}, 1},
 		{"unknown base", model.APIDefinition{UseBasicAuth: true, UseStandardAuth: true, BaseIdentityProvidedBy: "jwt_claim"},
 			[]string{"use_basic_auth", "use_standard_auth"}, -1},
+		// JWT and OpenID Connect are members like the others (after HMAC,
+		// before the auth token) ...
+		{"jwt, unset base", model.APIDefinition{EnableJWT: true, JWTSource: "c2VjcmV0", UseStandardAuth: true},
+			[]string{"enable_jwt", "use_standard_auth"}, 1},
+		{"jwt base", model.APIDefinition{EnableJWT: true, JWTSource: "c2VjcmV0", UseStandardAuth: true, BaseIdentityProvidedBy: "jwt_claim"},
+			[]string{"enable_jwt", "use_standard_auth"}, 0},
+		{"oidc base", model.APIDefinition{UseOpenID: true, UseBasicAuth: true, BaseIdentityProvidedBy: "oidc_user"},
+			[]string{"use_basic_auth", "use_openid"}, 1},
+		{"jwt and oidc", model.APIDefinition{EnableJWT: true, JWTSource: "c2VjcmV0", UseOpenID: true, BaseIdentityProvidedBy: "jwt_claim"},
+			[]string{"enable_jwt", "use_openid"}, 0},
+		// ... but a one-to-one JWT (no jwt_source) sets the session whatever
+		// the base says: it is the base unless a later member is.
+		{"one-to-one jwt, earlier base", model.APIDefinition{UseBasicAuth: true, EnableJWT: true, BaseIdentityProvidedBy: "basic_auth_user"},
+			[]string{"use_basic_auth", "enable_jwt"}, 1},
+		{"one-to-one jwt, later base", model.APIDefinition{EnableJWT: true, UseStandardAuth: true, BaseIdentityProvidedBy: "auth_token"},
+			[]string{"enable_jwt", "use_standard_auth"}, 1},
+		{"one-to-one jwt, no base enabled", model.APIDefinition{EnableJWT: true, UseStandardAuth: true, BaseIdentityProvidedBy: "hmac_key"},
+			[]string{"enable_jwt", "use_standard_auth"}, 0},
 	} {
 		m := For(&tc.api)
 		c, ok := m.(*Chain)

@@ -19,6 +19,11 @@ import (
 // the stored session, the same call replaces it. Later requests find the
 // session like a key's, so an operator's edit or a deletion reaches them
 // through the sync feed within a second, as for keys.
+//
+// In a chain (multiple authentication) only the base member's session is
+// created or replaced; another JWT or OpenID Connect member is looked up
+// and checked the same way (its lookup cached as any key's), and then
+// dropped, as Tyk does (multi.go).
 
 const callJWTSession = "jwt_session"
 
@@ -36,24 +41,36 @@ type jwtState struct {
 }
 
 // configureJWT gives the JWT and OpenID Connect methods of the new
-// snapshot their keys, the clock and the unknown-kid hook.
+// snapshot, alone or members of a chain, their keys, the clock and the
+// unknown-kid hook.
 func (r *Root) configureJWT(s *wire.Snapshot) {
 	for api, m := range r.snap.methods {
-		if j, ok := m.(*auth.JWT); ok {
-			keys := s.JWKS[api.APIID]
-			j.SetEnv(keys, r.now, r.jwksMiss)
-			if j.NeedsKeys() && len(keys) == 0 {
-				// Logged per snapshot, which changes rarely.
-				r.log(host.Warn, "JWT API "+api.APIID+" has no verification keys yet (its JWKS not fetched, or a "+
-					"PEM jwt_source on a static API: only the sidecar parses PEM): its tokens are refused")
+		if c, ok := m.(*auth.Chain); ok { // multiple authentication: its members
+			for _, m := range c.Members {
+				r.configureJWTMethod(s, api, m)
 			}
+			continue
 		}
-		if o, ok := m.(*auth.OpenID); ok { // OpenID Connect: one key set per provider
-			o.SetEnv(s.JWKS, r.now, r.jwksMiss)
-			if missing := o.MissingKeys(); len(missing) > 0 {
-				r.log(host.Warn, "OpenID Connect API "+api.APIID+" has no keys yet for "+strings.Join(missing, ", ")+
-					" (discovery or JWKS not fetched by the sidecar): their tokens are refused")
-			}
+		r.configureJWTMethod(s, api, m)
+	}
+}
+
+// configureJWTMethod configures m, one method of api, if it verifies tokens.
+func (r *Root) configureJWTMethod(s *wire.Snapshot, api *model.APIDefinition, m auth.Method) {
+	switch m := m.(type) {
+	case *auth.JWT:
+		keys := s.JWKS[api.APIID]
+		m.SetEnv(keys, r.now, r.jwksMiss)
+		if m.NeedsKeys() && len(keys) == 0 {
+			// Logged per snapshot, which changes rarely.
+			r.log(host.Warn, "JWT API "+api.APIID+" has no verification keys yet (its JWKS not fetched, or a "+
+				"PEM jwt_source on a static API: only the sidecar parses PEM): its tokens are refused")
+		}
+	case *auth.OpenID: // one key set per provider
+		m.SetEnv(s.JWKS, r.now, r.jwksMiss)
+		if missing := m.MissingKeys(); len(missing) > 0 {
+			r.log(host.Warn, "OpenID Connect API "+api.APIID+" has no keys yet for "+strings.Join(missing, ", ")+
+				" (discovery or JWKS not fetched by the sidecar): their tokens are refused")
 		}
 	}
 }
@@ -150,7 +167,7 @@ func (h *httpContext) jwtSession() verdict {
 		s, err = cfg.NewSession(ch, d, r.snap.policies, h.now/int64(time.Second))
 	} else {
 		if !ch.Update && d.Exp <= stored.Expires && d.ClientID == stored.OauthClientID {
-			return next // the warm path
+			return h.jwtSessionReady() // the warm path
 		}
 		// The stored session, not the effective one: policies are applied
 		// again from its own fields.
@@ -162,7 +179,22 @@ func (h *httpContext) jwtSession() verdict {
 	if err != nil {
 		return h.deny(auth.JWTDenial(err))
 	}
+	if !h.isBase() {
+		// Tyk builds a chain member's session and drops it unless it is
+		// the base: nothing is written, the token and its policies passed.
+		return h.memberDone()
+	}
 	return h.writeJWTSession(s, stored != nil)
+}
+
+// jwtSessionReady goes on with a stored session that needs no change: the
+// request's session, or, for a chain member that is not the base, the end
+// of that member (multi.go).
+func (h *httpContext) jwtSessionReady() verdict {
+	if !h.isBase() {
+		return h.memberDone()
+	}
+	return next
 }
 
 // writeJWTSession sends s to the sidecar to be stored under the request's

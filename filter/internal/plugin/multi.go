@@ -18,14 +18,20 @@ type memberState struct {
 	eff      *effective
 }
 
-// stepResolve is the index of "resolve session" in the pipeline.
-var stepResolve = func() int {
+// stepResolve and stepVerify are the indexes of "resolve session" and
+// "verify credential" in the pipeline.
+var (
+	stepResolve = func() int { return stepIndex("resolve session") }
+	stepVerify  = func() int { return stepIndex("verify credential") }
+)
+
+func stepIndex(name string) int {
 	for i, s := range pipeline {
-		if s.name == "resolve session" {
+		if s.name == name {
 			return i
 		}
 	}
-	panic("pipeline has no resolve session step")
+	panic("pipeline has no " + name + " step")
 }
 
 func (h *httpContext) authenticateChain(c *auth.Chain) verdict {
@@ -66,7 +72,22 @@ func (h *httpContext) startMember(i int) {
 	h.chainAt = i
 	h.authMethod = h.chain.Members[i]
 	h.entry, h.stale, h.eff, h.lookupFailed = nil, nil, nil, false
+	h.jwtLooked, h.jwtTries = false, 0
 	h.useIdentity(h.chainIDs[i])
+}
+
+// isBase reports whether the identity being resolved provides the
+// request's session: always without a chain, else only the base member's.
+// A JWT or OpenID Connect session is stored only then (jwtsession.go).
+func (h *httpContext) isBase() bool { return h.chain == nil || h.chain.IsBase(h.chainAt) }
+
+// memberDone ends a member whose session is not the request's once its
+// token and policies passed (a non-base JWT or OpenID Connect member): its
+// session, maybe stored nowhere, has no policies to apply nor credential to
+// verify, so the chain moves on as if "verify credential" had passed.
+func (h *httpContext) memberDone() verdict {
+	h.step = stepVerify()
+	return h.nextMember()
 }
 
 // nextMember runs after a member passed "verify credential": the next

@@ -1,0 +1,110 @@
+package plugin
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/turnpike-dev/turnpike/shared/keys"
+)
+
+// JWT as a member of a multiple-authentication chain (Tyk's rules, multi.go
+// and jwtsession.go): the token verifies with its policies in either role,
+// but only as the base is its dynamic session created and used.
+
+// jwtChainSnapshot has the API jm (centralised HMAC JWT, policy in "pol",
+// and an auth token in x-key; base as given) and the policy multi for it.
+func jwtChainSnapshot(base string) string {
+	api := `{"api_id":"jm","name":"JM","org_id":"org1","active":true,"enable_jwt":true,"use_standard_auth":true,
+		"base_identity_provided_by":"` + base + `","auth":{"auth_header_name":"x-key"},
+		"jwt_signing_method":"hmac","jwt_source":"` + base64.StdEncoding.EncodeToString(jwtSecret) + `","jwt_policy_field_name":"pol",
+		"proxy":{"listen_path":"/jm/"},"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}}}`
+	pol := `"multi":{"id":"multi","org_id":"org1","active":true,"rate":100,"per":60,"quota_max":-1,
+		"access_rights":{"jm":{"api_id":"jm","versions":["Default"]}}}`
+	return `{"policies":{` + pol + `},"apis":[` + api + `],"orgs":{}}`
+}
+
+const jmToken = `{"org_id":"org1","alias":"the-token","access_rights":{"jm":{"api_id":"jm","versions":["Default"]}}}`
+
+func TestJWTChainMemberNotBase(t *testing.T) {
+	fx := newFixture(t, `,"identity_headers":true`, jwtChainSnapshot("auth_token"))
+	exp := testStart/1e9 + 3600
+	tok := hs(map[string]any{"sub": "alice", "pol": "multi", "exp": exp})
+
+	s, _, _ := fx.sendAuth("/jm/x", tok, "x-key", "multi-token")
+	if s.Reply != nil {
+		t.Fatalf("reply %+v", s.Reply)
+	}
+	// JWT first (Tyk's order): its session is looked up as when alone ...
+	fx.f.Answer(fx.f.Pending("/turnpike/v1/sessions/"+sessionHash("alice")), 404, nil, `{}`)
+	// ... but not created: the token's session is not the base.
+	if w := fx.f.Pending("/turnpike/v1/jwt-sessions/"); w != nil {
+		t.Fatalf("non-base JWT session written: %s", w.Path())
+	}
+	fx.answer("multi-token", jmToken)
+	wantReply(t, s, 200, "", "")
+	if h := s.RequestHeaders; h["x-turnpike-alias"] != "the-token" || h["x-turnpike-key-hash"] != keys.Hash("multi-token") {
+		t.Errorf("base identity not the auth token: %v", h)
+	}
+	// Warm: both lookups cached (the JWT's as unknown), no call.
+	s, _, _ = fx.sendAuth("/jm/x", tok, "x-key", "multi-token")
+	wantReply(t, s, 200, "", "")
+	if len(fx.f.Calls) != 0 {
+		t.Fatalf("calls on the warm path: %s", fx.f.Calls[0].Path())
+	}
+
+	// The token must pass as when alone, whatever the other member says.
+	for _, tc := range []struct {
+		name string
+		jwt  string
+		code uint32
+		msg  string
+	}{
+		{"no policy", hs(map[string]any{"sub": "bob", "pol": "nope", "exp": exp}), 403, "key not authorized: no matching policy"},
+		{"expired", hs(map[string]any{"sub": "alice", "pol": "multi", "exp": testStart/1e9 - 3600}), 401, "Key not authorized: token has expired"},
+		{"bad signature", tok[:len(tok)-4] + "AAAA", 403, "Key not authorized"},
+		{"missing", "", 400, "Authorization field missing"},
+	} {
+		s, _, _ := fx.sendAuth("/jm/x", tc.jwt, "x-key", "multi-token")
+		if c := fx.f.Pending("/turnpike/v1/sessions/" + sessionHash("bob")); c != nil {
+			fx.f.Answer(c, 404, nil, `{}`)
+		}
+		if status(s) != tc.code || !strings.Contains(s.Reply.Body, tc.msg) {
+			t.Errorf("%s: %d %+v, want %d %q", tc.name, status(s), s.Reply, tc.code, tc.msg)
+		}
+	}
+	if w := fx.f.Pending("/turnpike/v1/jwt-sessions/"); w != nil {
+		t.Fatalf("non-base JWT session written: %s", w.Path())
+	}
+	// A good token does not excuse an unknown auth token.
+	s, _, _ = fx.sendAuth("/jm/x", tok, "x-key", "multi-unknown")
+	fx.answer("multi-unknown", "404")
+	wantReply(t, s, 403, "Access to this API has been disallowed", "")
+}
+
+func TestJWTChainMemberBase(t *testing.T) {
+	fx := newFixture(t, `,"identity_headers":true`, jwtChainSnapshot("jwt_claim"))
+	tok := hs(map[string]any{"sub": "alice", "pol": "multi", "exp": testStart/1e9 + 3600})
+
+	s, _, _ := fx.sendAuth("/jm/x", tok, "x-key", "multi-token")
+	fx.f.Answer(fx.f.Pending("/turnpike/v1/sessions/"+sessionHash("alice")), 404, nil, `{}`)
+	w := fx.f.Pending("/turnpike/v1/jwt-sessions/" + sessionHash("alice"))
+	if w == nil {
+		t.Fatalf("base JWT session not created: %+v", fx.f.Calls)
+	}
+	fx.f.Answer(w, 200, map[string]string{"x-turnpike-cursor": "1-0"}, w.Body)
+	// The auth token still has to name a session, which only authenticates.
+	fx.answer("multi-token", `{"org_id":"org1","alias":"the-token","access_rights":{"other":{"api_id":"other"}}}`)
+	wantReply(t, s, 200, "", "")
+	if h := s.RequestHeaders; h["x-turnpike-alias"] != "alice" || h["x-turnpike-key-hash"] != sessionHash("alice") {
+		t.Errorf("base identity not the JWT's: %v", h)
+	}
+	s, _, _ = fx.sendAuth("/jm/x", tok, "x-key", "multi-token")
+	wantReply(t, s, 200, "", "")
+	if len(fx.f.Calls) != 0 {
+		t.Fatalf("calls on the warm path: %s", fx.f.Calls[0].Path())
+	}
+	s, _, _ = fx.sendAuth("/jm/x", tok, "x-key", "multi-unknown")
+	fx.answer("multi-unknown", "404")
+	wantReply(t, s, 403, "Access to this API has been disallowed", "")
+}
