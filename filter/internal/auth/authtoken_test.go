@@ -85,7 +85,7 @@ func TestForRefusesMethodsTurnpikeDoesNotEnforce(t *testing.T) {
 		{model.APIDefinition{UseBasicAuth: true}, ""},
 		{model.APIDefinition{EnableSignatureChecking: true}, ""},
 		{model.APIDefinition{EnableJWT: true, UseStandardAuth: true}, ""}, // a chain (multi_test.go)
-		{model.APIDefinition{UseOauth2: true, UseBasicAuth: true}, ""}, // a chain
+		{model.APIDefinition{UseOauth2: true, UseBasicAuth: true}, ""},    // a chain
 		// OpenID Connect is enforced alone (openid_test.go) and in a chain.
 		{model.APIDefinition{UseOpenID: true}, ""},
 		{model.APIDefinition{UseOpenID: true, UseStandardAuth: true}, ""},
