@@ -88,15 +88,6 @@ func refusal(v *fastjson.Value) string {
 	if !keyless && isSet(v.Get("use_openid")) {
 		msgs = append(msgs, oidcRefusals(v)...)
 	}
-	if !keyless && isSet(v.Get("enable_jwt")) {
-		for _, other := range []string{"use_standard_auth", "use_oauth2", "use_basic_auth",
-			"enable_signature_checking", "use_mutual_tls_auth"} {
-			if isSet(v.Get(other)) {
-				msgs = append(msgs, `"enable_jwt": `+notYet("JWT together with "+other))
-				break
-			}
-		}
-	}
 	if !keyless && isSet(v.Get("use_basic_auth")) {
 		msgs = append(msgs, basicBodyRefusals(v)...)
 	}
@@ -199,8 +190,8 @@ func oidcRefusals(v *fastjson.Value) []string {
 // basicBodyRefusals names what a basic-auth API reading credentials from
 // the body sets that Turnpike does not enforce: regexps missing or invalid
 // (Tyk would then run no basic auth at all, letting every request through).
-// With other auth methods it is enforced, as in Tyk (JWT and OpenID
-// Connect are refused in a chain on their own account).
+// With other auth methods it is enforced, as in Tyk (OpenID Connect is
+// refused in a chain on its own account).
 func basicBodyRefusals(v *fastjson.Value) []string {
 	if !isSet(v.Get("basic_auth", "extract_from_body")) {
 		return nil

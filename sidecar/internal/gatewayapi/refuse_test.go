@@ -27,7 +27,7 @@ func TestRefusal(t *testing.T) {
 		{"extract_from_body without basic auth", `{"basic_auth":{"extract_from_body":true}}`, nil},
 		{"HMAC", `{"enable_signature_checking":true,"hmac_allowed_algorithms":["hmac-sha256"]}`, nil},
 		{"JWT is enforced (issue 12)", `{"enable_jwt":true}`, nil},
-		{"JWT with another method", `{"enable_jwt":true,"use_standard_auth":true}`, []string{"enable_jwt"}},
+		{"JWT with another method (multiple authentication)", `{"enable_jwt":true,"use_standard_auth":true,"base_identity_provided_by":"jwt_claim"}`, nil},
 		{"OAuth 2.0", `{"use_oauth2":true,"oauth_meta":{"allowed_access_types":["client_credentials","authorization_code","refresh_token"],"allowed_authorize_types":["code"]}}`, nil},
 		{"OAuth 2.0 grants not implemented", `{"use_oauth2":true,"oauth_meta":{"allowed_access_types":["password","client_credentials",1],"allowed_authorize_types":["token"]}}`,
 			[]string{"oauth_meta.allowed_access_types", "oauth_meta.allowed_access_types", "oauth_meta.allowed_authorize_types"}},
@@ -52,7 +52,7 @@ func TestRefusal(t *testing.T) {
 		{"endpoint lists in any version", `{"version_data":{"versions":{"v1":{},"v2":{"extended_paths":{"black_list":[{"path":"/admin"}]},"paths":{"ignored":["/health"]}}}}}`,
 			[]string{"version_data.versions.*.extended_paths.black_list", "version_data.versions.*.paths.ignored"}},
 		{"several methods", `{"use_basic_auth":true,"enable_signature_checking":true}`, nil},
-		{"JWT among several methods", `{"use_basic_auth":true,"enable_jwt":true}`, []string{"enable_jwt"}},
+		{"JWT among several methods", `{"use_basic_auth":true,"enable_jwt":true}`, nil},
 		// Issue 16: the cache, header injection, header transforms and
 		// batch requests are applied; body transforms are not.
 		{"cache, header injector, header transforms", `{"cache_options":{"enable_cache":true,"cache_timeout":30,"cache_by_headers":["accept"]},
