@@ -218,3 +218,74 @@ func jwtBenchToken(alg, identity string) string {
 	}
 	return "Bearer " + jwttest.MustSign(alg, jwtSecret, nil, claims)
 }
+
+// JWT and an auth token together (Tyk's multiple authentication), with
+// each as the base identity: both must pass; only the base's session
+// counts (its rate limit, its alias), and a JWT that is not the base has
+// its session neither created nor used.
+func TestJWTChainInTheVM(t *testing.T) {
+	for _, tc := range []struct {
+		base, alias string
+		writes      int64
+	}{
+		{"jwt_claim", "carol", 1},
+		{"auth_token", "the-token", 0},
+	} {
+		t.Run(tc.base, func(t *testing.T) {
+			sc := newFakeSidecar(t)
+			sc.putPolicy("jwt-gold", strings.Replace(jwtPolicy, `"hs":`, `"jm":{"api_id":"jm","versions":["Default"]},"hs":`, 1))
+			sc.putAPI(jwtAPI("jm", `,"jwt_source":"`+base64.StdEncoding.EncodeToString(jwtSecret)+`",
+				"use_standard_auth":true,"auth":{"auth_header_name":"x-key"},"base_identity_provided_by":"`+tc.base+`"`))
+			sc.putKey("chain-token", `{"org_id":"org1","alias":"the-token","access_rights":{"jm":{"api_id":"jm","versions":["Default"]}}}`)
+			h := start(t, sc.srv.URL, 2, `,"identity_headers":true`)
+			now := time.Now().Unix()
+			tok := "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "carol", "pol": "jwt-gold", "exp": now + 600})
+			both := func(jwtAuth, key string) wasmhost.Headers {
+				return append(request("/jm/x", jwtAuth), [2]string{"x-key", key})
+			}
+			o := do(t, h, both(tok, "chain-token"))
+			if o.status != 200 {
+				t.Fatalf("%d %s", o.status, o.body)
+			}
+			if v, _ := o.req.Get("x-turnpike-alias"); v != tc.alias {
+				t.Errorf("alias %q, want %q", v, tc.alias)
+			}
+			if w := sc.jwtWrites.Load(); w != tc.writes {
+				t.Errorf("%d JWT session writes, want %d", w, tc.writes)
+			}
+			// Warm, on both VMs: no call. The JWT policy's rate (3 a
+			// minute) binds only when the JWT is the base.
+			do(t, h, both(tok, "chain-token"))
+			lookups := sc.lookups.Load()
+			third := 200
+			if tc.base == "jwt_claim" {
+				requireStatus(t, h, both(tok, "chain-token"), 1, 200, "third")
+				third = 429
+			} else {
+				do(t, h, both(tok, "chain-token"))
+			}
+			requireStatus(t, h, both(tok, "chain-token"), 1, third, "fourth")
+			if sc.lookups.Load() != lookups || sc.jwtWrites.Load() != tc.writes {
+				t.Error("warm chain requests called the sidecar")
+			}
+			for _, c := range []struct {
+				name, jwt, key string
+				status         int
+				msg            string
+			}{
+				{"no JWT", "", "chain-token", 400, "Authorization field missing"},
+				{"bad signature", "Bearer " + jwttest.MustSign("HS256", []byte("nope"), nil, map[string]any{"sub": "x"}), "chain-token", 403, "Key not authorized"},
+				{"expired", "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "x", "exp": now - 5}), "chain-token", 401, "Key not authorized: token has expired"},
+				{"unknown policy", "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "y", "pol": "nope"}), "chain-token", 403, "key not authorized: no matching policy"},
+				{"unknown key", tok, "no-such-token", 403, "Access to this API has been disallowed"},
+			} {
+				if o := do(t, h, both(c.jwt, c.key)); o.status != c.status || o.body != errorBody(c.msg) {
+					t.Errorf("%s: %d %s, want %d %q", c.name, o.status, o.body, c.status, c.msg)
+				}
+			}
+			if w := sc.jwtWrites.Load(); w != tc.writes {
+				t.Errorf("%d JWT session writes after the denials, want %d", w, tc.writes)
+			}
+		})
+	}
+}
