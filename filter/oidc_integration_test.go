@@ -15,6 +15,7 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/jwt/jwttest"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/oidc"
+	"github.com/turnpike-dev/turnpike/tests/wasmhost"
 )
 
 // OpenID Connect in the real filter.wasm: ID tokens verified in the VM
@@ -151,5 +152,88 @@ func TestOpenIDScopeMappingInTheVM(t *testing.T) {
 	o := do(t, h, request("/oids/x", token("bob", "unmapped")))
 	if s := stored("bob"); o.status != 200 || s == "" || strings.Contains(s, `"apply_policies":["`) || strings.Contains(s, "client-pol") {
 		t.Fatalf("bob: %d %s, session %s", o.status, o.body, s)
+	}
+}
+
+// OpenID Connect and an auth token together (multiple authentication),
+// with each as the base identity: both must pass, the ID token exactly as
+// alone; its session is created and counts only as the base.
+func TestOpenIDChainInTheVM(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	const issuer = "https://idp.example/realm"
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct {
+		base, alias string
+		writes      int64
+	}{
+		{"oidc_user", "web:alice", 1},
+		{"auth_token", "the-token", 0},
+	} {
+		t.Run(tc.base, func(t *testing.T) {
+			sc := newFakeSidecar(t)
+			sc.putPolicy("oidc-gold", `{"id":"oidc-gold","org_id":"org1","active":true,"rate":3,"per":60,"quota_max":-1,
+				"access_rights":{"om":{"api_id":"om","versions":["Default"]}}}`)
+			sc.putAPI(`{"api_id":"om","org_id":"org1","active":true,"use_openid":true,"proxy":{"listen_path":"/om/"},
+				"use_standard_auth":true,"auth":{"auth_header_name":"x-key"},"base_identity_provided_by":"` + tc.base + `",
+				"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}},
+				"openid_options":{"providers":[{"issuer":"` + issuer + `","client_ids":{"` + b64("web") + `":"oidc-gold","` +
+				b64("cli") + `":"missing-policy"}}]}}`)
+			sc.putJWKS(oidc.KeySetID("om", 0), string(jwt.AppendKeySet(nil, jwt.KeySet{{Kid: "k1", Key: &ec.PublicKey}})))
+			sc.putKey("chain-token", `{"org_id":"org1","alias":"the-token","access_rights":{"om":{"api_id":"om","versions":["Default"]}}}`)
+			h := start(t, sc.srv.URL, 2, `,"identity_headers":true`)
+			now := time.Now().Unix()
+			token := func(claims map[string]any) string {
+				c := map[string]any{"iss": issuer, "sub": "alice", "aud": "web", "exp": now + 600}
+				for k, v := range claims {
+					c[k] = v
+				}
+				return "Bearer " + jwttest.MustSign("ES256", ec, map[string]any{"kid": "k1"}, c)
+			}
+			both := func(idToken, key string) wasmhost.Headers {
+				return append(request("/om/x", idToken), [2]string{"x-key", key})
+			}
+			alice := token(nil)
+			o := do(t, h, both(alice, "chain-token"))
+			if o.status != 200 {
+				t.Fatalf("%d %s", o.status, o.body)
+			}
+			if v, _ := o.req.Get("x-turnpike-alias"); v != tc.alias {
+				t.Errorf("alias %q, want %q", v, tc.alias)
+			}
+			if w := sc.jwtWrites.Load(); w != tc.writes {
+				t.Errorf("%d session writes, want %d", w, tc.writes)
+			}
+			// Warm on both VMs: no call; the client policy's rate (3 a
+			// minute) binds only when OpenID Connect is the base.
+			do(t, h, both(alice, "chain-token"))
+			lookups := sc.lookups.Load()
+			fourth := 200
+			if tc.base == "oidc_user" {
+				fourth = 429
+			}
+			requireStatus(t, h, both(alice, "chain-token"), 1, 200, "third")
+			requireStatus(t, h, both(alice, "chain-token"), 1, fourth, "fourth")
+			if sc.lookups.Load() != lookups || sc.jwtWrites.Load() != tc.writes {
+				t.Error("warm chain requests called the sidecar")
+			}
+			for _, c := range []struct {
+				name, auth, key string
+				status          int
+				msg             string
+			}{
+				{"no ID token", "", "chain-token", 401, "Key not authorised"},
+				{"expired", token(map[string]any{"exp": now - 5}), "chain-token", 401, "Key not authorised"},
+				{"other audience", token(map[string]any{"aud": "nobody"}), "chain-token", 401, "Key not authorised"},
+				{"client whose policy does not exist", token(map[string]any{"sub": "bob", "aud": "cli"}), "chain-token", 403, "Key not authorized: no matching policy"},
+				{"unknown key", alice, "no-such-token", 403, "Access to this API has been disallowed"},
+			} {
+				if o := do(t, h, both(c.auth, c.key)); o.status != c.status || o.body != errorBody(c.msg) {
+					t.Errorf("%s: %d %s, want %d %q", c.name, o.status, o.body, c.status, c.msg)
+				}
+			}
+			if w := sc.jwtWrites.Load(); w != tc.writes {
+				t.Errorf("%d session writes after the denials, want %d", w, tc.writes)
+			}
+		})
 	}
 }

@@ -161,19 +161,11 @@ func oauthRefusals(v *fastjson.Value) []string {
 }
 
 // oidcRefusals names what an OpenID Connect API sets that Turnpike does not
-// enforce: another auth method with it (its sessions are made from the
-// token, as JWT's: not yet a member of a chain) and client ids that are not
-// base64 (Tyk would use what it could decode). Scope-to-policy mapping is
-// enforced (shared/oidc).
+// enforce: client ids that are not base64 (Tyk would use what it could
+// decode). Scope-to-policy mapping is enforced (shared/oidc), and so are
+// other auth methods with it (a chain member, as in Tyk).
 func oidcRefusals(v *fastjson.Value) []string {
 	var msgs []string
-	for _, other := range []string{"use_standard_auth", "use_oauth2", "use_basic_auth",
-		"enable_signature_checking", "use_mutual_tls_auth", "enable_jwt"} {
-		if isSet(v.Get(other)) {
-			msgs = append(msgs, `"use_openid": `+notYet("OpenID Connect together with "+other))
-			break
-		}
-	}
 	for i, p := range v.GetArray("openid_options", "providers") {
 		if o := p.GetObject("client_ids"); o != nil {
 			o.Visit(func(k []byte, _ *fastjson.Value) {
@@ -190,8 +182,7 @@ func oidcRefusals(v *fastjson.Value) []string {
 // basicBodyRefusals names what a basic-auth API reading credentials from
 // the body sets that Turnpike does not enforce: regexps missing or invalid
 // (Tyk would then run no basic auth at all, letting every request through).
-// With other auth methods it is enforced, as in Tyk (OpenID Connect is
-// refused in a chain on its own account).
+// With other auth methods it is enforced, as in Tyk.
 func basicBodyRefusals(v *fastjson.Value) []string {
 	if !isSet(v.Get("basic_auth", "extract_from_body")) {
 		return nil
