@@ -51,7 +51,7 @@ func TestJWTAPIValidation(t *testing.T) {
 		{"EC key on an RSA API", api(`,"jwt_signing_method":"rsa","jwt_source":"` + pemOf(t, &ec.PublicKey) + `"`), 400, "an ECDSA key"},
 		{"HMAC with a URL", api(`,"jwt_source":"https://idp.example/jwks"`), 400, "needs jwt_signing_method rsa or ecdsa"},
 		{"negative skew", api(`,"jwt_source":"c2VjcmV0","jwt_expires_at_validation_skew":-1`), 400, `\"jwt_expires_at_validation_skew\"`},
-		{"with auth tokens", api(`,"jwt_source":"c2VjcmV0","use_standard_auth":true`), 400, `\"use_standard_auth\"`},
+		{"with auth tokens (multiple authentication)", api(`,"jwt_source":"c2VjcmV0","use_standard_auth":true,"base_identity_provided_by":"jwt_claim"`), 200, ""},
 	} {
 		expect(t, tc.name, s.tyk("POST", "/tyk/apis", tc.body), tc.code, tc.want)
 	}

@@ -51,9 +51,6 @@ func validateJWT(api *model.APIDefinition) error {
 			return field(name, "must not be negative")
 		}
 	}
-	if api.UseStandardAuth {
-		return field("use_standard_auth", "JWT together with auth tokens (multiple authentication) is not supported yet")
-	}
 	return nil
 }
 
