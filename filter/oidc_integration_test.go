@@ -237,3 +237,52 @@ func TestOpenIDChainInTheVM(t *testing.T) {
 		})
 	}
 }
+
+// JWT and OpenID Connect in one chain, OpenID Connect the base: each
+// member's session is looked up in turn (the JWT's and then the ID
+// token's), only the base's is written, here replacing a stored session
+// whose policy is no longer the client's.
+func TestJWTAndOpenIDChainInTheVM(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	const issuer = "https://idp.example/realm"
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	sc := newFakeSidecar(t)
+	sc.putPolicy("oidc-gold", `{"id":"oidc-gold","org_id":"org1","active":true,"quota_max":-1,
+		"access_rights":{"jo":{"api_id":"jo","versions":["Default"]}}}`)
+	sc.putPolicy("old-pol", `{"id":"old-pol","org_id":"org1","active":true,"quota_max":-1,"access_rights":{}}`)
+	sc.putAPI(`{"api_id":"jo","org_id":"org1","active":true,"use_openid":true,"proxy":{"listen_path":"/jo/"},
+		"enable_jwt":true,"jwt_source":"` + base64.StdEncoding.EncodeToString(jwtSecret) + `","jwt_policy_field_name":"pol",
+		"auth_configs":{"jwt":{"auth_header_name":"x-jwt"}},"base_identity_provided_by":"oidc_user",
+		"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}},
+		"openid_options":{"providers":[{"issuer":"` + issuer + `","client_ids":{"` + b64("web") + `":"oidc-gold"}}]}}`)
+	sc.putJWKS(oidc.KeySetID("jo", 0), string(jwt.AppendKeySet(nil, jwt.KeySet{{Kid: "k1", Key: &ec.PublicKey}})))
+	aliceID, carolID := jwt.SessionID("org1", "alice"), jwt.SessionID("org1", "carol")
+	sc.putKey(aliceID, `{"org_id":"org1","apply_policies":["old-pol"],"alias":"web:alice"}`)
+	h := start(t, sc.srv.URL, 1, `,"identity_headers":true`)
+	now := time.Now().Unix()
+	idToken := "Bearer " + jwttest.MustSign("ES256", ec, map[string]any{"kid": "k1"},
+		map[string]any{"iss": issuer, "sub": "alice", "aud": "web", "exp": now + 600})
+	jwtToken := jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "carol", "pol": "oidc-gold", "exp": now + 600})
+
+	o := do(t, h, append(request("/jo/x", idToken), [2]string{"x-jwt", jwtToken}))
+	if o.status != 200 {
+		t.Fatalf("%d %s", o.status, o.body)
+	}
+	if v, _ := o.req.Get("x-turnpike-alias"); v != "web:alice" {
+		t.Errorf("alias %q", v)
+	}
+	if a, c := sc.lookupsOf(aliceID), sc.lookupsOf(carolID); a != 1 || c != 1 {
+		t.Errorf("lookups: ID token's session %d, JWT's %d; want 1 each", a, c)
+	}
+	sc.mu.Lock()
+	alice, carol := sc.sessions[keys.Hash(aliceID)], sc.sessions[keys.Hash(carolID)]
+	sc.mu.Unlock()
+	if w := sc.jwtWrites.Load(); w != 1 || !strings.Contains(alice, `"apply_policies":["oidc-gold"]`) || carol != "" {
+		t.Errorf("%d writes; OpenID Connect session %s; JWT session %q", w, alice, carol)
+	}
+	// The JWT member still has to verify.
+	bad := jwttest.MustSign("HS256", []byte("nope"), nil, map[string]any{"sub": "carol", "pol": "oidc-gold"})
+	if o := do(t, h, append(request("/jo/x", idToken), [2]string{"x-jwt", bad})); o.status != 403 || o.body != errorBody("Key not authorized") {
+		t.Errorf("bad JWT: %d %s", o.status, o.body)
+	}
+}
