@@ -118,3 +118,64 @@ func TestJWTScopeToPolicy(t *testing.T) {
 		"key not authorized: no matching policy found in scope claim")
 	e.expect("/jwts/x", sign(map[string]any{"sub": "hank", "pol": "scope-base"}), 403, "Access to this API has been disallowed")
 }
+
+// JWT and an auth token on one API (Tyk's multiple authentication), through
+// the Gateway API, the sidecar on Redis and the gateway: both must pass,
+// and the JWT's session is stored only where base_identity_provided_by
+// names the JWT.
+func TestJWTChainEndToEnd(t *testing.T) {
+	e := newEnv(t, options{})
+	secret := []byte("e2e-chain-secret-0123456789abcdef")
+	e.mustAPI(http.MethodPost, "/tyk/policies", `{"id":"chain-pol","org_id":"org1","active":true,"quota_max":-1,`+
+		rights("jwtk", "jwtb")+`}`)
+	for id, base := range map[string]string{"jwtk": "auth_token", "jwtb": "jwt_claim"} {
+		e.mustAPI(http.MethodPost, "/tyk/apis", apiDef(id, `,"enable_jwt":true,"jwt_source":"`+
+			base64.StdEncoding.EncodeToString(secret)+`","jwt_policy_field_name":"pol","use_standard_auth":true,
+			"auth":{"auth_header_name":"x-key"},"base_identity_provided_by":"`+base+`"`))
+		// Routed by every VM: the JWT member (Tyk's order) answers first.
+		e.within(5*time.Second, "/"+id+"/x", "", 400, "Authorization field missing")
+	}
+	key := e.createKey(unlimited(rights("jwtk", "jwtb"), `,"alias":"the-token"`))
+	sign := func(sub string, secret []byte) string {
+		return "Bearer " + jwttest.MustSign("HS256", secret, nil,
+			map[string]any{"sub": sub, "pol": "chain-pol", "exp": time.Now().Add(time.Hour).Unix()})
+	}
+	both := func(path, jwtAuth, key string) func() error {
+		return func() error {
+			for range 4 { // every VM
+				r, err := e.try(http.MethodGet, path, http.Header{"X-Key": {key}}, jwtAuth)
+				if err != nil {
+					return err
+				}
+				if err := r.is(200, ""); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	// The auth token is the base: the JWT verifies, its session is not stored.
+	e.eventually(5*time.Second, "JWT and token, token the base", both("/jwtk/x", sign("erin", secret), key))
+	if r := e.api(http.MethodGet, "/tyk/keys/"+jwt.SessionID("org1", "erin"), ""); r.status != 404 {
+		t.Errorf("non-base JWT session stored: %s", r)
+	}
+	for _, c := range []struct {
+		name, jwt, key string
+		status         int
+		msg            string
+	}{
+		{"bad JWT", sign("erin", []byte("not-the-secret")), key, 403, "Key not authorized"},
+		{"no JWT", "", key, 400, "Authorization field missing"},
+		{"unknown key", sign("erin", secret), "no-such-key", 403, "Access to this API has been disallowed"},
+	} {
+		r, err := e.try(http.MethodGet, "/jwtk/x", http.Header{"X-Key": {c.key}}, c.jwt)
+		if err != nil || r.is(c.status, c.msg) != nil {
+			t.Errorf("%s: %v %v, want %d %q", c.name, r, err, c.status, c.msg)
+		}
+	}
+	// The JWT is the base: its session is created, as when alone.
+	e.eventually(5*time.Second, "JWT and token, JWT the base", both("/jwtb/x", sign("finn", secret), key))
+	if s := e.getKey(jwt.SessionID("org1", "finn")); s["alias"] != "finn" {
+		t.Errorf("base JWT session: %v", s)
+	}
+}
