@@ -198,6 +198,46 @@ func BenchmarkWarmJWT(b *testing.B) {
 	}
 }
 
+// BenchmarkWarmJWTChain compares, in one run, a warm HS256 JWT alone with
+// the JWT and an auth token together, each the base. Not the base, the
+// JWT's session is not stored: every request finds it unknown in the cache
+// and checks the token's policies again, in the VM.
+func BenchmarkWarmJWTChain(b *testing.B) {
+	for _, tc := range []struct{ name, path, base string }{
+		{"alone", "/hs/x", ""},
+		{"jwt_base", "/jm/x", "jwt_claim"},
+		{"token_base", "/jm/x", "auth_token"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			sc := jwtSidecar(b, benchEC)
+			sc.putPolicy("bench", `{"id":"bench","org_id":"org1","active":true,"rate":1000000000,"per":1,"quota_max":-1,
+				"access_rights":{"hs":{"api_id":"hs","versions":["Default"]},"jm":{"api_id":"jm","versions":["Default"]}}}`)
+			sc.putAPI(jwtAPI("jm", `,"jwt_source":"`+base64.StdEncoding.EncodeToString(jwtSecret)+`",
+				"use_standard_auth":true,"auth":{"auth_header_name":"x-key"},"base_identity_provided_by":"`+tc.base+`"`))
+			sc.putKey("bench-token", `{"org_id":"org1","access_rights":{"jm":{"api_id":"jm","versions":["Default"]}}}`)
+			h := start(b, sc.srv.URL, 1, "")
+			tok := "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "bench-user", "pol": "bench"})
+			hdrs := append(request(tc.path, tok), [2]string{"x-key", "bench-token"})
+			if o := do(b, h, hdrs); o.status != 200 {
+				b.Fatalf("%d %s", o.status, o.body)
+			}
+			calls := sc.lookups.Load() + sc.jwtWrites.Load()
+			b.ResetTimer()
+			for range b.N {
+				s := h.NewStream()
+				if r := s.RequestHeaders(hdrs, true); r.Action != wasmhost.ActionContinue {
+					b.Fatalf("action %v", r.Action)
+				}
+				s.Close()
+			}
+			b.StopTimer()
+			if sc.lookups.Load()+sc.jwtWrites.Load() != calls {
+				b.Fatal("the warm path called the sidecar")
+			}
+		})
+	}
+}
+
 var benchEC, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 
 // benchJWT adds to the decision benchmark's sidecar the JWT APIs (/hs/,

@@ -38,6 +38,31 @@ type jwtState struct {
 	refresh map[string]struct{}
 	// asked is when each API's refetch was last asked (unix ns).
 	asked map[string]int64
+	// passed are the tokens (their sessions) that passed for an API as a
+	// chain member that is not the base, with no session stored, under
+	// snapshot passedSeq: a warm request skips building the session only
+	// to drop it. Bounded by maxPassed, cleared with each snapshot.
+	passed    map[*auth.JWTSession]*model.APIDefinition
+	passedSeq uint64
+}
+
+// maxPassed bounds jwtState.passed (a few hundred KB of sessions at most,
+// which the token cache holds anyway).
+const maxPassed = 4096
+
+func (st *jwtState) passedAbsent(js *auth.JWTSession, api *model.APIDefinition, seq uint64) bool {
+	return st.passedSeq == seq && st.passed[js] == api
+}
+
+func (st *jwtState) notePassed(js *auth.JWTSession, api *model.APIDefinition, seq uint64) {
+	if st.passedSeq != seq || len(st.passed) >= maxPassed {
+		clear(st.passed)
+		st.passedSeq = seq
+	}
+	if st.passed == nil {
+		st.passed = make(map[*auth.JWTSession]*model.APIDefinition)
+	}
+	st.passed[js] = api
 }
 
 // configureJWT gives the JWT and OpenID Connect methods of the new
@@ -148,6 +173,9 @@ func (h *httpContext) jwtSession() verdict {
 		}
 	}
 	js := t.Session
+	if !h.isBase() && h.entry == nil && r.jwt.passedAbsent(js, h.api, r.snap.seq) {
+		return h.memberPassed(true) // checked before under this snapshot
+	}
 	cfg, d := js.Config, js.Dynamic
 	var stored *model.Session // effective: the stored session with policies applied
 	var ids []string
@@ -182,9 +210,35 @@ func (h *httpContext) jwtSession() verdict {
 	if !h.isBase() {
 		// Tyk builds a chain member's session and drops it unless it is
 		// the base: nothing is written, the token and its policies passed.
-		return h.memberDone()
+		if stored == nil {
+			r.jwt.notePassed(js, h.api, r.snap.seq)
+		}
+		return h.memberPassed(stored == nil)
 	}
 	return h.writeJWTSession(s, stored != nil)
+}
+
+// memberPassed ends a JWT or OpenID Connect member that is not the base
+// once its token and policies passed; absent: it has no stored session.
+func (h *httpContext) memberPassed(absent bool) verdict {
+	if absent {
+		h.root.keepAbsent(h.hash, h.now)
+	}
+	return h.memberDone()
+}
+
+// keepAbsent keeps the cached "no session" answer for hash as long as a
+// found session is kept (session_cache.ttl_ms from its lookup), not just
+// negative_cache_ttl_ms: the session of a JWT or OpenID Connect member that
+// is not the base is never written, so without this every identity would
+// cost a lookup every 2 s on each VM. The sync feed evicts the entry when
+// the session is created (say, by an API where that method is the base),
+// as it evicts a changed session. Only an entry the lookup cached is kept
+// (not one answered while the key changed).
+func (r *Root) keepAbsent(hash string, now int64) {
+	if e, ok := r.sessions.Get(hash, now); ok && e.unknown() {
+		r.sessions.PutSized(hash, e, e.fetched+r.ttl(), e.bytes())
+	}
 }
 
 // jwtSessionReady goes on with a stored session that needs no change: the
@@ -192,7 +246,7 @@ func (h *httpContext) jwtSession() verdict {
 // of that member (multi.go).
 func (h *httpContext) jwtSessionReady() verdict {
 	if !h.isBase() {
-		return h.memberDone()
+		return h.memberPassed(false)
 	}
 	return next
 }

@@ -53,6 +53,35 @@ func TestJWTChainMemberNotBase(t *testing.T) {
 		t.Fatalf("calls on the warm path: %s", fx.f.Calls[0].Path())
 	}
 
+	// Past negative_cache_ttl_ms (2 s) the JWT's "no session" is still
+	// cached (a non-base member's session is never written: keepAbsent),
+	// and its policies are not checked again under the same snapshot.
+	fx.f.Clock += 5e9
+	s, _, _ = fx.sendAuth("/jm/x", tok, "x-key", "multi-token")
+	wantReply(t, s, 200, "", "")
+	if len(fx.f.Calls) != 0 {
+		t.Fatalf("call after the negative TTL: %s", fx.f.Calls[0].Path())
+	}
+	// The sync feed evicts it like any changed session: looked up again.
+	fx.r.OnTick()
+	fx.sync(`{"version":"v1","cursor":"2-0","keys":["` + sessionHash("alice") + `"]}`)
+	s, _, _ = fx.sendAuth("/jm/x", tok, "x-key", "multi-token")
+	fx.f.Answer(fx.f.Pending("/turnpike/v1/sessions/"+sessionHash("alice")), 404, nil, `{}`)
+	wantReply(t, s, 200, "", "")
+	// A new snapshot without the token's policy: refused at once.
+	fx.f.Clock += 300e6
+	fx.r.OnTick()
+	fx.sync(`{"version":"v2","cursor":"3-0","keys":[],"snapshot":` +
+		strings.Replace(jwtChainSnapshot("auth_token"), `"multi":{`, `"other":{`, 1) + `}`)
+	s, _, _ = fx.sendAuth("/jm/x", tok, "x-key", "multi-token")
+	if c := fx.f.Pending("/turnpike/v1/sessions/" + sessionHash("alice")); c != nil {
+		fx.f.Answer(c, 404, nil, `{}`)
+	}
+	wantReply(t, s, 403, "key not authorized: no matching policy", "")
+	fx.f.Clock += 300e6
+	fx.r.OnTick()
+	fx.sync(`{"version":"v3","cursor":"4-0","keys":[],"snapshot":` + jwtChainSnapshot("auth_token") + `}`)
+
 	// The token must pass as when alone, whatever the other member says.
 	for _, tc := range []struct {
 		name string
@@ -78,6 +107,9 @@ func TestJWTChainMemberNotBase(t *testing.T) {
 	}
 	// A good token does not excuse an unknown auth token.
 	s, _, _ = fx.sendAuth("/jm/x", tok, "x-key", "multi-unknown")
+	if c := fx.f.Pending("/turnpike/v1/sessions/" + sessionHash("alice")); c != nil {
+		fx.f.Answer(c, 404, nil, `{}`) // the new snapshots emptied the cache
+	}
 	fx.answer("multi-unknown", "404")
 	wantReply(t, s, 403, "Access to this API has been disallowed", "")
 }
@@ -105,6 +137,9 @@ func TestJWTChainMemberBase(t *testing.T) {
 		t.Fatalf("calls on the warm path: %s", fx.f.Calls[0].Path())
 	}
 	s, _, _ = fx.sendAuth("/jm/x", tok, "x-key", "multi-unknown")
+	if c := fx.f.Pending("/turnpike/v1/sessions/" + sessionHash("alice")); c != nil {
+		fx.f.Answer(c, 404, nil, `{}`) // the new snapshots emptied the cache
+	}
 	fx.answer("multi-unknown", "404")
 	wantReply(t, s, 403, "Access to this API has been disallowed", "")
 }
