@@ -207,15 +207,20 @@ func (h *httpContext) jwtSession() verdict {
 	if err != nil {
 		return h.deny(auth.JWTDenial(err))
 	}
-	if !h.isBase() {
-		// Tyk builds a chain member's session and drops it unless it is
-		// the base: nothing is written, the token and its policies passed.
-		if stored == nil {
-			r.jwt.notePassed(js, h.api, r.snap.seq)
-		}
-		return h.memberPassed(stored == nil)
+	return h.jwtSessionBuilt(js, s, stored != nil)
+}
+
+// jwtSessionBuilt stores s, the session built or updated for the request,
+// or, for a chain member that is not the base, drops it: Tyk builds every
+// member's session but stores only the base's. The member passed.
+func (h *httpContext) jwtSessionBuilt(js *auth.JWTSession, s *model.Session, replace bool) verdict {
+	if h.isBase() {
+		return h.writeJWTSession(s, replace)
 	}
-	return h.writeJWTSession(s, stored != nil)
+	if !replace {
+		h.root.jwt.notePassed(js, h.api, h.root.snap.seq)
+	}
+	return h.memberPassed(!replace)
 }
 
 // memberPassed ends a JWT or OpenID Connect member that is not the base
