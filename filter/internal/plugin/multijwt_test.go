@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/turnpike-dev/turnpike/shared/jwt/jwttest"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 )
 
@@ -142,4 +143,30 @@ func TestJWTChainMemberBase(t *testing.T) {
 	}
 	fx.answer("multi-unknown", "404")
 	wantReply(t, s, 403, "Access to this API has been disallowed", "")
+}
+
+// A one-to-one JWT (no jwt_source) names an existing key and, in Tyk,
+// puts that key's session on the request whatever
+// base_identity_provided_by says: here it names no enabled method, and the
+// JWT's key still provides the session instead of Tyk's 400. Its secret
+// is verified as when alone.
+func TestOneToOneJWTChainMember(t *testing.T) {
+	api := `{"api_id":"oc","name":"OC","org_id":"org1","active":true,"enable_jwt":true,"jwt_signing_method":"hmac",
+		"use_standard_auth":true,"auth":{"auth_header_name":"x-key"},"base_identity_provided_by":"hmac_key",
+		"proxy":{"listen_path":"/oc/"},"version_data":{"not_versioned":true,"versions":{"Default":{"name":"Default"}}}}`
+	fx := newFixture(t, `,"identity_headers":true`, `{"policies":{},"apis":[`+api+`],"orgs":{}}`)
+	frank := `{"org_id":"org1","alias":"frank","access_rights":{"oc":{"api_id":"oc","versions":["Default"]}},"jwt_data":{"secret":"per-key-secret"}}`
+	token := `{"org_id":"org1","alias":"the-token","access_rights":{"oc":{"api_id":"oc","versions":["Default"]}}}`
+	sign := func(secret string) string {
+		return "Bearer " + jwttest.MustSign("HS256", []byte(secret), map[string]any{"kid": "frank-key"}, map[string]any{"sub": "frank"})
+	}
+	s, _, _ := fx.sendAuth("/oc/x", sign("per-key-secret"), "x-key", "oc-token")
+	fx.answer("frank-key", frank)
+	fx.answer("oc-token", token)
+	wantReply(t, s, 200, "", "")
+	if h := s.RequestHeaders; h["x-turnpike-alias"] != "frank" {
+		t.Errorf("base identity not the one-to-one JWT's key: %v", h)
+	}
+	s, _, _ = fx.sendAuth("/oc/x", sign("not-the-secret"), "x-key", "oc-token")
+	wantReply(t, s, 403, "Key not authorized", "")
 }
