@@ -40,6 +40,10 @@ type gatewayOpts struct {
 	warmup, duration time.Duration
 	workers          int
 	keys             int
+	// cpuProfile, when set, is where loadOne writes a CPU profile of the
+	// gateway over the measured window, fetched from pprofAddr (its admin
+	// listener with --pprof).
+	cpuProfile, pprofAddr string
 }
 
 // Names of the gateway rows the report refers to.
@@ -207,8 +211,17 @@ func loadOne(ctx context.Context, e *env, addr string, pids []int, path string, 
 	if err != nil {
 		return gatewayRow{}, err
 	}
+	profiled := make(chan error, 1)
+	if o.cpuProfile != "" {
+		go func() { profiled <- fetchCPUProfile(ctx, o.pprofAddr, o.cpuProfile, o.warmup, o.duration) }()
+	} else {
+		profiled <- nil
+	}
 	res, err := loadgen.Run(ctx, loadgen.Options{Addr: addr, Requests: reqs, Connections: o.connections,
 		Warmup: o.warmup, Duration: o.duration})
+	if perr := <-profiled; err == nil && perr != nil {
+		err = fmt.Errorf("cpu profile: %w", perr)
+	}
 	if err != nil {
 		return gatewayRow{}, err
 	}
@@ -243,6 +256,34 @@ func loadOne(ctx context.Context, e *env, addr string, pids []int, path string, 
 		logf("  first error: %v", res.FirstError)
 	}
 	return row, nil
+}
+
+// fetchCPUProfile waits out the warm-up, then writes a CPU profile of the
+// measured window from a gateway's /debug/pprof/profile to file.
+func fetchCPUProfile(ctx context.Context, addr, file string, warmup, duration time.Duration) error {
+	select {
+	case <-time.After(warmup):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	secs := max(1, int(duration/time.Second))
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: duration + time.Minute}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return os.WriteFile(file, body, 0o644)
 }
 
 func statusOrErr(resp *http.Response, err error) string {

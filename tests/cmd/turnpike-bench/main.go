@@ -42,6 +42,9 @@ type options struct {
 	peerOnly                     bool
 	compare                      string // base filter.wasm for -compare
 	rounds                       int
+	cpuProfile                   string // -compare: directory for the gateways' CPU profiles
+	compareAnalytics             bool
+	guestProfile                 bool
 }
 
 func parseFlags() *options {
@@ -68,6 +71,9 @@ func parseFlags() *options {
 	flag.BoolVar(&o.peerOnly, "peer-only", false, "run only the Tyk comparison (needs -tyk) and log it; the report is not written")
 	flag.StringVar(&o.compare, "compare", "", "BASE.wasm: only compare it with -wasm on the gateway (warm keys, analytics off and on), interleaved; the report is not written")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of -compare")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "DIR: with -compare, take a CPU profile of each gateway over its measured window (turnpike-gateway --pprof) into DIR/<target>-<round>.pprof; compare with go tool pprof -top -diff_base")
+	flag.BoolVar(&o.guestProfile, "guest-profile", false, "with -compare and -cpuprofile, also run the gateways' VMs under wasmhost's profiler (guest functions and host calls with call counts; much slower) and write DIR/<target>-<round>.guest.pb.gz")
+	flag.BoolVar(&o.compareAnalytics, "compare-analytics", true, "with -compare, also compare the builds with analytics on")
 	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")
 	flag.StringVar(&o.addr, "addr", "", "internal: listen address of -role")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: upstream URL of -role proxy")
@@ -225,6 +231,7 @@ func runCompare(ctx context.Context, dir string, o *options) error {
 		return err
 	}
 	return withEnv(ctx, dir, o, func(e *env) error {
-		return gatewayCompare(ctx, e, o.gatewayOpts(), o.compare, o.wasm, noop, o.rounds)
+		return gatewayCompare(ctx, e, o.gatewayOpts(), compareOpts{base: o.compare, cand: o.wasm, noop: noop,
+			rounds: o.rounds, profileDir: o.cpuProfile, guestProfile: o.guestProfile, analytics: o.compareAnalytics})
 	})
 }
