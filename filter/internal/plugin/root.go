@@ -86,8 +86,9 @@ type Root struct {
 	// free holds finished HTTP contexts for reuse (pipeline.go).
 	free []*httpContext
 	// buckets records when this VM last used each shared-data bucket, for
-	// the idle sweep.
-	buckets map[string]int64
+	// the idle sweep; at most maxBuckets of them (trackBucket).
+	buckets    map[string]int64
+	maxBuckets int
 	// leases are the quota leases this VM has used (lease.go), by
 	// shared-data key.
 	leases map[string]*leaseRef
@@ -244,6 +245,7 @@ func (r *Root) OnPluginStart(int) bool {
 	r.lookups = map[string]*lookup{}
 	r.streams = map[uint32]*httpContext{}
 	r.buckets = map[string]int64{}
+	r.maxBuckets = maxTrackedBuckets
 	r.leases = map[string]*leaseRef{}
 	r.refills = map[string][]refillWaiter{}
 	if err := r.host.SetTick(cfg.SyncIntervalMS); err != nil {
@@ -326,6 +328,48 @@ func (r *Root) sweep(now int64) {
 		// Forget it even when it was not full (a long window): whichever VM
 		// uses it next tracks it again, and sweeping is only about memory.
 		delete(r.buckets, key)
+	}
+}
+
+// maxTrackedBuckets bounds the buckets a VM remembers for the idle sweep.
+// Without a bound the map holds every key used within bucketIdle (twenty
+// ticks): at a high rate over many distinct keys that is tens of thousands
+// of entries, each with its shared-data key (about 100-150 bytes). 8192 of
+// them are about 1 MiB of live heap.
+const maxTrackedBuckets = 8192
+
+// trackBucket records that this VM used the bucket at key at now. A new key
+// that takes the map past maxBuckets sheds a quarter of the map first
+// (shedBuckets); the warm path pays one map assignment, as without a bound.
+func (r *Root) trackBucket(key string, now int64) {
+	n := len(r.buckets)
+	r.buckets[key] = now
+	if len(r.buckets) > n && n >= r.maxBuckets {
+		r.shedBuckets(key, now)
+	}
+}
+
+// shedBuckets sweeps and forgets tracked buckets until the map is down to
+// three quarters of its bound: first those idle for at least sweepEvery,
+// then any (Go's map order) but keep, the one just used. Sweeping a bucket
+// early never changes a decision (SweepBucket empties only a bucket that is
+// full again, and an empty bucket reads as full); a forgotten bucket that
+// was not full stays in shared data until a VM uses its key again, as at the
+// regular sweep. The work is bounded by a quarter of the bound, once per
+// quarter of the bound new keys.
+func (r *Root) shedBuckets(keep string, now int64) {
+	low := r.maxBuckets * 3 / 4
+	for _, anyAge := range []bool{false, true} {
+		for key, used := range r.buckets {
+			if len(r.buckets) <= low {
+				return
+			}
+			if key == keep || (!anyAge && now-used < int64(sweepEvery)) {
+				continue
+			}
+			shm.SweepBucket(r.host, key, now)
+			delete(r.buckets, key)
+		}
 	}
 }
 

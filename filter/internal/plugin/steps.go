@@ -315,7 +315,7 @@ func (h *httpContext) take(key string, lim ratelimit.Limit) (ratelimit.Result, b
 		r.log(host.Error, "rate limit state: "+err.Error())
 		return res, false
 	}
-	r.buckets[key] = h.now
+	r.trackBucket(key, h.now)
 	return res, true
 }
 
