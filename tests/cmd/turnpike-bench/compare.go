@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ func gatewayCompare(ctx context.Context, e *env, o gatewayOpts, c compareOpts) e
 	}
 	results := map[string][]gatewayRow{}
 	for r := range rounds {
-		for _, t := range targets {
+		for _, t := range roundOrder(targets, r) {
 			addr, err := freeAddr()
 			if err != nil {
 				return err
@@ -108,6 +109,18 @@ func gatewayCompare(ctx context.Context, e *env, o gatewayOpts, c compareOpts) e
 		fmt.Printf("%s: analytics on / off = %.0f%%\n", who, 100*med(who+" analytics", rps)/med(who+" default", rps))
 	}
 	return nil
+}
+
+// roundOrder is the order of round r: every other round runs the targets
+// backwards (no-op, base, candidate, then candidate, base, no-op), so that
+// neither build always runs after the other; on a shared machine the load
+// drifts within a round.
+func roundOrder[T any](targets []T, r int) []T {
+	out := append([]T(nil), targets...)
+	if r%2 == 1 {
+		slices.Reverse(out)
+	}
+	return out
 }
 
 // compareOpts are -compare's: the two builds, the no-op filter, rounds, and

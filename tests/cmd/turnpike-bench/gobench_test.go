@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestParseGoBench(t *testing.T) {
 	out := `goos: linux
@@ -50,5 +53,17 @@ func TestParsePprofTop(t *testing.T) {
 	}
 	if _, err := parsePprofTop("nothing"); err == nil {
 		t.Fatal("a profile without guest code was accepted")
+	}
+}
+
+func TestRoundOrder(t *testing.T) {
+	targets := []string{"no-op", "base", "candidate"}
+	for r, want := range [][]string{{"no-op", "base", "candidate"}, {"candidate", "base", "no-op"}, {"no-op", "base", "candidate"}} {
+		if got := roundOrder(targets, r); !slices.Equal(got, want) {
+			t.Errorf("round %d: %v, want %v", r, got, want)
+		}
+	}
+	if targets[0] != "no-op" {
+		t.Error("roundOrder changed its argument")
 	}
 }
