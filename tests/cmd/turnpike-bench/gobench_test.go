@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"slices"
 	"testing"
 )
@@ -65,5 +66,23 @@ func TestRoundOrder(t *testing.T) {
 	}
 	if targets[0] != "no-op" {
 		t.Error("roundOrder changed its argument")
+	}
+}
+
+func TestParsePprofSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		name, out    string
+		total, guest float64
+		err          bool
+	}{
+		{"seconds", "Duration: 8s, Total samples = 5.83s (72.86%)\n     2.01s 34.48% 34.48%      2.01s 34.48%  runtime._ExternalCode\n", 5.83, 2.01, false},
+		{"milliseconds", "Duration: 8s, Total samples = 5260ms (65.74%)\n     550ms 10.46% 34.79%      550ms 10.46%  runtime._ExternalCode\n", 5.26, 0.55, false},
+		{"no guest code", "Duration: 8s, Total samples = 1.5s (20%)\n", 1.5, 0, false},
+		{"no samples", "nothing", 0, 0, true},
+	} {
+		total, guest, err := parsePprofSeconds(tc.out)
+		if (err != nil) != tc.err || math.Abs(total-tc.total) > 1e-9 || math.Abs(guest-tc.guest) > 1e-9 {
+			t.Errorf("%s: %v %v %v", tc.name, total, guest, err)
+		}
 	}
 }

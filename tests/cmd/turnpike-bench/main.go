@@ -136,6 +136,9 @@ func run(ctx context.Context, o *options) error {
 		if r.vm, err = runGoBench(ctx, "./filter", "^BenchmarkDecision$", o.benchtime); err != nil {
 			return err
 		}
+		if r.cold, err = runGoBench(ctx, "./filter", "^BenchmarkColdCache$", o.benchtime); err != nil {
+			return err
+		}
 		if r.profile, err = profileWarmPath(ctx, dir, "2s"); err != nil {
 			return err
 		}

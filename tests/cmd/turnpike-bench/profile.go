@@ -35,6 +35,46 @@ func profileWarmPath(ctx context.Context, dir, benchtime string) (warmProfile, e
 	return parsePprofTop(string(out))
 }
 
+// parsePprofSeconds reads, from `pprof -top`, the samples' total
+// ("Total samples = 5.83s") and the flat time of runtime._ExternalCode,
+// in seconds.
+func parsePprofSeconds(out string) (total, guest float64, err error) {
+	found := false
+	for _, line := range strings.Split(out, "\n") {
+		if _, rest, ok := strings.Cut(line, "Total samples = "); ok {
+			v, _, _ := strings.Cut(rest, " ")
+			if total, err = pprofSeconds(v); err != nil {
+				return 0, 0, err
+			}
+			found = true
+		}
+		if f := strings.Fields(line); len(f) >= 6 && strings.Join(f[5:], " ") == "runtime._ExternalCode" {
+			if guest, err = pprofSeconds(f[0]); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	if !found {
+		return 0, 0, fmt.Errorf("no samples in the profile:\n%s", out)
+	}
+	return total, guest, nil
+}
+
+// pprofSeconds parses a pprof duration such as 5.83s, 550ms or 0.
+func pprofSeconds(v string) (float64, error) {
+	for _, u := range []struct {
+		suffix string
+		scale  float64
+	}{{"ms", 1e-3}, {"us", 1e-6}, {"µs", 1e-6}, {"s", 1}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			f, err := strconv.ParseFloat(n, 64)
+			return f * u.scale, err
+		}
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return f, err
+}
+
 // parsePprofTop reads `pprof -top` rows: flat flat% sum% cum cum% name.
 func parsePprofTop(out string) (warmProfile, error) {
 	var p warmProfile
