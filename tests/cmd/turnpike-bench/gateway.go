@@ -35,6 +35,8 @@ type gatewayRow struct {
 	// of the measured window, the gateway's CPU per request as sampled, and
 	// its part in the guest's compiled code (runtime._ExternalCode).
 	ProfiledCPU, GuestCPU time.Duration
+	// SyscallCPU is the part in system calls (the kernel's socket work).
+	SyscallCPU time.Duration
 }
 
 // analyticsRow is the warm-key row with analytics.enabled.
@@ -287,13 +289,13 @@ func (row *gatewayRow) splitProfile(ctx context.Context, bin, file string) error
 	if err != nil {
 		return fmt.Errorf("pprof %s: %w", file, err)
 	}
-	total, guest, err := parsePprofSeconds(string(out))
+	p, err := parsePprofSeconds(string(out))
 	if err != nil {
 		return err
 	}
 	if row.Requests > 0 {
-		row.ProfiledCPU = time.Duration(total * 1e9 / float64(row.Requests))
-		row.GuestCPU = time.Duration(guest * 1e9 / float64(row.Requests))
+		per := func(s float64) time.Duration { return time.Duration(s * 1e9 / float64(row.Requests)) }
+		row.ProfiledCPU, row.GuestCPU, row.SyscallCPU = per(p.total), per(p.guest), per(p.sys)
 	}
 	return nil
 }

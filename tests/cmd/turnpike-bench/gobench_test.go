@@ -71,18 +71,21 @@ func TestRoundOrder(t *testing.T) {
 
 func TestParsePprofSeconds(t *testing.T) {
 	for _, tc := range []struct {
-		name, out    string
-		total, guest float64
-		err          bool
+		name, out string
+		want      pprofSplit
+		err       bool
 	}{
-		{"seconds", "Duration: 8s, Total samples = 5.83s (72.86%)\n     2.01s 34.48% 34.48%      2.01s 34.48%  runtime._ExternalCode\n", 5.83, 2.01, false},
-		{"milliseconds", "Duration: 8s, Total samples = 5260ms (65.74%)\n     550ms 10.46% 34.79%      550ms 10.46%  runtime._ExternalCode\n", 5.26, 0.55, false},
-		{"no guest code", "Duration: 8s, Total samples = 1.5s (20%)\n", 1.5, 0, false},
-		{"no samples", "nothing", 0, 0, true},
+		{"seconds", "Duration: 8s, Total samples = 5.83s (72.86%)\n     2.01s 34.48% 34.48%      2.01s 34.48%  runtime._ExternalCode\n" +
+			"     1.03s 17.67% 52.14%      1.03s 17.67%  internal/runtime/syscall/linux.Syscall6\n", pprofSplit{5.83, 2.01, 1.03}, false},
+		{"milliseconds", "Duration: 8s, Total samples = 5260ms (65.74%)\n     550ms 10.46% 34.79%      550ms 10.46%  runtime._ExternalCode\n",
+			pprofSplit{5.26, 0.55, 0}, false},
+		{"no guest code", "Duration: 8s, Total samples = 1.5s (20%)\n", pprofSplit{1.5, 0, 0}, false},
+		{"no samples", "nothing", pprofSplit{}, true},
 	} {
-		total, guest, err := parsePprofSeconds(tc.out)
-		if (err != nil) != tc.err || math.Abs(total-tc.total) > 1e-9 || math.Abs(guest-tc.guest) > 1e-9 {
-			t.Errorf("%s: %v %v %v", tc.name, total, guest, err)
+		got, err := parsePprofSeconds(tc.out)
+		near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+		if (err != nil) != tc.err || !near(got.total, tc.want.total) || !near(got.guest, tc.want.guest) || !near(got.sys, tc.want.sys) {
+			t.Errorf("%s: %+v %v", tc.name, got, err)
 		}
 	}
 }

@@ -467,10 +467,12 @@ func (r *report) gaps(w func(string, ...any)) {
 			w("mostly the guest's compiled code: a CPU profile of each of the two gateways over its measured window (turnpike-gateway\n")
 			w("`--pprof`) puts %s per request in `runtime._ExternalCode` (the guest's wasm) with filter.wasm against %s with\n",
 				dur(tp.GuestCPU), dur(noop.GuestCPU))
-			w("the no-op filter, %s of the %s the profiles sampled more per request; the rest is the host functions, wazero's\n",
-				dur(tp.GuestCPU-noop.GuestCPU), dur(tp.ProfiledCPU-noop.ProfiledCPU))
-			w("calls into the guest and the scheduling of slower requests (`go run ./tests/cmd/turnpike-bench -compare BASE.wasm\n")
-			w("-cpuprofile DIR` profiles two builds side by side for `go tool pprof -top -diff_base`). ")
+			w("the no-op filter, %s of the %s the profiles sampled more per request. System calls took %s more (%s against\n",
+				dur(tp.GuestCPU-noop.GuestCPU), dur(tp.ProfiledCPU-noop.ProfiledCPU), dur(tp.SyscallCPU-noop.SyscallCPU), dur(tp.SyscallCPU))
+			w("%s per request: the same reads and writes per request, each dearer at the lower request rate; not attributed\n", dur(noop.SyscallCPU))
+			w("further); the rest is the host functions, wazero's calls into the guest, allocation and scheduling\n")
+			w("(`go run ./tests/cmd/turnpike-bench -compare BASE.wasm -cpuprofile DIR` profiles two builds side by side for\n")
+			w("`go tool pprof -top -diff_base`). ")
 		} else {
 			w("mostly the guest's compiled code (profile the gateways with `go run ./tests/cmd/turnpike-bench -compare\n")
 			w("BASE.wasm -cpuprofile DIR` and read `runtime._ExternalCode` in `go tool pprof -top`). ")
@@ -481,7 +483,7 @@ func (r *report) gaps(w func(string, ...any)) {
 			w(" (%.1fx section 1's mean with filter.wasm, %.1fx with the\nno-op filter)",
 				float64(tp.GuestCPU.Nanoseconds())/warm.Metrics["ns/op"], float64(noop.GuestCPU.Nanoseconds())/floor.Metrics["ns/op"])
 		}
-		w(", for the no-op filter as for filter.wasm: between two requests of one VM the gateway's HTTP handling, the other VM, the load generator\n")
+		w(", the no-op filter as much as filter.wasm: between two requests of one VM the gateway's HTTP handling, the other VM, the load generator\n")
 		w("and the upstream evict the guest's code and data from the CPU caches.")
 		if cf, ok := findBench(r.cold, "ColdCache/noop-floor/cold-caches"); ok {
 			wf, _ := findBench(r.cold, "ColdCache/noop-floor/warm-caches")
