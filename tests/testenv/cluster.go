@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -48,12 +49,12 @@ func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
 	c := &Cluster{t: t}
 	var addrs []string
 	for i := range opts.Masters * (1 + opts.Replicas) {
-		r := &Redis{Port: FreePort(t), Dir: t.TempDir(), persist: opts.Persist, name: "redis-node" + strconv.Itoa(i), t: t,
+		r := &Redis{Dir: t.TempDir(), persist: opts.Persist, name: "redis-node" + strconv.Itoa(i), t: t,
 			extra: []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 				"--cluster-node-timeout", strconv.Itoa(int(opts.Timeout.Milliseconds())),
 				// A replica's first sync starts at once, not after 5 s.
 				"--repl-diskless-sync-delay", "0"}}
-		r.Start()
+		r.startFresh(clusterPort)
 		t.Cleanup(r.Stop)
 		c.Nodes = append(c.Nodes, r)
 		addrs = append(addrs, r.Addr())
@@ -99,6 +100,25 @@ func (c *Cluster) Stop() {
 	for _, n := range c.Nodes {
 		n.Stop()
 	}
+}
+
+// clusterPort is a free port whose cluster bus port (port + 10000, where
+// Redis puts it) is free too and exists: Redis refuses to run a cluster
+// node on a port above 55535.
+func clusterPort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		p := FreePort(t)
+		if p > 55535 {
+			continue
+		}
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port pair (port, port+10000) for a cluster node")
+	return 0
 }
 
 // Start restarts every stopped node (same ports and directories, so the

@@ -6,7 +6,6 @@ package testenv
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +27,7 @@ type Redis struct {
 	conf    string   // a config file to start with --sentinel (a Sentinel)
 	name    string   // log prefix
 	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd has exited
 	t       testing.TB
 }
 
@@ -56,10 +56,25 @@ func RedisBinary() (string, error) {
 // the test ends.
 func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 	t.Helper()
-	r := &Redis{Port: FreePort(t), Dir: t.TempDir(), persist: opts.Persist, name: "redis", t: t}
-	r.Start()
+	r := &Redis{Dir: t.TempDir(), persist: opts.Persist, name: "redis", t: t}
+	r.startFresh(FreePort)
 	t.Cleanup(r.Stop)
 	return r
+}
+
+// startFresh starts a new server on a port from freePort, and on another
+// one if that port was taken between FreePort and the server's bind (tests
+// of other packages start servers at the same time).
+func (r *Redis) startFresh(freePort func(testing.TB) int) {
+	r.t.Helper()
+	var err error
+	for range 5 {
+		r.Port = freePort(r.t)
+		if err = r.start(); err == nil {
+			return
+		}
+	}
+	r.t.Fatal(err)
 }
 
 // Addr is host:port of the server.
@@ -71,9 +86,18 @@ func (r *Redis) URL() string { return "redis://" + r.Addr() + "/0" }
 // Start (re)starts the server on the same port and directory.
 func (r *Redis) Start() {
 	r.t.Helper()
+	if err := r.start(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// start runs the server and waits until it answers on its port. It fails
+// if the server exits first (its port was taken) or if whatever answers
+// there is another process: a test must never use another test's server.
+func (r *Redis) start() error {
 	bin, err := RedisBinary()
 	if err != nil {
-		r.t.Fatal(err)
+		return err
 	}
 	var args []string
 	if r.conf != "" {
@@ -93,12 +117,19 @@ func (r *Redis) Start() {
 	r.cmd.Stdout = &logWriter{t: r.t, prefix: r.name + ": "}
 	r.cmd.Stderr = r.cmd.Stdout
 	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
+		return fmt.Errorf("start redis-server: %v", err)
 	}
-	if err := waitPing(r.Addr(), 10*time.Second); err != nil {
+	exited, cmd := make(chan struct{}), r.cmd
+	r.exited = exited
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	if err := r.waitReady(10 * time.Second); err != nil {
 		r.Stop()
-		r.t.Fatalf("redis-server on %s did not answer: %v", r.Addr(), err)
+		return fmt.Errorf("%s on %s did not start: %v", r.name, r.Addr(), err)
 	}
+	return nil
 }
 
 // Running reports whether the process was started and not stopped.
@@ -111,7 +142,7 @@ func (r *Redis) Stop() {
 		return
 	}
 	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
+	<-r.exited
 	r.cmd = nil
 }
 
@@ -126,19 +157,32 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// waitPing sends inline PINGs until the server answers +PONG.
-func waitPing(addr string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var last error
-	for ctx.Err() == nil {
-		last = ping(addr)
-		if last == nil {
-			return nil
+// waitReady asks the server for its process id (inline INFO server) until
+// the answer is r's own process.
+func (r *Redis) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		pid, err := serverPID(r.Addr())
+		select {
+		case <-r.exited:
+			return errors.New("it exited (port taken?)")
+		default:
+		}
+		switch {
+		case err == nil && pid == r.cmd.Process.Pid:
+			// Ours; ready once it has loaded its data (PING answers
+			// -LOADING until then).
+			if err = ping(r.Addr()); err == nil {
+				return nil
+			}
+		case err == nil:
+			err = fmt.Errorf("another server (pid %d) answers on that port", pid)
+		}
+		if time.Now().After(deadline) {
+			return err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return last
 }
 
 func ping(addr string) error {
@@ -159,6 +203,33 @@ func ping(addr string) error {
 		return fmt.Errorf("unexpected reply %q", line)
 	}
 	return nil
+}
+
+// serverPID returns the process_id a Redis server (or Sentinel) at addr
+// reports in INFO server.
+func serverPID(addr string) (int, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
+		return 0, err
+	}
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		if strings.HasPrefix(line, "-") {
+			return 0, fmt.Errorf("INFO server: %s", strings.TrimSpace(line))
+		}
+		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
 }
 
 // RepoRoot is the directory holding go.mod.

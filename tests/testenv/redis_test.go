@@ -19,6 +19,29 @@ func TestRedisRestartKeepsDataWithPersistence(t *testing.T) {
 	}
 }
 
+// A port another test's server took between FreePort and the bind is never
+// used: the new server moves to another port, and its identity is checked.
+func TestRedisStartMovesOffATakenPort(t *testing.T) {
+	other := StartRedis(t, RedisOptions{})
+	ports := []int{other.Port}
+	r := &Redis{Dir: t.TempDir(), name: "redis", t: t}
+	r.startFresh(func(t testing.TB) int {
+		if len(ports) > 0 {
+			p := ports[0]
+			ports = ports[1:]
+			return p
+		}
+		return FreePort(t)
+	})
+	t.Cleanup(r.Stop)
+	if r.Port == other.Port {
+		t.Fatalf("started on the taken port %d", r.Port)
+	}
+	if pid, err := serverPID(r.Addr()); err != nil || pid != r.cmd.Process.Pid {
+		t.Fatalf("server on %s: pid %d (%v), want %d", r.Addr(), pid, err, r.cmd.Process.Pid)
+	}
+}
+
 func send(t *testing.T, addr, cmd string) string {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)

@@ -43,12 +43,12 @@ func StartSentinel(t testing.TB, opts SentinelOptions) *Sentinel {
 	}
 	s := &Sentinel{t: t}
 	for i := range 1 + opts.Replicas {
-		r := &Redis{Port: FreePort(t), Dir: t.TempDir(), persist: opts.Persist, name: "redis-data" + strconv.Itoa(i), t: t}
+		r := &Redis{Dir: t.TempDir(), persist: opts.Persist, name: "redis-data" + strconv.Itoa(i), t: t}
 		r.extra = []string{"--repl-diskless-sync-delay", "0"} // a replica's first sync at once
 		if i > 0 {
 			r.extra = append(r.extra, "--replicaof", "127.0.0.1", strconv.Itoa(s.Data[0].Port))
 		}
-		r.Start()
+		r.startFresh(FreePort)
 		t.Cleanup(r.Stop)
 		s.Data = append(s.Data, r)
 	}

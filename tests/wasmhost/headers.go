@@ -35,9 +35,11 @@ func (h Headers) Clone() Headers {
 	return append(Headers(nil), h...)
 }
 
-// lowerKeys copies h with every key lower-cased, as Envoy stores them.
+// lowerKeys copies h with every key lower-cased, as Envoy stores them. The
+// copy has room for a few more pairs, so the headers a filter adds (an API
+// id, rate-limit headers) do not grow it.
 func lowerKeys(h Headers) Headers {
-	out := make(Headers, len(h))
+	out := make(Headers, len(h), len(h)+headerRoom)
 	for i, p := range h {
 		out[i] = [2]string{strings.ToLower(p[0]), p[1]}
 	}
@@ -75,8 +77,23 @@ func equalFoldASCII(lower string, b []byte) bool {
 	return true
 }
 
+// headerRoom is the spare capacity of a copied header map.
+const headerRoom = 4
+
+// add appends a pair; key and value share one allocation (a filter adds
+// several headers per request, each a host call).
 func (m *headerMap) add(key []byte, value []byte) {
-	m.pairs = append(m.pairs, [2]string{strings.ToLower(string(key)), string(value)})
+	var b strings.Builder
+	b.Grow(len(key) + len(value))
+	for _, c := range key {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	b.Write(value)
+	s := b.String()
+	m.pairs = append(m.pairs, [2]string{s[:len(key)], s[len(key):]})
 }
 
 // replace follows Envoy's setCopy: the first entry takes the value, later duplicates go.

@@ -38,11 +38,9 @@ type Host struct {
 	pollOneoff atomic.Int64 // wasi poll_oneoff calls, all VMs
 	// poll_oneoff calls that ask to wait (the guest's scheduler went idle)
 	blockingPolls atomic.Int64
-	// hostCalls counts each proxy-wasm host function's calls (all VMs), written once by
-	// buildEnv; guestAllocs counts the host's calls into the guest to allocate a value it
-	// returns (proxy_on_memory_allocate or malloc).
-	hostCalls   map[string]*atomic.Int64
-	guestAllocs atomic.Int64
+	// hostCallNames names the proxy-wasm host functions by the index of their counter in
+	// each VM's counts (written once by buildEnv).
+	hostCallNames []string
 }
 
 // SharedState is a process's shared data and shared queues (Config.Shared).
@@ -402,8 +400,12 @@ var randSource = rand.Reader
 // benchmark reads it around its loop to report host calls per request.
 func (h *Host) HostCalls() map[string]int64 {
 	out := map[string]int64{}
-	for name, c := range h.hostCalls {
-		if n := c.Load(); n > 0 {
+	for i, name := range h.hostCallNames {
+		var n int64
+		for _, vm := range h.vms {
+			n += vm.counts.hostCalls[i].Load()
+		}
+		if n > 0 {
 			out[name] = n
 		}
 	}
@@ -413,4 +415,10 @@ func (h *Host) HostCalls() map[string]int64 {
 // GuestAllocations is how many times the host called into a guest to allocate room for a value
 // it returns (a header value, a body, shared data...). Envoy's cpp-host makes the same calls, and
 // each costs there about as much as a host call.
-func (h *Host) GuestAllocations() int64 { return h.guestAllocs.Load() }
+func (h *Host) GuestAllocations() int64 {
+	var n int64
+	for _, vm := range h.vms {
+		n += vm.counts.guestAllocs.Load()
+	}
+	return n
+}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -82,8 +82,14 @@ func (e *restrictedError) Error() string {
 
 func (h *Host) buildEnv(compiled wazero.CompiledModule) wazero.HostModuleBuilder {
 	b := h.rt.NewHostModuleBuilder("env")
-	h.hostCalls = make(map[string]*atomic.Int64, len(envFuncs))
-	for name, f := range envFuncs {
+	names := make([]string, 0, len(envFuncs))
+	for name := range envFuncs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	h.hostCallNames = names
+	for i, name := range names {
+		f := envFuncs[name]
 		params := make([]api.ValueType, f.params)
 		for i := range params {
 			params[i] = api.ValueTypeI32
@@ -92,11 +98,9 @@ func (h *Host) buildEnv(compiled wazero.CompiledModule) wazero.HostModuleBuilder
 			params[i] = api.ValueTypeI64
 		}
 		fn := f.fn
-		count := new(atomic.Int64)
-		h.hostCalls[name] = count
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			vm := vmOf(ctx)
-			count.Add(1)
+			vm.counts.hostCalls[i].Add(1)
 			if vm.phase != phaseNormal && name != "proxy_log" {
 				panic(&restrictedError{name: name, phase: vm.phase})
 			}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -55,6 +56,7 @@ type VM struct {
 	pendingDone bool
 
 	prof       profStack // open calls, with Config.Profile
+	counts     *vmCounts
 	stack      [8]uint64 // guest call arguments: no allocation per call
 	allocStack [1]uint64
 	scratch    []byte
@@ -88,6 +90,17 @@ type callbacks struct {
 
 type vmKey struct{}
 
+// vmCounts are one VM's counters of host calls (by Host.hostCallNames index) and of the
+// host's calls into the guest to allocate a value it returns (proxy_on_memory_allocate or
+// malloc). They are atomic because Host.HostCalls reads them while VMs run, and per VM so
+// that VMs on different cores do not share (and bounce) one counter's cache line on every
+// host call; Host sums them.
+type vmCounts struct {
+	hostCalls   []atomic.Int64
+	guestAllocs atomic.Int64
+	_           [64]byte // keep the next allocation off guestAllocs' cache line
+}
+
 func vmOf(ctx context.Context) *VM { return ctx.Value(vmKey{}).(*VM) }
 
 func newVM(ctx context.Context, h *Host, index int) (*VM, error) {
@@ -98,6 +111,7 @@ func newVM(ctx context.Context, h *Host, index int) (*VM, error) {
 		calls:   map[uint32]*HTTPCall{},
 	}
 	vm.ctx = context.WithValue(context.Background(), vmKey{}, vm)
+	vm.counts = &vmCounts{hostCalls: make([]atomic.Int64, len(h.hostCallNames))}
 	vm.stdout = &guestOutput{vm: index, source: "stdout", level: LogInfo, ring: h.logs}
 	vm.stderr = &guestOutput{vm: index, source: "stderr", level: LogError, ring: h.logs}
 	mc := wazero.NewModuleConfig().
@@ -333,7 +347,7 @@ func (vm *VM) call(f api.Function, args ...uint64) (uint64, error) {
 
 // allocate asks the guest for size bytes, re-entrantly, from inside a host call.
 func (vm *VM) allocate(size uint32) uint32 {
-	vm.h.guestAllocs.Add(1)
+	vm.counts.guestAllocs.Add(1)
 	prev := vm.phase
 	vm.phase = phaseAllocate
 	vm.allocStack[0] = uint64(size)

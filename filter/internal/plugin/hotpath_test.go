@@ -3,6 +3,7 @@ package plugin
 import (
 	"runtime"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/turnpike-dev/turnpike/shared/access"
@@ -50,16 +51,47 @@ func TestDetachCopiesHeaderViews(t *testing.T) {
 
 func TestBucketKey(t *testing.T) {
 	e := &effective{}
-	if got := e.bucketKey("h", access.Limit{Scope: "s"}); got != "tp/r/h/s" {
-		t.Fatalf("bucket %q", got)
+	if got, mark := e.bucketKey("h", access.Limit{Scope: "s"}); got != "tp/r/h/s" || mark != &e.bucketMark {
+		t.Fatalf("bucket %q, mark %p", got, mark)
 	}
 	// Built once per effective session: the same string every request.
-	if got := e.bucketKey("h", access.Limit{Scope: "s"}); unsafe.StringData(got) != unsafe.StringData(e.bucket) {
+	if got, _ := e.bucketKey("h", access.Limit{Scope: "s"}); unsafe.StringData(got) != unsafe.StringData(e.bucket) {
 		t.Fatal("bucket key rebuilt")
 	}
-	// A per-endpoint limit has a bucket of its own.
-	if got := e.bucketKey("h", access.Limit{Scope: "s", EndpointKey: "ep"}); got != "tp/r/h/s#ep" {
-		t.Fatalf("endpoint bucket %q", got)
+	// A per-endpoint limit has a bucket of its own, built per request.
+	if got, mark := e.bucketKey("h", access.Limit{Scope: "s", EndpointKey: "ep"}); got != "tp/r/h/s#ep" || mark != nil {
+		t.Fatalf("endpoint bucket %q, mark %p", got, mark)
+	}
+}
+
+// A bucket recorded for the sweep is recorded again only after
+// bucketRetrack, or at once after the map forgot buckets; a bucket without
+// a mark every time.
+func TestTrackBucketMarked(t *testing.T) {
+	r := &Root{buckets: map[string]int64{}, maxBuckets: maxTrackedBuckets}
+	var mark bucketMark
+	now := int64(10 * time.Second)
+	for _, tc := range []struct {
+		name   string
+		at     int64
+		forget bool // the sweep forgot a bucket meanwhile
+		mark   *bucketMark
+		want   int64 // recorded last use afterwards
+	}{
+		{"first use", now, false, &mark, now},
+		{"soon after", now + bucketRetrack/2, false, &mark, now},
+		{"after bucketRetrack", now + bucketRetrack, false, &mark, now + bucketRetrack},
+		{"after a sweep forgot buckets", now + bucketRetrack + 1, true, &mark, now + bucketRetrack + 1},
+		{"no mark", now + bucketRetrack + 2, false, nil, now + bucketRetrack + 2},
+	} {
+		if tc.forget {
+			delete(r.buckets, "b")
+			r.bucketsGen++
+		}
+		r.trackBucketMarked("b", tc.at, tc.mark)
+		if got := r.buckets["b"]; got != tc.want {
+			t.Errorf("%s: recorded %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }
 

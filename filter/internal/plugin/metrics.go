@@ -67,8 +67,13 @@ func (c *counter) flush() {
 type metrics struct {
 	host      host.Host
 	decisions map[string]*counter
-	calls     map[string]*counter
-	failures  map[string]*counter
+	// last is the outcome counted last and its counter: a run of requests
+	// mostly ends the same way, and comparing the (constant) outcome
+	// string is cheaper in the VM than hashing it for the map.
+	last        string
+	lastCounter *counter
+	calls       map[string]*counter
+	failures    map[string]*counter
 
 	cacheHit      *counter // per-VM cache
 	cacheShared   *counter // found in shared data (another VM fetched it)
@@ -113,12 +118,17 @@ func newMetrics(h host.Host) *metrics {
 // decision counts one request outcome. Counters are defined on first use,
 // so the set of outcomes needs no second list to keep in sync.
 func (m *metrics) decision(outcome string) {
+	if m.lastCounter != nil && outcome == m.last {
+		m.lastCounter.Increment(1)
+		return
+	}
 	c, ok := m.decisions[outcome]
 	if !ok {
 		c = newCounter(m.host, "turnpike.decision."+outcome)
 		m.decisions[outcome] = c
 		m.all = append(m.all, c)
 	}
+	m.last, m.lastCounter = outcome, c
 	c.Increment(1)
 }
 

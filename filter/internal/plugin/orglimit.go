@@ -49,7 +49,7 @@ func (h *httpContext) enforceOrg(org *model.OrgSession) verdict {
 	r := h.root
 	lim := access.OrgLimit(org)
 	if lim.RateLimited() {
-		res, ok := h.take(orgBucketKey(org.OrgID), ratelimit.Limit{Rate: lim.Rate, Per: lim.Per})
+		res, ok := h.take(orgBucketKey(org.OrgID), ratelimit.Limit{Rate: lim.Rate, Per: lim.Per}, nil)
 		if !ok {
 			return h.reply(unavailable(), outUnavailable)
 		}

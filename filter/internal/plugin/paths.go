@@ -55,6 +55,11 @@ type headerRule struct {
 type apiRules struct {
 	versions  map[string]*versionRules
 	noVersion *versionRules
+	// unversioned: the API is not versioned, so every request uses the
+	// rules in fixed (found once here instead of two string-keyed map
+	// lookups per request).
+	unversioned bool
+	fixed       *versionRules
 }
 
 // rules returns the compiled rules of the version a request of api uses,
@@ -80,6 +85,9 @@ func (h *httpContext) lookupRules() *versionRules {
 	}
 	if len(ar.versions) == 0 {
 		return ar.noVersion
+	}
+	if ar.unversioned {
+		return ar.fixed
 	}
 	if vr := ar.versions[versionName(h.api, h.versionRequested())]; vr != nil {
 		return vr
@@ -157,6 +165,13 @@ func compileRules(api *model.APIDefinition) *apiRules {
 			vr.respBody = compileBodyRules(api, ep.TransformResponse, false)
 		}
 		out.versions[name] = vr
+	}
+	if api.VersionData.NotVersioned {
+		// versionName ignores the requested version of an unversioned API.
+		out.unversioned, out.fixed = true, out.noVersion
+		if vr := out.versions[versionName(api, "")]; vr != nil {
+			out.fixed = vr
+		}
 	}
 	return out
 }

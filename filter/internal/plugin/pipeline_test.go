@@ -1,11 +1,13 @@
 package plugin
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/filter/internal/host/hosttest"
+	"github.com/turnpike-dev/turnpike/filter/internal/shm"
 	"github.com/turnpike-dev/turnpike/filter/proxywasm"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 )
@@ -351,6 +353,57 @@ func TestSweepForgetsIdleBuckets(t *testing.T) {
 	}
 	if !fx.r.OnPluginDone() {
 		t.Fatal("OnPluginDone")
+	}
+}
+
+// The buckets a VM tracks for the sweep are bounded: a new key past the
+// bound sheds a quarter of them, idle ones first, sweeping those that are
+// full again; a shed bucket that is not full keeps its state, so no decision
+// changes.
+func TestTrackedBucketsBounded(t *testing.T) {
+	fx := newFixture(t, "", testSnapshot)
+	fx.r.maxBuckets = 4
+	limited := testSession(`"rate":2,"per":1`)
+	// Two requests spend hot-key's burst.
+	for range 2 {
+		if s := fx.do("/api1/x", "hot-key", limited); status(s) != 200 {
+			t.Fatalf("hot-key: %d", status(s))
+		}
+	}
+	hot := shm.BucketKey(keys.Hash("hot-key"), "")
+	for i := range 10 {
+		// Each new key comes 2 s after the last: the earlier buckets are
+		// idle and full again.
+		fx.f.Clock += int64(2 * time.Second)
+		key := fmt.Sprintf("key-%02d", i)
+		if s := fx.do("/api1/x", key, limited); status(s) != 200 {
+			t.Fatalf("%s: %d", key, status(s))
+		}
+		if n := len(fx.r.buckets); n > 4 {
+			t.Fatalf("after %s: %d buckets tracked, bound 4", key, n)
+		}
+		if _, ok := fx.r.buckets[shm.BucketKey(keys.Hash(key), "")]; !ok {
+			t.Fatalf("%s: the bucket just used is not tracked", key)
+		}
+	}
+	// hot-key's bucket was shed while full again: emptied.
+	if v, ok := fx.f.Shared(hot); !ok || len(v) != 0 {
+		t.Errorf("hot-key's bucket after shedding: %q, %v; want emptied", v, ok)
+	}
+
+	// Shedding a bucket that is not full keeps its state: at a frozen clock
+	// spent-key's burst stays spent however many keys push it out.
+	for range 2 {
+		fx.do("/api1/x", "spent-key", limited)
+	}
+	for i := range 10 {
+		fx.do("/api1/x", fmt.Sprintf("more-%02d", i), limited)
+	}
+	if _, ok := fx.r.buckets[shm.BucketKey(keys.Hash("spent-key"), "")]; ok {
+		t.Fatal("spent-key still tracked after 10 new keys with a bound of 4")
+	}
+	if s := fx.do("/api1/x", "spent-key", limited); status(s) != 429 {
+		t.Errorf("spent-key after shedding: %d, want 429", status(s))
 	}
 }
 

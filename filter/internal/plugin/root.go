@@ -39,14 +39,18 @@ func (VM) NewPluginContext(contextID uint32) proxywasm.PluginContext {
 // NewRoot makes the plugin context contextID over h. OnPluginStart
 // configures it.
 func NewRoot(h host.Host, contextID uint32) *Root {
-	return &Root{host: h, id: contextID}
+	return &Root{host: h, store: h, id: contextID}
 }
 
 // Root is the plugin context of one configured filter on one VM (Envoy:
 // one per worker thread).
 type Root struct {
 	proxywasm.DefaultPluginContext
-	host    host.Host
+	host host.Host
+	// store is host as shm.Store, converted once: converting an interface
+	// value to another interface type looks its method table up at run
+	// time (runtime.getitab), which the warm path paid on every request.
+	store   shm.Store
 	id      uint32
 	cfg     config.Config
 	checker *access.Checker
@@ -86,8 +90,12 @@ type Root struct {
 	// free holds finished HTTP contexts for reuse (pipeline.go).
 	free []*httpContext
 	// buckets records when this VM last used each shared-data bucket, for
-	// the idle sweep.
-	buckets map[string]int64
+	// the idle sweep; at most maxBuckets of them (trackBucket).
+	buckets    map[string]int64
+	maxBuckets int
+	// bucketsGen changes whenever buckets are forgotten, so a bucketMark
+	// from before no longer vouches for its bucket being in the map.
+	bucketsGen uint64
 	// leases are the quota leases this VM has used (lease.go), by
 	// shared-data key.
 	leases map[string]*leaseRef
@@ -175,8 +183,10 @@ type effective struct {
 	missingPolicy bool
 	// bucket is the shared-data key of the rate-limit bucket of requests
 	// without a per-endpoint limit, built on first use rather than
-	// concatenated on every request.
-	bucket string
+	// concatenated on every request; bucketMark says when this VM last
+	// recorded it for the sweep.
+	bucket     string
+	bucketMark bucketMark
 	// lease is the key's quota lease (lease.go), found on first use.
 	lease *leaseRef
 	// an is the part of an analytics record that is the same for every
@@ -187,15 +197,16 @@ type effective struct {
 }
 
 // bucketKey returns the bucket of a request with limit (the limit of this
-// effective session's API for the request).
-func (e *effective) bucketKey(hash string, limit access.Limit) string {
+// effective session's API for the request), and its mark (nil for a
+// per-endpoint bucket, built per request).
+func (e *effective) bucketKey(hash string, limit access.Limit) (string, *bucketMark) {
 	if limit.EndpointKey != "" {
-		return shm.BucketKey(hash, limit.Scope+"#"+limit.EndpointKey)
+		return shm.BucketKey(hash, limit.Scope+"#"+limit.EndpointKey), nil
 	}
 	if e.bucket == "" {
 		e.bucket = shm.BucketKey(hash, limit.Scope)
 	}
-	return e.bucket
+	return e.bucket, &e.bucketMark
 }
 
 type lookup struct {
@@ -244,6 +255,7 @@ func (r *Root) OnPluginStart(int) bool {
 	r.lookups = map[string]*lookup{}
 	r.streams = map[uint32]*httpContext{}
 	r.buckets = map[string]int64{}
+	r.maxBuckets = maxTrackedBuckets
 	r.leases = map[string]*leaseRef{}
 	r.refills = map[string][]refillWaiter{}
 	if err := r.host.SetTick(cfg.SyncIntervalMS); err != nil {
@@ -322,10 +334,81 @@ func (r *Root) sweep(now int64) {
 		if now-used < r.bucketIdle() {
 			continue
 		}
-		shm.SweepBucket(r.host, key, now)
+		shm.SweepBucket(r.store, key, now)
 		// Forget it even when it was not full (a long window): whichever VM
 		// uses it next tracks it again, and sweeping is only about memory.
 		delete(r.buckets, key)
+		r.bucketsGen++
+	}
+}
+
+// maxTrackedBuckets bounds the buckets a VM remembers for the idle sweep.
+// Without a bound the map holds every key used within bucketIdle (twenty
+// ticks): at a high rate over many distinct keys that is tens of thousands
+// of entries, each with its shared-data key (about 100-150 bytes). 8192 of
+// them are about 1 MiB of live heap.
+const maxTrackedBuckets = 8192
+
+// trackBucket records that this VM used the bucket at key at now. A new key
+// that takes the map past maxBuckets sheds a quarter of the map first
+// (shedBuckets); the warm path pays one map assignment, as without a bound.
+func (r *Root) trackBucket(key string, now int64) {
+	n := len(r.buckets)
+	r.buckets[key] = now
+	if len(r.buckets) > n && n >= r.maxBuckets {
+		r.shedBuckets(key, now)
+	}
+}
+
+// bucketMark remembers, next to a bucket's key, when this VM last recorded
+// the bucket in Root.buckets (at) and the map's generation then (gen).
+type bucketMark struct {
+	at  int64
+	gen uint64
+}
+
+// bucketRetrack is how stale a bucket's recorded last use may get: a
+// bucket recorded less than this ago (and not forgotten since) is not
+// recorded again. Recording costs a hash of the 70-byte key and a map
+// assignment on every request; with this, once per key and half second. The
+// sweep then sees a bucket at most this much idler than it is, less than
+// bucketIdle (at least a second), and sweeping early changes no decision.
+const bucketRetrack = int64(sweepEvery / 2)
+
+// trackBucketMarked is trackBucket, skipped while mark (if any) says the
+// bucket was recorded recently and is still in the map.
+func (r *Root) trackBucketMarked(key string, now int64, mark *bucketMark) {
+	if mark != nil && mark.gen == r.bucketsGen && now-mark.at < bucketRetrack && mark.at != 0 {
+		return
+	}
+	r.trackBucket(key, now)
+	if mark != nil {
+		*mark = bucketMark{at: now, gen: r.bucketsGen}
+	}
+}
+
+// shedBuckets sweeps and forgets tracked buckets until the map is down to
+// three quarters of its bound: first those idle for at least sweepEvery,
+// then any (Go's map order) but keep, the one just used. Sweeping a bucket
+// early never changes a decision (SweepBucket empties only a bucket that is
+// full again, and an empty bucket reads as full); a forgotten bucket that
+// was not full stays in shared data until a VM uses its key again, as at the
+// regular sweep. The work is bounded by a quarter of the bound, once per
+// quarter of the bound new keys.
+func (r *Root) shedBuckets(keep string, now int64) {
+	low := r.maxBuckets * 3 / 4
+	for _, anyAge := range []bool{false, true} {
+		for key, used := range r.buckets {
+			if len(r.buckets) <= low {
+				return
+			}
+			if key == keep || (!anyAge && now-used < int64(sweepEvery)) {
+				continue
+			}
+			shm.SweepBucket(r.store, key, now)
+			delete(r.buckets, key)
+			r.bucketsGen++
+		}
 	}
 }
 

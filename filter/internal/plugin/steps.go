@@ -287,7 +287,8 @@ func (h *httpContext) orgLimits() verdict {
 func (h *httpContext) rateLimit() verdict {
 	r := h.root
 	if limit := h.limit; !h.api.DisableRateLimit && limit.RateLimited() {
-		res, ok := h.take(h.eff.bucketKey(h.hash, limit), ratelimit.Limit{Rate: limit.Rate, Per: limit.Per})
+		key, mark := h.eff.bucketKey(h.hash, limit)
+		res, ok := h.take(key, ratelimit.Limit{Rate: limit.Rate, Per: limit.Per}, mark)
 		if !ok {
 			return h.reply(unavailable(), outUnavailable)
 		}
@@ -298,7 +299,7 @@ func (h *httpContext) rateLimit() verdict {
 	}
 	if key := r.snap.apiBuckets[h.api]; key != "" {
 		g := h.api.GlobalRateLimit
-		res, ok := h.take(key, ratelimit.Limit{Rate: g.Rate, Per: g.Per})
+		res, ok := h.take(key, ratelimit.Limit{Rate: g.Rate, Per: g.Per}, nil)
 		if !ok {
 			return h.reply(unavailable(), outUnavailable)
 		}
@@ -310,15 +311,16 @@ func (h *httpContext) rateLimit() verdict {
 }
 
 // take takes a token from a shared bucket; ok is false if shared data
-// failed us, which is answered as unavailable rather than guessed.
-func (h *httpContext) take(key string, lim ratelimit.Limit) (ratelimit.Result, bool) {
+// failed us, which is answered as unavailable rather than guessed. mark,
+// if not nil, remembers when the bucket was last recorded for the sweep.
+func (h *httpContext) take(key string, lim ratelimit.Limit, mark *bucketMark) (ratelimit.Result, bool) {
 	r := h.root
-	res, err := shm.Take(r.host, &r.shmScratch, key, lim, h.now)
+	res, err := shm.Take(r.store, &r.shmScratch, key, lim, h.now)
 	if err != nil {
 		r.log(host.Error, "rate limit state: "+err.Error())
 		return res, false
 	}
-	r.buckets[key] = h.now
+	r.trackBucketMarked(key, h.now, mark)
 	return res, true
 }
 

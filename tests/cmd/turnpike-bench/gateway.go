@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,12 @@ type gatewayRow struct {
 	SidecarCalls float64
 	// UpstreamConns is the TCP connections the upstream accepted per request.
 	UpstreamConns float64
+	// Profiled rows only (the no-op and warm-key gateways): from a CPU profile
+	// of the measured window, the gateway's CPU per request as sampled, and
+	// its part in the guest's compiled code (runtime._ExternalCode).
+	ProfiledCPU, GuestCPU time.Duration
+	// SyscallCPU is the part in system calls (the kernel's socket work).
+	SyscallCPU time.Duration
 }
 
 // analyticsRow is the warm-key row with analytics.enabled.
@@ -40,10 +47,15 @@ type gatewayOpts struct {
 	warmup, duration time.Duration
 	workers          int
 	keys             int
+	// cpuProfile, when set, is where loadOne writes a CPU profile of the
+	// gateway over the measured window, fetched from pprofAddr (its admin
+	// listener with --pprof).
+	cpuProfile, pprofAddr string
 }
 
 // Names of the gateway rows the report refers to.
 const (
+	rowNoop       = "turnpike-gateway + no-op filter"
 	rowWarm       = "turnpike-gateway + filter.wasm, warm keys (rate limit only)"
 	rowQuotaLease = "turnpike-gateway + filter.wasm, quota keys far from exhaustion (leases)"
 	rowQuotaNear  = "turnpike-gateway + filter.wasm, quota keys near exhaustion (one-unit leases)"
@@ -108,34 +120,38 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 			"--workers", strconv.Itoa(o.workers), "--log-level", "warn",
 			"--plugin-config", cfgFiles[cfg], "--cluster", "turnpike-sidecar=" + e.sidecarURL}, extra...)
 	}
-	filter := func(name, cfg string, extra ...string) func(addr string) (*proc, error) {
-		return func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, name, addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, filterWasm, cfg, extra...)...)
+	filter := func(name, cfg string, extra ...string) func(addr string, more ...string) (*proc, error) {
+		return func(addr string, more ...string) (*proc, error) {
+			return startProc(ctx, e.dir, name, addr, e.binDir+"/turnpike-gateway",
+				gatewayArgs(addr, filterWasm, cfg, append(extra, more...)...)...)
 		}
 	}
 	type target struct {
 		name  string
-		start func(addr string) (*proc, error)
+		start func(addr string, extra ...string) (*proc, error)
 		keys  []string // Authorization header values
 		redis bool
 		path  string // "" = /bench/items
+		// profile: take a CPU profile of the measured window (--pprof)
+		// and split the gateway's CPU into guest code and the rest.
+		profile bool
 	}
 	targets := []target{
-		{"plain Go reverse proxy (no wasm)", func(addr string) (*proc, error) {
+		{"plain Go reverse proxy (no wasm)", func(addr string, _ ...string) (*proc, error) {
 			return startProc(ctx, e.dir, "plain-proxy", addr, e.self, "-role", "proxy", "-addr", addr, "-upstream", e.upstreamURL)
-		}, warm, false, ""},
-		{"turnpike-gateway + no-op filter", func(addr string) (*proc, error) {
-			return startProc(ctx, e.dir, "gateway-noop", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, noopWasm, "default")...)
-		}, warm, false, ""},
-		{rowWarm, filter("gateway-filter", "default"), warm, true, ""},
-		{analyticsRow, filter("gateway-filter-analytics", "analytics"), warm, true, ""},
-		{rowPool2, filter("gateway-filter-pool2", "default", "--max-idle-conns-per-host", "2"), warm, true, ""},
+		}, warm, false, "", false},
+		{rowNoop, func(addr string, more ...string) (*proc, error) {
+			return startProc(ctx, e.dir, "gateway-noop", addr, e.binDir+"/turnpike-gateway", gatewayArgs(addr, noopWasm, "default", more...)...)
+		}, warm, false, "", true},
+		{rowWarm, filter("gateway-filter", "default"), warm, true, "", true},
+		{analyticsRow, filter("gateway-filter-analytics", "analytics"), warm, true, "", false},
+		{rowPool2, filter("gateway-filter-pool2", "default", "--max-idle-conns-per-host", "2"), warm, true, "", false},
 		// The same decision for OAuth access tokens: they are keys.
-		{rowOAuth, filter("gateway-filter-oauth", "default"), tokens, true, "/" + oauthAPIID + "/items"},
-		{rowQuotaLease, filter("gateway-filter-quota", "default"), quota, true, ""},
-		{rowQuotaNear, filter("gateway-filter-near", "near"), quota, true, ""},
-		{rowQuotaCall, filter("gateway-filter-call", "call"), quota, true, ""},
-		{rowOrg, filter("gateway-filter-org", "org"), org, true, ""},
+		{rowOAuth, filter("gateway-filter-oauth", "default"), tokens, true, "/" + oauthAPIID + "/items", false},
+		{rowQuotaLease, filter("gateway-filter-quota", "default"), quota, true, "", false},
+		{rowQuotaNear, filter("gateway-filter-near", "near"), quota, true, "", false},
+		{rowQuotaCall, filter("gateway-filter-call", "call"), quota, true, "", false},
+		{rowOrg, filter("gateway-filter-org", "org"), org, true, "", false},
 	}
 	var rows []gatewayRow
 	for _, t := range targets {
@@ -143,7 +159,16 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 		if err != nil {
 			return nil, err
 		}
-		p, err := t.start(addr)
+		lo := o
+		var extra []string
+		if t.profile {
+			if lo.pprofAddr, err = freeAddr(); err != nil {
+				return nil, err
+			}
+			lo.cpuProfile = fmt.Sprintf("%s/gateway-%d.pprof", e.dir, len(rows))
+			extra = []string{"--admin-listen", lo.pprofAddr, "--pprof"}
+		}
+		p, err := t.start(addr, extra...)
 		if err != nil {
 			return nil, err
 		}
@@ -151,8 +176,11 @@ func gatewayScenario(ctx context.Context, e *env, o gatewayOpts, filterWasm, noo
 		if path == "" {
 			path = "/bench/items"
 		}
-		row, err := loadOne(ctx, e, addr, []int{p.pid()}, path, t.keys, o, t.redis)
+		row, err := loadOne(ctx, e, addr, []int{p.pid()}, path, t.keys, lo, t.redis)
 		p.stop()
+		if err == nil && t.profile {
+			err = row.splitProfile(ctx, e.binDir+"/turnpike-gateway", lo.cpuProfile)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.name, err)
 		}
@@ -207,8 +235,17 @@ func loadOne(ctx context.Context, e *env, addr string, pids []int, path string, 
 	if err != nil {
 		return gatewayRow{}, err
 	}
+	profiled := make(chan error, 1)
+	if o.cpuProfile != "" {
+		go func() { profiled <- fetchCPUProfile(ctx, o.pprofAddr, o.cpuProfile, o.warmup, o.duration) }()
+	} else {
+		profiled <- nil
+	}
 	res, err := loadgen.Run(ctx, loadgen.Options{Addr: addr, Requests: reqs, Connections: o.connections,
 		Warmup: o.warmup, Duration: o.duration})
+	if perr := <-profiled; err == nil && perr != nil {
+		err = fmt.Errorf("cpu profile: %w", perr)
+	}
 	if err != nil {
 		return gatewayRow{}, err
 	}
@@ -243,6 +280,52 @@ func loadOne(ctx context.Context, e *env, addr string, pids []int, path string, 
 		logf("  first error: %v", res.FirstError)
 	}
 	return row, nil
+}
+
+// splitProfile reads a CPU profile of the row's measured window: the CPU
+// sampled per request, and the part in the guest's compiled code.
+func (row *gatewayRow) splitProfile(ctx context.Context, bin, file string) error {
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=1000", bin, file).Output()
+	if err != nil {
+		return fmt.Errorf("pprof %s: %w", file, err)
+	}
+	p, err := parsePprofSeconds(string(out))
+	if err != nil {
+		return err
+	}
+	if row.Requests > 0 {
+		per := func(s float64) time.Duration { return time.Duration(s * 1e9 / float64(row.Requests)) }
+		row.ProfiledCPU, row.GuestCPU, row.SyscallCPU = per(p.total), per(p.guest), per(p.sys)
+	}
+	return nil
+}
+
+// fetchCPUProfile waits out the warm-up, then writes a CPU profile of the
+// measured window from a gateway's /debug/pprof/profile to file.
+func fetchCPUProfile(ctx context.Context, addr, file string, warmup, duration time.Duration) error {
+	select {
+	case <-time.After(warmup):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	secs := max(1, int(duration/time.Second))
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: duration + time.Minute}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return os.WriteFile(file, body, 0o644)
 }
 
 func statusOrErr(resp *http.Response, err error) string {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,5 +81,38 @@ func TestAuthTargetsPreferAlternated(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "HMAC") {
 		t.Errorf("a target row for a case that did not run:\n%s", b.String())
+	}
+}
+
+func TestRoundOrder(t *testing.T) {
+	targets := []string{"no-op", "base", "candidate"}
+	for r, want := range [][]string{{"no-op", "base", "candidate"}, {"candidate", "base", "no-op"}, {"no-op", "base", "candidate"}} {
+		if got := roundOrder(targets, r); !slices.Equal(got, want) {
+			t.Errorf("round %d: %v, want %v", r, got, want)
+		}
+	}
+	if targets[0] != "no-op" {
+		t.Error("roundOrder changed its argument")
+	}
+}
+
+func TestParsePprofSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		name, out string
+		want      pprofSplit
+		err       bool
+	}{
+		{"seconds", "Duration: 8s, Total samples = 5.83s (72.86%)\n     2.01s 34.48% 34.48%      2.01s 34.48%  runtime._ExternalCode\n" +
+			"     1.03s 17.67% 52.14%      1.03s 17.67%  internal/runtime/syscall/linux.Syscall6\n", pprofSplit{5.83, 2.01, 1.03}, false},
+		{"milliseconds", "Duration: 8s, Total samples = 5260ms (65.74%)\n     550ms 10.46% 34.79%      550ms 10.46%  runtime._ExternalCode\n",
+			pprofSplit{5.26, 0.55, 0}, false},
+		{"no guest code", "Duration: 8s, Total samples = 1.5s (20%)\n", pprofSplit{1.5, 0, 0}, false},
+		{"no samples", "nothing", pprofSplit{}, true},
+	} {
+		got, err := parsePprofSeconds(tc.out)
+		near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+		if (err != nil) != tc.err || !near(got.total, tc.want.total) || !near(got.guest, tc.want.guest) || !near(got.sys, tc.want.sys) {
+			t.Errorf("%s: %+v %v", tc.name, got, err)
+		}
 	}
 }

@@ -43,6 +43,9 @@ type options struct {
 	compare                      string // base filter.wasm for -compare
 	analyticsPair                bool
 	rounds                       int
+	cpuProfile                   string // -compare: directory for the gateways' CPU profiles
+	compareAnalytics             bool
+	guestProfile                 bool
 }
 
 func parseFlags() *options {
@@ -70,6 +73,9 @@ func parseFlags() *options {
 	flag.StringVar(&o.compare, "compare", "", "BASE.wasm: only compare it with -wasm on the gateway (warm keys, analytics off and on), interleaved; the report is not written")
 	flag.BoolVar(&o.analyticsPair, "analytics-pair", false, "only measure -wasm on the gateway with analytics off and on, both loaded at once (half the connections each); the report is not written")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of -compare and -analytics-pair")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "DIR: with -compare, take a CPU profile of each gateway over its measured window (turnpike-gateway --pprof) into DIR/<target>-<round>.pprof; compare with go tool pprof -top -diff_base")
+	flag.BoolVar(&o.guestProfile, "guest-profile", false, "with -compare and -cpuprofile, also run the gateways' VMs under wasmhost's profiler (guest functions and host calls with call counts; much slower) and write DIR/<target>-<round>.guest.pb.gz")
+	flag.BoolVar(&o.compareAnalytics, "compare-analytics", true, "with -compare, also compare the builds with analytics on")
 	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")
 	flag.StringVar(&o.addr, "addr", "", "internal: listen address of -role")
 	flag.StringVar(&o.upstream, "upstream", "", "internal: upstream URL of -role proxy")
@@ -139,6 +145,9 @@ func run(ctx context.Context, o *options) error {
 	}
 	if !o.skipGoBench {
 		if r.vm, err = runGoBench(ctx, "./filter", "^BenchmarkDecision$", o.benchtime); err != nil {
+			return err
+		}
+		if r.cold, err = runGoBench(ctx, "./filter", "^BenchmarkColdCache$", o.benchtime); err != nil {
 			return err
 		}
 		if r.profile, err = profileWarmPath(ctx, dir, "2s"); err != nil {
@@ -239,6 +248,7 @@ func runCompare(ctx context.Context, dir string, o *options) error {
 		return err
 	}
 	return withEnv(ctx, dir, o, func(e *env) error {
-		return gatewayCompare(ctx, e, o.gatewayOpts(), o.compare, o.wasm, noop, o.rounds)
+		return gatewayCompare(ctx, e, o.gatewayOpts(), compareOpts{base: o.compare, cand: o.wasm, noop: noop,
+			rounds: o.rounds, profileDir: o.cpuProfile, guestProfile: o.guestProfile, analytics: o.compareAnalytics})
 	})
 }

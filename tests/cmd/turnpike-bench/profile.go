@@ -35,6 +35,68 @@ func profileWarmPath(ctx context.Context, dir, benchtime string) (warmProfile, e
 	return parsePprofTop(string(out))
 }
 
+// pprofSplit is a CPU profile's total and two of its parts, in seconds.
+type pprofSplit struct {
+	total float64
+	guest float64 // flat in runtime._ExternalCode: the guest's compiled wasm
+	sys   float64 // flat in the raw system call (time in the kernel's socket reads and writes, mostly)
+}
+
+// parsePprofSeconds reads, from `pprof -top`, the samples' total
+// ("Total samples = 5.83s") and the flat time of runtime._ExternalCode and
+// of the raw system call.
+func parsePprofSeconds(out string) (pprofSplit, error) {
+	var p pprofSplit
+	found := false
+	for _, line := range strings.Split(out, "\n") {
+		if _, rest, ok := strings.Cut(line, "Total samples = "); ok {
+			v, _, _ := strings.Cut(rest, " ")
+			var err error
+			if p.total, err = pprofSeconds(v); err != nil {
+				return p, err
+			}
+			found = true
+		}
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.HasSuffix(f[1], "%") {
+			continue
+		}
+		var dst *float64
+		switch name := strings.Join(f[5:], " "); {
+		case name == "runtime._ExternalCode":
+			dst = &p.guest
+		case strings.HasSuffix(name, "syscall.Syscall6") || strings.HasSuffix(name, "linux.Syscall6"):
+			dst = &p.sys
+		default:
+			continue
+		}
+		v, err := pprofSeconds(f[0])
+		if err != nil {
+			return p, err
+		}
+		*dst += v
+	}
+	if !found {
+		return p, fmt.Errorf("no samples in the profile:\n%s", out)
+	}
+	return p, nil
+}
+
+// pprofSeconds parses a pprof duration such as 5.83s, 550ms or 0.
+func pprofSeconds(v string) (float64, error) {
+	for _, u := range []struct {
+		suffix string
+		scale  float64
+	}{{"ms", 1e-3}, {"us", 1e-6}, {"µs", 1e-6}, {"s", 1}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			f, err := strconv.ParseFloat(n, 64)
+			return f * u.scale, err
+		}
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return f, err
+}
+
 // parsePprofTop reads `pprof -top` rows: flat flat% sum% cum cum% name.
 func parsePprofTop(out string) (warmProfile, error) {
 	var p warmProfile

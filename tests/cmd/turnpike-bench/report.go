@@ -47,6 +47,7 @@ type report struct {
 	elapsed time.Duration
 	machine machine
 	vm      []goBench
+	cold    []goBench // BenchmarkColdCache
 	store   []goBench
 	gateway []gatewayRow
 	sidecar []sidecarRow
@@ -272,7 +273,8 @@ func (r *report) gatewayTable(w func(string, ...any)) {
 	w("reservations, leases and lease releases (not the sync polls, which are per tick). \"vs rate-only\" compares with\n")
 	w("the warm keys that have a rate limit and no quota: that ratio carries over to other machines. New upstream\n")
 	w("connections per request: TCP connections the upstream accepted, divided by the requests (the proxy's upstream\n")
-	w("pool; turnpike-gateway keeps 1024 idle per host by default).\n\n")
+	w("pool; turnpike-gateway keeps 1024 idle per host by default). The no-op and warm-key gateways run with\n")
+	w("`--pprof` and are CPU-profiled over their measured window (Go's 100 Hz sampling), for the split in [Gaps](#gaps).\n\n")
 	noop, _ := r.gatewayRow("turnpike-gateway + no-op")
 	plain, _ := r.gatewayRow("plain")
 	rate, _ := r.gatewayRow(rowWarm)
@@ -450,11 +452,14 @@ func (r *report) gaps(w func(string, ...any)) {
 		w("collector, which runs inside the request that triggers it. The key's hash (per-VM raw key -> hash cache),\n")
 		w("header copies (views of the host's memory), the bucket key and state and the response header values no\n")
 		w("longer allocate, and counters reach the host once per tick instead of once per request. What remains is\n")
-		w("the filter's own code and 10 host calls per warm request (the clock, 4 request headers, the bucket's\n")
-		w("shared-data get and set, 3 response headers), 5 of which the host answers by calling back into the guest\n")
-		w("to allocate the result; the no-op floor makes none. Reading the request headers with one call instead\n")
-		w("of four was tried and was not faster in this host (filter/README.md, per-request cost). Plan: profile the\n")
-		w("guest's own code inside the VM (this profile sees it only as one opaque block) and cut what dominates.\n\n")
+		w("%.0f host calls per warm request (the request headers in one snapshot, `x-turnpike-api-id`, the clock, the\n", m["host-calls/op"])
+		w("bucket's shared-data get and set, 3 response headers), %.0f of which the host answers by calling back into\n", m["host-allocs/op"])
+		w("the guest to allocate the result, and the filter's own code: the guest profiler\n")
+		w("(`TURNPIKE_WASM_PROFILE=DIR go test -bench BenchmarkDecision ./filter/`) counts three to four times the floor's\n")
+		w("guest function calls per warm request, spread over the pipeline's steps (header reads, path normalization,\n")
+		w("API match, key extraction and hash cache, the bucket's shared-data update, the response headers) with no\n")
+		w("single hot spot. Each is a few map lookups or host calls; what is left to cut is layers (a header read is\n")
+		w("seven guest calls deep) rather than one step.\n\n")
 	}
 	noop, ok1 := r.gatewayRow("turnpike-gateway + no-op")
 	tp, ok2 := r.gatewayRow(rowWarm)
@@ -464,8 +469,39 @@ func (r *report) gaps(w func(string, ...any)) {
 		w("gateway, sidecar and Redis share %d CPUs, so throughput is set by CPU per request: the gateway process used %s of\n", r.machine.CPUs, dur(tp.CPUPerReq))
 		w("CPU per request with filter.wasm against %s with the no-op filter (plain proxy: %s). The difference, %s, is\n",
 			dur(noop.CPUPerReq), r.plainCPU(), dur(tp.CPUPerReq-noop.CPUPerReq))
-		w("the filter's own decision (section 1) for the request and response callbacks, plus its guest GC. The plan is\n")
-		w("section 1's: the same guest code dominates both. Under Envoy the filter's share of a request is\n")
+		if tp.ProfiledCPU > 0 && noop.ProfiledCPU > 0 {
+			w("mostly the guest's compiled code: a CPU profile of each of the two gateways over its measured window (turnpike-gateway\n")
+			w("`--pprof`) puts %s per request in `runtime._ExternalCode` (the guest's wasm) with filter.wasm against %s with\n",
+				dur(tp.GuestCPU), dur(noop.GuestCPU))
+			w("the no-op filter, %s of the %s the profiles sampled more per request. System calls took %s more (%s against\n",
+				dur(tp.GuestCPU-noop.GuestCPU), dur(tp.ProfiledCPU-noop.ProfiledCPU), dur(tp.SyscallCPU-noop.SyscallCPU), dur(tp.SyscallCPU))
+			w("%s per request: the same reads and writes per request, each dearer at the lower request rate; not attributed\n", dur(noop.SyscallCPU))
+			w("further); the rest is the host functions, wazero's calls into the guest, allocation and scheduling\n")
+			w("(`go run ./tests/cmd/turnpike-bench -compare BASE.wasm -cpuprofile DIR` profiles two builds side by side for\n")
+			w("`go tool pprof -top -diff_base`). ")
+		} else {
+			w("mostly the guest's compiled code (profile the gateways with `go run ./tests/cmd/turnpike-bench -compare\n")
+			w("BASE.wasm -cpuprofile DIR` and read `runtime._ExternalCode` in `go tool pprof -top`). ")
+		}
+		w("The guest runs the same code as in section 1 (the same guest calls per request,\n")
+		w("`turnpike-gateway --guest-profile`), but each request costs it more")
+		if tp.GuestCPU > 0 && noop.GuestCPU > 0 && okW && okF && warm.Metrics["ns/op"] > 0 && floor.Metrics["ns/op"] > 0 {
+			w(" (%.1fx section 1's mean with filter.wasm, %.1fx with the\nno-op filter)",
+				float64(tp.GuestCPU.Nanoseconds())/warm.Metrics["ns/op"], float64(noop.GuestCPU.Nanoseconds())/floor.Metrics["ns/op"])
+		}
+		w(", the no-op filter as much as filter.wasm: between two requests of one VM the gateway's HTTP handling, the other VM, the load generator\n")
+		w("and the upstream evict the guest's code and data from the CPU caches.")
+		if cf, ok := findBench(r.cold, "ColdCache/noop-floor/cold-caches"); ok {
+			wf, _ := findBench(r.cold, "ColdCache/noop-floor/warm-caches")
+			ww, _ := findBench(r.cold, "ColdCache/warm-rate-limit/warm-caches")
+			cw, _ := findBench(r.cold, "ColdCache/warm-rate-limit/cold-caches")
+			w(" `go test -bench BenchmarkColdCache ./filter/` writes\n")
+			w("4 MiB (more than a core's L2 cache) before each request, outside its timing: the floor's decision then takes\n")
+			w("%s instead of %s on average, the warm key's %s instead of %s.",
+				us(cf.Metrics["decision-ns/op"]), us(wf.Metrics["decision-ns/op"]), us(cw.Metrics["decision-ns/op"]), us(ww.Metrics["decision-ns/op"]))
+		}
+		w(" The lever is therefore\n")
+		w("the guest code and memory a request touches, the same as section 1's. Under Envoy the filter's share of a request is\n")
 		w("smaller, because Envoy's own per-request cost is larger than this Go gateway's and V8/wasmtime run the guest\n")
 		w("code at least as fast as wazero.\n\n")
 	}

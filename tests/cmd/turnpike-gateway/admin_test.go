@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -141,4 +142,18 @@ func newSlowUpstream(t *testing.T, arrived, release chan struct{}, once *sync.On
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
+}
+
+// --pprof adds Go's profiles to the admin listener; without it they are not served.
+func TestAdminPprof(t *testing.T) {
+	for _, tc := range []struct {
+		pprof bool
+		want  int
+	}{{false, http.StatusNotFound}, {true, http.StatusOK}} {
+		srv := httptest.NewServer((&admin{pprof: tc.pprof}).handler())
+		if code, _ := get(t, srv.URL+"/debug/pprof/cmdline"); code != tc.want {
+			t.Errorf("pprof %v: /debug/pprof/cmdline %d, want %d", tc.pprof, code, tc.want)
+		}
+		srv.Close()
+	}
 }

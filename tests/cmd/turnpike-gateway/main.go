@@ -12,7 +12,8 @@
 //
 // Every flag can also be set through the environment: TURNPIKE_GATEWAY_ + the flag name in capitals
 // with "_" for "-" (TURNPIKE_GATEWAY_PLUGIN_CONFIG); --help lists them. Every path of the main
-// listener belongs to the filters; /ready and /stats/prometheus are on --admin-listen. HTTPS with
+// listener belongs to the filters; /ready and /stats/prometheus (and with --pprof
+// Go's profiles) are on --admin-listen. HTTPS with
 // --tls-cert/--tls-key, client certificates with --client-ca. SIGINT/SIGTERM drain in-flight
 // requests and stop.
 package main
@@ -81,11 +82,12 @@ type options struct {
 	listen, wasm, pluginConfig, vmConfig, upstream string
 	upstreamCA, config                             string
 	tlsCert, tlsKey, clientCA, adminListen         string
+	guestProfile                                   string
 	drainTimeout                                   time.Duration
 	requireClientCert                              bool
 	vmID, rootID, pluginName, logLevel, wasiMode   string
 	workers, maxIdlePerHost                        int
-	failOpen                                       bool
+	failOpen, pprof                                bool
 	maxBody                                        int64
 	routeSync                                      time.Duration
 	clusters                                       clusterFlag
@@ -127,6 +129,8 @@ Usage: turnpike-gateway --wasm FILE [flags]
 			flagenv.Bool(&o.requireClientCert, "require-client-cert", false, "refuse TLS clients without a certificate --client-ca verifies"),
 			flagenv.String(&o.upstreamCA, "upstream-ca", "", "PEM `file` of the CA certificates https upstreams are verified with (default: the system's)"),
 			flagenv.String(&o.adminListen, "admin-listen", "", "`address` of the admin listener (/ready, /stats/prometheus); none without it"),
+			flagenv.String(&o.guestProfile, "guest-profile", "", "run the VMs under wasmhost's profiler (every guest function and host call, with call counts; the VMs run several times slower) and write it as a pprof `file` on shutdown"),
+			flagenv.Bool(&o.pprof, "pprof", false, "also serve Go's profiles (net/http/pprof, /debug/pprof/...) on --admin-listen, e.g. a CPU profile under load; off by default because a profile costs CPU"),
 			flagenv.PositiveDuration(&o.drainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests (`duration`)"),
 			flagenv.PositiveDuration(&o.routeSync, "route-sync-interval", 250*time.Millisecond,
 				"how often the API definitions (per-API target_url) are polled from the sidecar the plugin configuration names (`duration`)"),
@@ -264,6 +268,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		// One process: every filter of the chain shares data and queues, keyed by vm_id.
 		Shared: wasmhost.NewSharedState(),
 	}
+	if o.guestProfile != "" {
+		base.Profile = wasmhost.NewProfile()
+		defer func() {
+			if err := writeGuestProfile(o.guestProfile, base.Profile); err != nil {
+				logger.Warn("writing the guest profile", "error", err)
+			}
+		}()
+	}
 	var fc *fileConfig
 	var cfgs []wasmhost.Config
 	if o.config != "" {
@@ -360,7 +372,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	logger.Info("turnpike-gateway listening", "addr", ln.Addr().String(), "filters", len(g.chain), "vms_per_worker", len(g.hosts), "abi", host.ABIVersion(),
 		"workers", o.workers, "upstream", o.upstream, "clusters", o.clusters.String(), "load_time", time.Since(start).Round(time.Millisecond))
-	adm := &admin{hosts: g.hosts}
+	adm := &admin{hosts: g.hosts, pprof: o.pprof}
 	var adminSrv *http.Server
 	if o.adminListen != "" {
 		aln, err := net.Listen("tcp", o.adminListen)
@@ -403,4 +415,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	return nil
+}
+
+// writeGuestProfile writes --guest-profile's file.
+func writeGuestProfile(file string, p *wasmhost.Profile) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := p.WritePprof(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
