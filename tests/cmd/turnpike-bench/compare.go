@@ -18,7 +18,7 @@ import (
 // Interleaving makes both see the same machine, which on a shared one
 // matters more than anything else; medians over the rounds are printed.
 // The report file is not written. With a profile directory each gateway
-// runs with --pprof and a CPU profile of its measured window is written
+// runs with --pprof and a CPU profile of a second window of the same load, after the measured one, is written
 // there as <target>-r<round>.pprof (e.g. go tool pprof -top -diff_base
 // DIR/no-op-filter-r1.pprof DIR/candidate-default-r1.pprof).
 func gatewayCompare(ctx context.Context, e *env, o gatewayOpts, c compareOpts) error {

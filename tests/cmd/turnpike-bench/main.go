@@ -73,7 +73,7 @@ func parseFlags() *options {
 	flag.StringVar(&o.compare, "compare", "", "BASE.wasm: only compare it with -wasm on the gateway (warm keys, analytics off and on), interleaved; the report is not written")
 	flag.BoolVar(&o.analyticsPair, "analytics-pair", false, "only measure -wasm on the gateway with analytics off and on, both loaded at once (half the connections each); the report is not written")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of -compare and -analytics-pair")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "DIR: with -compare, take a CPU profile of each gateway over its measured window (turnpike-gateway --pprof) into DIR/<target>-<round>.pprof; compare with go tool pprof -top -diff_base")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "DIR: with -compare, take a CPU profile of each gateway over a second window of the same load after the measured one (turnpike-gateway --pprof) into DIR/<target>-<round>.pprof; compare with go tool pprof -top -diff_base")
 	flag.BoolVar(&o.guestProfile, "guest-profile", false, "with -compare and -cpuprofile, also run the gateways' VMs under wasmhost's profiler (guest functions and host calls with call counts; much slower) and write DIR/<target>-<round>.guest.pb.gz")
 	flag.BoolVar(&o.compareAnalytics, "compare-analytics", true, "with -compare, also compare the builds with analytics on")
 	flag.StringVar(&o.role, "role", "", "internal: run as the benchmark's upstream or plain proxy")

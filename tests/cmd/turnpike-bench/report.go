@@ -274,7 +274,8 @@ func (r *report) gatewayTable(w func(string, ...any)) {
 	w("the warm keys that have a rate limit and no quota: that ratio carries over to other machines. New upstream\n")
 	w("connections per request: TCP connections the upstream accepted, divided by the requests (the proxy's upstream\n")
 	w("pool; turnpike-gateway keeps 1024 idle per host by default). The no-op and warm-key gateways run with\n")
-	w("`--pprof` and are CPU-profiled over their measured window (Go's 100 Hz sampling), for the split in [Gaps](#gaps).\n\n")
+	w("`--pprof` and are CPU-profiled (Go's 100 Hz sampling) over a second window of the same load after the measured one,\n")
+	w("so profiling does not slow the measured rows; the profiles give the split in [Gaps](#gaps).\n\n")
 	noop, _ := r.gatewayRow("turnpike-gateway + no-op")
 	plain, _ := r.gatewayRow("plain")
 	rate, _ := r.gatewayRow(rowWarm)
@@ -470,7 +471,7 @@ func (r *report) gaps(w func(string, ...any)) {
 		w("CPU per request with filter.wasm against %s with the no-op filter (plain proxy: %s). The difference, %s, is\n",
 			dur(noop.CPUPerReq), r.plainCPU(), dur(tp.CPUPerReq-noop.CPUPerReq))
 		if tp.ProfiledCPU > 0 && noop.ProfiledCPU > 0 {
-			w("mostly the guest's compiled code: a CPU profile of each of the two gateways over its measured window (turnpike-gateway\n")
+			w("mostly the guest's compiled code: a CPU profile of each of the two gateways over a second, profiled window (turnpike-gateway\n")
 			w("`--pprof`) puts %s per request in `runtime._ExternalCode` (the guest's wasm) with filter.wasm against %s with\n",
 				dur(tp.GuestCPU), dur(noop.GuestCPU))
 			w("the no-op filter, %s of the %s the profiles sampled more per request. System calls took %s more (%s against\n",
