@@ -371,18 +371,24 @@ func TestTrackedBucketsBounded(t *testing.T) {
 		}
 	}
 	hot := shm.BucketKey(keys.Hash("hot-key"), "")
-	for i := range 10 {
+	tracked := func(key string) bool { _, ok := fx.r.buckets[key]; return ok }
+	// At least 10 new keys, and more until hot-key's bucket is shed: the
+	// shedding picks among idle buckets in Go's map order.
+	for i := 0; i < 10 || tracked(hot); i++ {
+		if i == 200 {
+			t.Fatal("hot-key still tracked after 200 new keys with a bound of 4")
+		}
 		// Each new key comes 2 s after the last: the earlier buckets are
 		// idle and full again.
 		fx.f.Clock += int64(2 * time.Second)
-		key := fmt.Sprintf("key-%02d", i)
+		key := fmt.Sprintf("key-%03d", i)
 		if s := fx.do("/api1/x", key, limited); status(s) != 200 {
 			t.Fatalf("%s: %d", key, status(s))
 		}
 		if n := len(fx.r.buckets); n > 4 {
 			t.Fatalf("after %s: %d buckets tracked, bound 4", key, n)
 		}
-		if _, ok := fx.r.buckets[shm.BucketKey(keys.Hash(key), "")]; !ok {
+		if !tracked(shm.BucketKey(keys.Hash(key), "")) {
 			t.Fatalf("%s: the bucket just used is not tracked", key)
 		}
 	}
@@ -396,11 +402,16 @@ func TestTrackedBucketsBounded(t *testing.T) {
 	for range 2 {
 		fx.do("/api1/x", "spent-key", limited)
 	}
-	for i := range 10 {
-		fx.do("/api1/x", fmt.Sprintf("more-%02d", i), limited)
-	}
-	if _, ok := fx.r.buckets[shm.BucketKey(keys.Hash("spent-key"), "")]; ok {
-		t.Fatal("spent-key still tracked after 10 new keys with a bound of 4")
+	// At a frozen clock no bucket is idle, so the shedding picks among
+	// all of them in Go's map order: new keys until spent-key's is shed
+	// (each shed keeps it with probability 1/2; 200 keys make about 100
+	// sheds).
+	spent := shm.BucketKey(keys.Hash("spent-key"), "")
+	for i := 0; tracked(spent); i++ {
+		if i == 200 {
+			t.Fatal("spent-key still tracked after 200 new keys with a bound of 4")
+		}
+		fx.do("/api1/x", fmt.Sprintf("more-%03d", i), limited)
 	}
 	if s := fx.do("/api1/x", "spent-key", limited); status(s) != 429 {
 		t.Errorf("spent-key after shedding: %d, want 429", status(s))
