@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -74,7 +75,7 @@ func (r *Root) startAnalytics() {
 	a.sent = def("turnpike.analytics.sent")
 	a.failed = def("turnpike.analytics.failed")
 	// Sized for a full buffer up front (up to 4 MiB; max_bytes defaults
-	// to 256 KiB): a buffer growing under load allocates large blocks,
+	// to 1 MiB): a buffer growing under load allocates large blocks,
 	// and each starts a garbage collection that keeps the write barrier
 	// on for every request until it ends (filter/README.md, "Per-request
 	// cost and VM memory").
@@ -116,11 +117,38 @@ func (h *httpContext) requestFields(rec *wire.AnalyticsRecord) {
 	if bodyMethod(h.method) {
 		rec.RequestBytes = parseLength(h.host.RequestHeader("content-length"))
 	}
-	if addr, ok := h.host.Property(sourceAddress...); ok && len(addr) > 0 {
-		// A view of the property's bytes, which live until the record is
-		// encoded: no copy per request.
-		rec.ClientIP = hostOnly(unsafe.String(&addr[0], len(addr)))
+	rec.ClientIP = h.clientIP()
+}
+
+// clientIP is the client's address as Tyk records it (request.RealIP): a
+// valid X-Real-IP, else the first entry of X-Forwarded-For if valid, else
+// the peer's address (the host's source.address property, one host call).
+// The headers come from the callback's snapshot; like the property they
+// are views that live until the record is encoded. Tyk writes the address
+// parsed and formatted again; a valid one is kept as sent here, which
+// differs only in the spelling of some IPv6 addresses (the formatting
+// would allocate per request).
+func (h *httpContext) clientIP() string {
+	if ip := strings.TrimSpace(h.host.RequestHeader("x-real-ip")); validIP(ip) {
+		return ip
 	}
+	if fw := h.host.RequestHeader("x-forwarded-for"); fw != "" {
+		first, _, _ := strings.Cut(fw, ",")
+		if ip := strings.TrimSpace(first); validIP(ip) {
+			return ip
+		}
+	}
+	if addr, ok := h.host.Property(sourceAddress...); ok && len(addr) > 0 {
+		return hostOnly(unsafe.String(&addr[0], len(addr)))
+	}
+	return ""
+}
+
+// validIP reports whether s is an IPv4 or IPv6 address (no zone, as Go's
+// net.ParseIP, which Tyk uses, accepts none).
+func validIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }
 
 // cachedFields reports whether the record's constant fields come from the

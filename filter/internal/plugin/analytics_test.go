@@ -88,6 +88,38 @@ func TestAnalyticsRecords(t *testing.T) {
 	}
 }
 
+// The client's address is Tyk's: a valid X-Real-IP, else the first entry of
+// X-Forwarded-For if valid, else the peer.
+func TestAnalyticsClientIP(t *testing.T) {
+	cases := []struct {
+		name string
+		hdrs []string
+		want string
+	}{
+		{"peer", nil, "192.0.2.7"},
+		{"x-real-ip", []string{"x-real-ip", "198.51.100.1", "x-forwarded-for", "203.0.113.9"}, "198.51.100.1"},
+		{"x-real-ip ipv6", []string{"x-real-ip", "2001:db8::1"}, "2001:db8::1"},
+		{"invalid x-real-ip, forwarded", []string{"x-real-ip", "not-an-ip", "x-forwarded-for", "203.0.113.9, 10.0.0.1"}, "203.0.113.9"},
+		{"forwarded, spaces", []string{"x-forwarded-for", " 203.0.113.9 ,10.0.0.1"}, "203.0.113.9"},
+		{"invalid forwarded", []string{"x-forwarded-for", "unknown, 10.0.0.1"}, "192.0.2.7"},
+		{"zone refused", []string{"x-real-ip", "fe80::1%eth0"}, "192.0.2.7"},
+	}
+	fx := newFixture(t, `,"analytics":{"enabled":true}`, testSnapshot)
+	fx.f.Props["source.address"] = []byte("192.0.2.7:5555")
+	for _, c := range cases {
+		fx.do("/api1/x", "", "", c.hdrs...) // 401, recorded at once
+	}
+	b := fx.shipped()
+	if len(b.Records) != len(cases) {
+		t.Fatalf("%d records, want %d", len(b.Records), len(cases))
+	}
+	for i, c := range cases {
+		if got := b.Records[i].ClientIP; got != c.want {
+			t.Errorf("%s: client IP %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
 // The buffer is bounded: records past max_records are dropped and the
 // next batch says how many. One batch is in flight at a time.
 func TestAnalyticsBoundsAndOneCallPerTick(t *testing.T) {
