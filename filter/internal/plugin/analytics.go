@@ -2,10 +2,8 @@ package plugin
 
 import (
 	"math"
-	"net/netip"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"github.com/turnpike-dev/turnpike/filter/internal/host"
 	"github.com/turnpike-dev/turnpike/filter/internal/route"
@@ -118,37 +116,6 @@ func (h *httpContext) requestFields(rec *wire.AnalyticsRecord) {
 		rec.RequestBytes = parseLength(h.host.RequestHeader("content-length"))
 	}
 	rec.ClientIP = h.clientIP()
-}
-
-// clientIP is the client's address as Tyk records it (request.RealIP): a
-// valid X-Real-IP, else the first entry of X-Forwarded-For if valid, else
-// the peer's address (the host's source.address property, one host call).
-// The headers come from the callback's snapshot; like the property they
-// are views that live until the record is encoded. Tyk writes the address
-// parsed and formatted again; a valid one is kept as sent here, which
-// differs only in the spelling of some IPv6 addresses (the formatting
-// would allocate per request).
-func (h *httpContext) clientIP() string {
-	if ip := strings.TrimSpace(h.host.RequestHeader("x-real-ip")); validIP(ip) {
-		return ip
-	}
-	if fw := h.host.RequestHeader("x-forwarded-for"); fw != "" {
-		first, _, _ := strings.Cut(fw, ",")
-		if ip := strings.TrimSpace(first); validIP(ip) {
-			return ip
-		}
-	}
-	if addr, ok := h.host.Property(sourceAddress...); ok && len(addr) > 0 {
-		return hostOnly(unsafe.String(&addr[0], len(addr)))
-	}
-	return ""
-}
-
-// validIP reports whether s is an IPv4 or IPv6 address (no zone, as Go's
-// net.ParseIP, which Tyk uses, accepts none).
-func validIP(s string) bool {
-	a, err := netip.ParseAddr(s)
-	return err == nil && a.Zone() == ""
 }
 
 // cachedFields reports whether the record's constant fields come from the
