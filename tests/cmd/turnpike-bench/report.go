@@ -525,12 +525,13 @@ func (r *report) gaps(w func(string, ...any)) {
 			missed = true
 			w("**VM memory not flat: %s -> %s MiB per VM from %d to %d requests.** Linear memory is the guest heap's\n",
 				strings.Join(mib32(first.VMMemory), "/"), strings.Join(mib32(last.VMMemory), "/"), first.Requests, last.Requests)
-			w("high-water mark, so one late peak of the heap raises it for good. It is not a leak: the filter's maps are\n")
-			w("bounded (session and hash caches by `session_cache.size` and `max_bytes`, evictions by a fixed size, idle buckets swept),\n")
-			w("and the live heap that `-memory-only` logs with a benchmark build stays level while linear memory steps\n")
-			w("up. What makes the late peak is not yet known: checking for an overdue collection every 128 session\n")
-			w("decodes as well as on the tick was tried and did not remove the step. Plan: record the heap at each\n")
-			w("collection inside the VM to see which cycle overshoots, and why.\n\n")
+			w("high-water mark, so one late peak of the heap raises it for good. The filter's maps are bounded (session\n")
+			w("and hash caches by `session_cache.size` and `max_bytes`, evictions by a fixed size, idle buckets by count and\n")
+			w("age), yet the live heap that `-memory-only` logs with a benchmark build still creeps up slowly between\n")
+			w("those samples, so something still fills towards its bound; which is not yet known. Checking for an\n")
+			w("overdue collection every 128 session decodes as well as on the\n")
+			w("tick was tried and did not remove the step. Plan: log the live heap per structure at each tick to find\n")
+			w("what grows.\n\n")
 		}
 	}
 	rate, okR := r.gatewayRow(rowWarm)
