@@ -201,10 +201,11 @@ type passwordState struct {
 	// changed password never hits an old entry.
 	ok *cache.LRU[digest]
 	// salt is prefixed to the password before hashing: a random per-VM
-	// value, so the digests in memory are not plain SHA-256 of passwords
-	// (no precomputed tables). SHA-256 makes a remembered digest match
-	// only the password that matched bcrypt: a client cannot find another
-	// password with the same digest, as it could try to with a fast
+	// value, so the digests in memory are not plain hashes of passwords
+	// (no precomputed tables). A cryptographic hash (BLAKE2s-256: half
+	// SHA-256's cost in Wasm) makes a remembered digest match only the
+	// password that matched bcrypt: a client cannot find another password
+	// with the same digest, as it could try to with a fast
 	// non-cryptographic hash (which a remembered success is checked
 	// against before any failure limit applies, so guesses are free).
 	salt [saltLen]byte
