@@ -163,20 +163,7 @@ func (e *env) addGateway(i int) (*proc.Proc, string) {
 
 func (e *env) waitSidecarReady(i int, limit time.Duration) {
 	e.t.Helper()
-	e.eventually(limit, "sidecar"+strconv.Itoa(i)+" ready", func() error {
-		if !e.sidecars[i].Running() {
-			e.t.Fatalf("sidecar%d exited: %v", i, e.sidecars[i].Err())
-		}
-		resp, err := e.client.Get(e.sidecarURLs[i] + "/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("/ready: %d", resp.StatusCode)
-		}
-		return nil
-	})
+	e.sidecars[i].WaitOK(e.client, e.sidecarURLs[i]+"/ready", limit)
 }
 
 // echo is the upstream: it answers 200 with the request it received.

@@ -168,20 +168,7 @@ func (s *stack) startGateway() {
 
 func (s *stack) waitSidecarReady(i int, limit time.Duration) time.Duration {
 	s.t.Helper()
-	return s.eventually(limit, "sidecar"+strconv.Itoa(i)+" ready", func() error {
-		if !s.sidecars[i].Running() {
-			s.t.Fatalf("sidecar%d exited: %v", i, s.sidecars[i].Err())
-		}
-		resp, err := s.client.Get(s.sidecarURLs[i] + "/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("/ready: %d", resp.StatusCode)
-		}
-		return nil
-	})
+	return s.sidecars[i].WaitOK(s.client, s.sidecarURLs[i]+"/ready", limit)
 }
 
 // eventually polls cond every 20 ms until it returns nil, failing the test
@@ -189,6 +176,18 @@ func (s *stack) waitSidecarReady(i int, limit time.Duration) time.Duration {
 func (s *stack) eventually(limit time.Duration, what string, cond func() error) time.Duration {
 	s.t.Helper()
 	return proc.Eventually(s.t, limit, what, cond)
+}
+
+// waitRecovered waits until the load rec records has run without a failure
+// for the last second, at least 2 s after since (up to 20 s).
+func (s *stack) waitRecovered(rec *recorder, since time.Time) {
+	s.t.Helper()
+	s.eventually(20*time.Second, "recovered", func() error {
+		if d := time.Since(since); d < 2*time.Second || rec.recovery(since, forever()) > d-time.Second {
+			return fmt.Errorf("failures within the last second")
+		}
+		return nil
+	})
 }
 
 // reply is a response as the client saw it.

@@ -74,12 +74,7 @@ func redisKilled(t *testing.T, tg *target) {
 	for i := range s.sidecars {
 		reconnect = max(reconnect, s.waitSidecarReady(i, 20*time.Second))
 	}
-	s.eventually(20*time.Second, "recovered", func() error {
-		if d := time.Since(t1); d < 2*time.Second || rec.recovery(t1, forever()) > d-time.Second {
-			return fmt.Errorf("failures within the last second")
-		}
-		return nil
-	})
+	s.waitRecovered(rec, t1)
 	rec.stop()
 	end := time.Now()
 

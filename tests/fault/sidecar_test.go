@@ -83,12 +83,7 @@ func sidecarKills(t *testing.T, tg *target) {
 	t.Logf("all replicas down: restarted, ready %v after their start; a revocation made then applied in %v",
 		readyAll.Round(time.Millisecond), applied.Round(time.Millisecond))
 	s.expectOnBothVMs(time.Second, revoked[0], 403, msgRevoked) // still revoked
-	s.eventually(20*time.Second, "recovered", func() error {
-		if d := time.Since(tB1); d < 2*time.Second || rec.recovery(tB1, forever()) > d-time.Second {
-			return fmt.Errorf("failures within the last second")
-		}
-		return nil
-	})
+	s.waitRecovered(rec, tB1)
 	rec.stop()
 	end := time.Now()
 

@@ -128,12 +128,7 @@ func TestQuotaGrantWaitsForReplica(t *testing.T) {
 	replica.Start()
 	waitReplicaUp(t, replicaAddr)
 	synced := time.Since(t1)
-	s.eventually(20*time.Second, "recovered", func() error {
-		if d := time.Since(t1); d < 2*time.Second || rec.recovery(t1, forever()) > d-time.Second {
-			return fmt.Errorf("failures within the last second")
-		}
-		return nil
-	})
+	s.waitRecovered(rec, t1)
 	rec.stop()
 	end := time.Now()
 	rec.report(t, "before", start, t0)

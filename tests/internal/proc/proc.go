@@ -6,6 +6,7 @@ package proc
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -121,6 +122,26 @@ func (p *Proc) Stop() error {
 	}
 	fmt.Fprintf(&p.logs, "=== stopped: %v\n", p.err)
 	return p.err
+}
+
+// WaitOK polls GET url until it answers 200, failing the test if the
+// process exits first or after limit; it returns the time taken.
+func (p *Proc) WaitOK(client *http.Client, url string, limit time.Duration) time.Duration {
+	p.t.Helper()
+	return Eventually(p.t, limit, p.name+" ready", func() error {
+		if !p.Running() {
+			p.t.Fatalf("%s exited: %v", p.name, p.Err())
+		}
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %d", url, resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 // Eventually polls cond every 20 ms until it returns nil and fails the test
