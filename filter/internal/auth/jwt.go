@@ -28,6 +28,11 @@ var (
 	DenyJWTMissing = &Denial{access.StatusBadRequest, access.MsgAuthFieldMissing, OutMissingKey}
 	// DenyJWTInvalid: a token that does not verify, or names no key.
 	DenyJWTInvalid = &Denial{access.StatusForbidden, "Key not authorized", OutJWTInvalid}
+	// DenyJWTNoKey: the same answer, for a token naming a key the
+	// snapshot lacks. The pipeline tells it apart: the sidecar may have
+	// fetched that key since this VM's last poll, so the request waits for
+	// a fresh one before it is refused (plugin.awaitKeys).
+	DenyJWTNoKey = &Denial{access.StatusForbidden, "Key not authorized", OutJWTInvalid}
 	// DenyJWTMethod: alg not of the API's signing method (none included).
 	DenyJWTMethod = &Denial{access.StatusForbidden, "Key not authorized: Unexpected signing method", OutJWTInvalid}
 )
@@ -283,7 +288,7 @@ func (j *JWT) key(t *jwt.Token) (any, *Denial) {
 		if j.jwksURL && t.KidSet && j.onUnknownKid != nil {
 			j.onUnknownKid(j.apiID) // maybe a rotation: the sidecar refetches
 		}
-		return nil, DenyJWTInvalid
+		return nil, DenyJWTNoKey
 	}
 	return key, nil
 }

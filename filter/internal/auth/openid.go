@@ -21,6 +21,9 @@ import (
 var (
 	DenyOIDC        = &Denial{access.StatusUnauthorized, oidc.MsgNotAuthorised, OutJWTInvalid}
 	denyOIDCMissing = &Denial{access.StatusUnauthorized, oidc.MsgNotAuthorised, OutMissingKey}
+	// DenyOIDCNoKey is DenyOIDC for a token naming a key the snapshot lacks
+	// (see DenyJWTNoKey).
+	DenyOIDCNoKey = &Denial{access.StatusUnauthorized, oidc.MsgNotAuthorised, OutJWTInvalid}
 )
 
 // OpenID is Tyk's OpenID Connect authentication (use_openid). The ID token
@@ -146,7 +149,7 @@ func (o *OpenID) Identify(req Request, path string) (Identity, *Denial) {
 		if t.KidSet && o.onUnknownKid != nil {
 			o.onUnknownKid(o.apiID)
 		}
-		return Identity{}, DenyOIDC
+		return Identity{}, DenyOIDCNoKey
 	}
 	// The key's type decides the algorithms: an HMAC alg or none, with a
 	// public key as the secret, is refused.

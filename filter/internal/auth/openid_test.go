@@ -69,15 +69,15 @@ func TestOpenID(t *testing.T) {
 		{"not Bearer", es("e1", claims("https://idp-a"))[len("Bearer "):], DenyOIDC, ""},
 		{"lower-case bearer", "bearer " + es("e1", claims("https://idp-a"))[len("Bearer "):], DenyOIDC, ""},
 		{"garbage", "Bearer abc", DenyOIDC, ""},
-		{"unknown kid", es("e9", claims("https://idp-a")), DenyOIDC, ""},
+		{"unknown kid", es("e9", claims("https://idp-a")), DenyOIDCNoKey, ""},
 		{"other key", "Bearer " + jwttest.MustSign("ES256", other, map[string]any{"kid": "e1"}, claims("https://idp-a")), DenyOIDC, ""},
 		{"HS256 with the public key as secret", "Bearer " + jwttest.MustSign("HS256", pub, map[string]any{"kid": "e1"}, claims("https://idp-a")), DenyOIDC, ""},
 		{"none", "Bearer " + jwttest.MustSign("none", nil, map[string]any{"kid": "e1"}, claims("https://idp-a")), DenyOIDC, ""},
 		{"expired", es("e1", claims("https://idp-a", "exp", at.Unix()-1)), DenyOIDC, ""},
 		{"not yet valid", es("e1", claims("https://idp-a", "nbf", at.Unix()+10)), DenyOIDC, ""},
 		{"unknown issuer", es("e1", claims("https://idp-x")), DenyOIDC, ""},
-		{"issuer of another key", es("e1", claims("https://idp-r")), DenyOIDC, ""},
-		{"issuer without keys yet", es("e1", claims("https://idp-empty")), DenyOIDC, ""},
+		{"issuer of another key", es("e1", claims("https://idp-r")), DenyOIDCNoKey, ""},
+		{"issuer without keys yet", es("e1", claims("https://idp-empty")), DenyOIDCNoKey, ""},
 		{"unknown client", es("e1", claims("https://idp-a", "aud", "cli")), DenyOIDC, ""},
 	} {
 		h := headers{}

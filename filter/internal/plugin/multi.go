@@ -59,6 +59,9 @@ func (h *httpContext) authenticateChain(c *auth.Chain) verdict {
 		}
 	}
 	if d != nil {
+		if ab.chain == nil && h.awaitKeys(d) { // (with a body read, it is gone)
+			return wait
+		}
 		h.authMethod = c.Members[failed] // its challenge
 		return h.deny(d)
 	}

@@ -33,6 +33,10 @@ type step struct {
 // itself.
 var pipeline []step
 
+// stepMatchAPI is where a request starts again after a wait that may have
+// brought a new snapshot (awaitKeys).
+const stepMatchAPI = 1
+
 func init() {
 	pipeline = []step{
 		{"normalize path", (*httpContext).normalizePath},
@@ -50,6 +54,9 @@ func init() {
 		{"transform headers", (*httpContext).transformHeaders}, // transform.go
 		{"response cache", (*httpContext).serveFromCache},      // respcache.go
 		{"admit", (*httpContext).admit},
+	}
+	if pipeline[stepMatchAPI].name != "match API" {
+		panic("plugin: stepMatchAPI does not name the match API step")
 	}
 }
 
@@ -79,6 +86,9 @@ type httpContext struct {
 	// it finds the answer in the fields below.
 	resumed bool
 	now     int64 // unix ns, read once per callback
+	// keysAwaited: the request waited for a fresh poll because its token
+	// named a key the VM lacked (awaitKeys); it does not wait again.
+	keysAwaited bool
 
 	api *model.APIDefinition
 	// method, path (:path with the query string) and version start as

@@ -108,10 +108,31 @@ func (h *httpContext) authenticate() verdict {
 		return h.authenticateFromBody(b) // authbody.go
 	}
 	if d != nil {
+		if h.awaitKeys(d) {
+			return wait
+		}
 		return h.deny(d)
 	}
 	h.useIdentity(id)
 	return next
+}
+
+// awaitKeys makes a request whose token names a verification key this VM
+// lacks wait once for a fresh poll, then decides it again from the API
+// match: the sidecar fetches an API's JWKS when the API is created and
+// when a token names an unknown kid (the method asked for it), and the
+// other VMs learn of the keys only at their next poll. Without the wait,
+// the first requests of a new JWT API, or after a key rotation, are
+// refused on some VMs and admitted on others.
+func (h *httpContext) awaitKeys(d *auth.Denial) bool {
+	if (d != auth.DenyJWTNoKey && d != auth.DenyOIDCNoKey) || h.keysAwaited || !h.root.awaitFresh(h.id) {
+		return false
+	}
+	h.keysAwaited = true
+	// The fresh poll may bring a new snapshot, whose API definitions and
+	// methods replace the ones this request matched.
+	h.step = stepMatchAPI
+	return true
 }
 
 // authRequest is what auth methods read: the host's headers and
