@@ -411,7 +411,7 @@ func BenchmarkDecision(b *testing.B) {
 	// ratios are what the "analytics on ≥ 95 % of off" target is about
 	// (off/on of the p50s and of the means: throughput on / off).
 	b.Run("analytics-vs-warm", func(b *testing.B) {
-		off, on, hdrs := h.VM(0), ha.VM(0), request("/api1/x", "warm-key")
+		off, on, hdrs := h.VM(0), ha.VM(0), proxied(request("/api1/x", "warm-key"))
 		var loff, lon loadgen.Histogram
 		var toff, ton time.Duration
 		for range 100 {
@@ -448,6 +448,16 @@ func BenchmarkDecision(b *testing.B) {
 		b.ReportMetric(float64(poff)/float64(pon), "p50-off/on")
 		b.ReportMetric(float64(toff)/float64(ton), "mean-off/on")
 	})
+}
+
+// proxied adds to hdrs what a proxy in front of the filter passes with a
+// client's request: a user agent, and the headers turnpike-gateway and
+// Envoy (with use_remote_address, as envoy/envoy.yaml sets it) add, among
+// them the client's address in x-forwarded-for, which analytics records.
+func proxied(hdrs wasmhost.Headers) wasmhost.Headers {
+	return append(hdrs[:len(hdrs):len(hdrs)], [][2]string{{"user-agent", "Go-http-client/1.1"},
+		{"x-forwarded-for", "10.1.2.3"}, {"x-forwarded-proto", "http"},
+		{"x-request-id", "4f0e8c2a-61b1-4c55-9f38-2a7c7d1e5b90"}}...)
 }
 
 // versusWarm times the warm key's request and an authenticated one (both

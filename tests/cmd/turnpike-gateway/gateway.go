@@ -345,7 +345,10 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 }
 
 // requestHeaders builds the proxy-wasm view of r with the given :path: pseudo-headers first, then
-// lower-cased headers, plus the x-request-id and x-forwarded-proto Envoy adds.
+// lower-cased headers, plus the x-request-id and x-forwarded-proto Envoy adds, and the peer's address
+// appended to x-forwarded-for, as Envoy does with use_remote_address (and Go's ReverseProxy, nginx):
+// the upstream sees the hops, and the filter finds the client's address among the headers it
+// already read instead of asking for the source.address property (analytics records).
 func requestHeaders(r *http.Request, path string) wasmhost.Headers {
 	scheme := "http"
 	if r.TLS != nil {
@@ -355,6 +358,9 @@ func requestHeaders(r *http.Request, path string) wasmhost.Headers {
 		{":method", r.Method}, {":path", path}, {":authority", r.Host}, {":scheme", scheme},
 	}
 	h = append(h, sortedPairs(r.Header)...)
+	if peer, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		h = appendForwardedFor(h, peer)
+	}
 	if r.Header.Get("X-Request-Id") == "" {
 		h = append(h, [2]string{"x-request-id", requestID()})
 	}
@@ -362,6 +368,18 @@ func requestHeaders(r *http.Request, path string) wasmhost.Headers {
 		h = append(h, [2]string{"x-forwarded-proto", scheme})
 	}
 	return h
+}
+
+// appendForwardedFor appends peer to the request's x-forwarded-for: to its last value, or as the
+// header's first value when the client sent none.
+func appendForwardedFor(h wasmhost.Headers, peer string) wasmhost.Headers {
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i][0] == "x-forwarded-for" {
+			h[i][1] += ", " + peer
+			return h
+		}
+	}
+	return append(h, [2]string{"x-forwarded-for", peer})
 }
 
 func sortedPairs(hdr http.Header) wasmhost.Headers {

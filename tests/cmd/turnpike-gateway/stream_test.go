@@ -31,6 +31,28 @@ func TestGatewayShowsContentLength(t *testing.T) {
 	}
 }
 
+// The gateway appends the peer's address to X-Forwarded-For, as Envoy does with
+// use_remote_address: true, so the upstream sees the hops and the filter's analytics find the
+// client among the headers (Tyk's rule: X-Real-IP, else the first X-Forwarded-For entry).
+func TestGatewayAppendsForwardedFor(t *testing.T) {
+	upstream, _ := echoUpstream(t)
+	gw := startGateway(t, "--wasm", buildFilter(t, "fidelity"), "--upstream", upstream.URL, "--log-level", "warn")
+	for _, tc := range []struct{ sent, want string }{
+		{"", "127.0.0.1"},
+		{"203.0.113.7", "203.0.113.7, 127.0.0.1"},
+		{"203.0.113.7, 198.51.100.2", "203.0.113.7, 198.51.100.2, 127.0.0.1"},
+	} {
+		var hdr []string
+		if tc.sent != "" {
+			hdr = []string{"X-Forwarded-For", tc.sent}
+		}
+		resp, _ := do(t, "GET", gw+"/x", "", hdr...)
+		if got := resp.Header.Get("X-Echo-X-Forwarded-For"); resp.StatusCode != 200 || got != tc.want {
+			t.Errorf("sent %q: upstream got %q (status %d), want %q", tc.sent, got, resp.StatusCode, tc.want)
+		}
+	}
+}
+
 var bodyLog = regexp.MustCompile(`request body (\d+) (true|false)`)
 
 // Envoy streams a body to the filter chunk by chunk, end_of_stream on the last, and on to the
