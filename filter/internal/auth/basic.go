@@ -184,7 +184,7 @@ func (b *Basic) Verify(req Request, path string, id *Identity, s *model.Session)
 			return b.denied // cannot happen: Identify parsed the same header
 		}
 	}
-	if !passwords.check(id.Key, s.BasicAuthData, password, func() int64 { return now(req) }, b.cacheTTL) {
+	if !passwords.check(id.Key, s.BasicAuthData, password, id.PasswordDigest, func() int64 { return now(req) }, b.cacheTTL) {
 		if passwords.throttled {
 			return &Denial{b.denied.Status, b.denied.Message, OutThrottled}
 		}
@@ -278,18 +278,12 @@ func (p *passwordState) remembered(data model.BasicAuthData, d digest, now int64
 }
 
 // check reports whether password matches the stored basic_auth_data of
-// user's session. clock reads the host's clock; ttl is how long a success
-// is remembered (0: never).
-func (p *passwordState) check(user string, data model.BasicAuthData, password []byte, clock func() int64, ttl int64) bool {
+// user's session with bcrypt, within the failure limits, and remembers a
+// success as d, the password's digest, for ttl (0: never). The caller
+// found no success remembered for d. clock reads the host's clock.
+func (p *passwordState) check(user string, data model.BasicAuthData, password []byte, d digest, clock func() int64, ttl int64) bool {
 	p.throttled = false
 	now := clock()
-	var digest digest
-	if ttl > 0 {
-		digest = p.digest(password)
-		if p.remembered(data, digest, now) {
-			return true
-		}
-	}
 	f, _ := p.failed.Get(user, now)
 	if f.n >= FailureBurst || p.refill(now) <= 0 {
 		p.throttled = true
@@ -302,7 +296,7 @@ func (p *passwordState) check(user string, data model.BasicAuthData, password []
 		return false
 	}
 	if ttl > 0 {
-		p.ok.Put(data.Password, digest, now+ttl)
+		p.ok.Put(data.Password, d, now+ttl)
 	}
 	return true
 }

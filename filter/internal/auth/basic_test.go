@@ -289,14 +289,18 @@ func TestBasicRememberedDigestIsExact(t *testing.T) {
 	}
 	data := model.BasicAuthData{Password: hash, HashType: "bcrypt"}
 	clock := func() int64 { return 1 }
-	if !p.check("org1u", data, []byte("right-password"), clock, int64(time.Minute)) {
+	right := []byte("right-password")
+	if !p.check("org1u", data, right, p.digest(right), clock, int64(time.Minute)) {
 		t.Fatal("the right password failed")
 	}
-	if d, ok := p.ok.Get(hash, 1); !ok || d != p.digest([]byte("right-password")) {
+	if !p.remembered(data, p.digest(right), 1) {
 		t.Fatal("the success was not remembered")
 	}
 	for _, wrong := range []string{"right-passworD", "right-passwor", "right-password\x00", "", "Right-password"} {
-		if p.check("org1u", data, []byte(wrong), clock, int64(time.Minute)) {
+		if p.remembered(data, p.digest([]byte(wrong)), 1) {
+			t.Errorf("%q is remembered", wrong)
+		}
+		if p.check("org1u", data, []byte(wrong), p.digest([]byte(wrong)), clock, int64(time.Minute)) {
 			t.Errorf("%q passed", wrong)
 		}
 		if p.digest([]byte(wrong)) == p.digest([]byte("right-password")) {
