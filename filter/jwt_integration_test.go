@@ -254,6 +254,64 @@ func jwtBenchToken(alg, identity string) string {
 	return "Bearer " + jwttest.MustSign(alg, jwtSecret, nil, claims)
 }
 
+// tokenChain is a request path through a chain of a token method (JWT or
+// OpenID Connect, its token in Authorization) and an auth token (x-key:
+// chain-token), and what the chain must do with token.
+type tokenChain struct {
+	path, token string
+	alias       string // the alias the upstream sees: the base member's
+	writes      int64  // session writes the first request makes
+	// tokenIsBase: the token method provides the session, so its policy's
+	// rate (3 a minute) binds.
+	tokenIsBase bool
+	denials     []chainDenial
+}
+
+type chainDenial struct {
+	name, token, key string
+	status           int
+	msg              string
+}
+
+// checkTokenChain checks a chain built as tokenChain says: admitted with
+// the base member's alias and session writes, warm requests on both VMs
+// without a sidecar call, only the base's rate limit, and each denial.
+func checkTokenChain(t *testing.T, h *wasmhost.Host, sc *fakeSidecar, c tokenChain) {
+	t.Helper()
+	both := func(token, key string) wasmhost.Headers {
+		return append(request(c.path, token), [2]string{"x-key", key})
+	}
+	o := do(t, h, both(c.token, "chain-token"))
+	if o.status != 200 {
+		t.Fatalf("%d %s", o.status, o.body)
+	}
+	if v, _ := o.req.Get("x-turnpike-alias"); v != c.alias {
+		t.Errorf("alias %q, want %q", v, c.alias)
+	}
+	if w := sc.jwtWrites.Load(); w != c.writes {
+		t.Errorf("%d session writes, want %d", w, c.writes)
+	}
+	do(t, h, both(c.token, "chain-token")) // warm on both VMs from here
+	lookups := sc.lookups.Load()
+	fourth := 200
+	if c.tokenIsBase {
+		fourth = 429
+	}
+	requireStatus(t, h, both(c.token, "chain-token"), 1, 200, "third")
+	requireStatus(t, h, both(c.token, "chain-token"), 1, fourth, "fourth")
+	if sc.lookups.Load() != lookups || sc.jwtWrites.Load() != c.writes {
+		t.Error("warm chain requests called the sidecar")
+	}
+	for _, d := range c.denials {
+		if o := do(t, h, both(d.token, d.key)); o.status != d.status || o.body != errorBody(d.msg) {
+			t.Errorf("%s: %d %s, want %d %q", d.name, o.status, o.body, d.status, d.msg)
+		}
+	}
+	if w := sc.jwtWrites.Load(); w != c.writes {
+		t.Errorf("%d session writes after the denials, want %d", w, c.writes)
+	}
+}
+
 // JWT and an auth token together (Tyk's multiple authentication), with
 // each as the base identity: both must pass; only the base's session
 // counts (its rate limit, its alias), and a JWT that is not the base has
@@ -275,52 +333,14 @@ func TestJWTChainInTheVM(t *testing.T) {
 			h := start(t, sc.srv.URL, 2, `,"identity_headers":true`)
 			now := time.Now().Unix()
 			tok := "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "carol", "pol": "jwt-gold", "exp": now + 600})
-			both := func(jwtAuth, key string) wasmhost.Headers {
-				return append(request("/jm/x", jwtAuth), [2]string{"x-key", key})
-			}
-			o := do(t, h, both(tok, "chain-token"))
-			if o.status != 200 {
-				t.Fatalf("%d %s", o.status, o.body)
-			}
-			if v, _ := o.req.Get("x-turnpike-alias"); v != tc.alias {
-				t.Errorf("alias %q, want %q", v, tc.alias)
-			}
-			if w := sc.jwtWrites.Load(); w != tc.writes {
-				t.Errorf("%d JWT session writes, want %d", w, tc.writes)
-			}
-			// Warm, on both VMs: no call. The JWT policy's rate (3 a
-			// minute) binds only when the JWT is the base.
-			do(t, h, both(tok, "chain-token"))
-			lookups := sc.lookups.Load()
-			third := 200
-			if tc.base == "jwt_claim" {
-				requireStatus(t, h, both(tok, "chain-token"), 1, 200, "third")
-				third = 429
-			} else {
-				do(t, h, both(tok, "chain-token"))
-			}
-			requireStatus(t, h, both(tok, "chain-token"), 1, third, "fourth")
-			if sc.lookups.Load() != lookups || sc.jwtWrites.Load() != tc.writes {
-				t.Error("warm chain requests called the sidecar")
-			}
-			for _, c := range []struct {
-				name, jwt, key string
-				status         int
-				msg            string
-			}{
-				{"no JWT", "", "chain-token", 400, "Authorization field missing"},
-				{"bad signature", "Bearer " + jwttest.MustSign("HS256", []byte("nope"), nil, map[string]any{"sub": "x"}), "chain-token", 403, "Key not authorized"},
-				{"expired", "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "x", "exp": now - 5}), "chain-token", 401, "Key not authorized: token has expired"},
-				{"unknown policy", "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "y", "pol": "nope"}), "chain-token", 403, "key not authorized: no matching policy"},
-				{"unknown key", tok, "no-such-token", 403, "Access to this API has been disallowed"},
-			} {
-				if o := do(t, h, both(c.jwt, c.key)); o.status != c.status || o.body != errorBody(c.msg) {
-					t.Errorf("%s: %d %s, want %d %q", c.name, o.status, o.body, c.status, c.msg)
-				}
-			}
-			if w := sc.jwtWrites.Load(); w != tc.writes {
-				t.Errorf("%d JWT session writes after the denials, want %d", w, tc.writes)
-			}
+			checkTokenChain(t, h, sc, tokenChain{path: "/jm/x", token: tok, alias: tc.alias, writes: tc.writes,
+				tokenIsBase: tc.base == "jwt_claim", denials: []chainDenial{
+					{"no JWT", "", "chain-token", 400, "Authorization field missing"},
+					{"bad signature", "Bearer " + jwttest.MustSign("HS256", []byte("nope"), nil, map[string]any{"sub": "x"}), "chain-token", 403, "Key not authorized"},
+					{"expired", "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "x", "exp": now - 5}), "chain-token", 401, "Key not authorized: token has expired"},
+					{"unknown policy", "Bearer " + jwttest.MustSign("HS256", jwtSecret, nil, map[string]any{"sub": "y", "pol": "nope"}), "chain-token", 403, "key not authorized: no matching policy"},
+					{"unknown key", tok, "no-such-token", 403, "Access to this API has been disallowed"},
+				}})
 		})
 	}
 }

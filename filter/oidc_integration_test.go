@@ -15,7 +15,6 @@ import (
 	"github.com/turnpike-dev/turnpike/shared/jwt/jwttest"
 	"github.com/turnpike-dev/turnpike/shared/keys"
 	"github.com/turnpike-dev/turnpike/shared/oidc"
-	"github.com/turnpike-dev/turnpike/tests/wasmhost"
 )
 
 // OpenID Connect in the real filter.wasm: ID tokens verified in the VM
@@ -189,51 +188,15 @@ func TestOpenIDChainInTheVM(t *testing.T) {
 				}
 				return "Bearer " + jwttest.MustSign("ES256", ec, map[string]any{"kid": "k1"}, c)
 			}
-			both := func(idToken, key string) wasmhost.Headers {
-				return append(request("/om/x", idToken), [2]string{"x-key", key})
-			}
 			alice := token(nil)
-			o := do(t, h, both(alice, "chain-token"))
-			if o.status != 200 {
-				t.Fatalf("%d %s", o.status, o.body)
-			}
-			if v, _ := o.req.Get("x-turnpike-alias"); v != tc.alias {
-				t.Errorf("alias %q, want %q", v, tc.alias)
-			}
-			if w := sc.jwtWrites.Load(); w != tc.writes {
-				t.Errorf("%d session writes, want %d", w, tc.writes)
-			}
-			// Warm on both VMs: no call; the client policy's rate (3 a
-			// minute) binds only when OpenID Connect is the base.
-			do(t, h, both(alice, "chain-token"))
-			lookups := sc.lookups.Load()
-			fourth := 200
-			if tc.base == "oidc_user" {
-				fourth = 429
-			}
-			requireStatus(t, h, both(alice, "chain-token"), 1, 200, "third")
-			requireStatus(t, h, both(alice, "chain-token"), 1, fourth, "fourth")
-			if sc.lookups.Load() != lookups || sc.jwtWrites.Load() != tc.writes {
-				t.Error("warm chain requests called the sidecar")
-			}
-			for _, c := range []struct {
-				name, auth, key string
-				status          int
-				msg             string
-			}{
-				{"no ID token", "", "chain-token", 401, "Key not authorised"},
-				{"expired", token(map[string]any{"exp": now - 5}), "chain-token", 401, "Key not authorised"},
-				{"other audience", token(map[string]any{"aud": "nobody"}), "chain-token", 401, "Key not authorised"},
-				{"client whose policy does not exist", token(map[string]any{"sub": "bob", "aud": "cli"}), "chain-token", 403, "Key not authorized: no matching policy"},
-				{"unknown key", alice, "no-such-token", 403, "Access to this API has been disallowed"},
-			} {
-				if o := do(t, h, both(c.auth, c.key)); o.status != c.status || o.body != errorBody(c.msg) {
-					t.Errorf("%s: %d %s, want %d %q", c.name, o.status, o.body, c.status, c.msg)
-				}
-			}
-			if w := sc.jwtWrites.Load(); w != tc.writes {
-				t.Errorf("%d session writes after the denials, want %d", w, tc.writes)
-			}
+			checkTokenChain(t, h, sc, tokenChain{path: "/om/x", token: alice, alias: tc.alias, writes: tc.writes,
+				tokenIsBase: tc.base == "oidc_user", denials: []chainDenial{
+					{"no ID token", "", "chain-token", 401, "Key not authorised"},
+					{"expired", token(map[string]any{"exp": now - 5}), "chain-token", 401, "Key not authorised"},
+					{"other audience", token(map[string]any{"aud": "nobody"}), "chain-token", 401, "Key not authorised"},
+					{"client whose policy does not exist", token(map[string]any{"sub": "bob", "aud": "cli"}), "chain-token", 403, "Key not authorized: no matching policy"},
+					{"unknown key", alice, "no-such-token", 403, "Access to this API has been disallowed"},
+				}})
 		})
 	}
 }
