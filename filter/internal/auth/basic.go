@@ -22,7 +22,7 @@ import (
 //
 // bcrypt costs tens of milliseconds natively and several times that in a
 // Wasm VM, so a successful check is remembered (per stored hash, with a
-// keyed 128-bit digest of the password) for basic_auth.cache_ttl unless
+// salted BLAKE2s-256 digest of the password) for basic_auth.cache_ttl unless
 // basic_auth.disable_caching; a failed check is never remembered as a
 // success, and after FailureBurst failed checks of one user within
 // FailureWindow further attempts are refused without running bcrypt until
