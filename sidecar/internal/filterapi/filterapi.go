@@ -173,13 +173,17 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request) {
 	if q.Fresh {
 		// A request waits for something just written, maybe through
 		// another replica: check the store's version now rather than
-		// serve the snapshot of the last poll.
+		// serve the snapshot of the last poll; and for a key its token
+		// names (an unknown kid): refetch now, answer with what came.
 		a.d.Snapshots.Poll(r.Context())
+		a.refreshJWKS(r.Context(), q.JWKSRefresh, a.d.Snapshots.Current(), true)
 	}
 	// Snapshot first: its version can only be older than the feed page,
 	// which makes the filter ask again rather than miss a change.
 	snap := a.d.Snapshots.Current()
-	a.refreshJWKS(q.JWKSRefresh, snap)
+	if !q.Fresh {
+		a.refreshJWKS(r.Context(), q.JWKSRefresh, snap, false)
+	}
 	ch, err := a.d.Store.ChangesSince(r.Context(), q.Cursor, MaxSyncKeys)
 	if err != nil {
 		a.storageFailed(w, err)

@@ -1,9 +1,11 @@
 package filterapi
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/turnpike-dev/turnpike/shared/keys"
@@ -65,16 +67,38 @@ func lifetime(s *model.Session, snap *snapshot.Snapshot) time.Duration {
 }
 
 // refreshJWKS asks the fetcher to refetch the JWKS of the APIs a filter
-// named (an unknown kid); the fetcher rate-limits.
-func (a *API) refreshJWKS(ids string, snap *snapshot.Snapshot) {
+// named (an unknown kid); the fetcher rate-limits. With wait (a fresh poll:
+// a request is waiting for it), it returns when those fetches are done,
+// or after jwksWait, so that the poll brings the new keys.
+func (a *API) refreshJWKS(ctx context.Context, ids string, snap *snapshot.Snapshot, wait bool) {
 	if a.d.JWKS == nil || ids == "" {
 		return
 	}
+	if wait {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, jwksWait)
+		defer cancel()
+	}
+	var wg sync.WaitGroup
 	for _, id := range strings.Split(ids, ",") {
 		if api, ok := snap.APIs[id]; ok {
 			for _, url := range snapshot.KeyURLs(api) {
-				a.d.JWKS.Refresh(url)
+				if !wait {
+					a.d.JWKS.Refresh(url)
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					a.d.JWKS.RefreshWait(ctx, url)
+				}()
 			}
 		}
 	}
+	wg.Wait()
 }
+
+// jwksWait bounds how long a fresh poll waits for the JWKS fetches it
+// asked for: well within the filter's sync timeout (2 s by default), so a
+// slow identity provider delays the poll, never fails it.
+const jwksWait = time.Second

@@ -69,6 +69,9 @@ type entry struct {
 	// lastAsk is when a filter's report last caused a refetch.
 	lastAsk  time.Time
 	fetching bool
+	// done is closed when the running fetch has finished and its keys,
+	// if they changed, were handed on (onChange returned).
+	done chan struct{}
 }
 
 // New makes a Fetcher.
@@ -135,6 +138,31 @@ func (f *Fetcher) Keys(url string) []byte {
 func (f *Fetcher) Refresh(url string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.refreshLocked(url)
+}
+
+// RefreshWait is Refresh for a caller that can wait: it also returns only
+// when the fetch it started, or one already running, has finished and its
+// keys are in the snapshot, or when ctx ends. A request waiting for a
+// token's key then gets the rotated key set in the same poll.
+func (f *Fetcher) RefreshWait(ctx context.Context, url string) {
+	f.mu.Lock()
+	f.refreshLocked(url)
+	var done chan struct{}
+	if e, ok := f.sets[url]; ok && e.fetching {
+		done = e.done
+	}
+	f.mu.Unlock()
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func (f *Fetcher) refreshLocked(url string) {
 	if e, ok := f.sets[url]; ok && f.opt.Now().Sub(e.lastAsk) >= f.opt.RefreshEvery {
 		e.lastAsk = f.opt.Now()
 		f.startLocked(url)
@@ -192,11 +220,12 @@ func (f *Fetcher) startLocked(url string) {
 	if e == nil || e.fetching {
 		return
 	}
-	e.fetching, e.lastTry = true, f.opt.Now()
-	go f.fetch(url)
+	e.fetching, e.lastTry, e.done = true, f.opt.Now(), make(chan struct{})
+	go f.fetch(url, e.done)
 }
 
-func (f *Fetcher) fetch(url string) {
+func (f *Fetcher) fetch(url string, done chan struct{}) {
+	defer close(done)
 	doc, ttl, err := f.get(url)
 	f.mu.Lock()
 	e, ok := f.sets[url]

@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -103,7 +104,7 @@ func TestFetchLimitsAndFailures(t *testing.T) {
 		}
 		// A failed refetch keeps the previous keys: an IdP outage must
 		// not lock every token out.
-		f.fetch(srv.URL)
+		f.fetch(srv.URL, make(chan struct{}))
 		if string(f.Keys(srv.URL)) != string(good) {
 			t.Errorf("%s: keys lost", name)
 		}
@@ -124,6 +125,60 @@ func TestFetchLimitsAndFailures(t *testing.T) {
 	f.Use(nil)
 	if f.Keys(srv.URL) != nil {
 		t.Error("a URL no API uses is kept")
+	}
+}
+
+// RefreshWait returns once the refetch it asked for is done and its keys
+// handed on (a fresh poll then brings a rotated key set); within
+// RefreshEvery it starts no fetch and returns at once.
+func TestRefreshWait(t *testing.T) {
+	set := func() []byte {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		return jwt.AppendKeySet(nil, jwt.KeySet{{Kid: "k", Key: &k.PublicKey}})
+	}
+	var body atomic.Value
+	body.Store(set())
+	var fetches atomic.Int32
+	var delay atomic.Int64 // an IdP that takes its time
+	delay.Store(int64(50 * time.Millisecond))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		time.Sleep(time.Duration(delay.Load()))
+		_, _ = w.Write(body.Load().([]byte))
+	}))
+	defer srv.Close()
+	f := New(Options{RefreshEvery: time.Hour})
+	var published atomic.Value // the keys the snapshot keeper saw last
+	f.OnChange(func() { published.Store(f.Keys(srv.URL)) })
+	f.Use([]string{srv.URL})
+	f.RefreshWait(context.Background(), srv.URL) // waits for Use's fetch, starts none
+	if fetches.Load() != 1 || published.Load() == nil {
+		t.Fatalf("%d fetches, published %v", fetches.Load(), published.Load())
+	}
+	rotated := set()
+	body.Store(rotated)
+	f.RefreshWait(context.Background(), srv.URL)
+	if got, _ := published.Load().([]byte); fetches.Load() != 1 || string(got) == string(rotated) {
+		t.Fatal("refetched within RefreshEvery")
+	}
+	f.mu.Lock()
+	f.sets[srv.URL].lastAsk = time.Time{} // RefreshEvery has passed
+	f.mu.Unlock()
+	f.RefreshWait(context.Background(), srv.URL)
+	if got, _ := published.Load().([]byte); fetches.Load() != 2 || string(got) != string(rotated) {
+		t.Fatalf("after RefreshWait: %d fetches, rotated keys published: %v", fetches.Load(), string(got) == string(rotated))
+	}
+	// A caller that cannot wait longer returns when its context ends.
+	delay.Store(int64(1500 * time.Millisecond))
+	f.mu.Lock()
+	f.sets[srv.URL].lastAsk = time.Time{}
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	f.RefreshWait(ctx, srv.URL)
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("waited %v for a 1.5 s fetch, past its 10 ms context", waited)
 	}
 }
 
