@@ -10,9 +10,11 @@ import (
 
 // Quota leases and organisation limits over real processes: three sidecar
 // replicas on one Redis, two gateways of four VMs each. The filters wait up
-// to 10 s for the sidecar (sidecar.timeout_ms): a lease call that times out
-// after Redis granted it loses its units (see filter/README.md), which a
-// loaded test machine must not turn into a failed exactness check.
+// to 10 s for the sidecar (sidecar.timeout_ms), and the sidecars 5 s for
+// Redis (slowRedis; the suite's default is 500 ms): a lease call that times
+// out answers 503 and, if Redis granted it after all, loses its units (see
+// filter/README.md), which a loaded test machine must not turn into a
+// failed exactness check.
 
 const (
 	msgOrgQuota = "This organisation quota has been exceeded, please contact your API administrator"
@@ -23,6 +25,9 @@ const (
 	leaseTTL    = 500 * time.Millisecond
 	maxLease    = 50
 )
+
+// slowRedis lets the sidecars wait for a loaded machine's Redis.
+var slowRedis = []string{"--redis-timeout", "5s"}
 
 // load is a run of concurrent clients spread over gateways.
 type load struct {
@@ -109,7 +114,7 @@ func quotaRemaining(e *env, path string) int {
 // admitted, and the Gateway API never reports more remaining than can be
 // granted.
 func TestQuotaExactAcrossGatewaysAndSidecars(t *testing.T) {
-	e := newEnv(t, options{sidecars: 3, plugin: leasePlugin, timeoutMS: 10000})
+	e := newEnv(t, options{sidecars: 3, plugin: leasePlugin, timeoutMS: 10000, sidecarArgs: slowRedis})
 	e.addAPI(apiDef("api1", ""))
 	key := e.createKey(`{"org_id":"org1","quota_max":1000,"quota_renewal_rate":3600,` + rights("api1") + `}`)
 	_, gw2 := e.addGateway(2)
@@ -145,7 +150,7 @@ func TestQuotaExactAcrossGatewaysAndSidecars(t *testing.T) {
 // leases of requests waiting) plus the requests it admitted whose answers
 // died with it (at most one per client using it).
 func TestQuotaGatewayKilledMidRun(t *testing.T) {
-	e := newEnv(t, options{sidecars: 3, plugin: leasePlugin, timeoutMS: 10000})
+	e := newEnv(t, options{sidecars: 3, plugin: leasePlugin, timeoutMS: 10000, sidecarArgs: slowRedis})
 	e.addAPI(apiDef("api1", ""))
 	key := e.createKey(`{"org_id":"org1","quota_max":1000,"quota_renewal_rate":3600,` + rights("api1") + `}`)
 	victim, gw2 := e.addGateway(2)
@@ -184,7 +189,7 @@ func TestQuotaGatewayKilledMidRun(t *testing.T) {
 // /tyk/org/keys/{org} shows the live quota; ?reset_quota=1 is seen by the
 // filters within a second.
 func TestOrgQuotaExactAcrossKeys(t *testing.T) {
-	e := newEnv(t, options{sidecars: 3, plugin: leasePlugin, timeoutMS: 10000, sidecarArgs: []string{"--enforce-org-quotas"}})
+	e := newEnv(t, options{sidecars: 3, plugin: leasePlugin, timeoutMS: 10000, sidecarArgs: append([]string{"--enforce-org-quotas"}, slowRedis...)})
 	org := `{"org_id":"org9","quota_max":500,"quota_renewal_rate":3600}`
 	e.mustAPI(http.MethodPost, "/tyk/org/keys/org9", org)
 	e.addAPI(apiDef("api1", ""))
