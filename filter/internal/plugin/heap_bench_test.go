@@ -17,8 +17,9 @@ import (
 
 // BenchmarkPluginHeap runs the memory scenario of turnpike-bench
 // (BENCHMARKS.md §4: key i mod 100,000, the default configuration, 2 VMs
-// sharing shared data, 8 lookups in flight) natively, in seconds instead of
-// the wasm run's minutes, to find what in the plugin grows:
+// sharing shared data, 8 lookups in flight) natively, in one to three
+// minutes instead of the wasm run's seven to twenty, to find what in the
+// plugin grows:
 //
 //	go test -run '^$' -bench BenchmarkPluginHeap -benchtime 1000000x ./filter/internal/plugin/
 //
