@@ -2,10 +2,12 @@ package plugin
 
 import (
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/turnpike-dev/turnpike/filter/internal/host/hosttest"
 	"github.com/turnpike-dev/turnpike/shared/access"
 	"github.com/turnpike-dev/turnpike/shared/cache"
 	"github.com/turnpike-dev/turnpike/shared/keys"
@@ -92,6 +94,51 @@ func TestTrackBucketMarked(t *testing.T) {
 		if got := r.buckets["b"]; got != tc.want {
 			t.Errorf("%s: recorded %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// The sweep's bucket map starts with room for its bound, and tracking new
+// buckets, up to the bound and far past it (shedding the oldest quarter
+// each time), keeps it at that size: it follows neither the request rate
+// nor the number of keys seen. Shedding in the map's order grew it on and
+// on (shedBuckets), to 4.4 times its size after 2,000,000 keys.
+func TestBucketMapAtItsBoundFromTheStart(t *testing.T) {
+	now := int64(10 * time.Second)
+	const perKey = int64(250 * time.Microsecond) // 4,000 new keys a second
+	keys := make([]string, 30*maxTrackedBuckets)
+	for i := range keys {
+		keys[i] = "tp/r/" + strconv.Itoa(i) + "/s"
+	}
+	live := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := live()
+	empty := newBucketMap()
+	size := live() - before // the map at its bound
+	runtime.KeepAlive(empty)
+	for _, tc := range []struct {
+		name string
+		keys int // distinct buckets tracked
+	}{
+		{"a few", 100},
+		{"up to the bound", maxTrackedBuckets},
+		{"three times the bound", 3 * maxTrackedBuckets},
+		{"thirty times the bound", 30 * maxTrackedBuckets},
+	} {
+		before := live()
+		r := &Root{store: hosttest.New(now), buckets: newBucketMap(), maxBuckets: maxTrackedBuckets}
+		for i, k := range keys[:tc.keys] {
+			r.trackBucket(k, now+int64(i)*perKey)
+		}
+		// The keys are held by the slice: what remains is the map.
+		if got := live() - before; got > size+size/10 || len(r.buckets) > maxTrackedBuckets {
+			t.Errorf("%s: the map holds %d bytes (%d at the start), %d buckets (bound %d)",
+				tc.name, got, size, len(r.buckets), maxTrackedBuckets)
+		}
+		runtime.KeepAlive(r)
 	}
 }
 
