@@ -18,22 +18,6 @@ type memberState struct {
 	eff      *effective
 }
 
-// stepResolve and stepVerify are the indexes of "resolve session" and
-// "verify credential" in the pipeline.
-var (
-	stepResolve = func() int { return stepIndex("resolve session") }
-	stepVerify  = func() int { return stepIndex("verify credential") }
-)
-
-func stepIndex(name string) int {
-	for i, s := range pipeline {
-		if s.name == name {
-			return i
-		}
-	}
-	panic("pipeline has no " + name + " step")
-}
-
 func (h *httpContext) authenticateChain(c *auth.Chain) verdict {
 	ab := &h.authBody
 	var ids []auth.Identity
@@ -89,7 +73,7 @@ func (h *httpContext) isBase() bool { return h.chain == nil || h.chain.IsBase(h.
 // session, maybe stored nowhere, has no policies to apply nor credential to
 // verify, so the chain moves on as if "verify credential" had passed.
 func (h *httpContext) memberDone() verdict {
-	h.step = stepVerify()
+	h.step = stepVerify
 	return h.nextMember()
 }
 
@@ -103,7 +87,7 @@ func (h *httpContext) nextMember() verdict {
 	}
 	if h.chainAt+1 < len(c.Members) {
 		h.startMember(h.chainAt + 1)
-		h.step = stepResolve() - 1 // run's h.step++ lands on it
+		h.step = stepResolve - 1 // run's h.step++ lands on it
 		return next
 	}
 	if c.Base < 0 {

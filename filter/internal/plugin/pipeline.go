@@ -33,9 +33,12 @@ type step struct {
 // itself.
 var pipeline []step
 
+// Indexes of the steps a request jumps to, set with the pipeline:
 // stepMatchAPI is where a request starts again after a wait that may have
-// brought a new snapshot (awaitKeys).
-const stepMatchAPI = 1
+// brought a new snapshot (awaitKeys); a chain of auth methods goes back to
+// stepResolve for its next member and past stepVerify for a member that
+// has nothing to verify (multi.go).
+var stepMatchAPI, stepResolve, stepVerify int
 
 func init() {
 	pipeline = []step{
@@ -55,9 +58,18 @@ func init() {
 		{"response cache", (*httpContext).serveFromCache},      // respcache.go
 		{"admit", (*httpContext).admit},
 	}
-	if pipeline[stepMatchAPI].name != "match API" {
-		panic("plugin: stepMatchAPI does not name the match API step")
+	stepMatchAPI = stepIndex("match API")
+	stepResolve = stepIndex("resolve session")
+	stepVerify = stepIndex("verify credential")
+}
+
+func stepIndex(name string) int {
+	for i, s := range pipeline {
+		if s.name == name {
+			return i
+		}
 	}
+	panic("pipeline has no " + name + " step")
 }
 
 // HeaderAPIID marks the API a request matched, so the host can route it to
